@@ -1,0 +1,352 @@
+//! The user's configuration: TOML, every key known and validated, errors that name file,
+//! line and key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Severities in increasing order of weight; `gate.block_on` takes one of them.
+pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
+
+/// The whole configuration, with DESIGN's defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// How codex is run.
+    pub review: ReviewConfig,
+    /// When an edit burst counts as settled.
+    pub settle: SettleConfig,
+    /// What blocks the gate and the stop hook.
+    pub gate: GateConfig,
+    /// What is watched.
+    pub watch: WatchConfig,
+}
+
+/// `[review]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewConfig {
+    /// Model name, passed through to codex.
+    pub model: String,
+    /// Reasoning effort, passed through to codex.
+    pub effort: String,
+    /// A review running longer is killed.
+    pub timeout_s: u64,
+    /// Codex processes across all workspaces.
+    pub max_concurrent: u32,
+    /// Larger diffs go as a file list with stats.
+    pub max_diff_bytes: u64,
+    /// The codex executable (`CXD_CODEX_BIN` overrides).
+    pub codex_bin: String,
+    /// Appended to every codex invocation.
+    pub extra_args: Vec<String>,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        Self {
+            model: "gpt-5.2-codex".into(),
+            effort: "medium".into(),
+            timeout_s: 900,
+            max_concurrent: 2,
+            max_diff_bytes: 262_144,
+            codex_bin: "codex".into(),
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+/// `[settle]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SettleConfig {
+    /// Review after this much quiet.
+    pub quiet_ms: u64,
+    /// ... or this long after the first unreviewed change.
+    pub max_wait_ms: u64,
+}
+
+impl Default for SettleConfig {
+    fn default() -> Self {
+        Self {
+            quiet_ms: 15_000,
+            max_wait_ms: 60_000,
+        }
+    }
+}
+
+/// `[gate]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GateConfig {
+    /// Severity at or above which gate and stop hook block.
+    pub block_on: String,
+    /// Stop-hook blocks per agent session before failing open.
+    pub max_rounds: u32,
+    /// How long the stop hook waits for a running review.
+    pub stop_wait_s: u64,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        Self {
+            block_on: "high".into(),
+            max_rounds: 3,
+            stop_wait_s: 600,
+        }
+    }
+}
+
+/// `[watch]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchConfig {
+    /// Gitignore-style patterns on top of .gitignore.
+    pub ignore: Vec<String>,
+}
+
+/// Why a config file could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but could not be read.
+    #[error("cannot read config {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        reason: String,
+    },
+    /// The file is not valid TOML or has an unknown key or a value of the wrong type.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// A key has a value outside what cxd accepts.
+    #[error("{path}:{line}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the key (0 when it is not in the file).
+        line: usize,
+        /// `section.key`.
+        key: String,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Load `path`; a missing file means all defaults.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Parse and validate TOML text that came from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(0, |s| line_of(text, s.start));
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: find_key_line(text, key),
+                key: key.to_owned(),
+                message,
+            })?;
+        Ok(config)
+    }
+
+    /// Check values a type cannot express; returns the offending key and why.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let r = &self.review;
+        if r.model.trim().is_empty() {
+            return Err(("review.model", "must not be empty".into()));
+        }
+        if r.effort.trim().is_empty() {
+            return Err((
+                "review.effort",
+                "must not be empty (low, medium, high, ...)".into(),
+            ));
+        }
+        if r.timeout_s == 0 {
+            return Err(("review.timeout_s", "must be at least 1 second".into()));
+        }
+        if r.max_concurrent == 0 {
+            return Err(("review.max_concurrent", "must be at least 1".into()));
+        }
+        if r.max_diff_bytes < 1024 {
+            return Err(("review.max_diff_bytes", "must be at least 1024".into()));
+        }
+        if r.codex_bin.trim().is_empty() {
+            return Err(("review.codex_bin", "must not be empty".into()));
+        }
+        let s = &self.settle;
+        if s.max_wait_ms < s.quiet_ms {
+            return Err((
+                "settle.max_wait_ms",
+                format!("must be at least settle.quiet_ms ({})", s.quiet_ms),
+            ));
+        }
+        if !SEVERITIES.contains(&self.gate.block_on.as_str()) {
+            return Err((
+                "gate.block_on",
+                format!(
+                    "\"{}\" is not a severity; use one of {}",
+                    self.gate.block_on,
+                    SEVERITIES.join(", ")
+                ),
+            ));
+        }
+        for pattern in &self.watch.ignore {
+            if pattern.trim().is_empty() {
+                return Err(("watch.ignore", "patterns must not be empty".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line number of byte offset `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Line of `key = ...` inside `[section]`, or 0 when absent (the default was at fault).
+fn find_key_line(text: &str, dotted: &str) -> usize {
+    let Some((section, key)) = dotted.split_once('.') else {
+        return 0;
+    };
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            current = name.trim().to_owned();
+            continue;
+        }
+        let Some((k, _)) = t.split_once('=') else {
+            continue;
+        };
+        let k = k.trim();
+        if (current == section && k == key) || (current.is_empty() && k == dotted) {
+            return i + 1;
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/c.toml"), text)
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.review.model, "gpt-5.2-codex");
+        assert_eq!(c.settle.quiet_ms, 15_000);
+        assert_eq!(c.gate.block_on, "high");
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let c = parse(
+            r#"
+[review]
+model = "m"
+effort = "high"
+timeout_s = 5
+max_concurrent = 1
+max_diff_bytes = 2048
+codex_bin = "/bin/codex"
+extra_args = ["--x"]
+[settle]
+quiet_ms = 10
+max_wait_ms = 20
+[gate]
+block_on = "medium"
+max_rounds = 1
+stop_wait_s = 3
+[watch]
+ignore = ["*.log"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.review.extra_args, vec!["--x"]);
+        assert_eq!(c.settle.max_wait_ms, 20);
+        assert_eq!(c.watch.ignore, vec!["*.log"]);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let err = parse("[review]\nmodel = \"m\"\nmodle = \"x\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("/c.toml:3:"), "{msg}");
+        assert!(msg.contains("modle"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let err = parse("[settle]\n\nquiet_ms = \"soon\"\n").unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { line: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_key_and_line() {
+        let err = parse("[gate]\nmax_rounds = 2\nblock_on = \"severe\"\n").unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Invalid {
+                path: "/c.toml".into(),
+                line: 3,
+                key: "gate.block_on".into(),
+                message:
+                    "\"severe\" is not a severity; use one of info, low, medium, high, critical"
+                        .into(),
+            }
+        );
+        let err = parse("[settle]\nquiet_ms = 100\nmax_wait_ms = 50\n").unwrap_err();
+        assert!(
+            err.to_string().starts_with("/c.toml:3: settle.max_wait_ms"),
+            "{err}"
+        );
+        let err = parse("[review]\ntimeout_s = 0\n").unwrap_err();
+        assert!(err.to_string().contains("review.timeout_s"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_defaults_and_unreadable_is_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            Config::load(&dir.path().join("nope.toml")).unwrap(),
+            Config::default()
+        );
+        let err = Config::load(dir.path()).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+    }
+}

@@ -1,0 +1,49 @@
+//! What every request handler may read: start time, paths, the config in force, the event bus.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cxd_proto::message::Event;
+use tokio::sync::{broadcast, watch};
+
+use crate::config::Config;
+
+/// Capacity of the live event bus; a subscriber further behind is told how many it missed.
+pub const EVENT_BUS_CAPACITY: usize = 1024;
+
+/// The config in force and, if the last reload failed, why.
+#[derive(Debug, Clone)]
+pub struct ConfigState {
+    /// The config in force.
+    pub config: Arc<Config>,
+    /// The last reload's error; `config` is then the previous good one.
+    pub error: Option<String>,
+}
+
+/// Shared, read-mostly handles for the request handlers.
+#[derive(Debug)]
+pub struct Context {
+    /// When the daemon started.
+    pub started: Instant,
+    /// The socket it listens on.
+    pub socket: PathBuf,
+    /// The user config file.
+    pub config_path: PathBuf,
+    /// The config in force, published by the reload task.
+    pub config: watch::Receiver<ConfigState>,
+    /// Live events for subscribers.
+    pub events: broadcast::Sender<Event>,
+}
+
+impl Context {
+    /// Publish a live event (nobody listening is fine).
+    pub fn emit(&self, kind: &str, workspace: Option<PathBuf>, message: String) {
+        let _ = self.events.send(Event {
+            at: crate::clock::now_rfc3339(),
+            kind: kind.to_owned(),
+            workspace,
+            message,
+        });
+    }
+}

@@ -1,0 +1,198 @@
+//! Start-up, the single-instance lock, signals, config reload and shutdown.
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cxd_proto::paths::Paths;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ConfigError};
+use crate::context::{ConfigState, Context, EVENT_BUS_CAPACITY};
+use crate::lock::{InstanceLock, LockError};
+use crate::socket::{self, SocketError};
+
+/// How the daemon is started.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// Socket, state dir and config file.
+    pub paths: Paths,
+}
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The state directory could not be created.
+    #[error("cannot create state directory {path}: {source}")]
+    StateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Another daemon runs, or the lock file is unusable.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The socket could not be set up.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    /// The config file is broken.
+    #[error("{0}\nfix the config file (or move it aside) and start the daemon again")]
+    Config(#[from] ConfigError),
+    /// The async runtime or signal handling could not start.
+    #[error("cannot start {what}: {source}")]
+    Runtime {
+        /// Which part.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// What the signal thread tells the async side.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Reload,
+    Terminate(i32),
+}
+
+/// Run the daemon in the foreground until SIGTERM/SIGINT or `cxd stop`.
+pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
+    let paths = opts.paths;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&paths.state_dir)
+        .map_err(|source| DaemonError::StateDir {
+            path: paths.state_dir.clone(),
+            source,
+        })?;
+    let lock = InstanceLock::acquire(&paths.state_dir, &paths.socket)?;
+    let config = Config::load(&paths.config)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("cxd-worker")
+        .enable_all()
+        .build()
+        .map_err(|source| DaemonError::Runtime {
+            what: "the async runtime",
+            source,
+        })?;
+    let result = runtime.block_on(serve(paths, config));
+    // Requests in flight have had their grace period; don't wait on stragglers.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    drop(lock);
+    result
+}
+
+async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
+    let listener = socket::listen(&paths.socket, &paths.state_dir)?;
+    let shutdown = CancellationToken::new();
+
+    let (signal_tx, mut signal_rx) = mpsc::channel::<Signal>(8);
+    let mut signals =
+        Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|source| DaemonError::Runtime {
+            what: "signal handling",
+            source,
+        })?;
+    let signals_handle = signals.handle();
+    std::thread::Builder::new()
+        .name("cxd-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let msg = if sig == SIGHUP {
+                    Signal::Reload
+                } else {
+                    Signal::Terminate(sig)
+                };
+                if signal_tx.blocking_send(msg).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|source| DaemonError::Runtime {
+            what: "the signal thread",
+            source,
+        })?;
+
+    let (config_tx, config_rx) = watch::channel(ConfigState {
+        config: Arc::new(config),
+        error: None,
+    });
+    let (events, _) = broadcast::channel(EVENT_BUS_CAPACITY);
+    let ctx = Arc::new(Context {
+        started: Instant::now(),
+        socket: paths.socket.clone(),
+        config_path: paths.config.clone(),
+        config: config_rx,
+        events,
+    });
+
+    let control = {
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        let config_path = paths.config.clone();
+        tokio::spawn(async move {
+            loop {
+                let sig = tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    s = signal_rx.recv() => s,
+                };
+                match sig {
+                    Some(Signal::Reload) => reload(&ctx, &config_tx, &config_path),
+                    Some(Signal::Terminate(n)) => {
+                        tracing::info!(signal = n, "shutting down on signal");
+                        shutdown.cancel();
+                    }
+                    None => break,
+                }
+            }
+        })
+    };
+
+    tracing::info!(
+        pid = std::process::id(),
+        socket = %paths.socket.display(),
+        state_dir = %paths.state_dir.display(),
+        config = %paths.config.display(),
+        version = cxd_proto::VERSION,
+        "cxd daemon ready"
+    );
+    crate::server::run(listener, ctx.clone(), shutdown.clone()).await;
+
+    ctx.emit("daemon_stopping", None, "cxd daemon is stopping".into());
+    socket::remove(&paths.socket);
+    signals_handle.close();
+    control.abort();
+    tracing::info!("cxd daemon stopped");
+    Ok(())
+}
+
+/// Re-read the config; a bad one keeps the old config and says why.
+fn reload(ctx: &Context, tx: &watch::Sender<ConfigState>, path: &std::path::Path) {
+    match Config::load(path) {
+        Ok(config) => {
+            tracing::info!(config = %path.display(), "config reloaded");
+            tx.send_replace(ConfigState {
+                config: Arc::new(config),
+                error: None,
+            });
+            ctx.emit(
+                "config_reloaded",
+                None,
+                format!("config reloaded from {}", path.display()),
+            );
+        }
+        Err(e) => {
+            let message = format!("{e} (the previous config stays in force)");
+            tracing::warn!(error = %message, "config reload failed");
+            tx.send_modify(|state| state.error = Some(message.clone()));
+            ctx.emit("config_error", None, message);
+        }
+    }
+}

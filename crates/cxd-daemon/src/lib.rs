@@ -1,0 +1,15 @@
+//! The cxd daemon as a library, so tests and the `cxd` binary can run it.
+//!
+//! One module a concern; each owns its state and talks through channels.
+
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod daemon;
+pub mod dispatch;
+pub mod lock;
+pub mod server;
+pub mod socket;
+
+pub use config::Config;
+pub use daemon::{DaemonError, DaemonOptions, run};

@@ -1,0 +1,107 @@
+//! The single-instance lock: one daemon per state dir, and proof that a leftover socket is stale.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Held for the daemon's lifetime; the OS releases it if the process dies.
+#[derive(Debug)]
+pub struct InstanceLock {
+    file: File,
+    path: PathBuf,
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another daemon holds it.
+    #[error("cxd daemon already running (pid {pid}, socket {socket})")]
+    AlreadyRunning {
+        /// The holder's pid, as it wrote it ("unknown" if not yet written).
+        pid: String,
+        /// The holder's socket.
+        socket: String,
+    },
+    /// The lock file could not be opened or written.
+    #[error("cannot {action} lock file {path}: {source}")]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl InstanceLock {
+    /// Take the lock in `state_dir`, recording our pid and socket in it.
+    pub fn acquire(state_dir: &Path, socket: &Path) -> Result<Self, LockError> {
+        let path = state_dir.join("daemon.lock");
+        let io = |action| {
+            let path = path.clone();
+            move |source| LockError::Io {
+                path,
+                action,
+                source,
+            }
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io("open"))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let mut lines = text.lines();
+                let pid = lines.next().unwrap_or("unknown").to_owned();
+                let socket = lines.next().unwrap_or("unknown").to_owned();
+                return Err(LockError::AlreadyRunning { pid, socket });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io("lock")(e)),
+        }
+        file.set_len(0).map_err(io("truncate"))?;
+        file.seek(SeekFrom::Start(0)).map_err(io("seek"))?;
+        writeln!(file, "{}\n{}", std::process::id(), socket.display()).map_err(io("write"))?;
+        file.sync_data().map_err(io("sync"))?;
+        Ok(Self { file, path })
+    }
+
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for InstanceLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = InstanceLock::acquire(dir.path(), Path::new("/s.sock")).unwrap();
+        let err = InstanceLock::acquire(dir.path(), Path::new("/other.sock")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cxd daemon already running (pid {}, socket /s.sock)",
+                std::process::id()
+            )
+        );
+        drop(first);
+        InstanceLock::acquire(dir.path(), Path::new("/s.sock")).unwrap();
+    }
+}

@@ -1,0 +1,257 @@
+//! The local socket server: one task a connection, handshake, framing, dispatch, subscriptions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cxd_proto::frame::{FrameError, check_len, encode_frame};
+use cxd_proto::message::Event;
+use cxd_proto::{ErrorKind, ErrorReply, Hello, PROTOCOL_VERSION, Request, Response, codec};
+use interprocess::local_socket::tokio::{Listener, Stream};
+use interprocess::local_socket::traits::tokio::Listener as _;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::context::Context;
+use crate::dispatch;
+
+/// How long a new client has to send its `Hello`.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a frame may take to arrive once its header has.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once; more wait in the accept queue.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// How long shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// Accept connections until `shutdown` fires, then wait (bounded) for those in flight.
+pub async fn run(listener: Listener, ctx: Arc<Context>, shutdown: CancellationToken) {
+    let tracker = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => break,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            () = shutdown.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            if let Err(e) = serve(stream, &ctx, &shutdown).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = tracker.len(),
+            "connections still open at shutdown; closing them"
+        );
+    }
+}
+
+/// Serve one connection to its end.
+async fn serve(
+    stream: Stream,
+    ctx: &Context,
+    shutdown: &CancellationToken,
+) -> Result<(), FrameError> {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+
+    let hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<_, Hello>(&mut rd)).await
+    {
+        Err(_) => {
+            let msg = format!("no handshake within {}s", HANDSHAKE_TIMEOUT.as_secs());
+            return refuse(&mut wr, ErrorKind::HandshakeTimeout, msg).await;
+        }
+        Ok(Err(FrameError::Closed)) => return Ok(()),
+        Ok(Err(e)) => return refuse_bad_frame(&mut wr, e).await,
+        Ok(Ok(h)) => h,
+    };
+    if hello.protocol_version != PROTOCOL_VERSION {
+        let msg = format!(
+            "protocol version {} is not supported (daemon {} speaks {}): restart the daemon with `cxd stop` and run the same cxd version on both sides",
+            hello.protocol_version,
+            cxd_proto::VERSION,
+            PROTOCOL_VERSION
+        );
+        return refuse(&mut wr, ErrorKind::VersionMismatch, msg).await;
+    }
+    let welcome = Response::Welcome {
+        protocol_version: PROTOCOL_VERSION,
+        daemon_version: cxd_proto::VERSION.to_owned(),
+        pid: std::process::id(),
+    };
+    write_frame(&mut wr, &welcome).await?;
+
+    loop {
+        let request = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            r = read_frame::<_, Request>(&mut rd) => r,
+        };
+        let request = match request {
+            Ok(r) => r,
+            Err(FrameError::Closed) => return Ok(()),
+            Err(e) => return refuse_bad_frame(&mut wr, e).await,
+        };
+        match request {
+            Request::Subscribe => {
+                let events = ctx.events.subscribe();
+                return stream_events(rd, wr, events, shutdown).await;
+            }
+            Request::Stop => {
+                let reply = Response::Ok {
+                    message: "cxd daemon is stopping".into(),
+                };
+                let written = write_frame(&mut wr, &reply).await;
+                shutdown.cancel();
+                return written;
+            }
+            other => {
+                let reply = dispatch::handle(ctx, other).await;
+                write_frame(&mut wr, &reply).await?;
+            }
+        }
+    }
+}
+
+/// Forward live events until the client hangs up or the daemon stops.
+async fn stream_events<R, W>(
+    mut rd: R,
+    mut wr: W,
+    mut events: broadcast::Receiver<Event>,
+    shutdown: &CancellationToken,
+) -> Result<(), FrameError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    write_frame(
+        &mut wr,
+        &Response::Ok {
+            message: "subscribed".into(),
+        },
+    )
+    .await?;
+    let mut sink = [0u8; 64];
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            n = rd.read(&mut sink) => match n {
+                Ok(0) | Err(_) => return Ok(()),
+                Ok(_) => {} // nothing is expected from a subscriber; ignore it
+            },
+            ev = events.recv() => match ev {
+                Ok(ev) => write_frame(&mut wr, &Response::Event(ev)).await?,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    let ev = Event {
+                        at: crate::clock::now_rfc3339(),
+                        kind: "lagged".into(),
+                        workspace: None,
+                        message: format!("{n} events were dropped because this subscriber fell behind"),
+                    };
+                    write_frame(&mut wr, &Response::Event(ev)).await?;
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}
+
+async fn refuse_bad_frame<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    e: FrameError,
+) -> Result<(), FrameError> {
+    tracing::info!(error = %e, "closing a connection that sent a bad frame");
+    refuse(wr, ErrorKind::BadFrame, format!("bad frame: {e}")).await
+}
+
+async fn refuse<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    kind: ErrorKind,
+    message: String,
+) -> Result<(), FrameError> {
+    let reply = Response::Error(ErrorReply { kind, message });
+    // The peer may be gone already; the error reply is best effort.
+    let _ = tokio::time::timeout(FRAME_TIMEOUT, write_frame(wr, &reply)).await;
+    let _ = wr.shutdown().await;
+    Ok(())
+}
+
+/// Read one frame: the header may take as long as it likes (an idle client), the body must
+/// follow within [`FRAME_TIMEOUT`].
+async fn read_frame<R, T>(rd: &mut R) -> Result<T, FrameError>
+where
+    R: AsyncRead + Unpin,
+    T: DeserializeOwned,
+{
+    let mut header = [0u8; 4];
+    let got = read_full(rd, &mut header).await?;
+    if got == 0 {
+        return Err(FrameError::Closed);
+    }
+    if got < header.len() {
+        return Err(FrameError::Truncated { got, want: 4 });
+    }
+    let len = check_len(header)?;
+    let mut body = vec![0u8; len];
+    let got = match tokio::time::timeout(FRAME_TIMEOUT, read_full(rd, &mut body)).await {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(FrameError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "frame body of {len} bytes did not arrive within {}s",
+                    FRAME_TIMEOUT.as_secs()
+                ),
+            )));
+        }
+    };
+    if got < len {
+        return Err(FrameError::Truncated { got, want: len });
+    }
+    Ok(codec::decode(&body)?)
+}
+
+async fn read_full<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match rd.read(&mut buf[filled..]).await? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+async fn write_frame<W, T>(wr: &mut W, value: &T) -> Result<(), FrameError>
+where
+    W: AsyncWrite + Unpin,
+    T: serde::Serialize,
+{
+    let frame = encode_frame(value)?;
+    wr.write_all(&frame).await?;
+    wr.flush().await?;
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! Everything the cxd daemon and its client share: wire messages, framing and paths.
+//!
+//! This crate has no async runtime and does no I/O beyond `std::io::{Read, Write}`, so the
+//! thin client can depend on it alone.
+
+pub mod codec;
+pub mod frame;
+pub mod message;
+pub mod paths;
+pub mod status;
+
+pub use frame::{FrameError, MAX_FRAME, read_frame, write_frame};
+pub use message::{ErrorKind, ErrorReply, Hello, Request, Response};
+
+/// Version of the wire protocol; a client and daemon must agree on it exactly.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Version of this build of cxd, sent in the handshake and shown by `status`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

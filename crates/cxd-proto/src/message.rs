@@ -1,0 +1,115 @@
+//! Requests, responses and the handshake that travel over the local socket.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::status::StatusReport;
+
+/// The first frame a client sends on every connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Must equal the daemon's [`crate::PROTOCOL_VERSION`].
+    pub protocol_version: u32,
+    /// The client's `cxd` version, for the daemon's log.
+    pub client_version: String,
+}
+
+impl Hello {
+    /// The hello this build sends.
+    pub fn new() -> Self {
+        Self {
+            protocol_version: crate::PROTOCOL_VERSION,
+            client_version: crate::VERSION.to_owned(),
+        }
+    }
+}
+
+impl Default for Hello {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a client asks of the daemon, one per frame after the handshake.
+///
+/// New variants go at the end: the encoding numbers them by position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Request {
+    /// Daemon and workspace status, optionally only the workspace holding `path`.
+    Status {
+        /// Narrow the report to the workspace containing this path.
+        path: Option<PathBuf>,
+    },
+    /// Shut the daemon down gracefully.
+    Stop,
+    /// Turn this connection into a stream of [`Response::Event`] frames.
+    Subscribe,
+}
+
+/// What the daemon answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Response {
+    /// The handshake was accepted.
+    Welcome {
+        /// The daemon's protocol version (equal to the client's).
+        protocol_version: u32,
+        /// The daemon's cxd version.
+        daemon_version: String,
+        /// The daemon's process id.
+        pid: u32,
+    },
+    /// The request was refused or failed.
+    Error(ErrorReply),
+    /// A status report.
+    Status(StatusReport),
+    /// The request was carried out; nothing more to say.
+    Ok {
+        /// A short human sentence about what happened.
+        message: String,
+    },
+    /// One live event on a subscribed connection.
+    Event(Event),
+}
+
+/// Why a request failed, with a message meant for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    /// The class of failure, for scripts and exit codes.
+    pub kind: ErrorKind,
+    /// What happened and what to do about it.
+    pub message: String,
+}
+
+/// Classes of request failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The frame could not be decoded or was too large.
+    BadFrame,
+    /// Client and daemon speak different protocol versions.
+    VersionMismatch,
+    /// The handshake did not come in time.
+    HandshakeTimeout,
+    /// The request was understood but its arguments are wrong.
+    Usage,
+    /// The daemon is shutting down.
+    ShuttingDown,
+    /// Something failed inside the daemon.
+    Internal,
+}
+
+/// A live event, as streamed to `cxd events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it happened, RFC 3339 in UTC.
+    pub at: String,
+    /// What happened, a short snake_case word (`config_reloaded`, `daemon_stopping`, ...).
+    pub kind: String,
+    /// The workspace root it concerns, if any.
+    pub workspace: Option<PathBuf>,
+    /// A human sentence.
+    pub message: String,
+}

@@ -1,0 +1,52 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// cxd gives an AI coding agent a second, independent reviewer: a daemon watches your working
+/// trees and has the Codex CLI review every settled burst of edits.
+#[derive(Debug, Parser)]
+#[command(name = "cxd", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 a gate/check/review said no, 2 usage error, \
+3 daemon not running or unreachable, 4 the review itself failed.\n\
+Environment: CXD_SOCKET, CXD_STATE_DIR, CXD_CONFIG, CXD_CODEX_BIN."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon in the foreground (what systemd or launchd start).
+    Daemon(DaemonArgs),
+    /// Show the daemon and every watched workspace.
+    Status(StatusArgs),
+    /// Stop the daemon gracefully.
+    Stop,
+}
+
+/// `cxd daemon`
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Log to stderr instead of the daily files in the state dir (automatic under systemd).
+    #[arg(long)]
+    pub log_stderr: bool,
+    /// Log level or filter (`info`, `debug`, `cxd_daemon=trace`); RUST_LOG overrides it.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+/// `cxd status`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Show only the workspace that holds this path.
+    pub path: Option<PathBuf>,
+    /// Print the stable JSON form (see the README).
+    #[arg(long)]
+    pub json: bool,
+}

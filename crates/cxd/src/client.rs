@@ -1,0 +1,112 @@
+//! The thin client: connect, handshake, one request, one response, with timeouts throughout.
+
+use std::io::ErrorKind as IoKind;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cxd_proto::frame::FrameError;
+use cxd_proto::{ErrorKind, Hello, Request, Response, read_frame, write_frame};
+
+use crate::exit::{Failure, UNREACHABLE, USAGE};
+
+/// How long a request may take before the daemon counts as wedged.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection to the daemon that has passed the handshake.
+pub struct Client {
+    stream: UnixStream,
+    socket: PathBuf,
+}
+
+impl Client {
+    /// Connect and shake hands; a missing or dead daemon is exit code 3.
+    pub fn connect(socket: &Path) -> Result<Self, Failure> {
+        let stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
+            IoKind::NotFound | IoKind::ConnectionRefused => Failure::new(
+                UNREACHABLE,
+                format!(
+                    "cxd daemon is not running (no daemon at {}): start it with `cxd daemon`, or install the service with `cxd service install`",
+                    socket.display()
+                ),
+            ),
+            _ => Failure::new(
+                UNREACHABLE,
+                format!("cannot connect to the cxd daemon at {}: {e}", socket.display()),
+            ),
+        })?;
+        let mut client = Self {
+            stream,
+            socket: socket.to_path_buf(),
+        };
+        client.set_timeout(Some(REQUEST_TIMEOUT))?;
+        write_frame(&mut client.stream, &Hello::new()).map_err(|e| client.wire_error(e))?;
+        match read_frame::<_, Response>(&mut client.stream).map_err(|e| client.wire_error(e))? {
+            Response::Welcome { .. } => Ok(client),
+            Response::Error(e) => Err(Failure::new(UNREACHABLE, e.message)),
+            other => Err(Failure::new(
+                UNREACHABLE,
+                format!("unexpected handshake reply from the daemon: {other:?}"),
+            )),
+        }
+    }
+
+    /// Change the read timeout (None waits forever, for streams and long waits).
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Failure> {
+        self.stream
+            .set_read_timeout(timeout)
+            .and_then(|()| {
+                self.stream
+                    .set_write_timeout(timeout.or(Some(REQUEST_TIMEOUT)))
+            })
+            .map_err(|e| Failure::new(UNREACHABLE, format!("socket setup failed: {e}")))
+    }
+
+    /// Send one request and read its response; daemon-side errors become failures.
+    pub fn request(&mut self, request: &Request) -> Result<Response, Failure> {
+        self.send(request)?;
+        match self.recv()? {
+            Response::Error(e) => {
+                let code = match e.kind {
+                    ErrorKind::Usage => USAGE,
+                    _ => UNREACHABLE,
+                };
+                Err(Failure::new(code, e.message))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Send one request without waiting.
+    pub fn send(&mut self, request: &Request) -> Result<(), Failure> {
+        write_frame(&mut self.stream, request).map_err(|e| self.wire_error(e))
+    }
+
+    /// Read the next response.
+    pub fn recv(&mut self) -> Result<Response, Failure> {
+        read_frame(&mut self.stream).map_err(|e| self.wire_error(e))
+    }
+
+    fn wire_error(&self, e: FrameError) -> Failure {
+        let socket = self.socket.display();
+        match e {
+            FrameError::Io(io) if matches!(io.kind(), IoKind::WouldBlock | IoKind::TimedOut) => {
+                Failure::new(
+                    UNREACHABLE,
+                    format!(
+                        "the cxd daemon at {socket} did not answer within {}s: it may be wedged; check its log, or restart it (`cxd stop`, then `cxd daemon`)",
+                        REQUEST_TIMEOUT.as_secs()
+                    ),
+                )
+            }
+            FrameError::Closed => Failure::new(
+                UNREACHABLE,
+                format!("the cxd daemon at {socket} closed the connection (is it stopping?)"),
+            ),
+            other => Failure::new(
+                UNREACHABLE,
+                format!("talking to the cxd daemon at {socket}: {other}"),
+            ),
+        }
+    }
+}

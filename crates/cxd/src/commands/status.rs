@@ -1,0 +1,77 @@
+//! `cxd status`: the daemon and its workspaces, for people or (`--json`) for scripts.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use cxd_proto::paths::Paths;
+use cxd_proto::status::StatusReport;
+use cxd_proto::{Request, Response};
+
+use crate::cli::StatusArgs;
+use crate::client::Client;
+use crate::exit::{Failure, UNREACHABLE};
+
+pub fn run(paths: &Paths, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let mut client = Client::connect(&paths.socket)?;
+    let path = match &args.path {
+        Some(p) => Some(std::path::absolute(p)?),
+        None => None,
+    };
+    let report = match client.request(&Request::Status { path })? {
+        Response::Status(r) => r,
+        other => {
+            return Err(Failure::new(
+                UNREACHABLE,
+                format!("unexpected reply to status: {other:?}"),
+            )
+            .into());
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The human form.
+pub fn render(report: &StatusReport) -> String {
+    let d = &report.daemon;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "cxd daemon {} — pid {}, up {}",
+        d.version,
+        d.pid,
+        duration(d.uptime_s)
+    );
+    let _ = writeln!(out, "  socket  {}", d.socket.display());
+    let _ = writeln!(out, "  config  {}", d.config.path.display());
+    if let Some(err) = &d.config.error {
+        let _ = writeln!(out, "  config error: {err}");
+    }
+    if report.workspaces.is_empty() {
+        let _ = writeln!(
+            out,
+            "no workspaces watched — run `cxd watch` inside a git repository"
+        );
+    }
+    for w in &report.workspaces {
+        let _ = writeln!(out, "\n{}\n  state   {}", w.root.display(), w.state);
+        for warning in &w.warnings {
+            let _ = writeln!(out, "  warning: {warning}");
+        }
+    }
+    out
+}
+
+/// `3s`, `4m12s`, `2h05m`, `3d04h`.
+pub fn duration(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s if s < 86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}

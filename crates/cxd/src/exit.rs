@@ -1,0 +1,44 @@
+//! Exit codes (0 ok, 1 no, 2 usage, 3 unreachable, 4 review failed) and how an error becomes one.
+
+use std::process::ExitCode;
+
+/// A gate, check or review said no.
+pub const NO: u8 = 1;
+/// Usage error.
+pub const USAGE: u8 = 2;
+/// The daemon is not running or does not answer.
+pub const UNREACHABLE: u8 = 3;
+
+/// An error that carries the exit code it should end the process with.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub code: u8,
+    /// The message, printed as `cxd: {message}`.
+    pub message: String,
+}
+
+impl std::error::Error for Failure {}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Failure {
+    /// A failure with `code`.
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Print an error and pick its exit code (1 for anything unclassified).
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    let code = err.downcast_ref::<Failure>().map_or(NO, |f| f.code);
+    eprintln!("cxd: {err:#}");
+    ExitCode::from(code)
+}
