@@ -9,7 +9,9 @@ pub mod daemon;
 pub mod dispatch;
 pub mod lock;
 pub mod server;
+pub mod snapshot;
 pub mod socket;
+pub mod watch;
 
 pub use config::Config;
 pub use daemon::{DaemonError, DaemonOptions, run};

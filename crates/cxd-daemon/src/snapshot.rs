@@ -1,0 +1,1 @@
+//! What changed since the last review, as git trees in a private index and object store.
