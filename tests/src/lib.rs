@@ -1,1 +1,221 @@
-//! Helpers for the end-to-end tests.
+//! Helpers for the end-to-end tests: a private environment per test, the real `cxd` binary,
+//! a daemon started in it, and waiting on conditions with deadlines.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The built `cxd` binary (next to the test executable's `deps/` directory).
+pub fn cxd_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("CXD_TEST_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut dir = exe.parent().unwrap();
+    if dir.ends_with("deps") {
+        dir = dir.parent().unwrap();
+    }
+    let bin = dir.join("cxd");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p cxd`",
+        bin.display()
+    );
+    bin
+}
+
+/// Poll `f` until it returns Some or `timeout` passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A private HOME, runtime dir, state dir and config for one test.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub runtime: PathBuf,
+    pub state: PathBuf,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        // Short base path: socket paths must stay under 104 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("cxd")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let home = dir.path().join("home");
+        let runtime = dir.path().join("run");
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&runtime).unwrap();
+        Self {
+            dir,
+            home,
+            runtime,
+            state,
+        }
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.runtime.join("cxd/cxd.sock")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.home.join(".config/cxd/config.toml")
+    }
+
+    pub fn write_config(&self, text: &str) {
+        let p = self.config_path();
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// A `cxd` command with this environment and nothing inherited that could leak in.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(cxd_bin());
+        c.args(args)
+            .env_remove("CXD_SOCKET")
+            .env_remove("CXD_CONFIG")
+            .env_remove("CXD_CODEX_BIN")
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .env("HOME", &self.home)
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .env("CXD_STATE_DIR", &self.state)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Run `cxd ARGS` to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Run `cxd ARGS`, assert it succeeded, return stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "cxd {args:?} failed with {}:\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `cxd status --json`, parsed.
+    pub fn status_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
+    }
+
+    /// Start `cxd daemon` and wait until it answers.
+    pub fn start_daemon(&self) -> Daemon {
+        let log_path = self.dir.path().join(format!("daemon-{}.log", now_nanos()));
+        let log = File::create(&log_path).unwrap();
+        let child = self
+            .cmd(&["daemon", "--log-stderr", "--log-level", "debug"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut daemon = Daemon {
+            child: Some(child),
+            log: log_path,
+        };
+        wait_for(
+            "the daemon to answer status",
+            Duration::from_secs(20),
+            || {
+                if let Some(status) = daemon.try_exit() {
+                    panic!("daemon exited early with {status}:\n{}", daemon.log_text());
+                }
+                self.run(&["status", "--json"])
+                    .status
+                    .success()
+                    .then_some(())
+            },
+        );
+        daemon
+    }
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// A running daemon; killed on drop if still alive.
+pub struct Daemon {
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        #[allow(unsafe_code)]
+        // SAFETY: kill(2) with a pid we spawned; no memory is touched.
+        let rc = unsafe { libc::kill(self.pid(), sig) };
+        assert_eq!(rc, 0, "kill({}, {sig}) failed", self.pid());
+    }
+
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().unwrap().try_wait().unwrap()
+    }
+
+    /// Wait (bounded) for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let status = wait_for("the daemon to exit", timeout, || self.try_exit());
+        self.child = None;
+        status
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Is `path` a socket file?
+pub fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
