@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod dispatch;
 pub mod lock;
 pub mod server;
+pub mod settle;
 pub mod snapshot;
 pub mod socket;
 pub mod watch;
