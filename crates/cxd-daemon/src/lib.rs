@@ -12,6 +12,7 @@ pub mod server;
 pub mod settle;
 pub mod snapshot;
 pub mod socket;
+pub mod store;
 pub mod watch;
 
 pub use config::Config;

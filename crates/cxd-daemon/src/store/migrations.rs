@@ -1,0 +1,84 @@
+//! Schema versions, applied in order inside one transaction each; `user_version` records them.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry moves the schema one version up. Never edit a shipped entry: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: workspaces and the audit trail.
+    "CREATE TABLE workspaces (
+        id INTEGER PRIMARY KEY,
+        root TEXT NOT NULL UNIQUE,
+        added_at TEXT NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        thread_id TEXT,
+        baseline_tree TEXT,
+        baseline_head TEXT
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        workspace TEXT,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX events_by_workspace ON events(workspace, id);",
+];
+
+/// The schema version this build writes.
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Bring the database up to [`latest`].
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let open_err = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let current: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(open_err)?;
+    if current > latest() {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: current,
+            supported: latest(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i64 + 1;
+        let tx = conn.transaction().map_err(open_err)?;
+        tx.execute_batch(sql).map_err(open_err)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(open_err)?;
+        tx.commit().map_err(open_err)?;
+        tracing::info!(version, "database schema migrated");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, latest());
+        conn.pragma_update(None, "user_version", latest() + 1)
+            .unwrap();
+        let err = migrate(&mut conn, &path).unwrap_err();
+        assert!(err.to_string().contains("upgrade cxd"), "{err}");
+    }
+}
