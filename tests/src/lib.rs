@@ -21,7 +21,7 @@ pub fn cxd_bin() -> PathBuf {
     let bin = dir.join("cxd");
     assert!(
         bin.exists(),
-        "{} is missing: build it with `cargo build -p cxd`",
+        "{} is missing: it is built by `cargo nextest run --workspace` (or `cargo build -p cxd`)",
         bin.display()
     );
     bin

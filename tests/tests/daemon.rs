@@ -345,16 +345,3 @@ fn daemon_logs_to_daily_files_without_log_stderr() {
     let text = std::fs::read_to_string(&logs[0]).unwrap();
     assert!(text.contains("cxd daemon ready"), "{text}");
 }
-
-#[test]
-fn help_and_version() {
-    let env = TestEnv::new();
-    let v = env.ok(&["--version"]);
-    assert_eq!(v.trim(), format!("cxd {}", env!("CARGO_PKG_VERSION")));
-    let help = env.ok(&["--help"]);
-    for word in ["daemon", "status", "stop", "Exit codes"] {
-        assert!(help.contains(word), "{word} in {help}");
-    }
-    let out = env.run(&["no-such-command"]);
-    assert_eq!(out.status.code(), Some(2));
-}
