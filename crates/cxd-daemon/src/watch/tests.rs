@@ -1,0 +1,410 @@
+//! Tests of the watch module: real temp dirs holding real git repositories; every wait is on a
+//! condition with a deadline. Absence is shown with a sentinel: a write after the one that must
+//! not be reported, in a watched directory. Events come in order, so once the sentinel is seen,
+//! anything the first write caused would have been seen too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+use super::*;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+/// A fresh repository holds two watches under .git: the git dir and refs/heads.
+const GIT_WATCHES: usize = 2;
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=cxd",
+            "-c",
+            "user.email=cxd@example.invalid",
+        ])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "git {args:?}: {status:?}");
+}
+
+/// A temp dir holding a git repository at `<tmp>/repo`.
+fn repo() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap().join("repo");
+    fs::create_dir(&root).unwrap();
+    git(&root, &["init", "-q"]);
+    (tmp, root)
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    fs::write(path, text).unwrap();
+}
+
+fn start(config: WatchConfig) -> (Watcher, UnboundedReceiver<WatchEvent>) {
+    start_tuned(config, Tuning::default())
+}
+
+fn start_tuned(config: WatchConfig, tuning: Tuning) -> (Watcher, UnboundedReceiver<WatchEvent>) {
+    let (tx, rx) = unbounded_channel();
+    let watcher = Watcher::start_tuned(config, tx, tuning).unwrap();
+    (watcher, rx)
+}
+
+fn config(root: &Path) -> WatchConfig {
+    WatchConfig {
+        root: root.to_path_buf(),
+        ..WatchConfig::default()
+    }
+}
+
+/// Receive until `done` holds for an event; returns every event seen, that one last.
+async fn recv_until(
+    rx: &mut UnboundedReceiver<WatchEvent>,
+    mut done: impl FnMut(&WatchEvent) -> bool,
+) -> Vec<WatchEvent> {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(event)) => {
+                let stop = done(&event);
+                seen.push(event);
+                if stop {
+                    return seen;
+                }
+            }
+            Ok(None) => panic!("watcher stopped; seen {seen:?}"),
+            Err(_) => panic!("deadline passed; seen {seen:?}"),
+        }
+    }
+}
+
+fn changed(events: &[WatchEvent]) -> Vec<PathBuf> {
+    events
+        .iter()
+        .flat_map(|e| match e {
+            WatchEvent::Changed(paths) => paths.clone(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+fn lists(event: &WatchEvent, rel: &str) -> bool {
+    matches!(event, WatchEvent::Changed(paths) if paths.iter().any(|p| p == Path::new(rel)))
+}
+
+/// Write a sentinel file in the root and return every path reported up to it.
+async fn changed_until_sentinel(
+    root: &Path,
+    rx: &mut UnboundedReceiver<WatchEvent>,
+) -> Vec<PathBuf> {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let name = format!("sentinel-{}", N.fetch_add(1, Ordering::Relaxed));
+    write(&root.join(&name), "s");
+    changed(&recv_until(rx, |e| lists(e, &name)).await)
+}
+
+/// The inotify instance watching `dir` and its watch count, from /proc/self/fdinfo.
+fn inotify_watches_on(dir: &Path) -> Option<usize> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = format!("ino:{:x} ", fs::metadata(dir).ok()?.ino());
+    for fd in fs::read_dir("/proc/self/fdinfo").ok()?.flatten() {
+        let Ok(info) = fs::read_to_string(fd.path()) else {
+            continue;
+        };
+        let lines: Vec<&str> = info
+            .lines()
+            .filter(|l| l.starts_with("inotify wd:"))
+            .collect();
+        if lines.iter().any(|l| l.contains(&ino)) {
+            return Some(lines.len());
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_write_is_reported_with_its_relative_path() {
+    let (_tmp, root) = repo();
+    write(&root.join("src/lib.rs"), "");
+    let (_watcher, mut rx) = start(config(&root));
+    write(&root.join("src/lib.rs"), "fn main() {}");
+    recv_until(&mut rx, |e| lists(e, "src/lib.rs")).await;
+}
+
+#[tokio::test]
+async fn ignored_dirs_hold_no_watch_and_report_nothing() {
+    let (_tmp, root) = repo();
+    write(&root.join(".gitignore"), "target/\nnode_modules/\n");
+    write(&root.join("src/deep/mod.rs"), "");
+    write(&root.join("src/.gitignore"), "*.log\n");
+    write(&root.join("target/debug/build/out.o"), "");
+    write(&root.join("node_modules/pkg/lib/index.js"), "");
+    let (watcher, mut rx) = start(config(&root));
+
+    // root, src, src/deep
+    assert_eq!(watcher.os_watches(), 3 + GIT_WATCHES);
+    assert_eq!(inotify_watches_on(&root), Some(watcher.os_watches()));
+
+    write(&root.join("target/debug/build/out.o"), "x");
+    write(&root.join("target/new.o"), "x");
+    write(&root.join("node_modules/pkg/lib/index.js"), "x");
+    write(&root.join("src/deep/trace.log"), "x");
+    write(&root.join("src/deep/mod.rs"), "x");
+    let seen = changed_until_sentinel(&root, &mut rx).await;
+    assert!(seen.contains(&PathBuf::from("src/deep/mod.rs")), "{seen:?}");
+    let leaked: Vec<_> = seen
+        .iter()
+        .filter(|p| {
+            p.starts_with("target") || p.starts_with("node_modules") || p.ends_with("trace.log")
+        })
+        .collect();
+    assert!(leaked.is_empty(), "ignored paths reported: {leaked:?}");
+}
+
+#[tokio::test]
+async fn files_in_new_nested_dirs_are_reported() {
+    let (_tmp, root) = repo();
+    let (watcher, mut rx) = start(config(&root));
+    let before = watcher.os_watches();
+    write(&root.join("a/b/c/f"), "\n");
+    recv_until(&mut rx, |e| lists(e, "a/b/c/f")).await;
+    assert_eq!(watcher.os_watches(), before + 3);
+    // The new directories are watched: a later write is reported too.
+    write(&root.join("a/b/c/g"), "\n");
+    recv_until(&mut rx, |e| lists(e, "a/b/c/g")).await;
+}
+
+#[tokio::test]
+async fn write_temp_then_rename_reports_the_final_name() {
+    let (_tmp, root) = repo();
+    let (_watcher, mut rx) = start(config(&root));
+    write(&root.join(".notes.md.swp"), "draft");
+    fs::rename(root.join(".notes.md.swp"), root.join("notes.md")).unwrap();
+    recv_until(&mut rx, |e| lists(e, "notes.md")).await;
+}
+
+#[tokio::test]
+async fn a_gitignore_change_moves_watches() {
+    let (_tmp, root) = repo();
+    write(&root.join("build/old.o"), "");
+    write(&root.join(".gitignore"), "*.tmp\n");
+    let (watcher, mut rx) = start(config(&root));
+    let before = watcher.os_watches();
+
+    write(&root.join(".gitignore"), "*.tmp\nbuild/\n");
+    recv_until(&mut rx, |e| lists(e, ".gitignore")).await;
+    assert_eq!(watcher.os_watches(), before - 1, "build/ keeps its watch");
+    write(&root.join("build/new.o"), "x");
+    let seen = changed_until_sentinel(&root, &mut rx).await;
+    assert!(!seen.iter().any(|p| p.starts_with("build")), "{seen:?}");
+
+    write(&root.join(".gitignore"), "*.tmp\n");
+    recv_until(&mut rx, |e| lists(e, ".gitignore")).await;
+    assert_eq!(
+        watcher.os_watches(),
+        before,
+        "build/ did not regain its watch"
+    );
+    write(&root.join("build/new.o"), "y");
+    recv_until(&mut rx, |e| lists(e, "build/new.o")).await;
+}
+
+#[tokio::test]
+async fn excluded_dirs_are_neither_watched_nor_reported() {
+    let (_tmp, root) = repo();
+    write(&root.join(".cxd/state.db"), "");
+    let mut cfg = config(&root);
+    cfg.exclude = vec![root.join(".cxd")];
+    let (watcher, mut rx) = start(cfg);
+    assert_eq!(watcher.os_watches(), 1 + GIT_WATCHES);
+    write(&root.join(".cxd/state.db"), "x");
+    write(&root.join(".cxd/log/today"), "x");
+    let seen = changed_until_sentinel(&root, &mut rx).await;
+    assert!(!seen.iter().any(|p| p.starts_with(".cxd")), "{seen:?}");
+}
+
+#[tokio::test]
+async fn git_commit_and_checkout_move_head_and_nothing_under_git_is_changed() {
+    let (_tmp, root) = repo();
+    write(&root.join("a.txt"), "a");
+    let (_watcher, mut rx) = start(config(&root));
+    let head_moved = |e: &WatchEvent| {
+        matches!(
+            e,
+            WatchEvent::Git {
+                head_moved: true,
+                ..
+            }
+        )
+    };
+
+    git(&root, &["add", "a.txt"]);
+    git(&root, &["commit", "-q", "-m", "first"]);
+    let mut seen = changed(&recv_until(&mut rx, head_moved).await);
+    git(&root, &["checkout", "-q", "-b", "feature/x"]);
+    seen.extend(changed(&recv_until(&mut rx, head_moved).await));
+    seen.extend(changed_until_sentinel(&root, &mut rx).await);
+    assert!(!seen.iter().any(|p| p.starts_with(".git")), "{seen:?}");
+}
+
+#[tokio::test]
+async fn index_lock_is_reported_while_it_exists() {
+    let (_tmp, root) = repo();
+    let (_watcher, mut rx) = start(config(&root));
+    let lock = root.join(".git/index.lock");
+    write(&lock, "");
+    recv_until(&mut rx, |e| {
+        matches!(
+            e,
+            WatchEvent::Git {
+                index_locked: true,
+                ..
+            }
+        )
+    })
+    .await;
+    fs::remove_file(&lock).unwrap();
+    recv_until(&mut rx, |e| {
+        matches!(
+            e,
+            WatchEvent::Git {
+                index_locked: false,
+                ..
+            }
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_git_file_is_followed_into_a_worktree() {
+    let (tmp, root) = repo();
+    write(&root.join("a.txt"), "a");
+    git(&root, &["add", "a.txt"]);
+    git(&root, &["commit", "-q", "-m", "first"]);
+    let wt = tmp.path().canonicalize().unwrap().join("wt");
+    git(
+        &root,
+        &["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()],
+    );
+    assert!(wt.join(".git").is_file());
+    let (_watcher, mut rx) = start(config(&wt));
+
+    write(&wt.join("b.txt"), "b");
+    recv_until(&mut rx, |e| lists(e, "b.txt")).await;
+    git(&wt, &["add", "b.txt"]);
+    git(&wt, &["commit", "-q", "-m", "second"]);
+    recv_until(&mut rx, |e| {
+        matches!(
+            e,
+            WatchEvent::Git {
+                head_moved: true,
+                ..
+            }
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_the_root_reports_root_missing() {
+    let (_tmp, root) = repo();
+    write(&root.join("src/lib.rs"), "");
+    let (watcher, mut rx) = start(config(&root));
+    fs::remove_dir_all(&root).unwrap();
+    recv_until(&mut rx, |e| *e == WatchEvent::RootMissing).await;
+    drop(watcher);
+}
+
+#[tokio::test]
+async fn renaming_the_root_away_reports_root_missing() {
+    let (tmp, root) = repo();
+    let (_watcher, mut rx) = start(config(&root));
+    fs::rename(&root, tmp.path().join("elsewhere")).unwrap();
+    recv_until(&mut rx, |e| *e == WatchEvent::RootMissing).await;
+}
+
+#[tokio::test]
+async fn a_rescan_request_is_passed_on() {
+    let (_tmp, root) = repo();
+    let (watcher, mut rx) = start(config(&root));
+    watcher.inject(notify::Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan));
+    recv_until(&mut rx, |e| *e == WatchEvent::Rescan).await;
+}
+
+#[tokio::test]
+async fn out_of_watches_keeps_running_warns_and_polls() {
+    let (_tmp, root) = repo();
+    write(&root.join("a/old.txt"), "");
+    write(&root.join("b/old.txt"), "");
+    let tuning = Tuning {
+        max_watches: Some(GIT_WATCHES + 1),
+        poll_every: Duration::from_millis(50),
+    };
+    let (watcher, mut rx) = start_tuned(config(&root), tuning);
+    assert_eq!(watcher.os_watches(), GIT_WATCHES + 1);
+    let warnings = watcher.warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("sysctl fs.inotify.max_user_watches=")),
+        "{warnings:?}"
+    );
+    write(&root.join("a/old.txt"), "changed");
+    recv_until(&mut rx, |e| lists(e, "a/old.txt")).await;
+    write(&root.join("b/new/deep.txt"), "new");
+    recv_until(&mut rx, |e| lists(e, "b/new/deep.txt")).await;
+}
+
+#[tokio::test]
+async fn dropping_the_watcher_releases_its_os_watches() {
+    let (_tmp, root) = repo();
+    write(&root.join("src/lib.rs"), "");
+    let (watcher, _rx) = start(config(&root));
+    assert_eq!(watcher.os_watches(), 2 + GIT_WATCHES);
+    assert_eq!(inotify_watches_on(&root), Some(watcher.os_watches()));
+    drop(watcher);
+    assert_eq!(inotify_watches_on(&root), None);
+}
+
+#[test]
+fn start_fails_on_a_missing_root_with_the_path() {
+    let (tx, _rx) = unbounded_channel();
+    let missing = Path::new("/nonexistent/cxd-watch-root");
+    let error = Watcher::start(config(missing), tx).unwrap_err();
+    assert!(
+        error.to_string().contains("/nonexistent/cxd-watch-root"),
+        "{error}"
+    );
+}
+
+#[test]
+fn batches_drop_temp_files_born_and_gone() {
+    let mut batch = Batch::default();
+    batch.mark("tmp".into(), Fate::Created);
+    batch.mark("tmp".into(), Fate::Written);
+    batch.mark("tmp".into(), Fate::Gone);
+    batch.mark("kept".into(), Fate::Written);
+    batch.mark("deleted".into(), Fate::Written);
+    batch.mark("deleted".into(), Fate::Gone);
+    batch.mark("recreated".into(), Fate::Created);
+    batch.mark("recreated".into(), Fate::Gone);
+    batch.mark("recreated".into(), Fate::Created);
+    let names: Vec<PathBuf> = ["deleted", "kept", "recreated"].map(PathBuf::from).into();
+    assert_eq!(batch.take_changed(), names);
+}
