@@ -28,6 +28,8 @@ pub struct Context {
     pub started: Instant,
     /// The socket it listens on.
     pub socket: PathBuf,
+    /// Database, lock, logs, snapshots.
+    pub state_dir: PathBuf,
     /// The user config file.
     pub config_path: PathBuf,
     /// The config in force, published by the reload task.

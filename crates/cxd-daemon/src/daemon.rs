@@ -13,8 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::context::{ConfigState, Context, EVENT_BUS_CAPACITY};
+use crate::dispatch::Handler;
 use crate::lock::{InstanceLock, LockError};
+use crate::registry::Registry;
 use crate::socket::{self, SocketError};
+use crate::store::{Store, StoreError};
 
 /// How the daemon is started.
 #[derive(Debug, Clone)]
@@ -43,6 +46,9 @@ pub enum DaemonError {
     /// The config file is broken.
     #[error("{0}\nfix the config file (or move it aside) and start the daemon again")]
     Config(#[from] ConfigError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The async runtime or signal handling could not start.
     #[error("cannot start {what}: {source}")]
     Runtime {
@@ -128,6 +134,7 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
     let ctx = Arc::new(Context {
         started: Instant::now(),
         socket: paths.socket.clone(),
+        state_dir: paths.state_dir.clone(),
         config_path: paths.config.clone(),
         config: config_rx,
         events,
@@ -163,7 +170,19 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
         version = cxd_proto::VERSION,
         "cxd daemon ready"
     );
-    crate::server::run(listener, ctx.clone(), shutdown.clone()).await;
+    let store = Store::open(&paths.state_dir.join("cxd.sqlite"))?;
+    let (registry, registry_task) =
+        Registry::start(ctx.clone(), store.clone(), shutdown.clone()).await?;
+    let handler = Arc::new(Handler {
+        ctx: ctx.clone(),
+        registry,
+        store,
+    });
+    crate::server::run(listener, handler, shutdown.clone()).await;
+    // The registry stops every workspace (releasing their watches) on the same token.
+    if let Err(e) = registry_task.await {
+        tracing::warn!(error = %e, "registry task ended abnormally");
+    }
 
     ctx.emit("daemon_stopping", None, "cxd daemon is stopping".into());
     socket::remove(&paths.socket);

@@ -8,12 +8,15 @@ pub mod context;
 pub mod daemon;
 pub mod dispatch;
 pub mod lock;
+pub mod registry;
+pub mod review;
 pub mod server;
 pub mod settle;
 pub mod snapshot;
 pub mod socket;
 pub mod store;
 pub mod watch;
+pub mod workspace;
 
 pub use config::Config;
 pub use daemon::{DaemonError, DaemonOptions, run};

@@ -14,8 +14,7 @@ use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::context::Context;
-use crate::dispatch;
+use crate::dispatch::Handler;
 
 /// How long a new client has to send its `Hello`.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,7 +26,7 @@ pub const MAX_CONNECTIONS: usize = 1024;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 
 /// Accept connections until `shutdown` fires, then wait (bounded) for those in flight.
-pub async fn run(listener: Listener, ctx: Arc<Context>, shutdown: CancellationToken) {
+pub async fn run(listener: Listener, handler: Arc<Handler>, shutdown: CancellationToken) {
     let tracker = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -49,10 +48,10 @@ pub async fn run(listener: Listener, ctx: Arc<Context>, shutdown: CancellationTo
                 }
             },
         };
-        let ctx = ctx.clone();
+        let handler = handler.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
-            if let Err(e) = serve(stream, &ctx, &shutdown).await {
+            if let Err(e) = serve(stream, &handler, &shutdown).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);
@@ -74,7 +73,7 @@ pub async fn run(listener: Listener, ctx: Arc<Context>, shutdown: CancellationTo
 /// Serve one connection to its end.
 async fn serve(
     stream: Stream,
-    ctx: &Context,
+    handler: &Handler,
     shutdown: &CancellationToken,
 ) -> Result<(), FrameError> {
     let (mut rd, mut wr) = tokio::io::split(stream);
@@ -117,7 +116,7 @@ async fn serve(
         };
         match request {
             Request::Subscribe => {
-                let events = ctx.events.subscribe();
+                let events = handler.ctx.events.subscribe();
                 return stream_events(rd, wr, events, shutdown).await;
             }
             Request::Stop => {
@@ -129,7 +128,7 @@ async fn serve(
                 return written;
             }
             other => {
-                let reply = dispatch::handle(ctx, other).await;
+                let reply = handler.handle(other).await;
                 write_frame(&mut wr, &reply).await?;
             }
         }

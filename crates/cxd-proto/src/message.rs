@@ -46,6 +46,23 @@ pub enum Request {
     Stop,
     /// Turn this connection into a stream of [`Response::Event`] frames.
     Subscribe,
+    /// Watch the git work tree that holds `path`.
+    Watch {
+        /// Any path inside the work tree (absolute).
+        path: PathBuf,
+    },
+    /// Stop watching the workspace that holds `path`.
+    Unwatch {
+        /// Any path inside the workspace (absolute).
+        path: PathBuf,
+    },
+    /// The audit trail, newest last.
+    Log {
+        /// Only this workspace's entries (any path inside it).
+        path: Option<PathBuf>,
+        /// How many entries at most.
+        limit: u32,
+    },
 }
 
 /// What the daemon answers.
@@ -72,6 +89,30 @@ pub enum Response {
     },
     /// One live event on a subscribed connection.
     Event(Event),
+    /// A workspace is now watched.
+    Watching {
+        /// Its work-tree root.
+        root: PathBuf,
+        /// OS watches it holds.
+        os_watches: u64,
+        /// Whether it was already watched (a no-op).
+        already: bool,
+    },
+    /// Audit-trail entries, oldest first.
+    Log(Vec<LogEntry>),
+}
+
+/// One audit-trail entry: `data` is a JSON object whose fields depend on `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// `edit`, `review_requested`, `review_started`, `review_finished`, `approval`, ...
+    pub kind: String,
+    /// The workspace root, if any.
+    pub workspace: Option<PathBuf>,
+    /// The kind's own fields as a JSON object (text, so any field can be added).
+    pub data_json: String,
 }
 
 /// Why a request failed, with a message meant for a person.

@@ -48,6 +48,10 @@ pub struct WorkspaceStatus {
     pub state: String,
     /// Files changed since the last review.
     pub pending_files: u64,
+    /// Milliseconds until the pending changes settle (when `settling`).
+    pub settle_in_ms: Option<u64>,
+    /// OS (inotify/kqueue) watches held.
+    pub os_watches: u64,
     /// Warnings a user should act on (e.g. out of inotify watches).
     pub warnings: Vec<String>,
 }

@@ -28,6 +28,54 @@ pub enum Command {
     Status(StatusArgs),
     /// Stop the daemon gracefully.
     Stop,
+    /// Watch the git work tree holding PATH (default: the current directory).
+    ///
+    /// Starts the daemon in the background if none is running.
+    Watch(WatchArgs),
+    /// Stop watching the workspace holding PATH (default: the current directory).
+    Unwatch(PathArg),
+    /// List the watched workspaces.
+    List(ListArgs),
+    /// Show the audit trail: edits, review requests and results, approvals.
+    Log(LogArgs),
+}
+
+/// `cxd watch`
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// A path inside the work tree.
+    pub path: Option<PathBuf>,
+    /// Fail instead of starting a daemon when none is running.
+    #[arg(long)]
+    pub no_spawn: bool,
+}
+
+/// A command that takes an optional path.
+#[derive(Debug, Args)]
+pub struct PathArg {
+    /// A path inside the workspace (default: the current directory).
+    pub path: Option<PathBuf>,
+}
+
+/// `cxd list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON: `[{"root", "state", "pending_files", "os_watches"}]`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cxd log`
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only the workspace holding this path (default: every workspace).
+    pub path: Option<PathBuf>,
+    /// How many entries, newest last.
+    #[arg(short = 'n', long = "lines", default_value_t = 20)]
+    pub lines: u32,
+    /// Print JSON: `[{"at", "kind", "workspace", ...}]`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `cxd daemon`

@@ -3,9 +3,9 @@
 //! One thread owns the connection; callers send it closures and await the answer, so no lock
 //! is shared and a slow write never blocks the async runtime.
 
-mod events;
-mod migrations;
-mod workspaces;
+pub mod events;
+pub mod migrations;
+pub mod workspaces;
 
 use std::path::{Path, PathBuf};
 

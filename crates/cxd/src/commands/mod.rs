@@ -1,8 +1,11 @@
 //! One module a subcommand; `run` picks the one the command line names.
 
 mod daemon;
+mod log;
+mod spawn;
 mod status;
 mod stop;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -21,5 +24,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Daemon(args) => daemon::run(paths, &args),
         Command::Status(args) => status::run(&paths, &args),
         Command::Stop => stop::run(&paths),
+        Command::Watch(args) => watch::watch(&paths, &args),
+        Command::Unwatch(args) => watch::unwatch(&paths, &args),
+        Command::List(args) => watch::list(&paths, &args),
+        Command::Log(args) => log::run(&paths, &args),
     }
+}
+
+/// PATH made absolute (default: the current directory).
+pub fn abs_path(path: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    let p = path.unwrap_or(std::path::Path::new("."));
+    std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
 }

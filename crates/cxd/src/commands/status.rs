@@ -58,7 +58,19 @@ pub fn render(report: &StatusReport) -> String {
         );
     }
     for w in &report.workspaces {
-        let _ = writeln!(out, "\n{}\n  state   {}", w.root.display(), w.state);
+        let state = match (w.state.as_str(), w.settle_in_ms) {
+            ("settling", Some(ms)) => format!(
+                "settling — {} file(s) changed, review in {}",
+                w.pending_files,
+                duration(ms.div_ceil(1000))
+            ),
+            ("missing", _) => {
+                "missing — the directory is gone; `cxd unwatch` forgets it".to_owned()
+            }
+            (s, _) => s.to_owned(),
+        };
+        let _ = writeln!(out, "\n{}\n  state   {state}", w.root.display());
+        let _ = writeln!(out, "  watches {}", w.os_watches);
         for warning in &w.warnings {
             let _ = writeln!(out, "  warning: {warning}");
         }

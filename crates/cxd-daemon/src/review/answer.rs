@@ -1,0 +1,221 @@
+//! The one shape Codex answers in (DESIGN §6), its strict JSON schema, and parsing it.
+
+use serde::{Deserialize, Serialize};
+
+/// Codex's verdict on a change or a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Nothing blocks.
+    Approve,
+    /// Findings need work.
+    ChangesRequested,
+}
+
+impl Verdict {
+    /// The word used in JSON and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::ChangesRequested => "changes_requested",
+        }
+    }
+}
+
+/// One finding as Codex reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerFinding {
+    /// critical | high | medium | low | info
+    pub severity: String,
+    /// bug | security | performance | edge-case | architecture | test | style
+    pub category: String,
+    /// Path relative to the root, or "" for the change as a whole.
+    pub file: String,
+    /// First line (0 when not about a line).
+    pub line_start: i64,
+    /// Last line.
+    pub line_end: i64,
+    /// One line.
+    pub title: String,
+    /// What and why.
+    pub body: String,
+    /// How to fix it.
+    pub recommendation: String,
+    /// 0..1
+    pub confidence: f64,
+}
+
+/// The whole answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    /// approve | changes_requested
+    pub verdict: Verdict,
+    /// A few sentences.
+    pub summary: String,
+    /// New problems.
+    pub findings: Vec<AnswerFinding>,
+    /// Ids of earlier open findings the change fixes.
+    pub fixed_finding_ids: Vec<String>,
+}
+
+/// Accepted severities, most severe last.
+pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
+/// Accepted categories.
+pub const CATEGORIES: [&str; 7] = [
+    "bug",
+    "security",
+    "performance",
+    "edge-case",
+    "architecture",
+    "test",
+    "style",
+];
+
+/// Why a final message is not a valid answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the answer does not match the review schema: {0}")]
+pub struct AnswerError(pub String);
+
+impl Answer {
+    /// Parse and check a final message.
+    pub fn parse(text: &str) -> Result<Self, AnswerError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(AnswerError("the final message is empty".into()));
+        }
+        let answer: Answer =
+            serde_json::from_str(trimmed).map_err(|e| AnswerError(e.to_string()))?;
+        for (i, f) in answer.findings.iter().enumerate() {
+            if !SEVERITIES.contains(&f.severity.as_str()) {
+                return Err(AnswerError(format!(
+                    "finding {i}: unknown severity {:?}",
+                    f.severity
+                )));
+            }
+            if !CATEGORIES.contains(&f.category.as_str()) {
+                return Err(AnswerError(format!(
+                    "finding {i}: unknown category {:?}",
+                    f.category
+                )));
+            }
+            if !(0.0..=1.0).contains(&f.confidence) {
+                return Err(AnswerError(format!(
+                    "finding {i}: confidence {} is outside 0..1",
+                    f.confidence
+                )));
+            }
+            if f.title.trim().is_empty() {
+                return Err(AnswerError(format!("finding {i}: empty title")));
+            }
+        }
+        Ok(answer)
+    }
+}
+
+/// The `--output-schema` document, in the strict structured-output dialect: every object has
+/// `additionalProperties: false` and lists all its properties as required.
+pub fn schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["verdict", "summary", "findings", "fixed_finding_ids"],
+        "properties": {
+            "verdict": {"type": "string", "enum": ["approve", "changes_requested"]},
+            "summary": {"type": "string"},
+            "findings": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["severity", "category", "file", "line_start", "line_end",
+                                 "title", "body", "recommendation", "confidence"],
+                    "properties": {
+                        "severity": {"type": "string", "enum": SEVERITIES},
+                        "category": {"type": "string", "enum": CATEGORIES},
+                        "file": {"type": "string"},
+                        "line_start": {"type": "integer"},
+                        "line_end": {"type": "integer"},
+                        "title": {"type": "string"},
+                        "body": {"type": "string"},
+                        "recommendation": {"type": "string"},
+                        "confidence": {"type": "number"}
+                    }
+                }
+            },
+            "fixed_finding_ids": {"type": "array", "items": {"type": "string"}}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding() -> serde_json::Value {
+        serde_json::json!({"severity": "high", "category": "bug", "file": "src/a.rs", "line_start": 3,
+            "line_end": 4, "title": "off by one", "body": "b", "recommendation": "r", "confidence": 0.8})
+    }
+
+    #[test]
+    fn parses_a_full_answer() {
+        let text = serde_json::json!({"verdict": "changes_requested", "summary": "s",
+            "findings": [finding()], "fixed_finding_ids": ["F1"]})
+        .to_string();
+        let a = Answer::parse(&text).unwrap();
+        assert_eq!(a.verdict, Verdict::ChangesRequested);
+        assert_eq!(a.findings[0].line_start, 3);
+        assert_eq!(a.fixed_finding_ids, ["F1"]);
+    }
+
+    #[test]
+    fn rejects_what_does_not_match() {
+        assert!(Answer::parse("").is_err());
+        assert!(Answer::parse("Looks fine to me!").is_err());
+        assert!(
+            Answer::parse(
+                r#"{"verdict":"maybe","summary":"","findings":[],"fixed_finding_ids":[]}"#
+            )
+            .is_err()
+        );
+        let mut f = finding();
+        f["severity"] = "severe".into();
+        let text = serde_json::json!({"verdict": "approve", "summary": "s", "findings": [f], "fixed_finding_ids": []});
+        assert!(
+            Answer::parse(&text.to_string())
+                .unwrap_err()
+                .0
+                .contains("severity")
+        );
+        let mut f = finding();
+        f["confidence"] = 3.into();
+        let text = serde_json::json!({"verdict": "approve", "summary": "s", "findings": [f], "fixed_finding_ids": []});
+        assert!(Answer::parse(&text.to_string()).is_err());
+    }
+
+    /// Every object in the schema is strict: no extra properties, all properties required.
+    #[test]
+    fn schema_is_in_the_strict_dialect() {
+        fn check(v: &serde_json::Value) {
+            if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
+                assert_eq!(v["additionalProperties"], false, "{v}");
+                let mut required: Vec<&str> = v["required"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap())
+                    .collect();
+                let mut keys: Vec<&str> = props.keys().map(String::as_str).collect();
+                required.sort_unstable();
+                keys.sort_unstable();
+                assert_eq!(required, keys);
+                props.values().for_each(check);
+            }
+            if let Some(items) = v.get("items") {
+                check(items);
+            }
+        }
+        check(&schema());
+    }
+}

@@ -1,0 +1,229 @@
+//! Running codex: prompt on stdin, JSONL read to the end, stderr tail kept, a deadline that
+//! kills the whole process group, and cancellation on shutdown.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+use super::jsonl::{Activity, LineSplitter, Transcript};
+
+/// Bytes of stderr kept (the tail).
+const STDERR_TAIL: usize = 8 * 1024;
+/// Between SIGTERM and SIGKILL when codex must stop.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// One codex run.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The codex executable.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Working directory (the work-tree root).
+    pub cwd: PathBuf,
+    /// Written to stdin, which is then closed.
+    pub prompt: String,
+    /// Killed after this long.
+    pub timeout: Duration,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// It exited by itself with this code.
+    Exited(i32),
+    /// A signal ended it (not one of ours).
+    Signalled(i32),
+    /// Killed at the deadline.
+    TimedOut,
+    /// Killed because the daemon is stopping.
+    Cancelled,
+    /// It could not be started.
+    SpawnFailed {
+        /// The executable was not found.
+        not_found: bool,
+        /// The OS error.
+        message: String,
+    },
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// How it ended.
+    pub ending: Ending,
+    /// What its stdout said.
+    pub transcript: Transcript,
+    /// The end of its stderr.
+    pub stderr_tail: String,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+impl RunOutcome {
+    /// The exit code, if it exited by itself.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.ending {
+            Ending::Exited(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// Run codex to the end; `on_activity` hears what it is doing as it goes.
+pub async fn run(
+    spec: RunSpec,
+    cancel: &CancellationToken,
+    mut on_activity: impl FnMut(Activity),
+) -> RunOutcome {
+    let started = std::time::Instant::now();
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so a timeout kills everything it started.
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return RunOutcome {
+                ending: Ending::SpawnFailed {
+                    not_found: e.kind() == std::io::ErrorKind::NotFound,
+                    message: format!("cannot run {}: {e}", spec.program.display()),
+                },
+                transcript: Transcript::default(),
+                stderr_tail: String::new(),
+                duration: started.elapsed(),
+            };
+        }
+    };
+    let pgid = child.id().and_then(|p| i32::try_from(p).ok());
+
+    // stdin: write the prompt and close it, concurrently with reading (a large prompt must not
+    // deadlock against a full stdout pipe).
+    let stdin_task = child.stdin.take().map(|mut stdin| {
+        let prompt = spec.prompt.into_bytes();
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&prompt).await;
+            let _ = stdin.shutdown().await;
+        })
+    });
+    let stderr_task = child.stderr.take().map(|mut err| {
+        tokio::spawn(async move {
+            let mut tail: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > 2 * STDERR_TAIL {
+                    tail.drain(..tail.len() - STDERR_TAIL);
+                }
+            }
+            let start = tail.len().saturating_sub(STDERR_TAIL);
+            String::from_utf8_lossy(&tail[start..]).into_owned()
+        })
+    });
+
+    let mut transcript = Transcript::default();
+    let mut splitter = LineSplitter::default();
+    let mut stdout = child.stdout.take();
+    let deadline = tokio::time::sleep(spec.timeout);
+    tokio::pin!(deadline);
+    let mut killed: Option<Ending> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    // Read stdout to EOF (closing it early makes codex panic), unless we have to kill it.
+    while let Some(out) = stdout.as_mut() {
+        tokio::select! {
+            n = out.read(&mut buf) => match n {
+                Ok(0) | Err(_) => { stdout = None; }
+                Ok(n) => {
+                    let chunk = &buf[..n];
+                    let skipped = splitter.feed(chunk, |line| {
+                        if let Some(a) = transcript.line(line) {
+                            on_activity(a);
+                        }
+                    });
+                    transcript.oversized_lines += skipped;
+                }
+            },
+            () = &mut deadline, if killed.is_none() => {
+                killed = Some(Ending::TimedOut);
+                terminate(pgid).await;
+            }
+            () = cancel.cancelled(), if killed.is_none() => {
+                killed = Some(Ending::Cancelled);
+                terminate(pgid).await;
+            }
+        }
+    }
+    splitter.finish(|line| {
+        if let Some(a) = transcript.line(line) {
+            on_activity(a);
+        }
+    });
+    let status = match tokio::time::timeout(KILL_GRACE * 2, child.wait()).await {
+        Ok(s) => s.ok(),
+        Err(_) => {
+            kill_group(pgid, libc::SIGKILL);
+            child.wait().await.ok()
+        }
+    };
+    // Whatever it left behind in its group goes too.
+    kill_group(pgid, libc::SIGKILL);
+    if let Some(t) = stdin_task {
+        t.abort();
+    }
+    let stderr_tail = match stderr_task {
+        Some(t) => tokio::time::timeout(KILL_GRACE, t)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let ending = killed.unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        match status {
+            Some(s) => match (s.code(), s.signal()) {
+                (Some(c), _) => Ending::Exited(c),
+                (None, Some(sig)) => Ending::Signalled(sig),
+                _ => Ending::Exited(-1),
+            },
+            None => Ending::Exited(-1),
+        }
+    });
+    RunOutcome {
+        ending,
+        transcript,
+        stderr_tail,
+        duration: started.elapsed(),
+    }
+}
+
+/// SIGTERM the group, give it a grace period, then SIGKILL.
+async fn terminate(pgid: Option<i32>) {
+    kill_group(pgid, libc::SIGTERM);
+    tokio::time::sleep(KILL_GRACE).await;
+    kill_group(pgid, libc::SIGKILL);
+}
+
+fn kill_group(pgid: Option<i32>, sig: i32) {
+    let Some(pgid) = pgid.filter(|&p| p > 1) else {
+        return;
+    };
+    #[allow(unsafe_code)]
+    // SAFETY: killpg(2) on the process group we created for this child; no memory is involved.
+    unsafe {
+        libc::killpg(pgid, sig);
+    }
+}

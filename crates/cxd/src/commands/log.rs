@@ -1,0 +1,103 @@
+//! `cxd log`: the audit trail.
+
+use std::process::ExitCode;
+
+use cxd_proto::paths::Paths;
+use cxd_proto::{Request, Response};
+
+use super::abs_path;
+use crate::cli::LogArgs;
+use crate::client::Client;
+use crate::exit::{Failure, UNREACHABLE};
+
+pub fn run(paths: &Paths, args: &LogArgs) -> anyhow::Result<ExitCode> {
+    let path = match &args.path {
+        Some(p) => Some(abs_path(Some(p))?),
+        None => None,
+    };
+    let mut client = Client::connect(&paths.socket)?;
+    let entries = match client.request(&Request::Log {
+        path,
+        limit: args.lines,
+    })? {
+        Response::Log(e) => e,
+        other => {
+            return Err(
+                Failure::new(UNREACHABLE, format!("unexpected reply to log: {other:?}")).into(),
+            );
+        }
+    };
+    if args.json {
+        let rows: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                let mut obj = serde_json::Map::new();
+                obj.insert("at".into(), e.at.clone().into());
+                obj.insert("kind".into(), e.kind.clone().into());
+                obj.insert(
+                    "workspace".into(),
+                    e.workspace
+                        .as_ref()
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .into(),
+                );
+                if let Ok(serde_json::Value::Object(data)) = serde_json::from_str(&e.data_json) {
+                    for (k, v) in data {
+                        obj.entry(k).or_insert(v);
+                    }
+                }
+                serde_json::Value::Object(obj)
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        println!("the audit trail is empty");
+    }
+    for e in &entries {
+        let data: serde_json::Value = serde_json::from_str(&e.data_json).unwrap_or_default();
+        let ws = e
+            .workspace
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        println!(
+            "{}  {:<17} {}  {}",
+            e.at,
+            e.kind,
+            ws,
+            summary(&e.kind, &data)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line about an entry's data.
+fn summary(kind: &str, data: &serde_json::Value) -> String {
+    let count = data["count"].as_u64().unwrap_or(0);
+    let files: Vec<&str> = data["files"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f.as_str()).take(3).collect())
+        .unwrap_or_default();
+    let more = if count as usize > files.len() {
+        format!(" (+{} more)", count as usize - files.len())
+    } else {
+        String::new()
+    };
+    match kind {
+        "edit" => format!(
+            "by {}: {}{more}",
+            data["by"].as_str().unwrap_or("?"),
+            files.join(", ")
+        ),
+        "review_requested" => format!(
+            "{} file(s), +{} -{}: {}{more}",
+            count,
+            data["insertions"].as_u64().unwrap_or(0),
+            data["deletions"].as_u64().unwrap_or(0),
+            files.join(", ")
+        ),
+        _ => String::new(),
+    }
+}
