@@ -219,3 +219,88 @@ pub fn is_socket(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
     std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
 }
+
+/// Run git in `dir`, asserting success; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A fresh repository with one committed file (`README`), `target/` and `node_modules/` ignored.
+pub fn init_repo(parent: &Path, name: &str) -> PathBuf {
+    let repo = parent.join(name);
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README"), "hello\n").unwrap();
+    std::fs::write(repo.join(".gitignore"), "target/\nnode_modules/\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+    repo
+}
+
+impl TestEnv {
+    /// `cxd log --json` (all workspaces, the newest `n`).
+    pub fn log_json(&self, n: u32) -> Vec<serde_json::Value> {
+        let out = self.ok(&["log", "--json", "-n", &n.to_string()]);
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Wait until the log holds at least `count` entries of `kind`; returns those entries.
+    pub fn wait_log(&self, kind: &str, count: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        wait_for(&format!("{count} `{kind}` log entries"), timeout, || {
+            let entries: Vec<_> = self
+                .log_json(10_000)
+                .into_iter()
+                .filter(|e| e["kind"] == kind)
+                .collect();
+            (entries.len() >= count).then_some(entries)
+        })
+    }
+
+    /// Entries of `kind` in the log now.
+    pub fn log_kind(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.log_json(10_000)
+            .into_iter()
+            .filter(|e| e["kind"] == kind)
+            .collect()
+    }
+
+    /// A fast settle so tests run quickly.
+    pub fn fast_settle(&self) {
+        self.write_config("[settle]\nquiet_ms = 300\nmax_wait_ms = 3000\n");
+    }
+}
+
+/// OS inotify watches a process holds (Linux), from /proc/PID/fdinfo.
+pub fn inotify_watches(pid: i32) -> usize {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .map(|text| {
+            text.lines()
+                .filter(|l| l.starts_with("inotify wd:"))
+                .count()
+        })
+        .sum()
+}

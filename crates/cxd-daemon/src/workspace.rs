@@ -307,46 +307,71 @@ impl Actor {
         self.snapshotter = Some(snap);
         match outcome {
             Err(e) => self.warn(format!("cannot snapshot the work tree: {e}")),
-            Ok(Settled { base, to, diff }) => {
-                if diff.is_empty() {
-                    if Some(&base) != self.baseline.as_ref() {
-                        // HEAD moved and explained every change: the baseline follows it.
-                        tracing::info!(root = %self.root().display(), head = ?to.head, "HEAD moved; baseline follows, nothing to review");
-                        self.baseline = Some(base.clone());
-                        self.save_baseline(&base).await;
-                    }
-                    return;
-                }
-                self.request_review(paths, to, diff).await;
-            }
+            Ok(settled) => self.after_settle(paths, settled).await,
         }
     }
 
-    /// Hand a review request on. Until reviews run, the request is recorded in the audit
-    /// trail and counts as reviewed (the baseline moves to it).
-    async fn request_review(&mut self, watched: Vec<PathBuf>, to: Snapshot, diff: Diff) {
-        let files: Vec<String> = diff
+    /// Record what the burst was, move the baseline over a HEAD move, and request a review of
+    /// what is left.
+    async fn after_settle(&mut self, watched: Vec<PathBuf>, Settled { base, to, diff }: Settled) {
+        let previous_head = self.baseline.as_ref().and_then(|b| b.head.clone());
+        let head_moved = base.head != previous_head;
+        let names = |paths: &mut dyn Iterator<Item = String>| {
+            paths.take(MAX_LOGGED_FILES).collect::<Vec<_>>()
+        };
+        let diff_files: Vec<String> = diff
             .files
             .iter()
             .map(|f| f.path.to_string_lossy().into_owned())
             .collect();
-        let edited = if watched.is_empty() {
-            files.clone()
-        } else {
-            watched
-                .iter()
-                .map(|p| p.to_string_lossy().into_owned())
-                .collect()
-        };
-        self.log(
-            "edit",
-            serde_json::json!({
-                "files": edited.iter().take(MAX_LOGGED_FILES).collect::<Vec<_>>(),
-                "count": edited.len(),
-                "by": "human",
-            }),
-        )
-        .await;
+        if head_moved {
+            tracing::info!(root = %self.root().display(), from = ?previous_head, to = ?to.head, "HEAD moved; the baseline follows it");
+            self.log(
+                "head_moved",
+                serde_json::json!({
+                    "from": previous_head,
+                    "to": to.head,
+                    "count": watched.len(),
+                }),
+            )
+            .await;
+            if !diff.is_empty() {
+                self.log(
+                    "edit",
+                    serde_json::json!({
+                        "files": names(&mut diff_files.iter().cloned()),
+                        "count": diff_files.len(),
+                        "by": "human",
+                        "net_change": true,
+                    }),
+                )
+                .await;
+            }
+        } else if !watched.is_empty() {
+            self.log(
+                "edit",
+                serde_json::json!({
+                    "files": names(&mut watched.iter().map(|p| p.to_string_lossy().into_owned())),
+                    "count": watched.len(),
+                    "by": "human",
+                    "net_change": !diff.is_empty(),
+                }),
+            )
+            .await;
+        }
+        if diff.is_empty() {
+            if Some(&base) != self.baseline.as_ref() {
+                self.baseline = Some(base.clone());
+                self.save_baseline(&base).await;
+            }
+            return;
+        }
+        self.request_review(diff_files, to, diff).await;
+    }
+
+    /// Hand a review request on. Until reviews run, the request is recorded in the audit
+    /// trail and counts as reviewed (the baseline moves to it).
+    async fn request_review(&mut self, files: Vec<String>, to: Snapshot, diff: Diff) {
         self.log(
             "review_requested",
             serde_json::json!({
