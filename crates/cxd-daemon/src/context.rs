@@ -36,6 +36,8 @@ pub struct Context {
     pub config: watch::Receiver<ConfigState>,
     /// Live events for subscribers.
     pub events: broadcast::Sender<Event>,
+    /// Codex processes allowed at once across workspaces (`review.max_concurrent` at start).
+    pub review_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Context {

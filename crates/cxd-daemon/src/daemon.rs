@@ -126,6 +126,7 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
             source,
         })?;
 
+    let review_slots = Arc::new(tokio::sync::Semaphore::new(config.review.max_concurrent as usize));
     let (config_tx, config_rx) = watch::channel(ConfigState {
         config: Arc::new(config),
         error: None,
@@ -138,6 +139,7 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
         config_path: paths.config.clone(),
         config: config_rx,
         events,
+        review_slots,
     });
 
     let control = {

@@ -3,6 +3,7 @@
 //! One module a concern; each owns its state and talks through channels.
 
 pub mod clock;
+pub mod codex_sessions;
 pub mod config;
 pub mod context;
 pub mod daemon;
@@ -10,6 +11,7 @@ pub mod dispatch;
 pub mod lock;
 pub mod registry;
 pub mod review;
+pub mod reviewer;
 pub mod server;
 pub mod settle;
 pub mod snapshot;

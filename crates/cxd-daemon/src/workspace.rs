@@ -1,32 +1,66 @@
-//! One workspace's life: watch events in, settle, snapshot, and a review request out when a
-//! settled burst changed something. Publishes its status for `cxd status`.
+//! One workspace's life: watch events in, settle, snapshot, review with codex, publish status.
+//!
+//! The state machine of DESIGN §2: idle → settling → reviewing → idle; edits during a review
+//! earn exactly one follow-up; a failed review halts the workspace until `cxd review` or
+//! `cxd unpause`; paused workspaces record edits but start no review.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cxd_proto::status::WorkspaceStatus;
-use tokio::sync::{mpsc, watch};
+use cxd_proto::message::{ReviewDone, SessionAction};
+use cxd_proto::status::{Finding, ReviewInfo, SeverityCounts, Tokens, WorkspaceStatus};
+use cxd_proto::{ErrorKind, ErrorReply, Response};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
+use crate::review::jsonl::Activity;
+use crate::review::prompt::{self, ChangedFile, OpenFinding};
+use crate::reviewer::{self, Job, JobError, JobResult};
 use crate::settle::{self, Settle};
 use crate::snapshot::{Diff, Snapshot, Snapshotter};
+use crate::store::findings::FindingRow;
 use crate::store::{self, NewEvent, Store, WorkspaceRow};
 use crate::watch::{WatchConfig, WatchEvent, Watcher};
 
-/// At most this many file names go into one `edit` log entry (the count is always exact).
+/// At most this many file names go into one log entry (the count is always exact).
 const MAX_LOGGED_FILES: usize = 200;
+
+/// What the registry may ask a workspace.
+#[derive(Debug)]
+pub enum Command {
+    /// Review now.
+    Review {
+        /// Against HEAD instead of the last review.
+        all: bool,
+        /// Model override.
+        model: Option<String>,
+        /// Effort override.
+        effort: Option<String>,
+        /// manual | agent | stop
+        trigger: String,
+        /// Answered when the review starts (or why it cannot), then when it ends.
+        started: oneshot::Sender<Result<Option<oneshot::Receiver<Response>>, Response>>,
+    },
+    /// Pause or unpause.
+    Pause(bool, oneshot::Sender<Response>),
+    /// Show or change the thread.
+    Session(SessionAction, oneshot::Sender<Response>),
+}
 
 /// The registry's handle on a running workspace actor.
 #[derive(Debug)]
 pub struct WorkspaceHandle {
     /// Work-tree root.
     pub root: PathBuf,
+    /// The store row id.
+    pub id: i64,
     view: watch::Receiver<View>,
+    commands: mpsc::Sender<Command>,
     stop: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -36,6 +70,7 @@ pub struct WorkspaceHandle {
 struct View {
     status: WorkspaceStatus,
     deadline: Option<Instant>,
+    since: Option<Instant>,
 }
 
 impl WorkspaceHandle {
@@ -43,13 +78,19 @@ impl WorkspaceHandle {
     pub fn view(&self) -> WorkspaceStatus {
         let v = self.view.borrow();
         let mut s = v.status.clone();
-        s.settle_in_ms = v
-            .deadline
-            .map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64);
+        let now = Instant::now();
+        s.settle_in_ms = v.deadline.map(|d| d.saturating_duration_since(now).as_millis() as u64);
+        s.state_for_s = v.since.map(|t| now.saturating_duration_since(t).as_secs());
         s
     }
 
-    /// Stop the actor and wait for it (its watches are released when it ends).
+    /// Send the actor a command.
+    pub async fn send(&self, cmd: Command) -> bool {
+        self.commands.send(cmd).await.is_ok()
+    }
+
+    /// Stop the actor and wait for it (its watches are released when it ends; a running
+    /// review is cut short and recorded as interrupted).
     pub async fn stop(self) {
         self.stop.cancel();
         if let Err(e) = self.task.await {
@@ -58,61 +99,94 @@ impl WorkspaceHandle {
     }
 }
 
-/// Start a workspace actor: snapshot the baseline (if none is stored), watch, and run.
-pub async fn spawn(
-    ctx: Arc<Context>,
-    store: Store,
-    row: WorkspaceRow,
-    stop: CancellationToken,
-) -> WorkspaceHandle {
+/// Start a workspace actor: baseline, watches, and its loop.
+pub async fn spawn(ctx: Arc<Context>, store: Store, row: WorkspaceRow, stop: CancellationToken) -> WorkspaceHandle {
     let root = row.root.clone();
-    let status = WorkspaceStatus {
-        root: root.clone(),
-        state: "idle".into(),
-        pending_files: 0,
-        settle_in_ms: None,
-        os_watches: 0,
-        warnings: Vec::new(),
-    };
+    let id = row.id;
     let (view_tx, view) = watch::channel(View {
-        status,
+        status: empty_status(&root),
         deadline: None,
+        since: None,
     });
     let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (commands, commands_rx) = mpsc::channel(16);
+    let (activity_tx, activity_rx) = mpsc::unbounded_channel();
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let settle = {
+        let c = &ctx.config.borrow().config.settle;
+        Settle::new(Duration::from_millis(c.quiet_ms), Duration::from_millis(c.max_wait_ms))
+    };
     let mut actor = Actor {
-        ctx: ctx.clone(),
+        ctx,
         store,
+        paused: row.paused,
         row,
         view_tx,
-        settle: {
-            let c = &ctx.config.borrow().config.settle;
-            Settle::new(
-                Duration::from_millis(c.quiet_ms),
-                Duration::from_millis(c.max_wait_ms),
-            )
-        },
+        settle,
         watcher: None,
         snapshotter: None,
         baseline: None,
         pending: BTreeSet::new(),
         full_rescan: false,
-        state: State::Idle,
+        missing: false,
         warnings: Vec::new(),
+        running: None,
+        follow_up: false,
+        halted: None,
+        activity_tx,
+        done_tx,
+        summary: Summary::default(),
     };
     actor.start(events_tx).await;
-    let task = tokio::spawn(actor.run(events_rx, stop.clone()));
-    WorkspaceHandle {
-        root,
-        view,
-        stop,
-        task,
+    let channels = Inbox {
+        events: events_rx,
+        commands: commands_rx,
+        activity: activity_rx,
+        done: done_rx,
+    };
+    let task = tokio::spawn(actor.run(channels, stop.clone()));
+    WorkspaceHandle { root, id, view, commands, stop, task }
+}
+
+fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
+    WorkspaceStatus {
+        root: root.to_path_buf(),
+        state: "idle".into(),
+        pending_files: 0,
+        settle_in_ms: None,
+        os_watches: 0,
+        warnings: Vec::new(),
+        reviews: 0,
+        thread_id: None,
+        last_review: None,
+        open_findings: SeverityCounts::default(),
+        approval: None,
+        tokens_total: Tokens::default(),
+        activity: None,
+        state_for_s: None,
+        error: None,
+        reviewing_with: None,
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Idle,
-    Missing,
+/// A review under way.
+struct Running {
+    cancel: CancellationToken,
+    to: Snapshot,
+    started: Instant,
+    with: String,
+    activity: Option<String>,
+    waiters: Vec<oneshot::Sender<Response>>,
+}
+
+/// What the store says about this workspace, refreshed after each review.
+#[derive(Debug, Clone, Default)]
+struct Summary {
+    reviews: u64,
+    thread_id: Option<String>,
+    last_review: Option<ReviewInfo>,
+    open: Vec<FindingRow>,
+    tokens_total: Tokens,
 }
 
 struct Actor {
@@ -126,8 +200,30 @@ struct Actor {
     baseline: Option<Snapshot>,
     pending: BTreeSet<PathBuf>,
     full_rescan: bool,
-    state: State,
+    missing: bool,
+    paused: bool,
     warnings: Vec<String>,
+    running: Option<Running>,
+    follow_up: bool,
+    halted: Option<(Instant, String)>,
+    activity_tx: mpsc::UnboundedSender<String>,
+    done_tx: mpsc::UnboundedSender<Result<JobResult, JobError>>,
+    summary: Summary,
+}
+
+/// Everything that reaches the actor.
+struct Inbox {
+    events: mpsc::UnboundedReceiver<WatchEvent>,
+    commands: mpsc::Receiver<Command>,
+    activity: mpsc::UnboundedReceiver<String>,
+    done: mpsc::UnboundedReceiver<Result<JobResult, JobError>>,
+}
+
+/// What a review would cover now.
+struct Change {
+    base: Snapshot,
+    to: Snapshot,
+    diff: Diff,
 }
 
 impl Actor {
@@ -135,44 +231,41 @@ impl Actor {
         &self.row.root
     }
 
+    fn dir(&self) -> PathBuf {
+        self.ctx.state_dir.join("workspaces").join(self.row.id.to_string())
+    }
+
     /// Open the snapshotter, establish the baseline, start watching.
     async fn start(&mut self, events_tx: mpsc::UnboundedSender<WatchEvent>) {
+        self.refresh_summary().await;
         if !self.root().is_dir() {
             self.go_missing();
             return;
         }
-        let dir = self
-            .ctx
-            .state_dir
-            .join("workspaces")
-            .join(self.row.id.to_string());
+        let dir = self.dir();
         let root = self.row.root.clone();
-        let stored = match (&self.row.baseline_tree, &self.row.baseline_head) {
-            (Some(tree), head) => Some(Snapshot {
-                tree: tree.clone(),
-                head: head.clone(),
-            }),
-            _ => None,
-        };
-        let opened = tokio::task::spawn_blocking(
-            move || -> Result<(Snapshotter, Snapshot, bool), String> {
-                let mut snap = Snapshotter::open(&root, &dir).map_err(|e| e.to_string())?;
-                match stored {
-                    Some(base) => Ok((snap, base, false)),
-                    None => {
-                        let base = snap.snapshot(None).map_err(|e| e.to_string())?;
-                        Ok((snap, base, true))
-                    }
+        let stored = self.row.baseline_tree.clone().map(|tree| Snapshot {
+            tree,
+            head: self.row.baseline_head.clone(),
+        });
+        let opened = tokio::task::spawn_blocking(move || -> Result<(Snapshotter, Snapshot, bool), String> {
+            let mut snap = Snapshotter::open(&root, &dir).map_err(|e| e.to_string())?;
+            match stored {
+                Some(base) => Ok((snap, base, false)),
+                None => {
+                    let base = snap.snapshot(None).map_err(|e| e.to_string())?;
+                    Ok((snap, base, true))
                 }
-            },
-        )
+            }
+        })
         .await;
         match opened {
             Ok(Ok((snap, base, fresh))) => {
                 if fresh {
                     self.save_baseline(&base).await;
                 } else {
-                    // Edits made while the daemon was down are reviewed at the next settle.
+                    // Edits made while the daemon was down (or a review it was running when it
+                    // stopped) are reviewed at the next settle.
                     self.full_rescan = true;
                     self.settle.change(Instant::now());
                 }
@@ -199,21 +292,25 @@ impl Actor {
         tracing::info!(root = %self.root().display(), watches = self.os_watches(), "watching workspace");
     }
 
-    async fn run(
-        mut self,
-        mut events: mpsc::UnboundedReceiver<WatchEvent>,
-        stop: CancellationToken,
-    ) {
+    async fn run(mut self, mut inbox: Inbox, stop: CancellationToken) {
         let mut config = self.ctx.config.clone();
         let mut watching = true;
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
-                ev = events.recv(), if watching => match ev {
+                ev = inbox.events.recv(), if watching => match ev {
                     Some(ev) => self.on_watch_event(ev),
                     // The watcher is gone (never started, or the root vanished).
                     None => watching = false,
                 },
+                Some(cmd) = inbox.commands.recv() => self.on_command(cmd).await,
+                Some(a) = inbox.activity.recv() => {
+                    if let Some(r) = self.running.as_mut() {
+                        r.activity = Some(a.clone());
+                    }
+                    self.ctx.emit("review_activity", Some(self.row.root.clone()), a);
+                }
+                Some(result) = inbox.done.recv() => self.on_review_done(result).await,
                 () = settle::until(self.settle.deadline()) => {
                     if self.settle.poll(Instant::now()) {
                         self.on_settled().await;
@@ -227,6 +324,14 @@ impl Actor {
             }
             self.publish();
         }
+        // Shutdown: a running review is cut short and recorded as interrupted; its changes
+        // stay unreviewed (the baseline does not move) and are reviewed after a restart.
+        if let Some(running) = self.running.as_ref() {
+            running.cancel.cancel();
+            if let Some(result) = inbox.done.recv().await {
+                self.on_review_done(result).await;
+            }
+        }
         drop(self.watcher.take());
         tracing::info!(root = %self.root().display(), "stopped watching workspace");
     }
@@ -235,16 +340,13 @@ impl Actor {
         let now = Instant::now();
         match ev {
             WatchEvent::Changed(paths) => {
-                if self.state == State::Missing {
+                if self.missing {
                     return;
                 }
                 self.pending.extend(paths);
                 self.settle.change(now);
             }
-            WatchEvent::Git {
-                head_moved,
-                index_locked,
-            } => {
+            WatchEvent::Git { head_moved, index_locked } => {
                 self.settle.set_git_busy(index_locked);
                 if head_moved {
                     // The settle snapshots, sees HEAD moved and moves the baseline with it.
@@ -261,148 +363,475 @@ impl Actor {
     }
 
     fn go_missing(&mut self) {
-        self.state = State::Missing;
+        self.missing = true;
         self.settle.clear();
         self.pending.clear();
         self.watcher = None;
+        if let Some(r) = &self.running {
+            r.cancel.cancel();
+        }
         tracing::warn!(root = %self.root().display(), "workspace root is gone");
         self.ctx.emit(
             "missing",
             Some(self.row.root.clone()),
-            format!(
-                "{} was deleted or moved: `cxd unwatch {}` forgets it",
-                self.root().display(),
-                self.root().display()
-            ),
+            format!("{} was deleted or moved: `cxd unwatch {}` forgets it", self.root().display(), self.root().display()),
         );
     }
 
-    /// A burst settled: snapshot, move the baseline over HEAD moves, and request a review of
-    /// what is left.
-    async fn on_settled(&mut self) {
+    async fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Review { all, model, effort, trigger, started } => {
+                let answer = self.manual_review(all, model, effort, &trigger).await;
+                let _ = started.send(answer);
+            }
+            Command::Pause(pause, reply) => {
+                let _ = reply.send(self.set_paused(pause).await);
+            }
+            Command::Session(action, reply) => {
+                let _ = reply.send(self.session(action).await);
+            }
+        }
+    }
+
+    /// `cxd review`: review now whatever changed (or everything against HEAD).
+    async fn manual_review(
+        &mut self,
+        all: bool,
+        model: Option<String>,
+        effort: Option<String>,
+        trigger: &str,
+    ) -> Result<Option<oneshot::Receiver<Response>>, Response> {
+        let usage = |m: String| Response::Error(ErrorReply { kind: ErrorKind::Usage, message: m });
+        if self.missing {
+            return Err(usage(format!("{} is missing: nothing to review", self.root().display())));
+        }
+        if self.paused {
+            return Err(usage(format!("{} is paused: `cxd unpause` first", self.root().display())));
+        }
+        if let Some(r) = self.running.as_mut() {
+            // One codex per workspace: wait for the running review, and follow up after it.
+            self.follow_up = true;
+            let (tx, rx) = oneshot::channel();
+            r.waiters.push(tx);
+            return Ok(Some(rx));
+        }
+        self.halted = None;
+        self.settle.clear();
+        let change = match self.prepare(all).await {
+            Ok(c) => c,
+            Err(e) => return Err(Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e })),
+        };
+        if change.diff.is_empty() {
+            return Ok(None);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.start_review(change, trigger, model, effort, vec![tx]).await;
+        Ok(Some(rx))
+    }
+
+    async fn set_paused(&mut self, pause: bool) -> Response {
+        self.paused = pause;
+        let id = self.row.id;
+        if let Err(e) = self.store.call(move |c| store::workspaces::set_paused(c, id, pause)).await {
+            return Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e.to_string() });
+        }
+        let message = if pause {
+            format!("paused {}: edits are recorded, no review runs until `cxd unpause`", self.root().display())
+        } else {
+            let was_halted = self.halted.take().is_some();
+            // Anything left unreviewed is reviewed after the usual quiet period.
+            self.full_rescan = true;
+            self.settle.change(Instant::now());
+            if was_halted {
+                format!("unpaused {} (the halt is cleared)", self.root().display())
+            } else {
+                format!("unpaused {}", self.root().display())
+            }
+        };
+        self.log(if pause { "pause" } else { "unpause" }, serde_json::json!({})).await;
+        Response::Ok { message }
+    }
+
+    async fn session(&mut self, action: SessionAction) -> Response {
+        let id = self.row.id;
+        let new_thread = match action {
+            SessionAction::Show => {
+                return Response::Session { root: self.row.root.clone(), thread_id: self.summary.thread_id.clone() };
+            }
+            SessionAction::Reset => None,
+            SessionAction::Adopt(t) => {
+                if !crate::review::invocation::is_thread_id(&t) {
+                    return Response::Error(ErrorReply {
+                        kind: ErrorKind::Usage,
+                        message: format!("{t:?} is not a codex thread id (a UUID such as 01a20bcf-a64a-7b03-bf54-a703d0125150)"),
+                    });
+                }
+                Some(t)
+            }
+            SessionAction::AdoptLast => match crate::codex_sessions::newest_thread_for(self.root()) {
+                Ok(Some(t)) => Some(t),
+                Ok(None) => {
+                    return Response::Error(ErrorReply {
+                        kind: ErrorKind::Usage,
+                        message: format!("no codex session found whose working directory is {}", self.root().display()),
+                    });
+                }
+                Err(e) => return Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e }),
+            },
+        };
+        let t = new_thread.clone();
+        if let Err(e) = self.store.call(move |c| store::workspaces::set_thread(c, id, t.as_deref())).await {
+            return Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e.to_string() });
+        }
+        self.log("session", serde_json::json!({ "thread_id": new_thread })).await;
+        self.refresh_summary().await;
+        Response::Session { root: self.row.root.clone(), thread_id: new_thread }
+    }
+
+    /// Snapshot the tree and diff it against the baseline (or HEAD with `all`), moving the
+    /// baseline over a HEAD move.
+    async fn prepare(&mut self, all: bool) -> Result<Change, String> {
         let (Some(mut snap), Some(base)) = (self.snapshotter.take(), self.baseline.clone()) else {
-            return;
+            return Err("this workspace has no snapshot (see its warnings in `cxd status`)".into());
         };
         let paths: Vec<PathBuf> = std::mem::take(&mut self.pending).into_iter().collect();
         let full = std::mem::take(&mut self.full_rescan);
         let max_bytes = self.ctx.config.borrow().config.review.max_diff_bytes as usize;
-        let changed = paths.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let outcome = settle_snapshot(
-                &mut snap,
-                &base,
-                if full { None } else { Some(&changed) },
-                max_bytes,
-            );
+            let outcome = (|| {
+                let to = snap.snapshot(if full { None } else { Some(&paths) })?;
+                let base = if all {
+                    snap.head_snapshot()?
+                } else if to.head != base.head {
+                    snap.rebase_onto_head(&base, &to)?
+                } else {
+                    base
+                };
+                let diff = snap.diff(&base, &to, max_bytes)?;
+                Ok::<_, crate::snapshot::SnapshotError>(Change { base, to, diff })
+            })();
             (snap, outcome)
         })
         .await;
-        let (snap, outcome) = match result {
-            Ok(r) => r,
+        match result {
+            Ok((snap, outcome)) => {
+                self.snapshotter = Some(snap);
+                outcome.map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!("snapshot task failed: {e}")),
+        }
+    }
+
+    /// A burst settled: record it, and review what is left after any HEAD move.
+    async fn on_settled(&mut self) {
+        if self.running.is_some() {
+            // One codex per workspace: a single follow-up review runs after this one.
+            self.follow_up = true;
+            return;
+        }
+        let watched: Vec<PathBuf> = self.pending.iter().cloned().collect();
+        let change = match self.prepare(false).await {
+            Ok(c) => c,
             Err(e) => {
-                self.warn(format!("snapshot task failed: {e}"));
+                self.warn(format!("cannot snapshot the work tree: {e}"));
                 return;
             }
         };
-        self.snapshotter = Some(snap);
-        match outcome {
-            Err(e) => self.warn(format!("cannot snapshot the work tree: {e}")),
-            Ok(settled) => self.after_settle(paths, settled).await,
-        }
-    }
-
-    /// Record what the burst was, move the baseline over a HEAD move, and request a review of
-    /// what is left.
-    async fn after_settle(&mut self, watched: Vec<PathBuf>, Settled { base, to, diff }: Settled) {
         let previous_head = self.baseline.as_ref().and_then(|b| b.head.clone());
-        let head_moved = base.head != previous_head;
-        let names = |paths: &mut dyn Iterator<Item = String>| {
-            paths.take(MAX_LOGGED_FILES).collect::<Vec<_>>()
-        };
-        let diff_files: Vec<String> = diff
-            .files
-            .iter()
-            .map(|f| f.path.to_string_lossy().into_owned())
-            .collect();
+        let head_moved = change.base.head != previous_head;
+        let diff_files: Vec<String> = change.diff.files.iter().map(|f| f.path.to_string_lossy().into_owned()).collect();
         if head_moved {
-            tracing::info!(root = %self.root().display(), from = ?previous_head, to = ?to.head, "HEAD moved; the baseline follows it");
-            self.log(
-                "head_moved",
-                serde_json::json!({
-                    "from": previous_head,
-                    "to": to.head,
-                    "count": watched.len(),
-                }),
-            )
-            .await;
-            if !diff.is_empty() {
-                self.log(
-                    "edit",
-                    serde_json::json!({
-                        "files": names(&mut diff_files.iter().cloned()),
-                        "count": diff_files.len(),
-                        "by": "human",
-                        "net_change": true,
-                    }),
-                )
-                .await;
+            tracing::info!(root = %self.root().display(), from = ?previous_head, to = ?change.to.head, "HEAD moved; the baseline follows it");
+            self.log("head_moved", serde_json::json!({"from": previous_head, "to": change.to.head, "count": watched.len()})).await;
+            if !change.diff.is_empty() {
+                self.log_edit(&diff_files, true).await;
             }
         } else if !watched.is_empty() {
-            self.log(
-                "edit",
-                serde_json::json!({
-                    "files": names(&mut watched.iter().map(|p| p.to_string_lossy().into_owned())),
-                    "count": watched.len(),
-                    "by": "human",
-                    "net_change": !diff.is_empty(),
-                }),
-            )
-            .await;
+            let names: Vec<String> = watched.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+            self.log_edit(&names, !change.diff.is_empty()).await;
         }
-        if diff.is_empty() {
-            if Some(&base) != self.baseline.as_ref() {
-                self.baseline = Some(base.clone());
-                self.save_baseline(&base).await;
+        if change.diff.is_empty() {
+            if Some(&change.base) != self.baseline.as_ref() {
+                self.baseline = Some(change.base.clone());
+                self.save_baseline(&change.base).await;
             }
             return;
         }
-        self.request_review(diff_files, to, diff).await;
+        if self.paused || self.halted.is_some() {
+            // Recorded; reviewed once unpaused (or by `cxd review`).
+            return;
+        }
+        self.start_review(change, "edit", None, None, Vec::new()).await;
     }
 
-    /// Hand a review request on. Until reviews run, the request is recorded in the audit
-    /// trail and counts as reviewed (the baseline moves to it).
-    async fn request_review(&mut self, files: Vec<String>, to: Snapshot, diff: Diff) {
+    async fn log_edit(&self, files: &[String], net_change: bool) {
         self.log(
-            "review_requested",
+            "edit",
             serde_json::json!({
-                "trigger": "edit",
                 "files": files.iter().take(MAX_LOGGED_FILES).collect::<Vec<_>>(),
                 "count": files.len(),
-                "insertions": diff.insertions(),
-                "deletions": diff.deletions(),
-                "diff_bytes": diff.bytes,
-                "diff_inline": diff.unified.is_some(),
-                "tree": to.tree,
+                "by": "human",
+                "net_change": net_change,
             }),
         )
         .await;
-        tracing::info!(root = %self.root().display(), files = files.len(), bytes = diff.bytes, "review requested");
-        self.ctx.emit(
-            "review_requested",
-            Some(self.row.root.clone()),
-            format!("{} file(s) changed", files.len()),
-        );
-        self.baseline = Some(to.clone());
-        self.save_baseline(&to).await;
+    }
+
+    /// Start codex on a change (one per workspace; `review.max_concurrent` across all).
+    async fn start_review(
+        &mut self,
+        change: Change,
+        trigger: &str,
+        model: Option<String>,
+        effort: Option<String>,
+        waiters: Vec<oneshot::Sender<Response>>,
+    ) {
+        let config = self.ctx.config.borrow().config.clone();
+        let model = model.unwrap_or_else(|| config.review.model.clone());
+        let effort = effort.unwrap_or_else(|| config.review.effort.clone());
+        let open: Vec<OpenFinding> = self
+            .summary
+            .open
+            .iter()
+            .map(|f| OpenFinding {
+                id: f.public_id(),
+                severity: f.finding.severity.clone(),
+                location: location(&f.finding.file, f.finding.line_start),
+                title: f.finding.title.clone(),
+            })
+            .collect();
+        let files: Vec<ChangedFile> = change
+            .diff
+            .files
+            .iter()
+            .map(|f| ChangedFile {
+                path: f.path.to_string_lossy().into_owned(),
+                status: f.status.as_str().to_owned(),
+                insertions: f.insertions,
+                deletions: f.deletions,
+            })
+            .collect();
+        let prompt = prompt::review(&prompt::ReviewInput { files: &files, diff: change.diff.unified.as_deref(), open: &open });
+        let job = Job {
+            workspace_id: self.row.id,
+            root: self.row.root.clone(),
+            trigger: trigger.to_owned(),
+            prompt,
+            model: model.clone(),
+            effort: effort.clone(),
+            timeout: Duration::from_secs(config.review.timeout_s),
+            codex: reviewer::codex_bin(&config.review.codex_bin),
+            extra_args: config.review.extra_args.clone(),
+            thread: self.summary.thread_id.clone(),
+            dir: self.dir(),
+            stats: (files.len() as u64, change.diff.insertions(), change.diff.deletions()),
+            trees: (Some(change.base.tree.clone()), Some(change.to.tree.clone())),
+        };
+        self.log(
+            "review_started",
+            serde_json::json!({
+                "trigger": trigger,
+                "model": model,
+                "effort": effort,
+                "files": files.iter().take(MAX_LOGGED_FILES).map(|f| &f.path).collect::<Vec<_>>(),
+                "count": files.len(),
+                "insertions": change.diff.insertions(),
+                "deletions": change.diff.deletions(),
+                "diff_bytes": change.diff.bytes,
+                "diff_inline": change.diff.unified.is_some(),
+            }),
+        )
+        .await;
+        self.ctx.emit("review_started", Some(self.row.root.clone()), format!("{} file(s), {model} ({effort})", files.len()));
+        let cancel = CancellationToken::new();
+        let slots = self.ctx.review_slots.clone();
+        let store = self.store.clone();
+        let activity_tx = self.activity_tx.clone();
+        let done_tx = self.done_tx.clone();
+        let root = self.row.root.clone();
+        let ctx = self.ctx.clone();
+        let task_cancel = cancel.clone();
+        tokio::spawn(async move {
+            let permit = tokio::select! {
+                p = slots.acquire_owned() => p.ok(),
+                () = task_cancel.cancelled() => None,
+            };
+            let result = if permit.is_some() || !task_cancel.is_cancelled() {
+                let notes_root = root.clone();
+                reviewer::run(
+                    job,
+                    &store,
+                    &task_cancel,
+                    |a| {
+                        let text = match a {
+                            Activity::Thinking(t) => t,
+                            Activity::Running(c) => format!("running {c}"),
+                        };
+                        let _ = activity_tx.send(text);
+                    },
+                    |note| {
+                        tracing::warn!(root = %notes_root.display(), "{note}");
+                        ctx.emit("thread_replaced", Some(notes_root.clone()), note);
+                    },
+                )
+                .await
+            } else {
+                Err(JobError::Store(store::StoreError::Closed))
+            };
+            drop(permit);
+            let _ = done_tx.send(result);
+        });
+        self.running = Some(Running {
+            cancel,
+            to: change.to,
+            started: Instant::now(),
+            with: format!("{model}, {effort}"),
+            activity: None,
+            waiters,
+        });
+    }
+
+    async fn on_review_done(&mut self, result: Result<JobResult, JobError>) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        let outcome = match result {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(root = %self.root().display(), error = %e, "review could not be recorded");
+                self.halted = Some((Instant::now(), format!("the review could not be recorded: {e}")));
+                for w in running.waiters {
+                    let _ = w.send(Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e.to_string() }));
+                }
+                return;
+            }
+        };
+        if outcome.reviewed() {
+            self.baseline = Some(running.to.clone());
+            self.save_baseline(&running.to).await;
+        } else if let Some((class, msg)) = &outcome.error {
+            if *class != crate::review::ErrorClass::Interrupted {
+                let advice = class.advice();
+                self.halted = Some((Instant::now(), format!("{msg} ({}) — {advice}", class.as_str())));
+            }
+        }
+        self.refresh_summary().await;
+        let r = self.summary.last_review.clone();
+        self.log(
+            "review_finished",
+            serde_json::json!({
+                "review": outcome.review_id,
+                "verdict": outcome.verdict,
+                "error_class": outcome.error.as_ref().map(|(c, _)| c.as_str()),
+                "exit_code": outcome.exit_code,
+                "model": r.as_ref().map(|r| r.model.clone()),
+                "effort": r.as_ref().map(|r| r.effort.clone()),
+                "duration_ms": running.started.elapsed().as_millis() as u64,
+                "tokens": {"input": outcome.tokens.input, "cached_input": outcome.tokens.cached_input, "output": outcome.tokens.output},
+                "opened": outcome.opened.iter().map(|&i| store::findings::public_id(i)).collect::<Vec<_>>(),
+                "resolved": outcome.resolved.iter().map(|&i| store::findings::public_id(i)).collect::<Vec<_>>(),
+                "thread_id": outcome.thread_id,
+            }),
+        )
+        .await;
+        let msg = match &outcome.error {
+            Some((class, m)) => format!("review {} failed ({}): {m}", outcome.review_id, class.as_str()),
+            None => format!(
+                "review {}: {} — {} new finding(s), {} resolved",
+                outcome.review_id,
+                outcome.verdict,
+                outcome.opened.len(),
+                outcome.resolved.len()
+            ),
+        };
+        self.ctx.emit("review_finished", Some(self.row.root.clone()), msg);
+        if !outcome.opened.is_empty() {
+            self.ctx.emit(
+                "findings_opened",
+                Some(self.row.root.clone()),
+                outcome.opened.iter().map(|&i| store::findings::public_id(i)).collect::<Vec<_>>().join(" "),
+            );
+        }
+        if !outcome.resolved.is_empty() {
+            self.ctx.emit(
+                "findings_resolved",
+                Some(self.row.root.clone()),
+                outcome.resolved.iter().map(|&i| store::findings::public_id(i)).collect::<Vec<_>>().join(" "),
+            );
+        }
+        if !running.waiters.is_empty() {
+            let done = self.review_done(&outcome).await;
+            for w in running.waiters {
+                let _ = w.send(done.clone());
+            }
+        }
+        if std::mem::take(&mut self.follow_up) && self.halted.is_none() && !self.missing {
+            // Edits came in during the review: exactly one follow-up, now.
+            self.on_settled().await;
+        }
+    }
+
+    async fn review_done(&self, outcome: &JobResult) -> Response {
+        let id = outcome.review_id;
+        let ws = self.row.id;
+        let opened_ids = outcome.opened.clone();
+        let rows = self
+            .store
+            .call(move |c| {
+                let review = store::reviews::get(c, id)?;
+                let open = store::findings::list(c, ws, false)?;
+                let mut opened = Vec::new();
+                for i in opened_ids {
+                    if let Some(f) = store::findings::get(c, i)? {
+                        opened.push(f);
+                    }
+                }
+                Ok((review, open, opened))
+            })
+            .await;
+        match rows {
+            Ok((Some(review), open, opened)) => Response::ReviewDone(ReviewDone {
+                root: self.row.root.clone(),
+                review: review_info(&review),
+                opened: opened.iter().map(finding_wire).collect(),
+                resolved: outcome.resolved.iter().map(|&i| store::findings::public_id(i)).collect(),
+                open: open.iter().map(finding_wire).collect(),
+            }),
+            Ok((None, _, _)) => Response::Error(ErrorReply { kind: ErrorKind::Internal, message: format!("review {id} vanished") }),
+            Err(e) => Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e.to_string() }),
+        }
+    }
+
+    async fn refresh_summary(&mut self) {
+        let ws = self.row.id;
+        let root = self.row.root.clone();
+        let got = self
+            .store
+            .call(move |c| {
+                let row = store::workspaces::get(c, &root)?;
+                let last = store::reviews::last(c, ws)?;
+                let (reviews, tokens) = store::reviews::totals(c, ws)?;
+                let open = store::findings::list(c, ws, false)?;
+                Ok((row.and_then(|r| r.thread_id), last, reviews, tokens, open))
+            })
+            .await;
+        match got {
+            Ok((thread_id, last, reviews, tokens, open)) => {
+                self.summary = Summary {
+                    reviews,
+                    thread_id,
+                    last_review: last.as_ref().map(review_info),
+                    open,
+                    tokens_total: Tokens { input: tokens.0, cached_input: tokens.1, output: tokens.2 },
+                };
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the workspace's reviews"),
+        }
     }
 
     async fn save_baseline(&self, base: &Snapshot) {
         let (id, tree, head) = (self.row.id, base.tree.clone(), base.head.clone());
-        if let Err(e) = self
-            .store
-            .call(move |c| store::workspaces::set_baseline(c, id, &tree, head.as_deref()))
-            .await
-        {
+        if let Err(e) = self.store.call(move |c| store::workspaces::set_baseline(c, id, &tree, head.as_deref())).await {
             tracing::error!(error = %e, "cannot store the baseline");
         }
     }
@@ -414,11 +843,7 @@ impl Actor {
             kind: kind.to_owned(),
             data,
         };
-        if let Err(e) = self
-            .store
-            .call(move |c| store::events::append(c, &ev))
-            .await
-        {
+        if let Err(e) = self.store.call(move |c| store::events::append(c, &ev)).await {
             tracing::error!(error = %e, "cannot append to the audit trail");
         }
     }
@@ -439,10 +864,18 @@ impl Actor {
     }
 
     fn publish(&self) {
-        let state = match self.state {
-            State::Missing => "missing",
-            State::Idle if self.settle.is_pending() => "settling",
-            State::Idle => "idle",
+        let (state, since) = if self.missing {
+            ("missing", None)
+        } else if self.paused {
+            ("paused", None)
+        } else if let Some(r) = &self.running {
+            ("reviewing", Some(r.started))
+        } else if let Some((at, _)) = &self.halted {
+            ("halted", Some(*at))
+        } else if self.settle.is_pending() {
+            ("settling", None)
+        } else {
+            ("idle", None)
         };
         let mut warnings = self.warnings.clone();
         if let Some(w) = &self.watcher {
@@ -452,6 +885,10 @@ impl Actor {
                 }
             }
         }
+        let mut open_findings = SeverityCounts::default();
+        for f in &self.summary.open {
+            open_findings.add(&f.finding.severity);
+        }
         let status = WorkspaceStatus {
             root: self.row.root.clone(),
             state: state.into(),
@@ -459,33 +896,65 @@ impl Actor {
             settle_in_ms: None,
             os_watches: self.os_watches(),
             warnings,
+            reviews: self.summary.reviews,
+            thread_id: self.summary.thread_id.clone(),
+            last_review: self.summary.last_review.clone(),
+            open_findings,
+            approval: None,
+            tokens_total: self.summary.tokens_total,
+            activity: self.running.as_ref().and_then(|r| r.activity.clone()),
+            state_for_s: None,
+            error: self.halted.as_ref().map(|(_, m)| m.clone()),
+            reviewing_with: self.running.as_ref().map(|r| r.with.clone()),
         };
-        self.view_tx.send_replace(View {
-            status,
-            deadline: self.settle.deadline(),
-        });
+        let deadline = if state == "settling" { self.settle.deadline() } else { None };
+        self.view_tx.send_replace(View { status, deadline, since });
     }
 }
 
-/// The outcome of a settle: the (possibly HEAD-rebased) base, the new snapshot, their diff.
-struct Settled {
-    base: Snapshot,
-    to: Snapshot,
-    diff: Diff,
+/// `file:line`, `file`, or "".
+pub fn location(file: &str, line: i64) -> String {
+    match (file.is_empty(), line > 0) {
+        (true, _) => String::new(),
+        (false, true) => format!("{file}:{line}"),
+        (false, false) => file.to_owned(),
+    }
 }
 
-fn settle_snapshot(
-    snap: &mut Snapshotter,
-    base: &Snapshot,
-    changed: Option<&[PathBuf]>,
-    max_bytes: usize,
-) -> Result<Settled, crate::snapshot::SnapshotError> {
-    let to = snap.snapshot(changed)?;
-    let base = if to.head != base.head {
-        snap.rebase_onto_head(base, &to)?
-    } else {
-        base.clone()
-    };
-    let diff = snap.diff(&base, &to, max_bytes)?;
-    Ok(Settled { base, to, diff })
+/// A stored review as the wire shows it.
+pub fn review_info(r: &store::reviews::ReviewRow) -> ReviewInfo {
+    ReviewInfo {
+        id: r.id,
+        verdict: r.verdict.clone(),
+        error_class: r.error_class.clone(),
+        trigger: r.trigger.clone(),
+        model: r.model.clone(),
+        effort: r.effort.clone(),
+        exit_code: r.exit_code,
+        tokens: Tokens { input: r.tokens.0, cached_input: r.tokens.1, output: r.tokens.2 },
+        summary: r.summary.clone(),
+        error: r.error_message.clone(),
+        raw_answer: r.raw_answer.clone(),
+        finished_at: r.finished_at.clone(),
+        duration_ms: r.duration_ms,
+    }
+}
+
+/// A stored finding as the wire shows it.
+pub fn finding_wire(f: &FindingRow) -> Finding {
+    Finding {
+        id: f.public_id(),
+        severity: f.finding.severity.clone(),
+        category: f.finding.category.clone(),
+        file: f.finding.file.clone(),
+        line_start: f.finding.line_start,
+        line_end: f.finding.line_end,
+        title: f.finding.title.clone(),
+        body: f.finding.body.clone(),
+        recommendation: f.finding.recommendation.clone(),
+        confidence: f.finding.confidence,
+        status: f.status.clone(),
+        first_review: f.first_review,
+        last_review: f.last_review,
+    }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::status::StatusReport;
+use crate::status::{Finding, ReviewInfo, StatusReport};
 
 /// The first frame a client sends on every connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +63,58 @@ pub enum Request {
         /// How many entries at most.
         limit: u32,
     },
+    /// Review now, skipping the debounce.
+    Review {
+        /// Any path inside the workspace.
+        path: PathBuf,
+        /// Every uncommitted change against HEAD, not only those since the last review.
+        all: bool,
+        /// Model for this review.
+        model: Option<String>,
+        /// Effort for this review.
+        effort: Option<String>,
+        /// Answer only when the review is done, streaming progress until then.
+        wait: bool,
+    },
+    /// Stop reviewing a workspace until unpaused.
+    Pause {
+        /// Any path inside the workspace.
+        path: PathBuf,
+    },
+    /// Resume reviewing (and clear a halt).
+    Unpause {
+        /// Any path inside the workspace.
+        path: PathBuf,
+    },
+    /// A workspace's findings.
+    Findings {
+        /// Any path inside the workspace.
+        path: PathBuf,
+        /// Resolved and dismissed ones too.
+        all: bool,
+        /// Only this severity and above.
+        severity: Option<String>,
+    },
+    /// Show or change the workspace's codex thread.
+    Session {
+        /// Any path inside the workspace.
+        path: PathBuf,
+        /// What to do.
+        action: SessionAction,
+    },
+}
+
+/// What `cxd session` does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionAction {
+    /// Show the thread.
+    Show,
+    /// Start a fresh thread at the next review.
+    Reset,
+    /// Continue this existing codex thread from now on.
+    Adopt(String),
+    /// Adopt the newest codex thread whose working directory is the workspace root.
+    AdoptLast,
 }
 
 /// What the daemon answers.
@@ -100,6 +152,44 @@ pub enum Response {
     },
     /// Audit-trail entries, oldest first.
     Log(Vec<LogEntry>),
+    /// A review is under way (answer to a `Review` without `wait`).
+    ReviewStarted {
+        /// The workspace root.
+        root: PathBuf,
+    },
+    /// What codex is doing while a waited-for review runs.
+    Progress {
+        /// Milliseconds since the request.
+        elapsed_ms: u64,
+        /// A reasoning heading or a command.
+        activity: String,
+    },
+    /// A waited-for review finished.
+    ReviewDone(ReviewDone),
+    /// Findings.
+    Findings(Vec<Finding>),
+    /// The workspace's codex thread.
+    Session {
+        /// The workspace root.
+        root: PathBuf,
+        /// The thread, if there is one yet.
+        thread_id: Option<String>,
+    },
+}
+
+/// The result of a review someone waited for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewDone {
+    /// The workspace root.
+    pub root: PathBuf,
+    /// The review.
+    pub review: ReviewInfo,
+    /// Findings it opened.
+    pub opened: Vec<Finding>,
+    /// Ids of findings it resolved.
+    pub resolved: Vec<String>,
+    /// Every finding open now.
+    pub open: Vec<Finding>,
 }
 
 /// One audit-trail entry: `data` is a JSON object whose fields depend on `kind`.

@@ -54,4 +54,139 @@ pub struct WorkspaceStatus {
     pub os_watches: u64,
     /// Warnings a user should act on (e.g. out of inotify watches).
     pub warnings: Vec<String>,
+    /// Finished reviews.
+    pub reviews: u64,
+    /// The daemon's own codex thread for this workspace.
+    pub thread_id: Option<String>,
+    /// The newest finished review.
+    pub last_review: Option<ReviewInfo>,
+    /// Open findings by severity.
+    pub open_findings: SeverityCounts,
+    /// The user's approval of the tree, if any.
+    pub approval: Option<Approval>,
+    /// Tokens spent on this workspace's reviews, in total.
+    pub tokens_total: Tokens,
+    /// What codex is doing now (when `reviewing`).
+    pub activity: Option<String>,
+    /// Seconds in the current state (reviewing, halted).
+    pub state_for_s: Option<u64>,
+    /// Why the workspace is halted.
+    pub error: Option<String>,
+    /// Model and effort of the running review.
+    pub reviewing_with: Option<String>,
+}
+
+/// A finished review, as status shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewInfo {
+    /// Review id.
+    pub id: i64,
+    /// approve | changes_requested | error | interrupted
+    pub verdict: String,
+    /// quota | auth | network | schema | timeout | crash | not_found | interrupted
+    pub error_class: Option<String>,
+    /// edit | manual | agent | plan | stop
+    pub trigger: String,
+    /// Model.
+    pub model: String,
+    /// Effort.
+    pub effort: String,
+    /// codex's exit code.
+    pub exit_code: Option<i32>,
+    /// What it cost.
+    pub tokens: Tokens,
+    /// Codex's summary.
+    pub summary: Option<String>,
+    /// The failure, with codex's stderr tail.
+    pub error: Option<String>,
+    /// The final message verbatim when it did not match the schema.
+    pub raw_answer: Option<String>,
+    /// RFC 3339.
+    pub finished_at: Option<String>,
+    /// Wall time in milliseconds.
+    pub duration_ms: Option<u64>,
+}
+
+/// Token counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    /// Input tokens.
+    pub input: u64,
+    /// Of which served from cache.
+    pub cached_input: u64,
+    /// Output tokens.
+    pub output: u64,
+}
+
+/// Counts by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeverityCounts {
+    /// critical
+    pub critical: u64,
+    /// high
+    pub high: u64,
+    /// medium
+    pub medium: u64,
+    /// low
+    pub low: u64,
+    /// info
+    pub info: u64,
+}
+
+impl SeverityCounts {
+    /// Count one finding of `severity`.
+    pub fn add(&mut self, severity: &str) {
+        match severity {
+            "critical" => self.critical += 1,
+            "high" => self.high += 1,
+            "medium" => self.medium += 1,
+            "low" => self.low += 1,
+            _ => self.info += 1,
+        }
+    }
+
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.critical + self.high + self.medium + self.low + self.info
+    }
+}
+
+/// The user's approval of a tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// RFC 3339.
+    pub at: String,
+    /// False once the tree changed after it.
+    pub current: bool,
+}
+
+/// A finding, as `cxd findings --json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Short stable id (`F12`).
+    pub id: String,
+    /// critical | high | medium | low | info
+    pub severity: String,
+    /// bug | security | performance | edge-case | architecture | test | style
+    pub category: String,
+    /// Relative path, or "" for the change as a whole.
+    pub file: String,
+    /// First line (0: not about lines).
+    pub line_start: i64,
+    /// Last line.
+    pub line_end: i64,
+    /// One line.
+    pub title: String,
+    /// What and why.
+    pub body: String,
+    /// The fix.
+    pub recommendation: String,
+    /// 0..1
+    pub confidence: f64,
+    /// open | resolved | dismissed
+    pub status: String,
+    /// The review that opened it.
+    pub first_review: i64,
+    /// The last review that saw or resolved it.
+    pub last_review: i64,
 }

@@ -26,6 +26,56 @@ const MIGRATIONS: &[&str] = &[
         data TEXT NOT NULL
     );
     CREATE INDEX events_by_workspace ON events(workspace, id);",
+    // 2: reviews, findings, and each workspace's cumulative codex usage on its thread.
+    "CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        trigger TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        model TEXT NOT NULL,
+        effort TEXT NOT NULL,
+        thread_id TEXT,
+        argv TEXT NOT NULL,
+        exit_code INTEGER,
+        verdict TEXT NOT NULL,
+        error_class TEXT,
+        error_message TEXT,
+        summary TEXT,
+        raw_answer TEXT,
+        tokens_input INTEGER NOT NULL DEFAULT 0,
+        tokens_cached INTEGER NOT NULL DEFAULT 0,
+        tokens_output INTEGER NOT NULL DEFAULT 0,
+        files INTEGER NOT NULL DEFAULT 0,
+        insertions INTEGER NOT NULL DEFAULT 0,
+        deletions INTEGER NOT NULL DEFAULT 0,
+        base_tree TEXT,
+        tree TEXT,
+        duration_ms INTEGER
+    );
+    CREATE INDEX reviews_by_workspace ON reviews(workspace_id, id);
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        severity TEXT NOT NULL,
+        category TEXT NOT NULL,
+        file TEXT NOT NULL,
+        line_start INTEGER NOT NULL,
+        line_end INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        recommendation TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open',
+        first_review INTEGER NOT NULL,
+        last_review INTEGER NOT NULL,
+        status_note TEXT,
+        status_at TEXT
+    );
+    CREATE INDEX findings_by_workspace ON findings(workspace_id, status);
+    ALTER TABLE workspaces ADD COLUMN usage_input INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE workspaces ADD COLUMN usage_cached INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE workspaces ADD COLUMN usage_output INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this build writes.

@@ -4,7 +4,9 @@
 //! is shared and a slow write never blocks the async runtime.
 
 pub mod events;
+pub mod findings;
 pub mod migrations;
+pub mod reviews;
 pub mod workspaces;
 
 use std::path::{Path, PathBuf};

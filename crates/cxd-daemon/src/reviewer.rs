@@ -1,0 +1,331 @@
+//! One review from start to stored result: prompt, codex run (resuming the workspace's own
+//! thread, replacing it once if codex no longer knows it), answer, findings, cost.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::review::answer::{self, Answer};
+use crate::review::classify::{ErrorClass, classify};
+use crate::review::invocation::{Invocation, is_thread_id};
+use crate::review::jsonl::{Activity, Usage};
+use crate::review::runner::{self, Ending, RunOutcome, RunSpec};
+use crate::store::findings::NewFinding;
+use crate::store::reviews::{Finish, NewReview};
+use crate::store::{self, Store, StoreError};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The workspace row.
+    pub workspace_id: i64,
+    /// Its root (codex's working directory).
+    pub root: PathBuf,
+    /// edit | manual | agent | plan | stop
+    pub trigger: String,
+    /// The prompt.
+    pub prompt: String,
+    /// Model.
+    pub model: String,
+    /// Effort.
+    pub effort: String,
+    /// Killed after this long.
+    pub timeout: Duration,
+    /// The codex executable.
+    pub codex: PathBuf,
+    /// `review.extra_args`.
+    pub extra_args: Vec<String>,
+    /// The workspace's thread, if it has one.
+    pub thread: Option<String>,
+    /// Where the schema file and last-message files live.
+    pub dir: PathBuf,
+    /// What the review covers: files, insertions, deletions.
+    pub stats: (u64, u64, u64),
+    /// The trees the change goes between.
+    pub trees: (Option<String>, Option<String>),
+}
+
+/// How it went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobResult {
+    /// The review row.
+    pub review_id: i64,
+    /// approve | changes_requested | error | interrupted
+    pub verdict: String,
+    /// Why it failed.
+    pub error: Option<(ErrorClass, String)>,
+    /// The thread now (new, resumed, or replaced).
+    pub thread_id: Option<String>,
+    /// Findings opened.
+    pub opened: Vec<i64>,
+    /// Findings resolved.
+    pub resolved: Vec<i64>,
+    /// Tokens this review cost.
+    pub tokens: Usage,
+    /// codex's exit code.
+    pub exit_code: Option<i32>,
+}
+
+impl JobResult {
+    /// Whether Codex gave a verdict (the change counts as reviewed).
+    pub fn reviewed(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Why the job could not even be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The schema file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// The codex executable: `CXD_CODEX_BIN`, else `review.codex_bin` (a bare name is looked up on
+/// PATH when run).
+pub fn codex_bin(config_value: &str) -> PathBuf {
+    std::env::var_os("CXD_CODEX_BIN")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(config_value), PathBuf::from)
+}
+
+/// Write the answer schema (once per daemon run is enough; it is small).
+pub fn write_schema(dir: &Path) -> Result<PathBuf, JobError> {
+    let path = dir.join("review-schema.json");
+    let io = |source| JobError::Io { path: path.clone(), source };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let text = serde_json::to_string_pretty(&answer::schema()).unwrap_or_default();
+    std::fs::write(&path, text).map_err(io)?;
+    Ok(path)
+}
+
+/// Run the job and store everything it produced.
+pub async fn run(
+    job: Job,
+    store: &Store,
+    cancel: &CancellationToken,
+    mut on_activity: impl FnMut(Activity) + Send,
+    mut on_note: impl FnMut(String) + Send,
+) -> Result<JobResult, JobError> {
+    let schema = write_schema(&job.dir)?;
+    let output = job.dir.join("last-message.txt");
+    let mut thread = job.thread.clone().filter(|t| is_thread_id(t));
+    if let (Some(t), None) = (&job.thread, &thread) {
+        on_note(format!("stored thread id {t:?} is not a codex thread id; starting a new thread"));
+    }
+    let mut replaced = false;
+    loop {
+        let args = Invocation {
+            model: &job.model,
+            effort: &job.effort,
+            schema: &schema,
+            output: &output,
+            root: &job.root,
+            thread: thread.as_deref(),
+            extra_args: &job.extra_args,
+        }
+        .args();
+        let argv = argv_json(&job.codex, &args);
+        let new = NewReview {
+            workspace_id: job.workspace_id,
+            trigger: job.trigger.clone(),
+            started_at: crate::clock::now_rfc3339(),
+            model: job.model.clone(),
+            effort: job.effort.clone(),
+            thread_id: thread.clone(),
+            argv,
+            files: job.stats.0,
+            insertions: job.stats.1,
+            deletions: job.stats.2,
+            base_tree: job.trees.0.clone(),
+            tree: job.trees.1.clone(),
+        };
+        let review_id = store.call(move |c| store::reviews::start(c, &new)).await?;
+        // A failed turn leaves an old -o file untouched: never read a stale answer.
+        let _ = std::fs::remove_file(&output);
+        let outcome = runner::run(
+            RunSpec {
+                program: job.codex.clone(),
+                args,
+                cwd: job.root.clone(),
+                prompt: job.prompt.clone(),
+                timeout: job.timeout,
+            },
+            cancel,
+            &mut on_activity,
+        )
+        .await;
+        let unknown_thread = thread.is_some()
+            && outcome.exit_code() == Some(1)
+            && outcome.transcript.thread_id.is_none()
+            && outcome.stderr_tail.contains("no rollout found");
+        if unknown_thread && !replaced {
+            let old = thread.take().unwrap_or_default();
+            on_note(format!("codex no longer knows thread {old}; replacing it with a new thread"));
+            let finish = Finish {
+                finished_at: crate::clock::now_rfc3339(),
+                verdict: "error".into(),
+                exit_code: outcome.exit_code(),
+                error_class: Some("crash".into()),
+                error_message: Some(format!("thread {old} is gone: {}", last_lines(&outcome.stderr_tail, 5))),
+                duration_ms: outcome.duration.as_millis() as u64,
+                ..Finish::default()
+            };
+            store.call(move |c| store::reviews::finish(c, review_id, &finish)).await?;
+            replaced = true;
+            continue;
+        }
+        return settle_outcome(&job, store, review_id, thread, outcome, &output).await;
+    }
+}
+
+/// Turn a codex run into a stored result.
+async fn settle_outcome(
+    job: &Job,
+    store: &Store,
+    review_id: i64,
+    resumed: Option<String>,
+    outcome: RunOutcome,
+    output: &Path,
+) -> Result<JobResult, JobError> {
+    let t = &outcome.transcript;
+    let thread_id = t.thread_id.clone().or(resumed.clone());
+    let exit_code = outcome.exit_code();
+    // The answer: the -o file if codex wrote one, else the last agent_message.
+    let final_text = std::fs::read_to_string(output)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| t.last_message.clone());
+    let stderr = last_lines(&outcome.stderr_tail, 20);
+
+    let failure: Option<(ErrorClass, String)> = match &outcome.ending {
+        Ending::SpawnFailed { not_found: true, message } => Some((ErrorClass::NotFound, message.clone())),
+        Ending::SpawnFailed { message, .. } => Some((ErrorClass::Crash, message.clone())),
+        Ending::TimedOut => Some((
+            ErrorClass::Timeout,
+            format!("codex ran longer than {}s and was killed", job.timeout.as_secs()),
+        )),
+        Ending::Cancelled => Some((ErrorClass::Interrupted, "the daemon stopped during the review".into())),
+        Ending::Signalled(sig) => Some((ErrorClass::Crash, format!("codex was killed by signal {sig}"))),
+        Ending::Exited(code) if *code != 0 || t.turn_failed.is_some() => {
+            let class = classify(&t.errors, &outcome.stderr_tail);
+            let msg = t.turn_failed.clone().or_else(|| t.errors.last().cloned()).unwrap_or_else(|| stderr.clone());
+            Some((class, format!("codex exited {code}: {msg}")))
+        }
+        Ending::Exited(_) if !t.turn_completed => Some((ErrorClass::Crash, "codex exited 0 without completing its turn".into())),
+        Ending::Exited(_) if final_text.is_none() => Some((ErrorClass::Schema, "codex gave no final answer (empty message)".into())),
+        Ending::Exited(_) => None,
+    };
+
+    // Cost: usage is cumulative per thread; a review costs the difference.
+    let ws = job.workspace_id;
+    let before = if resumed.is_some() && resumed == thread_id {
+        let (i, c, o) = store.call(move |c| store::workspaces::usage(c, ws)).await?;
+        Usage { input: i, cached_input: c, output: o }
+    } else {
+        Usage::default()
+    };
+    let tokens = t.usage.map(|u| u.since(before)).unwrap_or_default();
+    if thread_id.is_some() {
+        let now = t.usage.unwrap_or(before);
+        let th = thread_id.clone();
+        store
+            .call(move |c| store::workspaces::set_thread_usage(c, ws, th.as_deref(), (now.input, now.cached_input, now.output)))
+            .await?;
+    }
+
+    let mut finish = Finish {
+        finished_at: crate::clock::now_rfc3339(),
+        exit_code,
+        thread_id: thread_id.clone(),
+        tokens: (tokens.input, tokens.cached_input, tokens.output),
+        duration_ms: outcome.duration.as_millis() as u64,
+        ..Finish::default()
+    };
+    let parsed = match (&failure, &final_text) {
+        (None, Some(text)) => Some(Answer::parse(text).map_err(|e| (text.clone(), e))),
+        _ => None,
+    };
+    let (verdict, error, answer) = match (failure, parsed) {
+        (Some((class, msg)), _) => {
+            let verdict = if class == ErrorClass::Interrupted { "interrupted" } else { "error" };
+            (verdict.to_owned(), Some((class, msg)), None)
+        }
+        (None, Some(Ok(a))) => (a.verdict.as_str().to_owned(), None, Some(a)),
+        (None, Some(Err((raw, e)))) => {
+            finish.raw_answer = Some(raw);
+            ("error".to_owned(), Some((ErrorClass::Schema, e.to_string())), None)
+        }
+        (None, None) => ("error".to_owned(), Some((ErrorClass::Schema, "no answer".into())), None),
+    };
+    finish.verdict = verdict.clone();
+    if let Some((class, msg)) = &error {
+        finish.error_class = Some(class.as_str().to_owned());
+        finish.error_message = Some(if stderr.is_empty() { msg.clone() } else { format!("{msg}\n--- stderr ---\n{stderr}") });
+    }
+    finish.summary = answer.as_ref().map(|a| a.summary.clone());
+
+    let at = finish.finished_at.clone();
+    let (opened, resolved) = store
+        .call(move |c| {
+            let tx = c.transaction().map_err(StoreError::query("begin review result"))?;
+            store::reviews::finish(&tx, review_id, &finish)?;
+            let (mut opened, mut resolved) = (Vec::new(), Vec::new());
+            if let Some(a) = &answer {
+                let list: Vec<NewFinding> = a
+                    .findings
+                    .iter()
+                    .map(|f| NewFinding {
+                        severity: f.severity.clone(),
+                        category: f.category.clone(),
+                        file: f.file.clone(),
+                        line_start: f.line_start,
+                        line_end: f.line_end,
+                        title: f.title.clone(),
+                        body: f.body.clone(),
+                        recommendation: f.recommendation.clone(),
+                        confidence: f.confidence,
+                    })
+                    .collect();
+                resolved = store::findings::resolve(&tx, ws, review_id, &a.fixed_finding_ids, &at)?;
+                opened = store::findings::open_many(&tx, ws, review_id, &list)?;
+            }
+            tx.commit().map_err(StoreError::query("commit review result"))?;
+            Ok((opened, resolved))
+        })
+        .await?;
+    Ok(JobResult {
+        review_id,
+        verdict,
+        error,
+        thread_id,
+        opened,
+        resolved,
+        tokens,
+        exit_code,
+    })
+}
+
+fn argv_json(program: &Path, args: &[OsString]) -> String {
+    let all: Vec<String> = std::iter::once(program.as_os_str())
+        .chain(args.iter().map(OsString::as_os_str))
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    serde_json::to_string(&all).unwrap_or_default()
+}
+
+/// The last `n` non-empty lines of `text`.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

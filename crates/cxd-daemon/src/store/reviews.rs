@@ -1,0 +1,197 @@
+//! Reviews: one row per codex run, from `running` to its verdict, with what it cost.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+
+/// A review as it starts.
+#[derive(Debug, Clone)]
+pub struct NewReview {
+    /// The workspace row.
+    pub workspace_id: i64,
+    /// edit | manual | agent | plan | stop
+    pub trigger: String,
+    /// RFC 3339.
+    pub started_at: String,
+    /// Model passed to codex.
+    pub model: String,
+    /// Effort passed to codex.
+    pub effort: String,
+    /// The thread resumed, if any.
+    pub thread_id: Option<String>,
+    /// The full command line, as JSON.
+    pub argv: String,
+    /// Files in the change.
+    pub files: u64,
+    /// Lines added.
+    pub insertions: u64,
+    /// Lines removed.
+    pub deletions: u64,
+    /// The tree the change is measured from.
+    pub base_tree: Option<String>,
+    /// The tree reviewed.
+    pub tree: Option<String>,
+}
+
+/// How a review ended.
+#[derive(Debug, Clone, Default)]
+pub struct Finish {
+    /// RFC 3339.
+    pub finished_at: String,
+    /// approve | changes_requested | error | interrupted
+    pub verdict: String,
+    /// codex's exit code, if it exited.
+    pub exit_code: Option<i32>,
+    /// quota | auth | network | schema | timeout | crash | not_found | interrupted
+    pub error_class: Option<String>,
+    /// The error and the stderr tail.
+    pub error_message: Option<String>,
+    /// Codex's summary.
+    pub summary: Option<String>,
+    /// The final message verbatim when it did not match the schema.
+    pub raw_answer: Option<String>,
+    /// The thread it ran in.
+    pub thread_id: Option<String>,
+    /// Tokens this review cost.
+    pub tokens: (u64, u64, u64),
+    /// Wall time.
+    pub duration_ms: u64,
+}
+
+/// A stored review, as status and the log show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewRow {
+    /// Row id.
+    pub id: i64,
+    /// What started it.
+    pub trigger: String,
+    /// When.
+    pub started_at: String,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// Model.
+    pub model: String,
+    /// Effort.
+    pub effort: String,
+    /// Thread.
+    pub thread_id: Option<String>,
+    /// running | approve | changes_requested | error | interrupted
+    pub verdict: String,
+    /// Failure class.
+    pub error_class: Option<String>,
+    /// Failure text.
+    pub error_message: Option<String>,
+    /// codex's exit code.
+    pub exit_code: Option<i32>,
+    /// Summary.
+    pub summary: Option<String>,
+    /// The final message, when it did not parse.
+    pub raw_answer: Option<String>,
+    /// input, cached input, output tokens.
+    pub tokens: (u64, u64, u64),
+    /// The tree reviewed.
+    pub tree: Option<String>,
+    /// Wall time.
+    pub duration_ms: Option<u64>,
+}
+
+/// Insert a `running` review; returns its id.
+pub fn start(conn: &Connection, r: &NewReview) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO reviews (workspace_id, trigger, started_at, model, effort, thread_id, argv, verdict,
+                              files, insertions, deletions, base_tree, tree)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?9, ?10, ?11, ?12)",
+        params![
+            r.workspace_id, r.trigger, r.started_at, r.model, r.effort, r.thread_id, r.argv,
+            r.files as i64, r.insertions as i64, r.deletions as i64, r.base_tree, r.tree
+        ],
+    )
+    .map_err(StoreError::query("start review"))?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Record how a review ended.
+pub fn finish(conn: &Connection, id: i64, f: &Finish) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE reviews SET finished_at = ?2, verdict = ?3, exit_code = ?4, error_class = ?5,
+            error_message = ?6, summary = ?7, raw_answer = ?8, thread_id = COALESCE(?9, thread_id),
+            tokens_input = ?10, tokens_cached = ?11, tokens_output = ?12, duration_ms = ?13
+         WHERE id = ?1",
+        params![
+            id, f.finished_at, f.verdict, f.exit_code, f.error_class, f.error_message, f.summary,
+            f.raw_answer, f.thread_id, f.tokens.0 as i64, f.tokens.1 as i64, f.tokens.2 as i64,
+            f.duration_ms as i64
+        ],
+    )
+    .map_err(StoreError::query("finish review"))?;
+    Ok(())
+}
+
+/// Reviews left `running` by a daemon that died: mark them interrupted. Returns how many.
+pub fn interrupt_running(conn: &Connection, at: &str) -> Result<usize, StoreError> {
+    conn.execute(
+        "UPDATE reviews SET verdict = 'interrupted', error_class = 'interrupted', finished_at = ?1,
+            error_message = 'the daemon stopped while this review ran'
+         WHERE verdict = 'running'",
+        params![at],
+    )
+    .map_err(StoreError::query("interrupt running reviews"))
+}
+
+const COLUMNS: &str = "id, trigger, started_at, finished_at, model, effort, thread_id, verdict, error_class,
+    error_message, exit_code, summary, raw_answer, tokens_input, tokens_cached, tokens_output, tree, duration_ms";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewRow> {
+    Ok(ReviewRow {
+        id: r.get(0)?,
+        trigger: r.get(1)?,
+        started_at: r.get(2)?,
+        finished_at: r.get(3)?,
+        model: r.get(4)?,
+        effort: r.get(5)?,
+        thread_id: r.get(6)?,
+        verdict: r.get(7)?,
+        error_class: r.get(8)?,
+        error_message: r.get(9)?,
+        exit_code: r.get(10)?,
+        summary: r.get(11)?,
+        raw_answer: r.get(12)?,
+        tokens: (r.get::<_, i64>(13)? as u64, r.get::<_, i64>(14)? as u64, r.get::<_, i64>(15)? as u64),
+        tree: r.get(16)?,
+        duration_ms: r.get::<_, Option<i64>>(17)?.map(|d| d as u64),
+    })
+}
+
+/// The newest finished review of a workspace.
+pub fn last(conn: &Connection, workspace_id: i64) -> Result<Option<ReviewRow>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM reviews WHERE workspace_id = ?1 AND verdict != 'running' ORDER BY id DESC LIMIT 1"),
+        params![workspace_id],
+        from_row,
+    )
+    .optional()
+    .map_err(StoreError::query("read last review"))
+}
+
+/// One review by id.
+pub fn get(conn: &Connection, id: i64) -> Result<Option<ReviewRow>, StoreError> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM reviews WHERE id = ?1"), params![id], from_row)
+        .optional()
+        .map_err(StoreError::query("read review"))
+}
+
+/// Finished reviews of a workspace and the tokens they cost in total.
+pub fn totals(conn: &Connection, workspace_id: i64) -> Result<(u64, (u64, u64, u64)), StoreError> {
+    conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(tokens_input), 0), COALESCE(SUM(tokens_cached), 0), COALESCE(SUM(tokens_output), 0)
+         FROM reviews WHERE workspace_id = ?1 AND verdict != 'running'",
+        params![workspace_id],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64, r.get::<_, i64>(3)? as u64),
+            ))
+        },
+    )
+    .map_err(StoreError::query("sum reviews"))
+}
