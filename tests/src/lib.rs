@@ -27,6 +27,11 @@ pub fn cxd_bin() -> PathBuf {
     bin
 }
 
+/// The fake codex that speaks codex's JSONL protocol (tests/fixtures/fake-codex).
+pub fn fake_codex() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-codex")
+}
+
 /// Poll `f` until it returns Some or `timeout` passes.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
@@ -68,6 +73,7 @@ impl TestEnv {
         let state = dir.path().join("state");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&runtime).unwrap();
+        std::fs::write(dir.path().join("codex-script.json"), "[]").unwrap();
         Self {
             dir,
             home,
@@ -106,8 +112,36 @@ impl TestEnv {
             .env("HOME", &self.home)
             .env("XDG_RUNTIME_DIR", &self.runtime)
             .env("CXD_STATE_DIR", &self.state)
+            .env("CXD_CODEX_BIN", fake_codex())
+            .env("FAKE_CODEX_LOG", self.codex_log())
+            .env("FAKE_CODEX_STATE", self.dir.path().join("fake-codex-state"))
+            .env("FAKE_CODEX_SCRIPT", self.codex_script())
             .stdin(Stdio::null());
         c
+    }
+
+    /// Where the fake codex records every invocation (one JSON line each).
+    pub fn codex_log(&self) -> PathBuf {
+        self.dir.path().join("codex-calls.jsonl")
+    }
+
+    /// The fake codex's script: a JSON list of steps, one per run (see tests/fixtures/fake-codex).
+    pub fn codex_script(&self) -> PathBuf {
+        self.dir.path().join("codex-script.json")
+    }
+
+    /// Script the fake codex's next runs.
+    pub fn script_codex(&self, steps: &serde_json::Value) {
+        std::fs::write(self.codex_script(), steps.to_string()).unwrap();
+    }
+
+    /// Every codex invocation so far.
+    pub fn codex_calls(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.codex_log())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     /// Run `cxd ARGS` to completion.

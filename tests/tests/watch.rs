@@ -29,7 +29,7 @@ fn watch(env: &TestEnv, repo: &Path) {
 /// Edit `file`, wait for the request that names it, and return every request so far.
 fn sentinel(env: &TestEnv, repo: &Path, before: usize) -> Vec<serde_json::Value> {
     std::fs::write(repo.join("SENTINEL"), format!("{before}\n")).unwrap();
-    env.wait_log("review_requested", before + 1, T)
+    env.wait_log("review_started", before + 1, T)
 }
 
 #[test]
@@ -47,7 +47,7 @@ fn one_edit_gives_one_request_after_the_quiet_period() {
     });
     assert_eq!(settling["pending_files"], 1);
     assert!(settling["settle_in_ms"].as_u64().unwrap() <= 3000);
-    let reqs = env.wait_log("review_requested", 1, T);
+    let reqs = env.wait_log("review_started", 1, T);
     assert_eq!(files_of(&reqs[0]), ["README"]);
     assert_eq!(reqs[0]["insertions"], 1);
     assert_eq!(reqs[0]["trigger"], "edit");
@@ -59,7 +59,9 @@ fn one_edit_gives_one_request_after_the_quiet_period() {
     let reqs = sentinel(&env, &repo, 1);
     assert_eq!(reqs.len(), 2);
     assert_eq!(files_of(&reqs[1]), ["SENTINEL"]);
-    assert_eq!(env.status_json()["workspaces"][0]["state"], "idle");
+    wait_for("idle after the review", T, || {
+        (env.status_json()["workspaces"][0]["state"] == "idle").then_some(())
+    });
 }
 
 #[test]
@@ -76,7 +78,7 @@ fn a_two_thousand_file_burst_gives_one_request() {
             std::fs::write(dir.join(format!("f{f}.rs")), format!("// {d} {f}\n")).unwrap();
         }
     }
-    let reqs = env.wait_log("review_requested", 1, T);
+    let reqs = env.wait_log("review_started", 1, T);
     assert_eq!(reqs[0]["count"], 2000);
     let reqs = sentinel(&env, &repo, 1);
     assert_eq!(reqs.len(), 2, "{reqs:#?}");
@@ -131,12 +133,19 @@ fn state_dir_inside_the_tree_is_not_reviewed() {
     watch(&cmd_env, &repo);
     let reqs = {
         std::fs::write(repo.join("SENTINEL"), "1\n").unwrap();
-        cmd_env.wait_log("review_requested", 1, T)
+        cmd_env.wait_log("review_started", 1, T)
     };
     assert_eq!(files_of(&reqs[0]), ["SENTINEL"]);
     std::fs::write(repo.join("SENTINEL"), "2\n").unwrap();
-    let reqs = cmd_env.wait_log("review_requested", 2, T);
+    let reqs = cmd_env.wait_log("review_started", 2, T);
     assert_eq!(files_of(&reqs[1]), ["SENTINEL"], "{reqs:#?}");
+    // After a restart the whole tree is rescanned: the state dir still stays out.
+    cmd_env.ok(&["stop"]);
+    drop(_d);
+    std::fs::write(repo.join("SENTINEL"), "3\n").unwrap();
+    let _d = cmd_env.start_daemon();
+    let reqs = cmd_env.wait_log("review_started", 3, T);
+    assert_eq!(files_of(&reqs[2]), ["SENTINEL"], "{reqs:#?}");
 }
 
 #[test]
@@ -149,7 +158,7 @@ fn temp_then_rename_save_names_the_real_file() {
     let tmp = repo.join(".README.swp~");
     std::fs::write(&tmp, "saved by an editor\n").unwrap();
     std::fs::rename(&tmp, repo.join("README")).unwrap();
-    let reqs = env.wait_log("review_requested", 1, T);
+    let reqs = env.wait_log("review_started", 1, T);
     assert_eq!(files_of(&reqs[0]), ["README"]);
     let reqs = sentinel(&env, &repo, 1);
     assert_eq!(reqs.len(), 2);
@@ -164,11 +173,11 @@ fn files_in_new_nested_directories_are_seen() {
     watch(&env, &repo);
     std::fs::create_dir_all(repo.join("a/b/c")).unwrap();
     std::fs::write(repo.join("a/b/c/f"), "\n").unwrap();
-    let reqs = env.wait_log("review_requested", 1, T);
+    let reqs = env.wait_log("review_started", 1, T);
     assert_eq!(files_of(&reqs[0]), ["a/b/c/f"]);
     // The new directories are watched too.
     std::fs::write(repo.join("a/b/c/g"), "\n").unwrap();
-    let reqs = env.wait_log("review_requested", 2, T);
+    let reqs = env.wait_log("review_started", 2, T);
     assert_eq!(files_of(&reqs[1]), ["a/b/c/g"]);
 }
 
@@ -183,7 +192,7 @@ fn edit_then_revert_gives_no_request() {
     std::fs::write(repo.join("README"), "hello\n").unwrap();
     let edits = env.wait_log("edit", 1, T);
     assert_eq!(edits[0]["net_change"], false);
-    assert!(env.log_kind("review_requested").is_empty());
+    assert!(env.log_kind("review_started").is_empty());
     let reqs = sentinel(&env, &repo, 0);
     assert_eq!(files_of(&reqs[0]), ["SENTINEL"]);
 }
@@ -210,14 +219,14 @@ fn a_checkout_of_three_thousand_files_gives_no_request() {
     let moved = env.wait_log("head_moved", 1, T);
     assert!(moved[0]["to"].is_string());
     assert!(
-        env.log_kind("review_requested").is_empty(),
+        env.log_kind("review_started").is_empty(),
         "{:#?}",
         env.log_json(50)
     );
     // And back again, with an uncommitted edit on top: only the edit is reviewed.
     git(&repo, &["checkout", "-q", "main"]);
     std::fs::write(repo.join("README"), "hello\nedited on main\n").unwrap();
-    let reqs = env.wait_log("review_requested", 1, T);
+    let reqs = env.wait_log("review_started", 1, T);
     assert_eq!(files_of(&reqs[0]), ["README"], "{:#?}", env.log_json(50));
 }
 
@@ -229,7 +238,7 @@ fn a_commit_moves_the_baseline_without_a_request() {
     let _d = env.start_daemon();
     watch(&env, &repo);
     std::fs::write(repo.join("README"), "one\n").unwrap();
-    env.wait_log("review_requested", 1, T);
+    env.wait_log("review_started", 1, T);
     std::fs::write(repo.join("README"), "two\n").unwrap();
     git(&repo, &["commit", "-q", "-am", "two"]);
     env.wait_log("head_moved", 1, T);
@@ -278,7 +287,7 @@ fn workspaces_come_back_after_a_restart() {
     let s = env.status_json();
     assert_eq!(s["workspaces"][0]["root"], repo.to_str().unwrap());
     assert!(s["workspaces"][0]["os_watches"].as_u64().unwrap() > 0);
-    let reqs = env.wait_log("review_requested", 1, T);
+    let reqs = env.wait_log("review_started", 1, T);
     assert_eq!(files_of(&reqs[0]), ["README"]);
 }
 

@@ -18,8 +18,12 @@ pub fn newest_thread_in(codex_home: &Path, root: &Path) -> Option<String> {
     // Names start with the time, so the newest sorts last.
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
     for file in files.iter().rev() {
-        let Some(name) = file.file_stem().and_then(|n| n.to_str()) else { continue };
-        let Some(id) = thread_id_of(name) else { continue };
+        let Some(name) = file.file_stem().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(id) = thread_id_of(name) else {
+            continue;
+        };
         if session_cwd(file).as_deref() == Some(root) {
             return Some(id);
         }
@@ -35,7 +39,9 @@ fn codex_home() -> Option<PathBuf> {
 }
 
 fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if depth < 3 && p.is_dir() {
@@ -52,7 +58,10 @@ fn thread_id_of(stem: &str) -> Option<String> {
     if parts.len() < 6 {
         return None;
     }
-    let id = format!("{}-{}-{}-{}-{}", parts[4], parts[3], parts[2], parts[1], parts[0]);
+    let id = format!(
+        "{}-{}-{}-{}-{}",
+        parts[4], parts[3], parts[2], parts[1], parts[0]
+    );
     crate::review::invocation::is_thread_id(&id).then_some(id)
 }
 
@@ -62,9 +71,14 @@ fn session_cwd(file: &Path) -> Option<PathBuf> {
     let f = std::fs::File::open(file).ok()?;
     let mut line = String::new();
     // A session_meta line can be large (it carries instructions); cap what is read.
-    std::io::BufReader::new(f.take(1024 * 1024)).read_line(&mut line).ok()?;
+    std::io::BufReader::new(f.take(1024 * 1024))
+        .read_line(&mut line)
+        .ok()?;
     let v: serde_json::Value = serde_json::from_str(&line).ok()?;
-    let cwd = v.pointer("/payload/cwd").or_else(|| v.get("cwd"))?.as_str()?;
+    let cwd = v
+        .pointer("/payload/cwd")
+        .or_else(|| v.get("cwd"))?
+        .as_str()?;
     Some(std::fs::canonicalize(cwd).unwrap_or_else(|_| PathBuf::from(cwd)))
 }
 
@@ -80,12 +94,29 @@ mod tests {
         let day = home.path().join("sessions/2026/11/24");
         std::fs::create_dir_all(&day).unwrap();
         let write = |time: &str, id: &str, cwd: &Path| {
-            let line = serde_json::json!({"type": "session_meta", "payload": {"id": id, "cwd": cwd}});
-            std::fs::write(day.join(format!("rollout-{time}-{id}.jsonl")), format!("{line}\n")).unwrap();
+            let line =
+                serde_json::json!({"type": "session_meta", "payload": {"id": id, "cwd": cwd}});
+            std::fs::write(
+                day.join(format!("rollout-{time}-{id}.jsonl")),
+                format!("{line}\n"),
+            )
+            .unwrap();
         };
-        write("2026-11-24T10-00-00", "01a20bcf-a64a-7b03-bf54-a703d0125150", &root);
-        write("2026-11-24T11-00-00", "02a20bcf-a64a-7b03-bf54-a703d0125150", &root);
-        write("2026-11-24T12-00-00", "03a20bcf-a64a-7b03-bf54-a703d0125150", Path::new("/elsewhere"));
+        write(
+            "2026-11-24T10-00-00",
+            "01a20bcf-a64a-7b03-bf54-a703d0125150",
+            &root,
+        );
+        write(
+            "2026-11-24T11-00-00",
+            "02a20bcf-a64a-7b03-bf54-a703d0125150",
+            &root,
+        );
+        write(
+            "2026-11-24T12-00-00",
+            "03a20bcf-a64a-7b03-bf54-a703d0125150",
+            Path::new("/elsewhere"),
+        );
         assert_eq!(
             newest_thread_in(home.path(), &root).as_deref(),
             Some("02a20bcf-a64a-7b03-bf54-a703d0125150")

@@ -126,7 +126,9 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
             source,
         })?;
 
-    let review_slots = Arc::new(tokio::sync::Semaphore::new(config.review.max_concurrent as usize));
+    let review_slots = Arc::new(tokio::sync::Semaphore::new(
+        config.review.max_concurrent as usize,
+    ));
     let (config_tx, config_rx) = watch::channel(ConfigState {
         config: Arc::new(config),
         error: None,

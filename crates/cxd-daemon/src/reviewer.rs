@@ -102,7 +102,10 @@ pub fn codex_bin(config_value: &str) -> PathBuf {
 /// Write the answer schema (once per daemon run is enough; it is small).
 pub fn write_schema(dir: &Path) -> Result<PathBuf, JobError> {
     let path = dir.join("review-schema.json");
-    let io = |source| JobError::Io { path: path.clone(), source };
+    let io = |source| JobError::Io {
+        path: path.clone(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(io)?;
     let text = serde_json::to_string_pretty(&answer::schema()).unwrap_or_default();
     std::fs::write(&path, text).map_err(io)?;
@@ -121,7 +124,9 @@ pub async fn run(
     let output = job.dir.join("last-message.txt");
     let mut thread = job.thread.clone().filter(|t| is_thread_id(t));
     if let (Some(t), None) = (&job.thread, &thread) {
-        on_note(format!("stored thread id {t:?} is not a codex thread id; starting a new thread"));
+        on_note(format!(
+            "stored thread id {t:?} is not a codex thread id; starting a new thread"
+        ));
     }
     let mut replaced = false;
     loop {
@@ -171,17 +176,24 @@ pub async fn run(
             && outcome.stderr_tail.contains("no rollout found");
         if unknown_thread && !replaced {
             let old = thread.take().unwrap_or_default();
-            on_note(format!("codex no longer knows thread {old}; replacing it with a new thread"));
+            on_note(format!(
+                "codex no longer knows thread {old}; replacing it with a new thread"
+            ));
             let finish = Finish {
                 finished_at: crate::clock::now_rfc3339(),
                 verdict: "error".into(),
                 exit_code: outcome.exit_code(),
                 error_class: Some("crash".into()),
-                error_message: Some(format!("thread {old} is gone: {}", last_lines(&outcome.stderr_tail, 5))),
+                error_message: Some(format!(
+                    "thread {old} is gone: {}",
+                    last_lines(&outcome.stderr_tail, 5)
+                )),
                 duration_ms: outcome.duration.as_millis() as u64,
                 ..Finish::default()
             };
-            store.call(move |c| store::reviews::finish(c, review_id, &finish)).await?;
+            store
+                .call(move |c| store::reviews::finish(c, review_id, &finish))
+                .await?;
             replaced = true;
             continue;
         }
@@ -209,21 +221,43 @@ async fn settle_outcome(
     let stderr = last_lines(&outcome.stderr_tail, 20);
 
     let failure: Option<(ErrorClass, String)> = match &outcome.ending {
-        Ending::SpawnFailed { not_found: true, message } => Some((ErrorClass::NotFound, message.clone())),
+        Ending::SpawnFailed {
+            not_found: true,
+            message,
+        } => Some((ErrorClass::NotFound, message.clone())),
         Ending::SpawnFailed { message, .. } => Some((ErrorClass::Crash, message.clone())),
         Ending::TimedOut => Some((
             ErrorClass::Timeout,
-            format!("codex ran longer than {}s and was killed", job.timeout.as_secs()),
+            format!(
+                "codex ran longer than {}s and was killed",
+                job.timeout.as_secs()
+            ),
         )),
-        Ending::Cancelled => Some((ErrorClass::Interrupted, "the daemon stopped during the review".into())),
-        Ending::Signalled(sig) => Some((ErrorClass::Crash, format!("codex was killed by signal {sig}"))),
+        Ending::Cancelled => Some((
+            ErrorClass::Interrupted,
+            "the daemon stopped during the review".into(),
+        )),
+        Ending::Signalled(sig) => Some((
+            ErrorClass::Crash,
+            format!("codex was killed by signal {sig}"),
+        )),
         Ending::Exited(code) if *code != 0 || t.turn_failed.is_some() => {
             let class = classify(&t.errors, &outcome.stderr_tail);
-            let msg = t.turn_failed.clone().or_else(|| t.errors.last().cloned()).unwrap_or_else(|| stderr.clone());
+            let msg = t
+                .turn_failed
+                .clone()
+                .or_else(|| t.errors.last().cloned())
+                .unwrap_or_else(|| stderr.clone());
             Some((class, format!("codex exited {code}: {msg}")))
         }
-        Ending::Exited(_) if !t.turn_completed => Some((ErrorClass::Crash, "codex exited 0 without completing its turn".into())),
-        Ending::Exited(_) if final_text.is_none() => Some((ErrorClass::Schema, "codex gave no final answer (empty message)".into())),
+        Ending::Exited(_) if !t.turn_completed => Some((
+            ErrorClass::Crash,
+            "codex exited 0 without completing its turn".into(),
+        )),
+        Ending::Exited(_) if final_text.is_none() => Some((
+            ErrorClass::Schema,
+            "codex gave no final answer (empty message)".into(),
+        )),
         Ending::Exited(_) => None,
     };
 
@@ -231,7 +265,11 @@ async fn settle_outcome(
     let ws = job.workspace_id;
     let before = if resumed.is_some() && resumed == thread_id {
         let (i, c, o) = store.call(move |c| store::workspaces::usage(c, ws)).await?;
-        Usage { input: i, cached_input: c, output: o }
+        Usage {
+            input: i,
+            cached_input: c,
+            output: o,
+        }
     } else {
         Usage::default()
     };
@@ -240,7 +278,14 @@ async fn settle_outcome(
         let now = t.usage.unwrap_or(before);
         let th = thread_id.clone();
         store
-            .call(move |c| store::workspaces::set_thread_usage(c, ws, th.as_deref(), (now.input, now.cached_input, now.output)))
+            .call(move |c| {
+                store::workspaces::set_thread_usage(
+                    c,
+                    ws,
+                    th.as_deref(),
+                    (now.input, now.cached_input, now.output),
+                )
+            })
             .await?;
     }
 
@@ -258,27 +303,45 @@ async fn settle_outcome(
     };
     let (verdict, error, answer) = match (failure, parsed) {
         (Some((class, msg)), _) => {
-            let verdict = if class == ErrorClass::Interrupted { "interrupted" } else { "error" };
+            let verdict = if class == ErrorClass::Interrupted {
+                "interrupted"
+            } else {
+                "error"
+            };
             (verdict.to_owned(), Some((class, msg)), None)
         }
         (None, Some(Ok(a))) => (a.verdict.as_str().to_owned(), None, Some(a)),
         (None, Some(Err((raw, e)))) => {
             finish.raw_answer = Some(raw);
-            ("error".to_owned(), Some((ErrorClass::Schema, e.to_string())), None)
+            (
+                "error".to_owned(),
+                Some((ErrorClass::Schema, e.to_string())),
+                None,
+            )
         }
-        (None, None) => ("error".to_owned(), Some((ErrorClass::Schema, "no answer".into())), None),
+        (None, None) => (
+            "error".to_owned(),
+            Some((ErrorClass::Schema, "no answer".into())),
+            None,
+        ),
     };
     finish.verdict = verdict.clone();
     if let Some((class, msg)) = &error {
         finish.error_class = Some(class.as_str().to_owned());
-        finish.error_message = Some(if stderr.is_empty() { msg.clone() } else { format!("{msg}\n--- stderr ---\n{stderr}") });
+        finish.error_message = Some(if stderr.is_empty() {
+            msg.clone()
+        } else {
+            format!("{msg}\n--- stderr ---\n{stderr}")
+        });
     }
     finish.summary = answer.as_ref().map(|a| a.summary.clone());
 
     let at = finish.finished_at.clone();
     let (opened, resolved) = store
         .call(move |c| {
-            let tx = c.transaction().map_err(StoreError::query("begin review result"))?;
+            let tx = c
+                .transaction()
+                .map_err(StoreError::query("begin review result"))?;
             store::reviews::finish(&tx, review_id, &finish)?;
             let (mut opened, mut resolved) = (Vec::new(), Vec::new());
             if let Some(a) = &answer {
@@ -300,7 +363,8 @@ async fn settle_outcome(
                 resolved = store::findings::resolve(&tx, ws, review_id, &a.fixed_finding_ids, &at)?;
                 opened = store::findings::open_many(&tx, ws, review_id, &list)?;
             }
-            tx.commit().map_err(StoreError::query("commit review result"))?;
+            tx.commit()
+                .map_err(StoreError::query("commit review result"))?;
             Ok((opened, resolved))
         })
         .await?;

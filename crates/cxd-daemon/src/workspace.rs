@@ -79,7 +79,9 @@ impl WorkspaceHandle {
         let v = self.view.borrow();
         let mut s = v.status.clone();
         let now = Instant::now();
-        s.settle_in_ms = v.deadline.map(|d| d.saturating_duration_since(now).as_millis() as u64);
+        s.settle_in_ms = v
+            .deadline
+            .map(|d| d.saturating_duration_since(now).as_millis() as u64);
         s.state_for_s = v.since.map(|t| now.saturating_duration_since(t).as_secs());
         s
     }
@@ -100,7 +102,12 @@ impl WorkspaceHandle {
 }
 
 /// Start a workspace actor: baseline, watches, and its loop.
-pub async fn spawn(ctx: Arc<Context>, store: Store, row: WorkspaceRow, stop: CancellationToken) -> WorkspaceHandle {
+pub async fn spawn(
+    ctx: Arc<Context>,
+    store: Store,
+    row: WorkspaceRow,
+    stop: CancellationToken,
+) -> WorkspaceHandle {
     let root = row.root.clone();
     let id = row.id;
     let (view_tx, view) = watch::channel(View {
@@ -114,7 +121,10 @@ pub async fn spawn(ctx: Arc<Context>, store: Store, row: WorkspaceRow, stop: Can
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let settle = {
         let c = &ctx.config.borrow().config.settle;
-        Settle::new(Duration::from_millis(c.quiet_ms), Duration::from_millis(c.max_wait_ms))
+        Settle::new(
+            Duration::from_millis(c.quiet_ms),
+            Duration::from_millis(c.max_wait_ms),
+        )
     };
     let mut actor = Actor {
         ctx,
@@ -145,7 +155,14 @@ pub async fn spawn(ctx: Arc<Context>, store: Store, row: WorkspaceRow, stop: Can
         done: done_rx,
     };
     let task = tokio::spawn(actor.run(channels, stop.clone()));
-    WorkspaceHandle { root, id, view, commands, stop, task }
+    WorkspaceHandle {
+        root,
+        id,
+        view,
+        commands,
+        stop,
+        task,
+    }
 }
 
 fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
@@ -232,7 +249,10 @@ impl Actor {
     }
 
     fn dir(&self) -> PathBuf {
-        self.ctx.state_dir.join("workspaces").join(self.row.id.to_string())
+        self.ctx
+            .state_dir
+            .join("workspaces")
+            .join(self.row.id.to_string())
     }
 
     /// Open the snapshotter, establish the baseline, start watching.
@@ -244,20 +264,33 @@ impl Actor {
         }
         let dir = self.dir();
         let root = self.row.root.clone();
+        let mut exclude = vec![self.ctx.state_dir.clone()];
+        if let Some(dir) = self.ctx.socket.parent() {
+            exclude.push(dir.to_path_buf());
+        }
+        // The root is canonical; so must be what is compared against it.
+        let exclude: Vec<PathBuf> = exclude
+            .into_iter()
+            .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+            .collect();
+        let snap_exclude = exclude.clone();
         let stored = self.row.baseline_tree.clone().map(|tree| Snapshot {
             tree,
             head: self.row.baseline_head.clone(),
         });
-        let opened = tokio::task::spawn_blocking(move || -> Result<(Snapshotter, Snapshot, bool), String> {
-            let mut snap = Snapshotter::open(&root, &dir).map_err(|e| e.to_string())?;
-            match stored {
-                Some(base) => Ok((snap, base, false)),
-                None => {
-                    let base = snap.snapshot(None).map_err(|e| e.to_string())?;
-                    Ok((snap, base, true))
+        let opened = tokio::task::spawn_blocking(
+            move || -> Result<(Snapshotter, Snapshot, bool), String> {
+                let mut snap = Snapshotter::open(&root, &dir).map_err(|e| e.to_string())?;
+                snap.set_exclude(&snap_exclude);
+                match stored {
+                    Some(base) => Ok((snap, base, false)),
+                    None => {
+                        let base = snap.snapshot(None).map_err(|e| e.to_string())?;
+                        Ok((snap, base, true))
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         match opened {
             Ok(Ok((snap, base, fresh))) => {
@@ -274,10 +307,6 @@ impl Actor {
             }
             Ok(Err(e)) => self.warn(format!("cannot snapshot the work tree: {e}")),
             Err(e) => self.warn(format!("snapshot task failed: {e}")),
-        }
-        let mut exclude = vec![self.ctx.state_dir.clone()];
-        if let Some(dir) = self.ctx.socket.parent() {
-            exclude.push(dir.to_path_buf());
         }
         let config = WatchConfig {
             root: self.row.root.clone(),
@@ -346,7 +375,10 @@ impl Actor {
                 self.pending.extend(paths);
                 self.settle.change(now);
             }
-            WatchEvent::Git { head_moved, index_locked } => {
+            WatchEvent::Git {
+                head_moved,
+                index_locked,
+            } => {
                 self.settle.set_git_busy(index_locked);
                 if head_moved {
                     // The settle snapshots, sees HEAD moved and moves the baseline with it.
@@ -374,13 +406,23 @@ impl Actor {
         self.ctx.emit(
             "missing",
             Some(self.row.root.clone()),
-            format!("{} was deleted or moved: `cxd unwatch {}` forgets it", self.root().display(), self.root().display()),
+            format!(
+                "{} was deleted or moved: `cxd unwatch {}` forgets it",
+                self.root().display(),
+                self.root().display()
+            ),
         );
     }
 
     async fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Review { all, model, effort, trigger, started } => {
+            Command::Review {
+                all,
+                model,
+                effort,
+                trigger,
+                started,
+            } => {
                 let answer = self.manual_review(all, model, effort, &trigger).await;
                 let _ = started.send(answer);
             }
@@ -401,12 +443,23 @@ impl Actor {
         effort: Option<String>,
         trigger: &str,
     ) -> Result<Option<oneshot::Receiver<Response>>, Response> {
-        let usage = |m: String| Response::Error(ErrorReply { kind: ErrorKind::Usage, message: m });
+        let usage = |m: String| {
+            Response::Error(ErrorReply {
+                kind: ErrorKind::Usage,
+                message: m,
+            })
+        };
         if self.missing {
-            return Err(usage(format!("{} is missing: nothing to review", self.root().display())));
+            return Err(usage(format!(
+                "{} is missing: nothing to review",
+                self.root().display()
+            )));
         }
         if self.paused {
-            return Err(usage(format!("{} is paused: `cxd unpause` first", self.root().display())));
+            return Err(usage(format!(
+                "{} is paused: `cxd unpause` first",
+                self.root().display()
+            )));
         }
         if let Some(r) = self.running.as_mut() {
             // One codex per workspace: wait for the running review, and follow up after it.
@@ -419,24 +472,40 @@ impl Actor {
         self.settle.clear();
         let change = match self.prepare(all).await {
             Ok(c) => c,
-            Err(e) => return Err(Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e })),
+            Err(e) => {
+                return Err(Response::Error(ErrorReply {
+                    kind: ErrorKind::Internal,
+                    message: e,
+                }));
+            }
         };
         if change.diff.is_empty() {
             return Ok(None);
         }
         let (tx, rx) = oneshot::channel();
-        self.start_review(change, trigger, model, effort, vec![tx]).await;
+        self.start_review(change, trigger, model, effort, vec![tx])
+            .await;
         Ok(Some(rx))
     }
 
     async fn set_paused(&mut self, pause: bool) -> Response {
         self.paused = pause;
         let id = self.row.id;
-        if let Err(e) = self.store.call(move |c| store::workspaces::set_paused(c, id, pause)).await {
-            return Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e.to_string() });
+        if let Err(e) = self
+            .store
+            .call(move |c| store::workspaces::set_paused(c, id, pause))
+            .await
+        {
+            return Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: e.to_string(),
+            });
         }
         let message = if pause {
-            format!("paused {}: edits are recorded, no review runs until `cxd unpause`", self.root().display())
+            format!(
+                "paused {}: edits are recorded, no review runs until `cxd unpause`",
+                self.root().display()
+            )
         } else {
             let was_halted = self.halted.take().is_some();
             // Anything left unreviewed is reviewed after the usual quiet period.
@@ -448,7 +517,11 @@ impl Actor {
                 format!("unpaused {}", self.root().display())
             }
         };
-        self.log(if pause { "pause" } else { "unpause" }, serde_json::json!({})).await;
+        self.log(
+            if pause { "pause" } else { "unpause" },
+            serde_json::json!({}),
+        )
+        .await;
         Response::Ok { message }
     }
 
@@ -456,36 +529,61 @@ impl Actor {
         let id = self.row.id;
         let new_thread = match action {
             SessionAction::Show => {
-                return Response::Session { root: self.row.root.clone(), thread_id: self.summary.thread_id.clone() };
+                return Response::Session {
+                    root: self.row.root.clone(),
+                    thread_id: self.summary.thread_id.clone(),
+                };
             }
             SessionAction::Reset => None,
             SessionAction::Adopt(t) => {
                 if !crate::review::invocation::is_thread_id(&t) {
                     return Response::Error(ErrorReply {
                         kind: ErrorKind::Usage,
-                        message: format!("{t:?} is not a codex thread id (a UUID such as 01a20bcf-a64a-7b03-bf54-a703d0125150)"),
+                        message: format!(
+                            "{t:?} is not a codex thread id (a UUID such as 01a20bcf-a64a-7b03-bf54-a703d0125150)"
+                        ),
                     });
                 }
                 Some(t)
             }
-            SessionAction::AdoptLast => match crate::codex_sessions::newest_thread_for(self.root()) {
+            SessionAction::AdoptLast => match crate::codex_sessions::newest_thread_for(self.root())
+            {
                 Ok(Some(t)) => Some(t),
                 Ok(None) => {
                     return Response::Error(ErrorReply {
                         kind: ErrorKind::Usage,
-                        message: format!("no codex session found whose working directory is {}", self.root().display()),
+                        message: format!(
+                            "no codex session found whose working directory is {}",
+                            self.root().display()
+                        ),
                     });
                 }
-                Err(e) => return Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e }),
+                Err(e) => {
+                    return Response::Error(ErrorReply {
+                        kind: ErrorKind::Internal,
+                        message: e,
+                    });
+                }
             },
         };
         let t = new_thread.clone();
-        if let Err(e) = self.store.call(move |c| store::workspaces::set_thread(c, id, t.as_deref())).await {
-            return Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e.to_string() });
+        if let Err(e) = self
+            .store
+            .call(move |c| store::workspaces::set_thread(c, id, t.as_deref()))
+            .await
+        {
+            return Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: e.to_string(),
+            });
         }
-        self.log("session", serde_json::json!({ "thread_id": new_thread })).await;
+        self.log("session", serde_json::json!({ "thread_id": new_thread }))
+            .await;
         self.refresh_summary().await;
-        Response::Session { root: self.row.root.clone(), thread_id: new_thread }
+        Response::Session {
+            root: self.row.root.clone(),
+            thread_id: new_thread,
+        }
     }
 
     /// Snapshot the tree and diff it against the baseline (or HEAD with `all`), moving the
@@ -539,7 +637,12 @@ impl Actor {
         };
         let previous_head = self.baseline.as_ref().and_then(|b| b.head.clone());
         let head_moved = change.base.head != previous_head;
-        let diff_files: Vec<String> = change.diff.files.iter().map(|f| f.path.to_string_lossy().into_owned()).collect();
+        let diff_files: Vec<String> = change
+            .diff
+            .files
+            .iter()
+            .map(|f| f.path.to_string_lossy().into_owned())
+            .collect();
         if head_moved {
             tracing::info!(root = %self.root().display(), from = ?previous_head, to = ?change.to.head, "HEAD moved; the baseline follows it");
             self.log("head_moved", serde_json::json!({"from": previous_head, "to": change.to.head, "count": watched.len()})).await;
@@ -547,7 +650,10 @@ impl Actor {
                 self.log_edit(&diff_files, true).await;
             }
         } else if !watched.is_empty() {
-            let names: Vec<String> = watched.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+            let names: Vec<String> = watched
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
             self.log_edit(&names, !change.diff.is_empty()).await;
         }
         if change.diff.is_empty() {
@@ -561,7 +667,8 @@ impl Actor {
             // Recorded; reviewed once unpaused (or by `cxd review`).
             return;
         }
-        self.start_review(change, "edit", None, None, Vec::new()).await;
+        self.start_review(change, "edit", None, None, Vec::new())
+            .await;
     }
 
     async fn log_edit(&self, files: &[String], net_change: bool) {
@@ -611,7 +718,11 @@ impl Actor {
                 deletions: f.deletions,
             })
             .collect();
-        let prompt = prompt::review(&prompt::ReviewInput { files: &files, diff: change.diff.unified.as_deref(), open: &open });
+        let prompt = prompt::review(&prompt::ReviewInput {
+            files: &files,
+            diff: change.diff.unified.as_deref(),
+            open: &open,
+        });
         let job = Job {
             workspace_id: self.row.id,
             root: self.row.root.clone(),
@@ -624,7 +735,11 @@ impl Actor {
             extra_args: config.review.extra_args.clone(),
             thread: self.summary.thread_id.clone(),
             dir: self.dir(),
-            stats: (files.len() as u64, change.diff.insertions(), change.diff.deletions()),
+            stats: (
+                files.len() as u64,
+                change.diff.insertions(),
+                change.diff.deletions(),
+            ),
             trees: (Some(change.base.tree.clone()), Some(change.to.tree.clone())),
         };
         self.log(
@@ -642,7 +757,11 @@ impl Actor {
             }),
         )
         .await;
-        self.ctx.emit("review_started", Some(self.row.root.clone()), format!("{} file(s), {model} ({effort})", files.len()));
+        self.ctx.emit(
+            "review_started",
+            Some(self.row.root.clone()),
+            format!("{} file(s), {model} ({effort})", files.len()),
+        );
         let cancel = CancellationToken::new();
         let slots = self.ctx.review_slots.clone();
         let store = self.store.clone();
@@ -699,9 +818,15 @@ impl Actor {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(root = %self.root().display(), error = %e, "review could not be recorded");
-                self.halted = Some((Instant::now(), format!("the review could not be recorded: {e}")));
+                self.halted = Some((
+                    Instant::now(),
+                    format!("the review could not be recorded: {e}"),
+                ));
                 for w in running.waiters {
-                    let _ = w.send(Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e.to_string() }));
+                    let _ = w.send(Response::Error(ErrorReply {
+                        kind: ErrorKind::Internal,
+                        message: e.to_string(),
+                    }));
                 }
                 return;
             }
@@ -709,11 +834,15 @@ impl Actor {
         if outcome.reviewed() {
             self.baseline = Some(running.to.clone());
             self.save_baseline(&running.to).await;
-        } else if let Some((class, msg)) = &outcome.error {
-            if *class != crate::review::ErrorClass::Interrupted {
-                let advice = class.advice();
-                self.halted = Some((Instant::now(), format!("{msg} ({}) — {advice}", class.as_str())));
-            }
+        } else if let Some((class, msg)) = &outcome.error
+            && *class != crate::review::ErrorClass::Interrupted
+        {
+            // No automatic retry: `cxd review` or `cxd unpause` starts again.
+            let advice = class.advice();
+            self.halted = Some((
+                Instant::now(),
+                format!("{msg} ({}) — {advice}", class.as_str()),
+            ));
         }
         self.refresh_summary().await;
         let r = self.summary.last_review.clone();
@@ -735,7 +864,11 @@ impl Actor {
         )
         .await;
         let msg = match &outcome.error {
-            Some((class, m)) => format!("review {} failed ({}): {m}", outcome.review_id, class.as_str()),
+            Some((class, m)) => format!(
+                "review {} failed ({}): {m}",
+                outcome.review_id,
+                class.as_str()
+            ),
             None => format!(
                 "review {}: {} — {} new finding(s), {} resolved",
                 outcome.review_id,
@@ -744,19 +877,30 @@ impl Actor {
                 outcome.resolved.len()
             ),
         };
-        self.ctx.emit("review_finished", Some(self.row.root.clone()), msg);
+        self.ctx
+            .emit("review_finished", Some(self.row.root.clone()), msg);
         if !outcome.opened.is_empty() {
             self.ctx.emit(
                 "findings_opened",
                 Some(self.row.root.clone()),
-                outcome.opened.iter().map(|&i| store::findings::public_id(i)).collect::<Vec<_>>().join(" "),
+                outcome
+                    .opened
+                    .iter()
+                    .map(|&i| store::findings::public_id(i))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             );
         }
         if !outcome.resolved.is_empty() {
             self.ctx.emit(
                 "findings_resolved",
                 Some(self.row.root.clone()),
-                outcome.resolved.iter().map(|&i| store::findings::public_id(i)).collect::<Vec<_>>().join(" "),
+                outcome
+                    .resolved
+                    .iter()
+                    .map(|&i| store::findings::public_id(i))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             );
         }
         if !running.waiters.is_empty() {
@@ -790,15 +934,25 @@ impl Actor {
             })
             .await;
         match rows {
-            Ok((Some(review), open, opened)) => Response::ReviewDone(ReviewDone {
+            Ok((Some(review), open, opened)) => Response::ReviewDone(Box::new(ReviewDone {
                 root: self.row.root.clone(),
                 review: review_info(&review),
                 opened: opened.iter().map(finding_wire).collect(),
-                resolved: outcome.resolved.iter().map(|&i| store::findings::public_id(i)).collect(),
+                resolved: outcome
+                    .resolved
+                    .iter()
+                    .map(|&i| store::findings::public_id(i))
+                    .collect(),
                 open: open.iter().map(finding_wire).collect(),
+            })),
+            Ok((None, _, _)) => Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: format!("review {id} vanished"),
             }),
-            Ok((None, _, _)) => Response::Error(ErrorReply { kind: ErrorKind::Internal, message: format!("review {id} vanished") }),
-            Err(e) => Response::Error(ErrorReply { kind: ErrorKind::Internal, message: e.to_string() }),
+            Err(e) => Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: e.to_string(),
+            }),
         }
     }
 
@@ -822,7 +976,11 @@ impl Actor {
                     thread_id,
                     last_review: last.as_ref().map(review_info),
                     open,
-                    tokens_total: Tokens { input: tokens.0, cached_input: tokens.1, output: tokens.2 },
+                    tokens_total: Tokens {
+                        input: tokens.0,
+                        cached_input: tokens.1,
+                        output: tokens.2,
+                    },
                 };
             }
             Err(e) => tracing::error!(error = %e, "cannot read the workspace's reviews"),
@@ -831,7 +989,11 @@ impl Actor {
 
     async fn save_baseline(&self, base: &Snapshot) {
         let (id, tree, head) = (self.row.id, base.tree.clone(), base.head.clone());
-        if let Err(e) = self.store.call(move |c| store::workspaces::set_baseline(c, id, &tree, head.as_deref())).await {
+        if let Err(e) = self
+            .store
+            .call(move |c| store::workspaces::set_baseline(c, id, &tree, head.as_deref()))
+            .await
+        {
             tracing::error!(error = %e, "cannot store the baseline");
         }
     }
@@ -843,7 +1005,11 @@ impl Actor {
             kind: kind.to_owned(),
             data,
         };
-        if let Err(e) = self.store.call(move |c| store::events::append(c, &ev)).await {
+        if let Err(e) = self
+            .store
+            .call(move |c| store::events::append(c, &ev))
+            .await
+        {
             tracing::error!(error = %e, "cannot append to the audit trail");
         }
     }
@@ -907,8 +1073,16 @@ impl Actor {
             error: self.halted.as_ref().map(|(_, m)| m.clone()),
             reviewing_with: self.running.as_ref().map(|r| r.with.clone()),
         };
-        let deadline = if state == "settling" { self.settle.deadline() } else { None };
-        self.view_tx.send_replace(View { status, deadline, since });
+        let deadline = if state == "settling" {
+            self.settle.deadline()
+        } else {
+            None
+        };
+        self.view_tx.send_replace(View {
+            status,
+            deadline,
+            since,
+        });
     }
 }
 
@@ -931,7 +1105,11 @@ pub fn review_info(r: &store::reviews::ReviewRow) -> ReviewInfo {
         model: r.model.clone(),
         effort: r.effort.clone(),
         exit_code: r.exit_code,
-        tokens: Tokens { input: r.tokens.0, cached_input: r.tokens.1, output: r.tokens.2 },
+        tokens: Tokens {
+            input: r.tokens.0,
+            cached_input: r.tokens.1,
+            output: r.tokens.2,
+        },
         summary: r.summary.clone(),
         error: r.error_message.clone(),
         raw_answer: r.raw_answer.clone(),

@@ -165,7 +165,7 @@ pub enum Response {
         activity: String,
     },
     /// A waited-for review finished.
-    ReviewDone(ReviewDone),
+    ReviewDone(Box<ReviewDone>),
     /// Findings.
     Findings(Vec<Finding>),
     /// The workspace's codex thread.

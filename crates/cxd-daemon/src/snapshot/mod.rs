@@ -216,6 +216,9 @@ pub struct Snapshotter {
     files_refs: bool,
     /// The tree the private index held after the last write-tree.
     last_tree: Option<String>,
+    /// Paths (relative to the root, NUL-separated) never snapshotted: cxd's own files when its
+    /// state dir lies inside the tree.
+    exclude: Vec<u8>,
 }
 
 /// Most paths refreshed one by one; more take a full refresh (see `refresh_paths`).
@@ -277,7 +280,22 @@ impl Snapshotter {
             index,
             empty_tree,
             last_tree: None,
+            exclude: Vec::new(),
         })
+    }
+
+    /// Never snapshot these directories (absolute; those outside the tree are ignored).
+    pub fn set_exclude(&mut self, dirs: &[PathBuf]) {
+        self.exclude.clear();
+        for d in dirs {
+            if let Ok(rel) = d.strip_prefix(&self.git.root)
+                && !rel.as_os_str().is_empty()
+            {
+                self.exclude
+                    .extend_from_slice(rel.as_os_str().as_encoded_bytes());
+                self.exclude.push(0);
+            }
+        }
     }
 
     /// The empty tree's id (the baseline when there is nothing yet).
@@ -561,12 +579,33 @@ impl Snapshotter {
 
     fn refresh_all(&mut self, odb: Odb) -> Result<(), SnapshotError> {
         self.last_tree = None;
+        self.git.run(&Call {
+            args: &[OsStr::new("add"), OsStr::new("-A")],
+            index: &self.index,
+            odb,
+            stdin: None,
+            ok_codes: &[],
+        })?;
+        if self.exclude.is_empty() {
+            return Ok(());
+        }
+        let args = [
+            "rm",
+            "-r",
+            "--cached",
+            "-f",
+            "-q",
+            "--ignore-unmatch",
+            "--pathspec-from-file=-",
+            "--pathspec-file-nul",
+        ]
+        .map(OsStr::new);
         self.git
             .run(&Call {
-                args: &[OsStr::new("add"), OsStr::new("-A")],
+                args: &args,
                 index: &self.index,
                 odb,
-                stdin: None,
+                stdin: Some(&self.exclude),
                 ok_codes: &[],
             })
             .map(drop)

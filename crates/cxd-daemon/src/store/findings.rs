@@ -61,12 +61,20 @@ pub fn public_id(id: i64) -> String {
 /// Parse `F12` (or `12`) back into a row id.
 pub fn parse_id(text: &str) -> Option<i64> {
     let t = text.trim();
-    let digits = t.strip_prefix('F').or_else(|| t.strip_prefix('f')).unwrap_or(t);
+    let digits = t
+        .strip_prefix('F')
+        .or_else(|| t.strip_prefix('f'))
+        .unwrap_or(t);
     digits.parse().ok().filter(|&n: &i64| n > 0)
 }
 
 /// Open findings from a review.
-pub fn open_many(conn: &Connection, workspace_id: i64, review: i64, list: &[NewFinding]) -> Result<Vec<i64>, StoreError> {
+pub fn open_many(
+    conn: &Connection,
+    workspace_id: i64,
+    review: i64,
+    list: &[NewFinding],
+) -> Result<Vec<i64>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO findings (workspace_id, severity, category, file, line_start, line_end, title, body,
@@ -77,8 +85,17 @@ pub fn open_many(conn: &Connection, workspace_id: i64, review: i64, list: &[NewF
     let mut ids = Vec::with_capacity(list.len());
     for f in list {
         stmt.execute(params![
-            workspace_id, f.severity, f.category, f.file, f.line_start, f.line_end, f.title, f.body,
-            f.recommendation, f.confidence, review
+            workspace_id,
+            f.severity,
+            f.category,
+            f.file,
+            f.line_start,
+            f.line_end,
+            f.title,
+            f.body,
+            f.recommendation,
+            f.confidence,
+            review
         ])
         .map_err(StoreError::query("open findings"))?;
         ids.push(conn.last_insert_rowid());
@@ -88,7 +105,13 @@ pub fn open_many(conn: &Connection, workspace_id: i64, review: i64, list: &[NewF
 
 /// Resolve the open findings of this workspace whose public ids Codex listed as fixed.
 /// Ids that are unknown, not open, or of another workspace are ignored. Returns the ids resolved.
-pub fn resolve(conn: &Connection, workspace_id: i64, review: i64, ids: &[String], at: &str) -> Result<Vec<i64>, StoreError> {
+pub fn resolve(
+    conn: &Connection,
+    workspace_id: i64,
+    review: i64,
+    ids: &[String],
+    at: &str,
+) -> Result<Vec<i64>, StoreError> {
     let mut done = Vec::new();
     for id in ids.iter().filter_map(|s| parse_id(s)) {
         let n = conn
@@ -106,7 +129,13 @@ pub fn resolve(conn: &Connection, workspace_id: i64, review: i64, ids: &[String]
 }
 
 /// Set a finding's status (dismiss / reopen) with a note; returns the row after the change.
-pub fn set_status(conn: &Connection, id: i64, status: &str, note: Option<&str>, at: &str) -> Result<Option<FindingRow>, StoreError> {
+pub fn set_status(
+    conn: &Connection,
+    id: i64,
+    status: &str,
+    note: Option<&str>,
+    at: &str,
+) -> Result<Option<FindingRow>, StoreError> {
     conn.execute(
         "UPDATE findings SET status = ?2, status_note = ?3, status_at = ?4 WHERE id = ?1",
         params![id, status, note, at],
@@ -115,7 +144,8 @@ pub fn set_status(conn: &Connection, id: i64, status: &str, note: Option<&str>, 
     get(conn, id)
 }
 
-const COLUMNS: &str = "id, workspace_id, severity, category, file, line_start, line_end, title, body,
+const COLUMNS: &str =
+    "id, workspace_id, severity, category, file, line_start, line_end, title, body,
     recommendation, confidence, status, first_review, last_review, status_note";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
@@ -142,21 +172,36 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
 
 /// One finding.
 pub fn get(conn: &Connection, id: i64) -> Result<Option<FindingRow>, StoreError> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM findings WHERE id = ?1"), params![id], from_row)
-        .optional()
-        .map_err(StoreError::query("read finding"))
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM findings WHERE id = ?1"),
+        params![id],
+        from_row,
+    )
+    .optional()
+    .map_err(StoreError::query("read finding"))
 }
 
 /// A workspace's findings: open ones only, or all.
-pub fn list(conn: &Connection, workspace_id: i64, all: bool) -> Result<Vec<FindingRow>, StoreError> {
+pub fn list(
+    conn: &Connection,
+    workspace_id: i64,
+    all: bool,
+) -> Result<Vec<FindingRow>, StoreError> {
     let sql = if all {
         format!("SELECT {COLUMNS} FROM findings WHERE workspace_id = ?1 ORDER BY id")
     } else {
-        format!("SELECT {COLUMNS} FROM findings WHERE workspace_id = ?1 AND status = 'open' ORDER BY id")
+        format!(
+            "SELECT {COLUMNS} FROM findings WHERE workspace_id = ?1 AND status = 'open' ORDER BY id"
+        )
     };
-    let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::query("list findings"))?;
-    let rows = stmt.query_map(params![workspace_id], from_row).map_err(StoreError::query("list findings"))?;
-    rows.collect::<Result<_, _>>().map_err(StoreError::query("list findings"))
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(StoreError::query("list findings"))?;
+    let rows = stmt
+        .query_map(params![workspace_id], from_row)
+        .map_err(StoreError::query("list findings"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(StoreError::query("list findings"))
 }
 
 #[cfg(test)]
@@ -181,19 +226,34 @@ mod tests {
     fn lifecycle() {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::store::open_connection(&dir.path().join("db")).unwrap();
-        let ws = crate::store::workspaces::add(&conn, std::path::Path::new("/w"), "t").unwrap().id;
-        let other = crate::store::workspaces::add(&conn, std::path::Path::new("/o"), "t").unwrap().id;
+        let ws = crate::store::workspaces::add(&conn, std::path::Path::new("/w"), "t")
+            .unwrap()
+            .id;
+        let other = crate::store::workspaces::add(&conn, std::path::Path::new("/o"), "t")
+            .unwrap()
+            .id;
         let ids = open_many(&conn, ws, 1, &[finding("a"), finding("b")]).unwrap();
         let foreign = open_many(&conn, other, 1, &[finding("c")]).unwrap();
         assert_eq!(list(&conn, ws, false).unwrap().len(), 2);
-        let fixed = vec![public_id(ids[0]), public_id(foreign[0]), "F999".into(), "garbage".into()];
+        let fixed = vec![
+            public_id(ids[0]),
+            public_id(foreign[0]),
+            "F999".into(),
+            "garbage".into(),
+        ];
         assert_eq!(resolve(&conn, ws, 2, &fixed, "t").unwrap(), [ids[0]]);
         let open = list(&conn, ws, false).unwrap();
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].finding.title, "b");
         assert_eq!(list(&conn, ws, true).unwrap().len(), 2);
-        assert_eq!(list(&conn, other, false).unwrap().len(), 1, "another workspace's finding stays open");
-        let row = set_status(&conn, ids[1], "dismissed", Some("intended"), "t").unwrap().unwrap();
+        assert_eq!(
+            list(&conn, other, false).unwrap().len(),
+            1,
+            "another workspace's finding stays open"
+        );
+        let row = set_status(&conn, ids[1], "dismissed", Some("intended"), "t")
+            .unwrap()
+            .unwrap();
         assert_eq!(row.status, "dismissed");
         assert!(list(&conn, ws, false).unwrap().is_empty());
     }

@@ -118,8 +118,18 @@ pub fn finish(conn: &Connection, id: i64, f: &Finish) -> Result<(), StoreError> 
             tokens_input = ?10, tokens_cached = ?11, tokens_output = ?12, duration_ms = ?13
          WHERE id = ?1",
         params![
-            id, f.finished_at, f.verdict, f.exit_code, f.error_class, f.error_message, f.summary,
-            f.raw_answer, f.thread_id, f.tokens.0 as i64, f.tokens.1 as i64, f.tokens.2 as i64,
+            id,
+            f.finished_at,
+            f.verdict,
+            f.exit_code,
+            f.error_class,
+            f.error_message,
+            f.summary,
+            f.raw_answer,
+            f.thread_id,
+            f.tokens.0 as i64,
+            f.tokens.1 as i64,
+            f.tokens.2 as i64,
             f.duration_ms as i64
         ],
     )
@@ -156,7 +166,11 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewRow> {
         exit_code: r.get(10)?,
         summary: r.get(11)?,
         raw_answer: r.get(12)?,
-        tokens: (r.get::<_, i64>(13)? as u64, r.get::<_, i64>(14)? as u64, r.get::<_, i64>(15)? as u64),
+        tokens: (
+            r.get::<_, i64>(13)? as u64,
+            r.get::<_, i64>(14)? as u64,
+            r.get::<_, i64>(15)? as u64,
+        ),
         tree: r.get(16)?,
         duration_ms: r.get::<_, Option<i64>>(17)?.map(|d| d as u64),
     })
@@ -175,9 +189,13 @@ pub fn last(conn: &Connection, workspace_id: i64) -> Result<Option<ReviewRow>, S
 
 /// One review by id.
 pub fn get(conn: &Connection, id: i64) -> Result<Option<ReviewRow>, StoreError> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM reviews WHERE id = ?1"), params![id], from_row)
-        .optional()
-        .map_err(StoreError::query("read review"))
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM reviews WHERE id = ?1"),
+        params![id],
+        from_row,
+    )
+    .optional()
+    .map_err(StoreError::query("read review"))
 }
 
 /// Finished reviews of a workspace and the tokens they cost in total.

@@ -107,13 +107,24 @@ pub fn usage(conn: &Connection, id: i64) -> Result<(u64, u64, u64), StoreError> 
     conn.query_row(
         "SELECT usage_input, usage_cached, usage_output FROM workspaces WHERE id = ?1",
         params![id],
-        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64)),
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        },
     )
     .map_err(StoreError::query("read usage"))
 }
 
 /// Record the thread and its cumulative usage after a review.
-pub fn set_thread_usage(conn: &Connection, id: i64, thread: Option<&str>, usage: (u64, u64, u64)) -> Result<(), StoreError> {
+pub fn set_thread_usage(
+    conn: &Connection,
+    id: i64,
+    thread: Option<&str>,
+    usage: (u64, u64, u64),
+) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE workspaces SET thread_id = ?2, usage_input = ?3, usage_cached = ?4, usage_output = ?5 WHERE id = ?1",
         params![id, thread, usage.0 as i64, usage.1 as i64, usage.2 as i64],
