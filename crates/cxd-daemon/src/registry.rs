@@ -55,6 +55,24 @@ pub enum Command {
         /// The root.
         reply: oneshot::Sender<Result<PathBuf, RegistryError>>,
     },
+    /// A way to talk to the workspace holding `path`.
+    Lookup {
+        /// Any path.
+        path: PathBuf,
+        /// The workspace.
+        reply: oneshot::Sender<Result<WorkspaceRef, RegistryError>>,
+    },
+}
+
+/// Enough of a workspace to send it commands.
+#[derive(Debug, Clone)]
+pub struct WorkspaceRef {
+    /// Its root.
+    pub root: PathBuf,
+    /// Its store row.
+    pub id: i64,
+    /// Its actor's inbox.
+    pub commands: mpsc::Sender<workspace::Command>,
 }
 
 /// A handle to send the registry commands.
@@ -120,6 +138,11 @@ impl Registry {
     pub async fn resolve(&self, path: PathBuf) -> Result<PathBuf, RegistryError> {
         self.ask(|reply| Command::Resolve { path, reply }).await
     }
+
+    /// The workspace holding `path`.
+    pub async fn lookup(&self, path: PathBuf) -> Result<WorkspaceRef, RegistryError> {
+        self.ask(|reply| Command::Lookup { path, reply }).await
+    }
 }
 
 struct Actor {
@@ -148,6 +171,13 @@ impl Actor {
                 }
                 Command::Resolve { path, reply } => {
                     let _ = reply.send(self.holding(&path).map(|h| h.root.clone()));
+                }
+                Command::Lookup { path, reply } => {
+                    let _ = reply.send(self.holding(&path).map(|h| WorkspaceRef {
+                        root: h.root.clone(),
+                        id: h.id,
+                        commands: h.commands(),
+                    }));
                 }
             }
         }

@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::dispatch::Handler;
+use crate::dispatch::{Handler, Reply};
 
 /// How long a new client has to send its `Hello`.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -127,10 +127,12 @@ async fn serve(
                 shutdown.cancel();
                 return written;
             }
-            other => {
-                let reply = handler.handle(other).await;
-                write_frame(&mut wr, &reply).await?;
-            }
+            other => match handler.handle(other).await {
+                Reply::One(reply) => write_frame(&mut wr, &reply).await?,
+                Reply::Wait { root, events, done } => {
+                    wait_for_review(&mut rd, &mut wr, &root, events, done, shutdown).await?;
+                }
+            },
         }
     }
 }
@@ -174,6 +176,54 @@ where
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
+        }
+    }
+}
+
+/// Relay what codex is doing for `root` until the review's result arrives.
+async fn wait_for_review<R, W>(
+    rd: &mut R,
+    wr: &mut W,
+    root: &std::path::Path,
+    mut events: broadcast::Receiver<Event>,
+    mut done: tokio::sync::oneshot::Receiver<Response>,
+    shutdown: &CancellationToken,
+) -> Result<(), FrameError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let started = std::time::Instant::now();
+    let mut sink = [0u8; 64];
+    loop {
+        tokio::select! {
+            result = &mut done => {
+                let reply = result.unwrap_or_else(|_| Response::Error(ErrorReply {
+                    kind: ErrorKind::ShuttingDown,
+                    message: "the review was cut short: the daemon is stopping or the workspace was unwatched".into(),
+                }));
+                return write_frame(wr, &reply).await;
+            }
+            ev = events.recv() => match ev {
+                Ok(ev) if ev.kind == "review_activity" && ev.workspace.as_deref() == Some(root) => {
+                    let progress = Response::Progress {
+                        elapsed_ms: started.elapsed().as_millis() as u64,
+                        activity: ev.message,
+                    };
+                    write_frame(wr, &progress).await?;
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => {}
+            },
+            // The client hung up: the review goes on without it.
+            n = rd.read(&mut sink) => if matches!(n, Ok(0) | Err(_)) { return Ok(()) },
+            () = shutdown.cancelled() => {
+                // Let the workspace record the interruption, then tell the client.
+                if let Ok(Ok(reply)) = tokio::time::timeout(SHUTDOWN_GRACE, &mut done).await {
+                    return write_frame(wr, &reply).await;
+                }
+                return Ok(());
+            }
         }
     }
 }

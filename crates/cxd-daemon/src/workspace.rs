@@ -86,9 +86,9 @@ impl WorkspaceHandle {
         s
     }
 
-    /// Send the actor a command.
-    pub async fn send(&self, cmd: Command) -> bool {
-        self.commands.send(cmd).await.is_ok()
+    /// The actor's inbox.
+    pub fn commands(&self) -> mpsc::Sender<Command> {
+        self.commands.clone()
     }
 
     /// Stop the actor and wait for it (its watches are released when it ends; a running
@@ -635,27 +635,7 @@ impl Actor {
                 return;
             }
         };
-        let previous_head = self.baseline.as_ref().and_then(|b| b.head.clone());
-        let head_moved = change.base.head != previous_head;
-        let diff_files: Vec<String> = change
-            .diff
-            .files
-            .iter()
-            .map(|f| f.path.to_string_lossy().into_owned())
-            .collect();
-        if head_moved {
-            tracing::info!(root = %self.root().display(), from = ?previous_head, to = ?change.to.head, "HEAD moved; the baseline follows it");
-            self.log("head_moved", serde_json::json!({"from": previous_head, "to": change.to.head, "count": watched.len()})).await;
-            if !change.diff.is_empty() {
-                self.log_edit(&diff_files, true).await;
-            }
-        } else if !watched.is_empty() {
-            let names: Vec<String> = watched
-                .iter()
-                .map(|p| p.to_string_lossy().into_owned())
-                .collect();
-            self.log_edit(&names, !change.diff.is_empty()).await;
-        }
+        self.record_burst(&watched, &change).await;
         if change.diff.is_empty() {
             if Some(&change.base) != self.baseline.as_ref() {
                 self.baseline = Some(change.base.clone());
@@ -669,6 +649,24 @@ impl Actor {
         }
         self.start_review(change, "edit", None, None, Vec::new())
             .await;
+    }
+
+    /// Put a settled burst in the audit trail: a HEAD move, and the edits (with whether they
+    /// changed anything in the end).
+    async fn record_burst(&self, watched: &[PathBuf], change: &Change) {
+        let previous_head = self.baseline.as_ref().and_then(|b| b.head.clone());
+        let head_moved = change.base.head != previous_head;
+        let diff_files: Vec<String> = change.diff.files.iter().map(|f| f.path.to_string_lossy().into_owned()).collect();
+        if head_moved {
+            tracing::info!(root = %self.root().display(), from = ?previous_head, to = ?change.to.head, "HEAD moved; the baseline follows it");
+            self.log("head_moved", serde_json::json!({"from": previous_head, "to": change.to.head, "count": watched.len()})).await;
+            if !change.diff.is_empty() {
+                self.log_edit(&diff_files, true).await;
+            }
+        } else if !watched.is_empty() {
+            let names: Vec<String> = watched.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+            self.log_edit(&names, !change.diff.is_empty()).await;
+        }
     }
 
     async fn log_edit(&self, files: &[String], net_change: bool) {

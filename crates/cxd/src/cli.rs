@@ -36,8 +36,90 @@ pub enum Command {
     Unwatch(PathArg),
     /// List the watched workspaces.
     List(ListArgs),
-    /// Show the audit trail: edits, review requests and results, approvals.
+    /// Show the audit trail: edits, reviews and their results, approvals.
     Log(LogArgs),
+    /// Review now, skipping the debounce.
+    ///
+    /// With --wait, shows what codex is doing, then the verdict and findings; exits 0 when
+    /// approved, 1 when changes are requested, 4 when the review itself failed.
+    Review(ReviewArgs),
+    /// List a workspace's findings (open ones unless --all).
+    Findings(FindingsArgs),
+    /// Show or change the workspace's codex thread.
+    Session(SessionArgs),
+    /// Record edits but start no review until `cxd unpause`.
+    Pause(PathArg),
+    /// Resume reviewing (also clears a halt after a failed review).
+    Unpause(PathArg),
+}
+
+/// `cxd review`
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// A path inside the workspace (default: the current directory).
+    pub path: Option<PathBuf>,
+    /// Wait for the verdict, showing progress.
+    #[arg(long)]
+    pub wait: bool,
+    /// Review every uncommitted change against HEAD, not only what changed since the last review.
+    #[arg(long)]
+    pub all: bool,
+    /// Model for this review (default: review.model).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Reasoning effort for this review (default: review.effort).
+    #[arg(long, value_name = "EFFORT")]
+    pub effort: Option<String>,
+    /// Print the result as JSON (with --wait).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cxd findings`
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    /// A path inside the workspace (default: the current directory).
+    pub path: Option<PathBuf>,
+    /// Include resolved and dismissed findings.
+    #[arg(long)]
+    pub all: bool,
+    /// Only this severity and above (critical, high, medium, low, info).
+    #[arg(long, value_name = "SEVERITY")]
+    pub severity: Option<String>,
+    /// Print JSON (see the README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cxd session`
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SessionArgs {
+    /// What to do (default: print the thread id).
+    #[command(subcommand)]
+    pub action: Option<SessionCommand>,
+    /// A path inside the workspace (default: the current directory).
+    pub path: Option<PathBuf>,
+}
+
+/// `cxd session reset|adopt`
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Start a fresh codex thread at the next review.
+    Reset {
+        /// A path inside the workspace.
+        path: Option<PathBuf>,
+    },
+    /// Continue an existing codex thread from now on (e.g. the one a plan was discussed in).
+    Adopt {
+        /// The thread id (a UUID); with --last, the workspace path instead.
+        id: Option<String>,
+        /// Adopt the newest codex thread started in the workspace's root.
+        #[arg(long)]
+        last: bool,
+        /// A path inside the workspace.
+        path: Option<PathBuf>,
+    },
 }
 
 /// `cxd watch`

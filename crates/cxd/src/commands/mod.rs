@@ -1,7 +1,11 @@
 //! One module a subcommand; `run` picks the one the command line names.
 
 mod daemon;
+mod findings;
 mod log;
+mod progress;
+mod review;
+mod session;
 mod spawn;
 mod status;
 mod stop;
@@ -28,6 +32,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unwatch(args) => watch::unwatch(&paths, &args),
         Command::List(args) => watch::list(&paths, &args),
         Command::Log(args) => log::run(&paths, &args),
+        Command::Review(args) => review::run(&paths, &args),
+        Command::Findings(args) => findings::run(&paths, &args),
+        Command::Session(args) => session::run(&paths, args),
+        Command::Pause(args) => watch::pause(&paths, &args, true),
+        Command::Unpause(args) => watch::pause(&paths, &args, false),
     }
 }
 

@@ -1,0 +1,63 @@
+//! Progress while waiting on codex: one updating line on a terminal, timestamped lines in a
+//! pipe, nothing with --json.
+
+use std::io::{IsTerminal, Write};
+
+/// Where progress goes.
+pub struct Progress {
+    mode: Mode,
+    last: String,
+}
+
+#[derive(PartialEq, Eq)]
+enum Mode {
+    Quiet,
+    Line,
+    Plain,
+}
+
+impl Progress {
+    /// Progress on stderr, unless `quiet`.
+    pub fn new(quiet: bool) -> Self {
+        let mode = if quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Mode::Line
+        } else {
+            Mode::Plain
+        };
+        Self { mode, last: String::new() }
+    }
+
+    /// Show what codex is doing `elapsed_ms` into the wait.
+    pub fn update(&mut self, elapsed_ms: u64, activity: &str) {
+        if activity == self.last {
+            return;
+        }
+        self.last = activity.to_owned();
+        let elapsed = super::status::duration(elapsed_ms / 1000);
+        let mut err = std::io::stderr().lock();
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Line => {
+                let width = 100usize;
+                let mut line = format!("[{elapsed}] codex: {activity}");
+                if line.chars().count() > width {
+                    line = line.chars().take(width - 1).collect::<String>() + "…";
+                }
+                let _ = write!(err, "\r\x1b[2K{line}");
+                let _ = err.flush();
+            }
+            Mode::Plain => {
+                let _ = writeln!(err, "[{elapsed}] codex: {activity}");
+            }
+        }
+    }
+
+    /// Clear the updating line.
+    pub fn finish(&mut self) {
+        if self.mode == Mode::Line && !self.last.is_empty() {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
+}

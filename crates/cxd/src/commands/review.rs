@@ -1,0 +1,141 @@
+//! `cxd review`: review now; with --wait, show progress, the verdict and the findings.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use cxd_proto::message::ReviewDone;
+use cxd_proto::paths::Paths;
+use cxd_proto::status::Finding;
+use cxd_proto::{Request, Response};
+
+use super::abs_path;
+use super::progress::Progress;
+use crate::cli::ReviewArgs;
+use crate::client::Client;
+use crate::exit::{Failure, NO, REVIEW_FAILED, UNREACHABLE};
+
+pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
+    let path = abs_path(args.path.as_deref())?;
+    let mut client = Client::connect(&paths.socket)?;
+    let request = Request::Review {
+        path,
+        all: args.all,
+        model: args.model.clone(),
+        effort: args.effort.clone(),
+        wait: args.wait,
+    };
+    client.send(&request)?;
+    if args.wait {
+        // A review may take as long as review.timeout_s: wait without a read timeout.
+        client.set_timeout(None)?;
+    }
+    let mut progress = Progress::new(args.json);
+    loop {
+        match client.recv()? {
+            Response::Progress { elapsed_ms, activity } => progress.update(elapsed_ms, &activity),
+            Response::ReviewDone(done) => {
+                progress.finish();
+                return finish(&done, args.json);
+            }
+            Response::ReviewStarted { root } => {
+                println!("review started in {} — `cxd status` shows its progress", root.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            Response::Ok { message } => {
+                progress.finish();
+                println!("{message}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Response::Error(e) => {
+                progress.finish();
+                let code = match e.kind {
+                    cxd_proto::ErrorKind::Usage => crate::exit::USAGE,
+                    _ => UNREACHABLE,
+                };
+                return Err(Failure::new(code, e.message).into());
+            }
+            other => {
+                return Err(Failure::new(UNREACHABLE, format!("unexpected reply to review: {other:?}")).into());
+            }
+        }
+    }
+}
+
+fn finish(done: &ReviewDone, json: bool) -> anyhow::Result<ExitCode> {
+    let code = match done.review.verdict.as_str() {
+        "approve" => 0,
+        "changes_requested" => NO,
+        _ => REVIEW_FAILED,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(done)?);
+    } else {
+        print!("{}", render(done));
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// The human form of a finished review.
+pub fn render(done: &ReviewDone) -> String {
+    let r = &done.review;
+    let mut out = String::new();
+    let tokens = format!("{} in ({} cached), {} out", r.tokens.input, r.tokens.cached_input, r.tokens.output);
+    match r.verdict.as_str() {
+        "approve" | "changes_requested" => {
+            let _ = writeln!(out, "review {}: {} ({}, {}; {tokens})", r.id, r.verdict, r.model, r.effort);
+            if let Some(s) = &r.summary {
+                let _ = writeln!(out, "{s}");
+            }
+        }
+        _ => {
+            let class = r.error_class.as_deref().unwrap_or("error");
+            let _ = writeln!(out, "review {} failed ({class})", r.id);
+            if let Some(e) = &r.error {
+                let _ = writeln!(out, "{e}");
+            }
+            if let Some(raw) = &r.raw_answer {
+                let _ = writeln!(out, "codex answered:\n{raw}");
+            }
+        }
+    }
+    if !done.resolved.is_empty() {
+        let _ = writeln!(out, "resolved: {}", done.resolved.join(", "));
+    }
+    if !done.opened.is_empty() {
+        let _ = writeln!(out, "\nnew findings:");
+        for f in &done.opened {
+            out.push_str(&finding_block(f));
+        }
+    }
+    let others: Vec<&Finding> = done.open.iter().filter(|f| !done.opened.iter().any(|o| o.id == f.id)).collect();
+    if !others.is_empty() {
+        let _ = writeln!(out, "\nstill open:");
+        for f in others {
+            let _ = writeln!(out, "  {:<4} {:<8} {}  {}", f.id, f.severity, location(f), f.title);
+        }
+    }
+    out
+}
+
+/// `file:line` (or `file`, or `(whole change)`).
+pub fn location(f: &Finding) -> String {
+    match (f.file.is_empty(), f.line_start > 0) {
+        (true, _) => "(whole change)".into(),
+        (false, true) if f.line_end > f.line_start => format!("{}:{}-{}", f.file, f.line_start, f.line_end),
+        (false, true) => format!("{}:{}", f.file, f.line_start),
+        (false, false) => f.file.clone(),
+    }
+}
+
+/// A finding with its body and recommendation.
+pub fn finding_block(f: &Finding) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "  {} {} [{}] {}  {}", f.id, f.severity, f.category, location(f), f.title);
+    for line in f.body.lines() {
+        let _ = writeln!(out, "      {line}");
+    }
+    if !f.recommendation.is_empty() {
+        let _ = writeln!(out, "      fix: {}", f.recommendation);
+    }
+    out
+}

@@ -1,0 +1,42 @@
+//! `cxd session`: the workspace's own codex thread.
+
+use std::process::ExitCode;
+
+use cxd_proto::message::SessionAction;
+use cxd_proto::paths::Paths;
+use cxd_proto::{Request, Response};
+
+use super::abs_path;
+use crate::cli::{SessionArgs, SessionCommand};
+use crate::client::Client;
+use crate::exit::{Failure, UNREACHABLE, USAGE};
+
+pub fn run(paths: &Paths, args: SessionArgs) -> anyhow::Result<ExitCode> {
+    let (path, action) = match args.action {
+        None => (args.path, SessionAction::Show),
+        Some(SessionCommand::Reset { path }) => (path, SessionAction::Reset),
+        Some(SessionCommand::Adopt { id, last, path }) => match (id, last, path) {
+            (Some(id), false, path) => (path, SessionAction::Adopt(id)),
+            // `adopt --last PATH`: the one positional is the path.
+            (id, true, None) => (id.map(std::path::PathBuf::from), SessionAction::AdoptLast),
+            _ => {
+                return Err(Failure::new(USAGE, "give a thread id or --last (`cxd session adopt ID [PATH]`, `cxd session adopt --last [PATH]`)").into());
+            }
+        },
+    };
+    let showing = action == SessionAction::Show;
+    let path = abs_path(path.as_deref())?;
+    let mut client = Client::connect(&paths.socket)?;
+    match client.request(&Request::Session { path, action })? {
+        Response::Session { root, thread_id } => {
+            match (thread_id, showing) {
+                (Some(t), true) => println!("{t}"),
+                (None, true) => println!("no codex thread yet for {}: the first review starts one", root.display()),
+                (Some(t), false) => println!("{} now continues codex thread {t}", root.display()),
+                (None, false) => println!("{}: the next review starts a new codex thread", root.display()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(Failure::new(UNREACHABLE, format!("unexpected reply to session: {other:?}")).into()),
+    }
+}
