@@ -49,7 +49,10 @@ fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
 }
 
 fn gone() -> Response {
-    error(ErrorKind::ShuttingDown, "the workspace stopped (the daemon is shutting down, or it was unwatched)")
+    error(
+        ErrorKind::ShuttingDown,
+        "the workspace stopped (the daemon is shutting down, or it was unwatched)",
+    )
 }
 
 impl From<RegistryError> for Response {
@@ -84,14 +87,27 @@ impl Handler {
                 Err(e) => e.into(),
             },
             Request::Log { path, limit } => self.log(path, limit).await,
-            Request::Review { path, all, model, effort, wait } => {
+            Request::Review {
+                path,
+                all,
+                model,
+                effort,
+                wait,
+            } => {
                 return self.review(path, all, model, effort, wait).await;
             }
             Request::Pause { path } => self.pause(path, true).await,
             Request::Unpause { path } => self.pause(path, false).await,
-            Request::Findings { path, all, severity } => self.findings(path, all, severity).await,
+            Request::Findings {
+                path,
+                all,
+                severity,
+            } => self.findings(path, all, severity).await,
             Request::Session { path, action } => self.session(path, action).await,
-            other => error(ErrorKind::Usage, format!("request {other:?} is not handled here")),
+            other => error(
+                ErrorKind::Usage,
+                format!("request {other:?} is not handled here"),
+            ),
         };
         Reply::One(response)
     }
@@ -146,7 +162,10 @@ impl Handler {
             Err(_) => Reply::One(gone()),
             Ok(Err(response)) => Reply::One(response),
             Ok(Ok(None)) => Reply::One(Response::Ok {
-                message: format!("nothing to review in {}: no change since the last review", ws.root.display()),
+                message: format!(
+                    "nothing to review in {}: no change since the last review",
+                    ws.root.display()
+                ),
             }),
             Ok(Ok(Some(done))) if wait => Reply::Wait {
                 root: ws.root,
@@ -163,7 +182,12 @@ impl Handler {
             Err(r) => return r,
         };
         let (tx, rx) = oneshot::channel();
-        if ws.commands.send(workspace::Command::Pause(pause, tx)).await.is_err() {
+        if ws
+            .commands
+            .send(workspace::Command::Pause(pause, tx))
+            .await
+            .is_err()
+        {
             return gone();
         }
         rx.await.unwrap_or_else(|_| gone())
@@ -175,7 +199,12 @@ impl Handler {
             Err(r) => return r,
         };
         let (tx, rx) = oneshot::channel();
-        if ws.commands.send(workspace::Command::Session(action, tx)).await.is_err() {
+        if ws
+            .commands
+            .send(workspace::Command::Session(action, tx))
+            .await
+            .is_err()
+        {
             return gone();
         }
         rx.await.unwrap_or_else(|_| gone())
@@ -200,7 +229,11 @@ impl Handler {
             }
         };
         let id = ws.id;
-        match self.store.call(move |c| store::findings::list(c, id, all)).await {
+        match self
+            .store
+            .call(move |c| store::findings::list(c, id, all))
+            .await
+        {
             Ok(rows) => Response::Findings(
                 rows.iter()
                     .filter(|f| severity_rank(&f.finding.severity).unwrap_or(0) >= min)

@@ -89,6 +89,18 @@ impl Registry {
         shutdown: CancellationToken,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), store::StoreError> {
         let (tx, rx) = mpsc::channel(64);
+        // Reviews a dead daemon left running are interrupted; their changes are still
+        // unreviewed (the baseline did not move), so the workspaces review them again.
+        let at = crate::clock::now_rfc3339();
+        let interrupted = store
+            .call(move |c| store::reviews::interrupt_running(c, &at))
+            .await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "reviews cut short by the last daemon's end are marked interrupted and will run again"
+            );
+        }
         let rows = store.call(|c| store::workspaces::list(c)).await?;
         let mut actor = Actor {
             ctx,

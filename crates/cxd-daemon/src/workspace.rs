@@ -656,7 +656,12 @@ impl Actor {
     async fn record_burst(&self, watched: &[PathBuf], change: &Change) {
         let previous_head = self.baseline.as_ref().and_then(|b| b.head.clone());
         let head_moved = change.base.head != previous_head;
-        let diff_files: Vec<String> = change.diff.files.iter().map(|f| f.path.to_string_lossy().into_owned()).collect();
+        let diff_files: Vec<String> = change
+            .diff
+            .files
+            .iter()
+            .map(|f| f.path.to_string_lossy().into_owned())
+            .collect();
         if head_moved {
             tracing::info!(root = %self.root().display(), from = ?previous_head, to = ?change.to.head, "HEAD moved; the baseline follows it");
             self.log("head_moved", serde_json::json!({"from": previous_head, "to": change.to.head, "count": watched.len()})).await;
@@ -664,7 +669,10 @@ impl Actor {
                 self.log_edit(&diff_files, true).await;
             }
         } else if !watched.is_empty() {
-            let names: Vec<String> = watched.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+            let names: Vec<String> = watched
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
             self.log_edit(&names, !change.diff.is_empty()).await;
         }
     }

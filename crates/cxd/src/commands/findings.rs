@@ -21,14 +21,27 @@ pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
     };
     let findings = match client.request(&request)? {
         Response::Findings(f) => f,
-        other => return Err(Failure::new(UNREACHABLE, format!("unexpected reply to findings: {other:?}")).into()),
+        other => {
+            return Err(Failure::new(
+                UNREACHABLE,
+                format!("unexpected reply to findings: {other:?}"),
+            )
+            .into());
+        }
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&findings)?);
         return Ok(ExitCode::SUCCESS);
     }
     if findings.is_empty() {
-        println!("{}", if args.all { "no findings" } else { "no open findings" });
+        println!(
+            "{}",
+            if args.all {
+                "no findings"
+            } else {
+                "no open findings"
+            }
+        );
         return Ok(ExitCode::SUCCESS);
     }
     for severity in ["critical", "high", "medium", "low", "info"] {

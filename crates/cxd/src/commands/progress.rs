@@ -26,7 +26,10 @@ impl Progress {
         } else {
             Mode::Plain
         };
-        Self { mode, last: String::new() }
+        Self {
+            mode,
+            last: String::new(),
+        }
     }
 
     /// Show what codex is doing `elapsed_ms` into the wait.

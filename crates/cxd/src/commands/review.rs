@@ -32,13 +32,19 @@ pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
     let mut progress = Progress::new(args.json);
     loop {
         match client.recv()? {
-            Response::Progress { elapsed_ms, activity } => progress.update(elapsed_ms, &activity),
+            Response::Progress {
+                elapsed_ms,
+                activity,
+            } => progress.update(elapsed_ms, &activity),
             Response::ReviewDone(done) => {
                 progress.finish();
                 return finish(&done, args.json);
             }
             Response::ReviewStarted { root } => {
-                println!("review started in {} — `cxd status` shows its progress", root.display());
+                println!(
+                    "review started in {} — `cxd status` shows its progress",
+                    root.display()
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             Response::Ok { message } => {
@@ -55,7 +61,11 @@ pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
                 return Err(Failure::new(code, e.message).into());
             }
             other => {
-                return Err(Failure::new(UNREACHABLE, format!("unexpected reply to review: {other:?}")).into());
+                return Err(Failure::new(
+                    UNREACHABLE,
+                    format!("unexpected reply to review: {other:?}"),
+                )
+                .into());
             }
         }
     }
@@ -79,10 +89,17 @@ fn finish(done: &ReviewDone, json: bool) -> anyhow::Result<ExitCode> {
 pub fn render(done: &ReviewDone) -> String {
     let r = &done.review;
     let mut out = String::new();
-    let tokens = format!("{} in ({} cached), {} out", r.tokens.input, r.tokens.cached_input, r.tokens.output);
+    let tokens = format!(
+        "{} in ({} cached), {} out",
+        r.tokens.input, r.tokens.cached_input, r.tokens.output
+    );
     match r.verdict.as_str() {
         "approve" | "changes_requested" => {
-            let _ = writeln!(out, "review {}: {} ({}, {}; {tokens})", r.id, r.verdict, r.model, r.effort);
+            let _ = writeln!(
+                out,
+                "review {}: {} ({}, {}; {tokens})",
+                r.id, r.verdict, r.model, r.effort
+            );
             if let Some(s) = &r.summary {
                 let _ = writeln!(out, "{s}");
             }
@@ -107,11 +124,22 @@ pub fn render(done: &ReviewDone) -> String {
             out.push_str(&finding_block(f));
         }
     }
-    let others: Vec<&Finding> = done.open.iter().filter(|f| !done.opened.iter().any(|o| o.id == f.id)).collect();
+    let others: Vec<&Finding> = done
+        .open
+        .iter()
+        .filter(|f| !done.opened.iter().any(|o| o.id == f.id))
+        .collect();
     if !others.is_empty() {
         let _ = writeln!(out, "\nstill open:");
         for f in others {
-            let _ = writeln!(out, "  {:<4} {:<8} {}  {}", f.id, f.severity, location(f), f.title);
+            let _ = writeln!(
+                out,
+                "  {:<4} {:<8} {}  {}",
+                f.id,
+                f.severity,
+                location(f),
+                f.title
+            );
         }
     }
     out
@@ -121,7 +149,9 @@ pub fn render(done: &ReviewDone) -> String {
 pub fn location(f: &Finding) -> String {
     match (f.file.is_empty(), f.line_start > 0) {
         (true, _) => "(whole change)".into(),
-        (false, true) if f.line_end > f.line_start => format!("{}:{}-{}", f.file, f.line_start, f.line_end),
+        (false, true) if f.line_end > f.line_start => {
+            format!("{}:{}-{}", f.file, f.line_start, f.line_end)
+        }
         (false, true) => format!("{}:{}", f.file, f.line_start),
         (false, false) => f.file.clone(),
     }
@@ -130,7 +160,15 @@ pub fn location(f: &Finding) -> String {
 /// A finding with its body and recommendation.
 pub fn finding_block(f: &Finding) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "  {} {} [{}] {}  {}", f.id, f.severity, f.category, location(f), f.title);
+    let _ = writeln!(
+        out,
+        "  {} {} [{}] {}  {}",
+        f.id,
+        f.severity,
+        f.category,
+        location(f),
+        f.title
+    );
     for line in f.body.lines() {
         let _ = writeln!(out, "      {line}");
     }

@@ -31,12 +31,22 @@ pub fn run(paths: &Paths, args: SessionArgs) -> anyhow::Result<ExitCode> {
         Response::Session { root, thread_id } => {
             match (thread_id, showing) {
                 (Some(t), true) => println!("{t}"),
-                (None, true) => println!("no codex thread yet for {}: the first review starts one", root.display()),
+                (None, true) => println!(
+                    "no codex thread yet for {}: the first review starts one",
+                    root.display()
+                ),
                 (Some(t), false) => println!("{} now continues codex thread {t}", root.display()),
-                (None, false) => println!("{}: the next review starts a new codex thread", root.display()),
+                (None, false) => println!(
+                    "{}: the next review starts a new codex thread",
+                    root.display()
+                ),
             }
             Ok(ExitCode::SUCCESS)
         }
-        other => Err(Failure::new(UNREACHABLE, format!("unexpected reply to session: {other:?}")).into()),
+        other => Err(Failure::new(
+            UNREACHABLE,
+            format!("unexpected reply to session: {other:?}"),
+        )
+        .into()),
     }
 }

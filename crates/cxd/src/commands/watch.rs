@@ -80,7 +80,11 @@ pub fn list(paths: &Paths, args: &ListArgs) -> anyhow::Result<ExitCode> {
 pub fn pause(paths: &Paths, args: &PathArg, pause: bool) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
     let mut client = Client::connect(&paths.socket)?;
-    let request = if pause { Request::Pause { path } } else { Request::Unpause { path } };
+    let request = if pause {
+        Request::Pause { path }
+    } else {
+        Request::Unpause { path }
+    };
     match client.request(&request)? {
         Response::Ok { message } => {
             println!("{message}");

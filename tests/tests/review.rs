@@ -1,0 +1,508 @@
+//! Reviews through a fake codex that speaks codex's JSONL protocol and records every argv.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cxd_e2e::{TestEnv, init_repo, wait_for};
+use serde_json::{Value, json};
+
+const T: Duration = Duration::from_secs(30);
+
+fn finding(title: &str, severity: &str) -> Value {
+    json!({"severity": severity, "category": "bug", "file": "README", "line_start": 2, "line_end": 2,
+           "title": title, "body": "what and why", "recommendation": "the fix", "confidence": 0.9})
+}
+
+fn answer(verdict: &str, findings: Vec<Value>, fixed: &[&str]) -> Value {
+    json!({"answer": {"verdict": verdict, "summary": format!("{verdict} summary"), "findings": findings, "fixed_finding_ids": fixed}})
+}
+
+fn setup(config_extra: &str) -> (TestEnv, std::path::PathBuf) {
+    let env = TestEnv::new();
+    env.write_config(&format!(
+        "[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n{config_extra}"
+    ));
+    let repo = init_repo(env.dir.path(), "repo");
+    (env, repo)
+}
+
+fn ws(env: &TestEnv) -> Value {
+    env.status_json()["workspaces"][0].clone()
+}
+
+/// Wait until the workspace has `n` finished reviews and is no longer reviewing.
+fn wait_reviews(env: &TestEnv, n: u64) -> Value {
+    wait_for(&format!("{n} finished review(s)"), T, || {
+        let w = ws(env);
+        (w["reviews"].as_u64() == Some(n) && w["state"] != "reviewing").then_some(w)
+    })
+}
+
+fn edit(repo: &Path, text: &str) {
+    std::fs::write(repo.join("README"), text).unwrap();
+}
+
+fn argv(call: &Value) -> Vec<String> {
+    call["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn an_edit_is_reviewed_on_a_new_read_only_thread() {
+    let (env, repo) = setup(
+        "[review]\nmodel = \"m-test\"\neffort = \"high\"\nextra_args = [\"--skip-git-repo-check\"]\n",
+    );
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    edit(&repo, "hello\nworld\n");
+    let w = wait_reviews(&env, 1);
+    let last = &w["last_review"];
+    assert_eq!(last["verdict"], "approve");
+    assert_eq!(last["trigger"], "edit");
+    assert_eq!(last["exit_code"], 0);
+    assert_eq!(last["model"], "m-test");
+    assert_eq!(last["effort"], "high");
+    assert!(last["tokens"]["input"].as_u64().unwrap() > 0);
+    assert!(w["thread_id"].is_string());
+    let calls = env.codex_calls();
+    assert_eq!(calls.len(), 1);
+    let a = argv(&calls[0]);
+    let state = env.state.to_str().unwrap();
+    assert_eq!(
+        a[..9],
+        [
+            "exec",
+            "--json",
+            "-s",
+            "read-only",
+            "-m",
+            "m-test",
+            "-c",
+            "model_reasoning_effort=high",
+            "--output-schema"
+        ]
+    );
+    assert!(
+        a[9].starts_with(state) && a[9].ends_with("review-schema.json"),
+        "{a:?}"
+    );
+    assert_eq!(a[10], "-o");
+    assert!(a[11].starts_with(state), "{a:?}");
+    assert_eq!(
+        a[12..],
+        ["-C", repo.to_str().unwrap(), "--skip-git-repo-check", "-"]
+    );
+    // The prompt came on stdin and carries the diff.
+    let prompt = calls[0]["prompt"].as_str().unwrap();
+    assert!(prompt.contains("+world"), "{prompt}");
+    assert!(prompt.contains("README (modified, +1 -0)"), "{prompt}");
+}
+
+#[test]
+fn findings_open_then_resolve_and_later_reviews_resume_the_thread() {
+    let (env, repo) = setup("");
+    env.script_codex(&json!([
+        answer(
+            "changes_requested",
+            vec![finding("off by one", "high"), finding("nit", "low")],
+            &[]
+        ),
+        answer("approve", vec![], &["F1"]),
+    ]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    edit(&repo, "hello\nbroken\n");
+    let w = wait_reviews(&env, 1);
+    assert_eq!(w["last_review"]["verdict"], "changes_requested");
+    assert_eq!(
+        w["open_findings"],
+        json!({"critical": 0, "high": 1, "medium": 0, "low": 1, "info": 0})
+    );
+    let thread = w["thread_id"].as_str().unwrap().to_owned();
+    let findings: Value =
+        serde_json::from_str(&env.ok(&["findings", repo.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(findings.as_array().unwrap().len(), 2);
+    assert_eq!(findings[0]["id"], "F1");
+    assert_eq!(findings[0]["status"], "open");
+    assert_eq!(findings[0]["title"], "off by one");
+    assert_eq!(findings[0]["first_review"], 1);
+    let high: Value = serde_json::from_str(&env.ok(&[
+        "findings",
+        repo.to_str().unwrap(),
+        "--severity",
+        "high",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(high.as_array().unwrap().len(), 1);
+
+    edit(&repo, "hello\nfixed\n");
+    let w = wait_reviews(&env, 2);
+    assert_eq!(w["last_review"]["verdict"], "approve");
+    assert_eq!(w["thread_id"], thread.as_str());
+    assert_eq!(w["open_findings"]["high"], 0);
+    assert_eq!(w["open_findings"]["low"], 1);
+    let all: Value =
+        serde_json::from_str(&env.ok(&["findings", repo.to_str().unwrap(), "--all", "--json"]))
+            .unwrap();
+    assert_eq!(all[0]["status"], "resolved");
+    assert_eq!(all[0]["last_review"], 2);
+    assert_eq!(all[1]["status"], "open");
+
+    let calls = env.codex_calls();
+    assert_eq!(calls.len(), 2);
+    let a = argv(&calls[1]);
+    assert_eq!(
+        a[..10],
+        [
+            "exec",
+            "resume",
+            thread.as_str(),
+            "--json",
+            "-m",
+            "gpt-5.2-codex",
+            "-c",
+            "model_reasoning_effort=medium",
+            "-c",
+            "sandbox_mode=\"read-only\""
+        ]
+    );
+    assert!(
+        !a.iter().any(|x| x == "-s" || x == "-C" || x == "--last"),
+        "{a:?}"
+    );
+    assert_eq!(a.last().unwrap(), "-");
+    assert_eq!(calls[1]["cwd"], repo.to_str().unwrap());
+    // The second prompt lists the open findings so codex can say which are fixed.
+    let prompt = calls[1]["prompt"].as_str().unwrap();
+    assert!(
+        prompt.contains("- F1 [high] README:2: off by one"),
+        "{prompt}"
+    );
+    // Per-review tokens are the difference of the thread's cumulative usage.
+    let first = env.log_kind("review_finished")[0]["tokens"]["input"]
+        .as_u64()
+        .unwrap();
+    let second = w["last_review"]["tokens"]["input"].as_u64().unwrap();
+    assert_eq!(w["tokens_total"]["input"].as_u64().unwrap(), first + second);
+}
+
+#[test]
+fn a_restart_between_reviews_still_resumes_the_thread() {
+    let (env, repo) = setup("");
+    let mut d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    edit(&repo, "one\n");
+    let thread = wait_reviews(&env, 1)["thread_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.ok(&["stop"]);
+    d.wait_exit(Duration::from_secs(10));
+    let _d = env.start_daemon();
+    assert_eq!(ws(&env)["thread_id"], thread.as_str());
+    edit(&repo, "two\n");
+    wait_reviews(&env, 2);
+    let a = argv(&env.codex_calls()[1]);
+    assert_eq!(a[1..3], ["resume", thread.as_str()]);
+    assert_eq!(env.ok(&["session", repo.to_str().unwrap()]).trim(), thread);
+}
+
+#[test]
+fn a_usage_limit_halts_without_retrying_until_asked() {
+    let (env, repo) = setup("");
+    env.script_codex(&json!([{"mode": "fail_quota"}, answer("approve", vec![], &[])]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    edit(&repo, "one\n");
+    let w = wait_for("halted", T, || {
+        let w = ws(&env);
+        (w["state"] == "halted").then_some(w)
+    });
+    assert_eq!(w["last_review"]["verdict"], "error");
+    assert_eq!(w["last_review"]["error_class"], "quota");
+    assert_eq!(w["last_review"]["exit_code"], 1);
+    assert!(
+        w["error"].as_str().unwrap().contains("usage limit"),
+        "{w:#}"
+    );
+    assert_eq!(
+        w["open_findings"],
+        json!({"critical": 0, "high": 0, "medium": 0, "low": 0, "info": 0})
+    );
+    // Another edit is recorded but does not run codex again.
+    edit(&repo, "two\n");
+    env.wait_log("edit", 2, T);
+    assert_eq!(env.codex_calls().len(), 1);
+    assert_eq!(ws(&env)["state"], "halted");
+    // `cxd review` retries, and covers both edits.
+    let out = env.run(&["review", "--wait", repo.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": approve"));
+    assert_eq!(env.codex_calls().len(), 2);
+    assert_eq!(ws(&env)["state"], "idle");
+}
+
+#[test]
+fn review_wait_exit_codes() {
+    let (env, repo) = setup("");
+    env.script_codex(&json!([
+        answer("changes_requested", vec![finding("bad", "high")], &[]),
+        {"mode": "fail_auth"},
+    ]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    let out = env.run(&["review", "--wait", repo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to review"));
+    edit(&repo, "changed\n");
+    let out = env.run(&["review", "--wait", repo.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("F1 high [bug] README:2  bad"), "{stdout}");
+    assert!(stdout.contains("fix: the fix"), "{stdout}");
+    edit(&repo, "changed again\n");
+    let out = env.run(&["review", "--wait", "--json", repo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["review"]["error_class"], "auth");
+}
+
+#[test]
+fn a_hung_codex_is_killed_at_the_timeout_with_its_children() {
+    let (env, repo) = setup("[review]\ntimeout_s = 2\n");
+    env.script_codex(&json!([{"mode": "hang"}]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    edit(&repo, "one\n");
+    let w = wait_for("halted by the timeout", T, || {
+        let w = ws(&env);
+        (w["state"] == "halted").then_some(w)
+    });
+    assert_eq!(w["last_review"]["error_class"], "timeout");
+    let call = &env.codex_calls()[0];
+    for pid in [
+        call["pid"].as_i64().unwrap(),
+        call["child_pid"].as_i64().unwrap(),
+    ] {
+        wait_for(&format!("process {pid} gone"), T, || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Gone, or a zombie waiting for init to reap it.
+            (stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")).then_some(())
+        });
+    }
+}
+
+#[test]
+fn garbage_plain_text_and_empty_answers() {
+    let (env, repo) = setup("");
+    env.script_codex(&json!([
+        {"mode": "garbage"},
+        {"mode": "plain_text"},
+        {"mode": "empty"},
+        {"mode": "crash"},
+    ]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    edit(&repo, "one\n");
+    // Junk around a good turn: the turn counts.
+    assert_eq!(wait_reviews(&env, 1)["last_review"]["verdict"], "approve");
+    edit(&repo, "two\n");
+    let w = wait_reviews(&env, 2);
+    assert_eq!(w["state"], "halted");
+    assert_eq!(w["last_review"]["error_class"], "schema");
+    assert!(
+        w["last_review"]["raw_answer"].is_string(),
+        "the answer is kept verbatim: {w:#}"
+    );
+    let out = env.run(&["review", "--wait", repo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(ws(&env)["last_review"]["error_class"], "schema");
+    let out = env.run(&["review", "--wait", repo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(ws(&env)["last_review"]["error_class"], "crash");
+    assert_eq!(ws(&env)["last_review"]["exit_code"], 101);
+    // The daemon is unharmed and says why the workspace stopped.
+    let w = ws(&env);
+    assert_eq!(w["state"], "halted");
+    assert!(
+        w["last_review"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("codex exited 101"),
+        "{w:#}"
+    );
+}
+
+#[test]
+fn a_missing_codex_says_how_to_install_it() {
+    let (env, repo) = setup("[review]\ncodex_bin = \"/nonexistent/codex\"\n");
+    let mut d = {
+        // Only the config names codex here.
+        let log = std::fs::File::create(env.dir.path().join("d.log")).unwrap();
+        env.cmd(&["daemon", "--log-stderr"])
+            .env_remove("CXD_CODEX_BIN")
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    wait_for("daemon", T, || {
+        env.run(&["status"]).status.success().then_some(())
+    });
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    edit(&repo, "one\n");
+    let w = wait_for("halted", T, || {
+        let w = ws(&env);
+        (w["state"] == "halted").then_some(w)
+    });
+    assert_eq!(w["last_review"]["error_class"], "not_found");
+    assert!(
+        w["error"]
+            .as_str()
+            .unwrap()
+            .contains("codex not found — install it with npm install -g @openai/codex"),
+        "{w:#}"
+    );
+    env.ok(&["stop"]);
+    d.wait().unwrap();
+}
+
+#[test]
+fn edits_during_a_review_give_exactly_one_follow_up() {
+    let (env, repo) = setup("");
+    env.script_codex(&json!([{"mode": "slow", "seconds": 3, "answer": {"verdict": "approve", "summary": "s", "findings": [], "fixed_finding_ids": []}}]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    edit(&repo, "one\n");
+    wait_for("reviewing", T, || {
+        (ws(&env)["state"] == "reviewing").then_some(())
+    });
+    for i in 0..5 {
+        std::fs::write(repo.join(format!("during{i}")), "x\n").unwrap();
+        // Paced like an agent at work, so that several bursts settle during the review.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let w = wait_reviews(&env, 2);
+    assert_eq!(w["state"], "idle");
+    let calls = env.codex_calls();
+    assert_eq!(calls.len(), 2);
+    let prompt = calls[1]["prompt"].as_str().unwrap();
+    for i in 0..5 {
+        assert!(
+            prompt.contains(&format!("during{i}")),
+            "the follow-up covers every edit: {prompt}"
+        );
+    }
+    // Nothing more runs: the next review is a new edit's alone.
+    std::fs::write(repo.join("SENTINEL"), "x\n").unwrap();
+    wait_reviews(&env, 3);
+    let calls = env.codex_calls();
+    assert_eq!(calls.len(), 3);
+    assert!(!calls[2]["prompt"].as_str().unwrap().contains("during0"));
+}
+
+#[test]
+fn two_workspaces_share_the_concurrency_cap() {
+    let (env, repo) = setup("[review]\nmax_concurrent = 1\n");
+    let other = init_repo(env.dir.path(), "other");
+    let slow = json!({"mode": "slow", "seconds": 1.5, "answer": {"verdict": "approve", "summary": "s", "findings": [], "fixed_finding_ids": []}});
+    env.script_codex(&json!([slow.clone(), slow]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    env.ok(&["watch", other.to_str().unwrap()]);
+    edit(&repo, "one\n");
+    std::fs::write(other.join("README"), "two\n").unwrap();
+    wait_for("both reviewed", T, || {
+        let s = env.status_json();
+        let ws = s["workspaces"].as_array().unwrap().clone();
+        ws.iter()
+            .all(|w| w["reviews"] == 1 && w["state"] == "idle")
+            .then_some(())
+    });
+    let calls = env.codex_calls();
+    assert_eq!(calls.len(), 2);
+    let (t0, t1) = (
+        calls[0]["time"].as_f64().unwrap(),
+        calls[1]["time"].as_f64().unwrap(),
+    );
+    assert!(
+        (t1 - t0).abs() >= 1.4,
+        "with max_concurrent = 1 the second codex starts after the first ends: {t0} {t1}"
+    );
+    let roots: Vec<&str> = calls.iter().map(|c| c["cwd"].as_str().unwrap()).collect();
+    assert!(roots.contains(&repo.to_str().unwrap()) && roots.contains(&other.to_str().unwrap()));
+}
+
+#[test]
+fn a_forgotten_thread_is_replaced_once() {
+    let (env, repo) = setup("");
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    edit(&repo, "one\n");
+    let old = wait_reviews(&env, 1)["thread_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // codex forgets it (the user cleared its sessions).
+    std::fs::remove_file(
+        env.dir
+            .path()
+            .join(format!("fake-codex-state/threads/{old}.json")),
+    )
+    .unwrap();
+    edit(&repo, "two\n");
+    let started = Instant::now();
+    let w = wait_for("a new thread", T, || {
+        let w = ws(&env);
+        (w["thread_id"].as_str().is_some_and(|t| t != old) && w["state"] == "idle").then_some(w)
+    });
+    assert!(started.elapsed() < T);
+    assert_eq!(w["last_review"]["verdict"], "approve");
+    let calls = env.codex_calls();
+    assert_eq!(argv(&calls[1])[1..3], ["resume", old.as_str()]);
+    assert_eq!(
+        argv(&calls[2])[1],
+        "--json",
+        "the replacement starts a new thread"
+    );
+}
+
+#[test]
+fn pause_records_edits_and_unpause_reviews_them() {
+    let (env, repo) = setup("");
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    assert!(
+        env.ok(&["pause", repo.to_str().unwrap()])
+            .starts_with("paused")
+    );
+    assert_eq!(ws(&env)["state"], "paused");
+    edit(&repo, "while paused\n");
+    env.wait_log("edit", 1, T);
+    assert!(env.codex_calls().is_empty());
+    let out = env.run(&["review", repo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        env.ok(&["unpause", repo.to_str().unwrap()])
+            .starts_with("unpaused")
+    );
+    let w = wait_reviews(&env, 1);
+    assert_eq!(w["last_review"]["verdict"], "approve");
+    assert!(
+        env.codex_calls()[0]["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("+while paused")
+    );
+}
