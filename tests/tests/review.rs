@@ -506,3 +506,32 @@ fn pause_records_edits_and_unpause_reviews_them() {
             .contains("+while paused")
     );
 }
+
+#[test]
+fn a_review_cut_short_is_interrupted_and_runs_again_after_restart() {
+    let slow = json!({"mode": "slow", "seconds": 30, "answer": {"verdict": "approve", "summary": "s", "findings": [], "fixed_finding_ids": []}});
+    for sig in [libc::SIGTERM, libc::SIGKILL] {
+        let (env, repo) = setup("");
+        env.script_codex(&json!([slow.clone()]));
+        let mut d = env.start_daemon();
+        env.ok(&["watch", repo.to_str().unwrap()]);
+        edit(&repo, "one\n");
+        wait_for("reviewing", T, || (ws(&env)["state"] == "reviewing").then_some(()));
+        d.signal(sig);
+        let status = d.wait_exit(T);
+        if sig == libc::SIGTERM {
+            assert!(status.success(), "graceful stop during a review: {status}");
+        }
+        let _d = env.start_daemon();
+        // The interrupted review is on record, and the change is reviewed again.
+        let w = wait_reviews(&env, 2);
+        assert_eq!(w["last_review"]["verdict"], "approve", "signal {sig}: {w:#}");
+        let finished = env.log_kind("review_finished");
+        if sig == libc::SIGTERM {
+            assert_eq!(finished[0]["verdict"], "interrupted");
+        }
+        let calls = env.codex_calls();
+        assert_eq!(calls.len(), 2);
+        assert!(calls[1]["prompt"].as_str().unwrap().contains("+one"));
+    }
+}
