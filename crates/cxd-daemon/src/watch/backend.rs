@@ -54,6 +54,16 @@ pub(super) enum WatchFailure {
     Other(String),
 }
 
+impl std::fmt::Display for WatchFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WatchFailure::OutOfWatches => f.write_str("out of inotify watches"),
+            WatchFailure::NotFound => f.write_str("no such directory"),
+            WatchFailure::Other(error) => f.write_str(error),
+        }
+    }
+}
+
 /// Which backend a Watcher uses.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum BackendKind {
@@ -145,7 +155,7 @@ impl Backend {
     pub(super) fn release(&mut self) {
         match std::mem::replace(self, Backend::None) {
             #[cfg(target_os = "linux")]
-            Backend::Inotify(inotify) => inotify.close(),
+            Backend::Inotify(inotify) => drop(inotify),
             Backend::Notify(notify) => drop(notify),
             Backend::None => {}
         }
@@ -320,9 +330,11 @@ pub(super) mod inotify_backend {
             }
             Some(out)
         }
+    }
 
+    impl Drop for Inotify {
         /// Remove every watch, stop the reader and wait for it: the fd is closed on return.
-        pub(in crate::watch) fn close(mut self) {
+        fn drop(&mut self) {
             self.stop.store(true, Ordering::SeqCst);
             let mut woken = false;
             for (_, (_, wd)) in self.by_wd.drain() {

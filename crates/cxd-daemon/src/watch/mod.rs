@@ -222,7 +222,7 @@ impl Watcher {
                 return Err(WatchError::Watch {
                     path: root,
                     action: "watch",
-                    reason: format!("{failure:?}"),
+                    reason: failure.to_string(),
                 });
             }
         }
@@ -460,7 +460,7 @@ impl State {
                 true
             }
             Err(failure) => {
-                tracing::warn!(path = %dir.display(), ?failure, "cannot watch; git operations there go unseen");
+                tracing::warn!(path = %dir.display(), %failure, "cannot watch; git operations there go unseen");
                 false
             }
         }
