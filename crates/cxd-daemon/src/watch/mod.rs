@@ -2,14 +2,16 @@
 //!
 //! [`Watcher::start`] walks the tree once with the `ignore` crate's rules (nested `.gitignore`,
 //! `.ignore`, `.git/info/exclude`, the global excludes file, plus the config's patterns) and adds
-//! one non-recursive notify watch per directory that is not ignored; ignored directories such as
-//! `target/` and `node_modules/` are never entered. A dedicated thread then owns the notify
-//! watcher: it drains the raw events, keeps the watches in step with the tree (a new directory is
-//! watched first, then scanned; a changed ignore file re-evaluates the rules) and sends one
-//! batched [`WatchEvent`] per drain. `.git` is watched shallowly, only to report
+//! one non-recursive OS watch per directory that is not ignored; ignored directories such as
+//! `target/` and `node_modules/` are never entered. The watches are inotify's, driven directly on
+//! Linux (see `backend` for why), notify's elsewhere. A dedicated thread owns them: it drains the
+//! raw events, keeps the watches in step with the tree (a new directory is watched first, then
+//! scanned; a changed ignore file re-evaluates the rules) and sends one batched [`WatchEvent`]
+//! per drain. `.git` is watched shallowly, only to report
 //! [`WatchEvent::Git`]. Out of inotify watches, the directories left over are polled and
 //! [`Watcher::warnings`] says how to raise the limit. Idle, nothing runs: both threads block.
 
+mod backend;
 mod git;
 mod poll;
 mod rules;
@@ -27,10 +29,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
-use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc::UnboundedSender;
 
+use self::backend::{Backend, BackendKind, Kind, Msg, WatchFailure};
 use self::git::{GitDirs, GitHit};
 use self::poll::{Change, Poller};
 use self::rules::Rules;
@@ -87,15 +88,15 @@ pub enum WatchError {
         /// The root given.
         path: PathBuf,
     },
-    /// notify refused.
-    #[error("cannot {action} {path}: {source}")]
-    Notify {
+    /// The OS watch facility refused.
+    #[error("cannot {action} {path}: {reason}")]
+    Watch {
         /// The path it was about.
         path: PathBuf,
         /// What was being done.
         action: &'static str,
-        /// notify's error.
-        source: notify::Error,
+        /// What the OS (or notify) said.
+        reason: String,
     },
 }
 
@@ -122,12 +123,6 @@ struct Shared {
     warnings: Mutex<Vec<String>>,
 }
 
-/// What the watch thread receives.
-enum Msg {
-    Raw(notify::Result<notify::Event>),
-    Shutdown,
-}
-
 /// Knobs the tests turn; the defaults are what the daemon uses.
 #[derive(Debug, Clone, Copy)]
 struct Tuning {
@@ -135,6 +130,8 @@ struct Tuning {
     max_watches: Option<usize>,
     /// How often directories left unwatched are rescanned.
     poll_every: Duration,
+    /// inotify directly (Linux) or notify.
+    backend: BackendKind,
 }
 
 impl Default for Tuning {
@@ -142,6 +139,7 @@ impl Default for Tuning {
         Tuning {
             max_watches: None,
             poll_every: Duration::from_secs(3),
+            backend: BackendKind::default(),
         }
     }
 }
@@ -189,21 +187,12 @@ impl Watcher {
         let rules = Rules::new(&root, &config.extra_ignore, info_exclude.as_deref());
 
         let (raw_tx, raw_rx) = mpsc::channel();
-        let handler_tx = raw_tx.clone();
-        let notify = notify::recommended_watcher(move |raw: notify::Result<notify::Event>| {
-            // Reads are not changes: drop them here, without waking the watch thread.
-            if let Ok(event) = &raw
-                && is_read(&event.kind)
-            {
-                return;
-            }
-            let _ = handler_tx.send(Msg::Raw(raw));
-        })
-        .map_err(|source| WatchError::Notify {
-            path: root.clone(),
-            action: "create an OS watcher for",
-            source,
-        })?;
+        let backend =
+            Backend::new(tuning.backend, raw_tx.clone()).map_err(|reason| WatchError::Watch {
+                path: root.clone(),
+                action: "create an OS watcher for",
+                reason,
+            })?;
 
         let shared = Arc::new(Shared::default());
         let mut state = State {
@@ -212,7 +201,7 @@ impl Watcher {
             exclude,
             rules,
             git,
-            notify: Some(notify),
+            backend,
             watched: BTreeSet::new(),
             git_watched: BTreeSet::new(),
             poller: Poller::default(),
@@ -227,12 +216,13 @@ impl Watcher {
             Ok(()) => {
                 state.watched.insert(root.clone());
             }
-            Err(error) if out_of_watches(&error) => state.start_polling(&root),
-            Err(source) => {
-                return Err(WatchError::Notify {
+            Err(WatchFailure::OutOfWatches) => state.start_polling(&root),
+            Err(failure) => {
+                state.release();
+                return Err(WatchError::Watch {
                     path: root,
                     action: "watch",
-                    source,
+                    reason: failure.to_string(),
                 });
             }
         }
@@ -266,7 +256,7 @@ impl Watcher {
     #[cfg(test)]
     fn inject(&self, event: notify::Event) {
         if let Some(control) = &self.control {
-            let _ = control.send(Msg::Raw(Ok(event)));
+            let _ = control.send(Msg::Notify(Ok(event)));
         }
     }
 }
@@ -281,20 +271,6 @@ impl Drop for Watcher {
         {
             tracing::error!("the watch thread panicked");
         }
-    }
-}
-
-/// Access events that are not writes: opening, reading, closing a read.
-fn is_read(kind: &EventKind) -> bool {
-    matches!(kind, EventKind::Access(access) if *access != AccessKind::Close(AccessMode::Write))
-}
-
-/// Whether notify failed because the OS has no watches left (inotify's ENOSPC).
-fn out_of_watches(error: &notify::Error) -> bool {
-    match &error.kind {
-        notify::ErrorKind::MaxFilesWatch => true,
-        notify::ErrorKind::Io(e) => e.raw_os_error() == Some(libc::ENOSPC),
-        _ => false,
     }
 }
 
@@ -357,8 +333,8 @@ struct State {
     exclude: Vec<PathBuf>,
     rules: Rules,
     git: Option<GitDirs>,
-    /// `None` once released.
-    notify: Option<RecommendedWatcher>,
+    /// The OS watches.
+    backend: Backend,
     /// Tree directories holding an OS watch.
     watched: BTreeSet<PathBuf>,
     /// Directories under .git holding an OS watch.
@@ -388,11 +364,11 @@ impl State {
                 Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
             };
             match first {
-                Ok(Msg::Raw(raw)) => self.handle(raw),
                 Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
                     shutting_down = true;
                     break;
                 }
+                Ok(msg) => self.handle(msg),
                 Err(RecvTimeoutError::Timeout) => {
                     self.poll_tick();
                     next_poll = Some(Instant::now() + self.tuning.poll_every);
@@ -400,11 +376,11 @@ impl State {
             }
             for _ in 0..MAX_BATCH {
                 match rx.try_recv() {
-                    Ok(Msg::Raw(raw)) => self.handle(raw),
                     Ok(Msg::Shutdown) | Err(TryRecvError::Disconnected) => {
                         shutting_down = true;
                         break;
                     }
+                    Ok(msg) => self.handle(msg),
                     Err(TryRecvError::Empty) => break,
                 }
             }
@@ -412,8 +388,9 @@ impl State {
                 break;
             }
         }
+        let notify = matches!(self.backend, Backend::Notify(_));
         self.release();
-        if shutting_down {
+        if shutting_down && notify {
             // notify closes its inotify instance on its own thread, then drops its handler and
             // with it the last sender: waiting for that makes dropping a Watcher synchronous.
             let deadline = Instant::now() + Duration::from_secs(2);
@@ -430,7 +407,7 @@ impl State {
 
     /// Drop every OS watch.
     fn release(&mut self) {
-        self.notify = None;
+        self.backend.release();
         self.watched.clear();
         self.git_watched.clear();
         self.poller = Poller::default();
@@ -438,23 +415,17 @@ impl State {
     }
 
     /// Add one OS watch on `dir` (not yet recorded anywhere).
-    fn os_watch(&mut self, dir: &Path) -> Result<(), notify::Error> {
+    fn os_watch(&mut self, dir: &Path) -> Result<(), WatchFailure> {
         if let Some(max) = self.tuning.max_watches
             && self.watched.len() + self.git_watched.len() >= max
         {
-            return Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch).add_path(dir.into()));
+            return Err(WatchFailure::OutOfWatches);
         }
-        match &mut self.notify {
-            Some(notify) => notify.watch(dir, RecursiveMode::NonRecursive),
-            None => Ok(()),
-        }
+        self.backend.watch(dir)
     }
 
     fn os_unwatch(&mut self, dir: &Path) {
-        if let Some(notify) = &mut self.notify {
-            // notify drops the watch of a removed or renamed directory by itself: not found is fine.
-            let _ = notify.unwatch(dir);
-        }
+        self.backend.unwatch(dir);
     }
 
     /// Watch the git dir (HEAD, index.lock), the common dir (packed-refs) and refs/heads.
@@ -488,8 +459,8 @@ impl State {
                 self.git_watched.insert(dir.to_path_buf());
                 true
             }
-            Err(error) => {
-                tracing::warn!(path = %dir.display(), %error, "cannot watch; git operations there go unseen");
+            Err(failure) => {
+                tracing::warn!(path = %dir.display(), %failure, "cannot watch; git operations there go unseen");
                 false
             }
         }
@@ -505,12 +476,12 @@ impl State {
                 self.watched.insert(dir.to_path_buf());
                 true
             }
-            Err(error) if out_of_watches(&error) => {
+            Err(WatchFailure::OutOfWatches) => {
                 self.start_polling(dir);
                 true
             }
-            Err(error) if matches!(error.kind, notify::ErrorKind::PathNotFound) => false,
-            Err(error) => {
+            Err(WatchFailure::NotFound) => false,
+            Err(WatchFailure::Other(error)) => {
                 tracing::warn!(path = %dir.display(), %error, "cannot watch directory; skipping it");
                 false
             }
@@ -696,31 +667,47 @@ impl State {
         }
     }
 
-    fn handle(&mut self, raw: notify::Result<notify::Event>) {
-        let event = match raw {
-            Ok(event) => event,
-            Err(error) => {
-                tracing::warn!(%error, "watch error");
-                return;
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Notify(Ok(event)) => match backend::from_notify(&event) {
+                Some(changes) => {
+                    for (kind, path) in changes {
+                        self.route(kind, &path);
+                    }
+                }
+                None => self.batch.rescan = true,
+            },
+            Msg::Notify(Err(error)) => tracing::warn!(%error, "watch error"),
+            #[cfg(target_os = "linux")]
+            Msg::Inotify(raw) => {
+                for raw in raw {
+                    let Backend::Inotify(inotify) = &mut self.backend else {
+                        return;
+                    };
+                    match inotify.resolve(raw) {
+                        Some(changes) => {
+                            for (kind, path) in changes {
+                                self.route(kind, &path);
+                            }
+                        }
+                        None => self.batch.rescan = true,
+                    }
+                }
             }
-        };
-        if event.need_rescan() {
-            self.batch.rescan = true;
-        }
-        for path in &event.paths {
-            self.route(&event.kind, path);
+            Msg::Failed(error) => {
+                tracing::error!(%error, "the OS watcher failed; asking for a rescan");
+                self.batch.rescan = true;
+            }
+            Msg::Shutdown => {}
         }
     }
 
-    fn route(&mut self, kind: &EventKind, path: &Path) {
+    fn route(&mut self, kind: Kind, path: &Path) {
         if self.batch.root_missing {
             return;
         }
         if path == self.root {
-            if matches!(
-                kind,
-                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
-            ) {
+            if matches!(kind, Kind::Removed { .. } | Kind::MovedFrom) {
                 self.check_root();
             }
             return;
@@ -735,47 +722,43 @@ impl State {
         if rel.components().any(|c| c.as_os_str() == ".git") || self.is_excluded(path) {
             return;
         }
+        let known_dir = self.is_known_dir(path);
         match kind {
-            EventKind::Create(CreateKind::Folder) => self.new_dir(path),
-            EventKind::Create(_) => self.file_event(path, Fate::Created),
-            EventKind::Remove(RemoveKind::Folder) => self.dir_gone(path, false),
-            EventKind::Remove(_) if self.is_known_dir(path) => self.dir_gone(path, false),
-            EventKind::Remove(_) => self.file_event(path, Fate::Gone),
-            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {}
-            EventKind::Modify(ModifyKind::Name(RenameMode::From)) if self.is_known_dir(path) => {
-                self.dir_gone(path, true)
+            Kind::Created { dir: true } => self.new_dir(path),
+            Kind::Created { dir: false } => self.file_event(path, Fate::Created),
+            Kind::Removed { dir: Some(true) } => self.dir_gone(path, false),
+            Kind::Removed { .. } if known_dir => self.dir_gone(path, false),
+            Kind::Removed { .. } => self.file_event(path, Fate::Gone),
+            Kind::MovedFrom if known_dir => self.dir_gone(path, true),
+            Kind::MovedFrom => self.file_event(path, Fate::Gone),
+            Kind::MovedTo { dir: Some(true) } => self.new_dir(path),
+            Kind::MovedTo { dir: Some(false) } => self.file_event(path, Fate::Created),
+            Kind::MovedTo { dir: None } => self.appeared(path),
+            _ if known_dir => {}
+            Kind::Written | Kind::Metadata { dir: Some(false) } => {
+                self.file_event(path, Fate::Written)
             }
-            EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
-                self.file_event(path, Fate::Gone)
-            }
-            EventKind::Modify(ModifyKind::Name(_)) => self.appeared(path),
-            _ if self.is_known_dir(path) => {}
-            EventKind::Modify(ModifyKind::Metadata(_)) => {
-                // chmod or touch: rare, and may be about an (ignored) directory.
+            Kind::Metadata { dir: Some(true) } => {}
+            Kind::Metadata { dir: None } => {
+                // chmod or touch, seen by notify: may be about an (ignored) directory.
                 if !fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
                     self.file_event(path, Fate::Written);
                 }
             }
-            EventKind::Modify(_) | EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
-                self.file_event(path, Fate::Written)
-            }
-            EventKind::Access(_) | EventKind::Any | EventKind::Other => {}
         }
     }
 
-    fn git_event(&mut self, kind: &EventKind, path: &Path, hit: GitHit) {
+    fn git_event(&mut self, kind: Kind, path: &Path, hit: GitHit) {
         let in_refs = self
             .git
             .as_ref()
             .is_some_and(|g| path.starts_with(&g.refs_heads));
         if in_refs {
             match kind {
-                EventKind::Create(CreateKind::Folder) => {
+                Kind::Created { dir: true } | Kind::MovedTo { dir: Some(true) } => {
                     self.watch_git_dir(path);
                 }
-                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
-                    if self.git_watched.remove(path) =>
-                {
+                Kind::Removed { .. } | Kind::MovedFrom if self.git_watched.remove(path) => {
                     self.os_unwatch(path);
                 }
                 _ => {}
