@@ -18,7 +18,12 @@ fn fixtures() -> PathBuf {
 }
 
 fn have(cmd: &str) -> bool {
-    Command::new(cmd).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The codex launcher: `CXD_REAL_CODEX`, else installed (idempotently) into `.tools/codex`.
@@ -31,8 +36,16 @@ fn real_codex() -> Option<PathBuf> {
         return None;
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/codex");
-    let out = Command::new("bash").arg(fixtures().join("install-codex.sh")).arg(&dir).output().unwrap();
-    assert!(out.status.success(), "install-codex.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("bash")
+        .arg(fixtures().join("install-codex.sh"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "install-codex.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
 }
 
@@ -58,8 +71,15 @@ impl MockServer {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().strip_prefix("PORT=").expect("PORT= line").parse().unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT=")
+            .expect("PORT= line")
+            .parse()
+            .unwrap();
         Self { child, port, log }
     }
 
@@ -88,10 +108,13 @@ fn a_review_through_real_codex_stores_findings_and_the_next_resumes_its_thread()
                       "title": "greeting lost", "body": "b", "recommendation": "r", "confidence": 0.9}],
         "fixed_finding_ids": []});
     let second = json!({"verdict": "approve", "summary": "fixed", "findings": [], "fixed_finding_ids": ["F1"]});
-    let server = MockServer::start(env.dir.path(), &json!([
-        {"text": first.to_string(), "reasoning": "Reading the diff."},
-        second.to_string(),
-    ]));
+    let server = MockServer::start(
+        env.dir.path(),
+        &json!([
+            {"text": first.to_string(), "reasoning": "Reading the diff."},
+            second.to_string(),
+        ]),
+    );
     let codex_home = env.dir.path().join("codex-home");
     std::fs::create_dir_all(&codex_home).unwrap();
     std::fs::write(
@@ -114,32 +137,60 @@ fn a_review_through_real_codex_stores_findings_and_the_next_resumes_its_thread()
         .stderr(log)
         .spawn()
         .unwrap();
-    wait_for("daemon", T, || env.run(&["status"]).status.success().then_some(()));
+    wait_for("daemon", T, || {
+        env.run(&["status"]).status.success().then_some(())
+    });
     env.ok(&["watch", repo.to_str().unwrap()]);
 
     std::fs::write(repo.join("README"), "hello\nbye\n").unwrap();
     let out = env.run(&["review", "--wait", "--json", repo.to_str().unwrap()]);
     let text = std::fs::read_to_string(env.dir.path().join("daemon.log")).unwrap_or_default();
-    assert_eq!(out.status.code(), Some(1), "stdout {}\nstderr {}\ndaemon log:\n{text}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout {}\nstderr {}\ndaemon log:\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let done: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(done["review"]["verdict"], "changes_requested");
     assert_eq!(done["opened"][0]["id"], "F1");
     assert_eq!(done["opened"][0]["title"], "greeting lost");
     let status = env.status_json();
-    let thread = status["workspaces"][0]["thread_id"].as_str().unwrap().to_owned();
-    assert!(status["workspaces"][0]["last_review"]["tokens"]["input"].as_u64().unwrap() > 0);
+    let thread = status["workspaces"][0]["thread_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        status["workspaces"][0]["last_review"]["tokens"]["input"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 
     std::fs::write(repo.join("README"), "hello\nhello again\n").unwrap();
     let out = env.run(&["review", "--wait", "--json", repo.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let done: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(done["resolved"], json!(["F1"]));
     let status = env.status_json();
-    assert_eq!(status["workspaces"][0]["thread_id"], thread.as_str(), "the second review resumed the same thread");
+    assert_eq!(
+        status["workspaces"][0]["thread_id"],
+        thread.as_str(),
+        "the second review resumed the same thread"
+    );
     // The model server saw both turns; the second carries the first turn's history.
     let requests = server.requests();
     assert_eq!(requests.len(), 2, "{requests:#?}");
-    assert!(requests[1].to_string().contains("greeting lost"), "resume sends the thread's history");
+    assert!(
+        requests[1].to_string().contains("greeting lost"),
+        "resume sends the thread's history"
+    );
 
     env.ok(&["stop"]);
     let _ = daemon.wait();

@@ -516,16 +516,29 @@ fn a_review_cut_short_is_interrupted_and_runs_again_after_restart() {
         let mut d = env.start_daemon();
         env.ok(&["watch", repo.to_str().unwrap()]);
         edit(&repo, "one\n");
-        wait_for("reviewing", T, || (ws(&env)["state"] == "reviewing").then_some(()));
+        wait_for("reviewing", T, || {
+            (ws(&env)["state"] == "reviewing").then_some(())
+        });
+        // codex is up and has taken its (slow) step.
+        let first = wait_for("codex running", T, || env.codex_calls().first().cloned());
         d.signal(sig);
         let status = d.wait_exit(T);
         if sig == libc::SIGTERM {
             assert!(status.success(), "graceful stop during a review: {status}");
         }
-        let _d = env.start_daemon();
+        let _d2 = env.start_daemon();
+        // A codex orphaned by kill -9 is ended by the next daemon.
+        let pid = first["pid"].as_i64().unwrap();
+        wait_for(&format!("codex {pid} gone"), T, || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            (stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")).then_some(())
+        });
         // The interrupted review is on record, and the change is reviewed again.
         let w = wait_reviews(&env, 2);
-        assert_eq!(w["last_review"]["verdict"], "approve", "signal {sig}: {w:#}");
+        assert_eq!(
+            w["last_review"]["verdict"], "approve",
+            "signal {sig}: {w:#}"
+        );
         let finished = env.log_kind("review_finished");
         if sig == libc::SIGTERM {
             assert_eq!(finished[0]["verdict"], "interrupted");

@@ -99,6 +99,11 @@ pub fn codex_bin(config_value: &str) -> PathBuf {
         .map_or_else(|| PathBuf::from(config_value), PathBuf::from)
 }
 
+/// Where the workspace's running codex is recorded.
+pub fn pidfile(dir: &Path) -> PathBuf {
+    dir.join("codex.pid")
+}
+
 /// Write the answer schema (once per daemon run is enough; it is small).
 pub fn write_schema(dir: &Path) -> Result<PathBuf, JobError> {
     let path = dir.join("review-schema.json");
@@ -165,6 +170,7 @@ pub async fn run(
                 cwd: job.root.clone(),
                 prompt: job.prompt.clone(),
                 timeout: job.timeout,
+                pidfile: Some(pidfile(&job.dir)),
             },
             cancel,
             &mut on_activity,

@@ -278,8 +278,12 @@ impl Actor {
             tree,
             head: self.row.baseline_head.clone(),
         });
+        let orphan = reviewer::pidfile(&dir);
         let opened = tokio::task::spawn_blocking(
             move || -> Result<(Snapshotter, Snapshot, bool), String> {
+                if crate::review::runner::reap_orphan(&orphan) {
+                    tracing::warn!(root = %root.display(), "ended a codex left running by a daemon that was killed");
+                }
                 let mut snap = Snapshotter::open(&root, &dir).map_err(|e| e.to_string())?;
                 snap.set_exclude(&snap_exclude);
                 match stored {
@@ -313,9 +317,11 @@ impl Actor {
             extra_ignore: self.ctx.config.borrow().config.watch.ignore.clone(),
             exclude,
         };
-        match Watcher::start(config, events_tx) {
-            Ok(w) => self.watcher = Some(w),
-            Err(e) => self.warn(format!("cannot watch: {e}")),
+        // Walking a big tree takes a while: keep it off the async workers.
+        match tokio::task::spawn_blocking(move || Watcher::start(config, events_tx)).await {
+            Ok(Ok(w)) => self.watcher = Some(w),
+            Ok(Err(e)) => self.warn(format!("cannot watch: {e}")),
+            Err(e) => self.warn(format!("watch task failed: {e}")),
         }
         self.publish();
         tracing::info!(root = %self.root().display(), watches = self.os_watches(), "watching workspace");

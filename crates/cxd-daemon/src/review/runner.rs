@@ -30,6 +30,9 @@ pub struct RunSpec {
     pub prompt: String,
     /// Killed after this long.
     pub timeout: Duration,
+    /// Where the running codex's process group is recorded, so a daemon killed mid-review
+    /// can end the orphan on its next start ([`reap_orphan`]).
+    pub pidfile: Option<PathBuf>,
 }
 
 /// How a run ended.
@@ -106,6 +109,12 @@ pub async fn run(
         }
     };
     let pgid = child.id().and_then(|p| i32::try_from(p).ok());
+    if let (Some(file), Some(pid)) = (&spec.pidfile, pgid) {
+        let _ = std::fs::write(
+            file,
+            format!("{pid} {}\n", start_time(pid).unwrap_or_default()),
+        );
+    }
 
     // stdin: write the prompt and close it, concurrently with reading (a large prompt must not
     // deadlock against a full stdout pipe).
@@ -180,6 +189,9 @@ pub async fn run(
     };
     // Whatever it left behind in its group goes too.
     kill_group(pgid, libc::SIGKILL);
+    if let Some(file) = &spec.pidfile {
+        let _ = std::fs::remove_file(file);
+    }
     if let Some(t) = stdin_task {
         t.abort();
     }
@@ -215,6 +227,44 @@ async fn terminate(pgid: Option<i32>) {
     kill_group(pgid, libc::SIGTERM);
     tokio::time::sleep(KILL_GRACE).await;
     kill_group(pgid, libc::SIGKILL);
+}
+
+/// A process's start time (clock ticks since boot, from /proc), to tell it from a later
+/// process that reused its pid. None where /proc has no such process (or no /proc).
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// End a codex process group that a killed daemon left running (it would otherwise keep
+/// writing to the workspace's thread). Only a group whose leader is provably the same process
+/// (same pid and start time) is signalled. Returns whether one was ended.
+pub fn reap_orphan(pidfile: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(pidfile) else {
+        return false;
+    };
+    let _ = std::fs::remove_file(pidfile);
+    let mut parts = text.split_whitespace();
+    let (Some(pid), Some(started)) = (
+        parts.next().and_then(|p| p.parse::<i32>().ok()),
+        parts.next().and_then(|t| t.parse::<u64>().ok()),
+    ) else {
+        return false;
+    };
+    if started == 0 || start_time(pid) != Some(started) {
+        return false;
+    }
+    kill_group(Some(pid), libc::SIGTERM);
+    for _ in 0..40 {
+        if start_time(pid) != Some(started) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill_group(Some(pid), libc::SIGKILL);
+    true
 }
 
 fn kill_group(pgid: Option<i32>, sig: i32) {
