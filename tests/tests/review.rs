@@ -272,6 +272,9 @@ fn review_wait_exit_codes() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("F1 high [bug] README:2  bad"), "{stdout}");
     assert!(stdout.contains("fix: the fix"), "{stdout}");
+    // The write right before `cxd review` is in the audit trail as an edit.
+    let edits = env.log_kind("edit");
+    assert_eq!(edits[0]["files"], json!(["README"]));
     edit(&repo, "changed again\n");
     let out = env.run(&["review", "--wait", "--json", repo.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4));

@@ -476,6 +476,10 @@ impl Actor {
         }
         self.halted = None;
         self.settle.clear();
+        let watched: Vec<PathBuf> = self.pending.iter().cloned().collect();
+        // A write made just before `cxd review` may not have reached the watcher yet: look at
+        // the whole tree rather than only the paths it reported.
+        self.full_rescan = true;
         let change = match self.prepare(all).await {
             Ok(c) => c,
             Err(e) => {
@@ -485,6 +489,9 @@ impl Actor {
                 }));
             }
         };
+        if !all {
+            self.record_burst(&watched, &change).await;
+        }
         if change.diff.is_empty() {
             return Ok(None);
         }

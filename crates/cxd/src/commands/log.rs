@@ -91,13 +91,67 @@ fn summary(kind: &str, data: &serde_json::Value) -> String {
             data["by"].as_str().unwrap_or("?"),
             files.join(", ")
         ),
-        "review_requested" => format!(
-            "{} file(s), +{} -{}: {}{more}",
+        "review_started" => format!(
+            "{} ({} {}, {}): {} file(s), +{} -{}",
+            data["trigger"].as_str().unwrap_or("?"),
+            data["model"].as_str().unwrap_or("?"),
+            data["effort"].as_str().unwrap_or("?"),
+            if data["diff_inline"].as_bool().unwrap_or(true) {
+                "diff"
+            } else {
+                "file list"
+            },
             count,
             data["insertions"].as_u64().unwrap_or(0),
             data["deletions"].as_u64().unwrap_or(0),
-            files.join(", ")
         ),
+        "review_finished" => {
+            let verdict = data["verdict"].as_str().unwrap_or("?");
+            let class = data["error_class"]
+                .as_str()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            let t = &data["tokens"];
+            let list = |k: &str| {
+                data[k]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default()
+            };
+            let (opened, resolved) = (list("opened"), list("resolved"));
+            let mut s = format!(
+                "#{} {verdict}{class}, exit {}, {:.1}s, {} in / {} out tokens",
+                data["review"],
+                data["exit_code"]
+                    .as_i64()
+                    .map_or("-".to_owned(), |c| c.to_string()),
+                data["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+                t["input"].as_u64().unwrap_or(0),
+                t["output"].as_u64().unwrap_or(0),
+            );
+            if !opened.is_empty() {
+                s += &format!("; opened {opened}");
+            }
+            if !resolved.is_empty() {
+                s += &format!("; resolved {resolved}");
+            }
+            s
+        }
+        "head_moved" => format!(
+            "{} → {} ({count} file(s) changed by git; not reviewed)",
+            short(data["from"].as_str()),
+            short(data["to"].as_str())
+        ),
+        "session" => format!("thread {}", data["thread_id"].as_str().unwrap_or("reset")),
         _ => String::new(),
     }
+}
+
+fn short(commit: Option<&str>) -> String {
+    commit.map_or_else(|| "(none)".to_owned(), |c| c.chars().take(10).collect())
 }

@@ -58,24 +58,81 @@ pub fn render(report: &StatusReport) -> String {
         );
     }
     for w in &report.workspaces {
-        let state = match (w.state.as_str(), w.settle_in_ms) {
-            ("settling", Some(ms)) => format!(
-                "settling — {} file(s) changed, review in {}",
-                w.pending_files,
-                duration(ms.div_ceil(1000))
-            ),
-            ("missing", _) => {
-                "missing — the directory is gone; `cxd unwatch` forgets it".to_owned()
-            }
-            (s, _) => s.to_owned(),
-        };
-        let _ = writeln!(out, "\n{}\n  state   {state}", w.root.display());
-        let _ = writeln!(out, "  watches {}", w.os_watches);
+        let _ = writeln!(out, "\n{}", w.root.display());
+        let _ = writeln!(out, "  state     {}", state_line(w));
+        if let Some(r) = &w.last_review {
+            let when = r.finished_at.as_deref().unwrap_or("");
+            let what = match r.error_class.as_deref() {
+                Some(class) => format!("{} ({class})", r.verdict),
+                None => r.verdict.clone(),
+            };
+            let _ = writeln!(
+                out,
+                "  last      #{} {what} — {} review, {} ({}), {when}",
+                r.id, r.trigger, r.model, r.effort
+            );
+        }
+        let c = &w.open_findings;
+        if c.total() == 0 {
+            let _ = writeln!(out, "  findings  none open");
+        } else {
+            let parts: Vec<String> = [
+                ("critical", c.critical),
+                ("high", c.high),
+                ("medium", c.medium),
+                ("low", c.low),
+                ("info", c.info),
+            ]
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
+            let _ = writeln!(
+                out,
+                "  findings  {} open — `cxd findings` lists them",
+                parts.join(", ")
+            );
+        }
+        if w.reviews > 0 {
+            let t = &w.tokens_total;
+            let _ = writeln!(
+                out,
+                "  spent     {} review(s), {} in ({} cached) / {} out tokens",
+                w.reviews, t.input, t.cached_input, t.output
+            );
+        }
+        let _ = writeln!(out, "  watches   {}", w.os_watches);
         for warning in &w.warnings {
-            let _ = writeln!(out, "  warning: {warning}");
+            let _ = writeln!(out, "  warning   {warning}");
         }
     }
     out
+}
+
+/// The state with its age and what comes next.
+fn state_line(w: &cxd_proto::status::WorkspaceStatus) -> String {
+    let age = w.state_for_s.map(duration).unwrap_or_default();
+    match w.state.as_str() {
+        "settling" => format!(
+            "settling — {} file(s) changed, review in {}",
+            w.pending_files,
+            duration(w.settle_in_ms.unwrap_or(0).div_ceil(1000))
+        ),
+        "reviewing" => {
+            let with = w.reviewing_with.as_deref().unwrap_or("codex");
+            match &w.activity {
+                Some(a) => format!("reviewing for {age} ({with}) — {a}"),
+                None => format!("reviewing for {age} ({with})"),
+            }
+        }
+        "halted" => format!(
+            "halted: {}",
+            w.error.as_deref().unwrap_or("the last review failed")
+        ),
+        "paused" => "paused — edits are recorded; `cxd unpause` resumes reviews".to_owned(),
+        "missing" => "missing — the directory is gone; `cxd unwatch` forgets it".to_owned(),
+        other => other.to_owned(),
+    }
 }
 
 /// `3s`, `4m12s`, `2h05m`, `3d04h`.
