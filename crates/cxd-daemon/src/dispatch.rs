@@ -104,6 +104,20 @@ impl Handler {
                 severity,
             } => self.findings(path, all, severity).await,
             Request::Session { path, action } => self.session(path, action).await,
+            Request::Approve { path, note } => {
+                self.ask(path, |tx| workspace::Command::Approve(note, tx))
+                    .await
+            }
+            Request::Dismiss { id, reason } => self.set_finding(&id, "dismissed", reason).await,
+            Request::Reopen { id } => self.set_finding(&id, "open", None).await,
+            Request::Gate {
+                path,
+                block_on,
+                wait_s,
+                trigger,
+            } => {
+                return self.gate(path, block_on, wait_s, trigger).await;
+            }
             other => error(
                 ErrorKind::Usage,
                 format!("request {other:?} is not handled here"),
@@ -176,38 +190,170 @@ impl Handler {
         }
     }
 
-    async fn pause(&self, path: PathBuf, pause: bool) -> Response {
+    /// Send the workspace holding `path` a command that answers with a response.
+    async fn ask(
+        &self,
+        path: PathBuf,
+        make: impl FnOnce(oneshot::Sender<Response>) -> workspace::Command,
+    ) -> Response {
         let ws = match self.lookup(path).await {
             Ok(w) => w,
             Err(r) => return r,
         };
         let (tx, rx) = oneshot::channel();
-        if ws
-            .commands
-            .send(workspace::Command::Pause(pause, tx))
-            .await
-            .is_err()
-        {
+        if ws.commands.send(make(tx)).await.is_err() {
             return gone();
         }
         rx.await.unwrap_or_else(|_| gone())
     }
 
+    async fn pause(&self, path: PathBuf, pause: bool) -> Response {
+        self.ask(path, |tx| workspace::Command::Pause(pause, tx))
+            .await
+    }
+
     async fn session(&self, path: PathBuf, action: SessionAction) -> Response {
+        self.ask(path, |tx| workspace::Command::Session(action, tx))
+            .await
+    }
+
+    /// Dismiss (`dismissed`) or reopen (`open`) a finding by its id.
+    async fn set_finding(&self, id: &str, status: &'static str, note: Option<String>) -> Response {
+        let Some(row_id) = store::findings::parse_id(id) else {
+            return error(
+                ErrorKind::Usage,
+                format!(
+                    "{id:?} is not a finding id (they look like F12; `cxd findings` lists them)"
+                ),
+            );
+        };
+        let at = crate::clock::now_rfc3339();
+        let note2 = note.clone();
+        let result = self
+            .store
+            .call(move |c| {
+                let Some(before) = store::findings::get(c, row_id)? else {
+                    return Ok(Err(format!(
+                        "there is no finding {}",
+                        store::findings::public_id(row_id)
+                    )));
+                };
+                match (status, before.status.as_str()) {
+                    ("dismissed", "dismissed") => {
+                        return Ok(Err(format!("{} is already dismissed", before.public_id())));
+                    }
+                    ("dismissed", "resolved") => {
+                        return Ok(Err(format!("{} is already resolved", before.public_id())));
+                    }
+                    ("open", "open") => {
+                        return Ok(Err(format!("{} is already open", before.public_id())));
+                    }
+                    _ => {}
+                }
+                let after = store::findings::set_status(c, row_id, status, note2.as_deref(), &at)?;
+                Ok(Ok(after))
+            })
+            .await;
+        let row = match result {
+            Ok(Ok(Some(row))) => row,
+            Ok(Ok(None)) => return error(ErrorKind::Internal, "the finding vanished"),
+            Ok(Err(msg)) => return error(ErrorKind::Usage, msg),
+            Err(e) => return error(ErrorKind::Internal, e.to_string()),
+        };
+        let ws = self.registry.lookup_id(row.workspace_id).await.ok();
+        let root = ws.as_ref().map(|w| w.root.clone());
+        let kind = if status == "dismissed" {
+            "dismissal"
+        } else {
+            "reopen"
+        };
+        let ev = store::NewEvent {
+            at: crate::clock::now_rfc3339(),
+            workspace: root.clone(),
+            kind: kind.into(),
+            data: serde_json::json!({"finding": row.public_id(), "title": row.finding.title, "reason": note}),
+        };
+        if let Err(e) = self
+            .store
+            .call(move |c| store::events::append(c, &ev))
+            .await
+        {
+            tracing::error!(error = %e, "cannot append to the audit trail");
+        }
+        if let Some(w) = ws {
+            let _ = w.commands.send(workspace::Command::Refresh).await;
+        }
+        let verb = if status == "dismissed" {
+            "dismissed"
+        } else {
+            "reopened"
+        };
+        self.ctx.emit(
+            kind,
+            root,
+            format!("{verb} {}: {}", row.public_id(), row.finding.title),
+        );
+        Response::Ok {
+            message: format!("{verb} {} ({})", row.public_id(), row.finding.title),
+        }
+    }
+
+    /// `cxd gate` and the stop hook: optionally review what is unreviewed (bounded wait), then
+    /// judge.
+    async fn gate(
+        &self,
+        path: PathBuf,
+        block_on: Option<String>,
+        wait_s: Option<u64>,
+        trigger: String,
+    ) -> Reply {
         let ws = match self.lookup(path).await {
             Ok(w) => w,
-            Err(r) => return r,
+            Err(r) => return Reply::One(r),
         };
-        let (tx, rx) = oneshot::channel();
-        if ws
-            .commands
-            .send(workspace::Command::Session(action, tx))
-            .await
-            .is_err()
-        {
-            return gone();
+        let threshold =
+            block_on.unwrap_or_else(|| self.ctx.config.borrow().config.gate.block_on.clone());
+        if severity_rank(&threshold).is_none() {
+            return Reply::One(error(
+                ErrorKind::Usage,
+                format!(
+                    "{threshold:?} is not a severity; use one of critical, high, medium, low, info"
+                ),
+            ));
         }
-        rx.await.unwrap_or_else(|_| gone())
+        let Some(secs) = wait_s else {
+            return Reply::One(judge(&self.registry, &self.store, &ws, &threshold, false).await);
+        };
+        let events = self.ctx.events.subscribe();
+        let (done_tx, done) = oneshot::channel();
+        let (registry, store, root) = (self.registry.clone(), self.store.clone(), ws.root.clone());
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+            let mut timed_out = false;
+            // Review until nothing is left (edits during a review earn one follow-up).
+            for _ in 0..4 {
+                let (started, started_rx) = oneshot::channel();
+                let cmd = workspace::Command::Review {
+                    all: false,
+                    model: None,
+                    effort: None,
+                    trigger: trigger.clone(),
+                    started,
+                };
+                if ws.commands.send(cmd).await.is_err() {
+                    break;
+                }
+                let Ok(Ok(Some(rx))) = started_rx.await else {
+                    break;
+                };
+                if tokio::time::timeout_at(deadline, rx).await.is_err() {
+                    timed_out = true;
+                    break;
+                }
+            }
+            let _ = done_tx.send(judge(&registry, &store, &ws, &threshold, timed_out).await);
+        });
+        Reply::Wait { root, events, done }
     }
 
     async fn findings(&self, path: PathBuf, all: bool, severity: Option<String>) -> Response {
@@ -275,4 +421,76 @@ impl Handler {
 /// info 0 … critical 4; None for an unknown word.
 pub fn severity_rank(s: &str) -> Option<usize> {
     crate::config::SEVERITIES.iter().position(|x| *x == s)
+}
+
+/// The gate's verdict on a workspace as it is now.
+async fn judge(
+    registry: &Registry,
+    store: &Store,
+    ws: &WorkspaceRef,
+    threshold: &str,
+    timed_out: bool,
+) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if ws
+        .commands
+        .send(workspace::Command::Check(tx))
+        .await
+        .is_err()
+    {
+        return gone();
+    }
+    let up_to_date = match rx.await {
+        Ok(Ok(u)) => u,
+        Ok(Err(r)) => return r,
+        Err(_) => return gone(),
+    };
+    let status = match registry.status(Some(ws.root.clone())).await {
+        Ok(mut s) if !s.is_empty() => s.remove(0),
+        Ok(_) => return gone(),
+        Err(e) => return e.into(),
+    };
+    let min = severity_rank(threshold).unwrap_or(3);
+    let id = ws.id;
+    let open = match store
+        .call(move |c| store::findings::list(c, id, false))
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => return error(ErrorKind::Internal, e.to_string()),
+    };
+    let blocking: Vec<_> = open
+        .iter()
+        .filter(|f| severity_rank(&f.finding.severity).unwrap_or(0) >= min)
+        .map(finding_wire)
+        .collect();
+    let pass = up_to_date && blocking.is_empty();
+    let reason = if timed_out {
+        "the review did not finish in time: run `cxd gate --wait SECS` with more time, or check `cxd status`".to_owned()
+    } else if !up_to_date {
+        match status.state.as_str() {
+            "halted" => format!("the last review failed: {}", status.error.clone().unwrap_or_default()),
+            "paused" => "reviews are paused and changes are unreviewed: `cxd unpause`, or `cxd review --wait`".to_owned(),
+            "missing" => "the workspace directory is gone".to_owned(),
+            "reviewing" => "a review is running: `cxd gate --wait SECS` waits for it".to_owned(),
+            _ => "changes since the last review are not reviewed yet: `cxd review --wait` or `cxd gate --wait SECS`".to_owned(),
+        }
+    } else if !blocking.is_empty() {
+        format!(
+            "{} open finding(s) at or above {threshold}: fix them, or `cxd dismiss ID --reason ...`",
+            blocking.len()
+        )
+    } else {
+        format!("reviewed up to date; nothing open at or above {threshold}")
+    };
+    Response::Gate(Box::new(cxd_proto::message::GateReport {
+        root: ws.root.clone(),
+        pass,
+        up_to_date,
+        block_on: threshold.to_owned(),
+        blocking,
+        reason,
+        last_review: status.last_review,
+        state: status.state,
+    }))
 }

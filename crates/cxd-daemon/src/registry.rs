@@ -55,6 +55,13 @@ pub enum Command {
         /// The root.
         reply: oneshot::Sender<Result<PathBuf, RegistryError>>,
     },
+    /// A way to talk to the workspace with this store id.
+    LookupId {
+        /// The store row id.
+        id: i64,
+        /// The workspace, if watched.
+        reply: oneshot::Sender<Result<WorkspaceRef, RegistryError>>,
+    },
     /// A way to talk to the workspace holding `path`.
     Lookup {
         /// Any path.
@@ -151,6 +158,11 @@ impl Registry {
         self.ask(|reply| Command::Resolve { path, reply }).await
     }
 
+    /// The workspace with this store id.
+    pub async fn lookup_id(&self, id: i64) -> Result<WorkspaceRef, RegistryError> {
+        self.ask(|reply| Command::LookupId { id, reply }).await
+    }
+
     /// The workspace holding `path`.
     pub async fn lookup(&self, path: PathBuf) -> Result<WorkspaceRef, RegistryError> {
         self.ask(|reply| Command::Lookup { path, reply }).await
@@ -183,6 +195,20 @@ impl Actor {
                 }
                 Command::Resolve { path, reply } => {
                     let _ = reply.send(self.holding(&path).map(|h| h.root.clone()));
+                }
+                Command::LookupId { id, reply } => {
+                    let found =
+                        self.workspaces
+                            .values()
+                            .find(|h| h.id == id)
+                            .map(|h| WorkspaceRef {
+                                root: h.root.clone(),
+                                id: h.id,
+                                commands: h.commands(),
+                            });
+                    let _ = reply.send(found.ok_or_else(|| {
+                        RegistryError::Usage("that finding's workspace is no longer watched".into())
+                    }));
                 }
                 Command::Lookup { path, reply } => {
                     let _ = reply.send(self.holding(&path).map(|h| WorkspaceRef {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cxd_proto::message::{ReviewDone, SessionAction};
-use cxd_proto::status::{Finding, ReviewInfo, SeverityCounts, Tokens, WorkspaceStatus};
+use cxd_proto::status::{Approval, Finding, ReviewInfo, SeverityCounts, Tokens, WorkspaceStatus};
 use cxd_proto::{ErrorKind, ErrorReply, Response};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -50,6 +50,12 @@ pub enum Command {
     Pause(bool, oneshot::Sender<Response>),
     /// Show or change the thread.
     Session(SessionAction, oneshot::Sender<Response>),
+    /// Record the user's approval of the tree as it is now.
+    Approve(Option<String>, oneshot::Sender<Response>),
+    /// Look at the whole tree now: is the newest review up to date with it?
+    Check(oneshot::Sender<Result<bool, Response>>),
+    /// Re-read findings from the store (after a dismissal or reopen).
+    Refresh,
 }
 
 /// The registry's handle on a running workspace actor.
@@ -146,6 +152,8 @@ pub async fn spawn(
         activity_tx,
         done_tx,
         summary: Summary::default(),
+        dirty: false,
+        last_tree: None,
     };
     actor.start(events_tx).await;
     let channels = Inbox {
@@ -183,6 +191,7 @@ fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
         state_for_s: None,
         error: None,
         reviewing_with: None,
+        up_to_date: false,
     }
 }
 
@@ -204,6 +213,7 @@ struct Summary {
     last_review: Option<ReviewInfo>,
     open: Vec<FindingRow>,
     tokens_total: Tokens,
+    approval: Option<store::approvals::ApprovalRow>,
 }
 
 struct Actor {
@@ -226,6 +236,10 @@ struct Actor {
     activity_tx: mpsc::UnboundedSender<String>,
     done_tx: mpsc::UnboundedSender<Result<JobResult, JobError>>,
     summary: Summary,
+    /// A change is known that no successful review covers yet.
+    dirty: bool,
+    /// The tree of the newest snapshot.
+    last_tree: Option<String>,
 }
 
 /// Everything that reaches the actor.
@@ -307,6 +321,7 @@ impl Actor {
                     self.settle.change(Instant::now());
                 }
                 self.snapshotter = Some(snap);
+                self.last_tree = Some(base.tree.clone());
                 self.baseline = Some(base);
             }
             Ok(Err(e)) => self.warn(format!("cannot snapshot the work tree: {e}")),
@@ -438,6 +453,13 @@ impl Actor {
             Command::Session(action, reply) => {
                 let _ = reply.send(self.session(action).await);
             }
+            Command::Approve(note, reply) => {
+                let _ = reply.send(self.approve(note).await);
+            }
+            Command::Check(reply) => {
+                let _ = reply.send(self.check().await);
+            }
+            Command::Refresh => self.refresh_summary().await,
         }
     }
 
@@ -491,6 +513,7 @@ impl Actor {
         };
         if !all {
             self.record_burst(&watched, &change).await;
+            self.absorb(&change).await;
         }
         if change.diff.is_empty() {
             return Ok(None);
@@ -627,6 +650,11 @@ impl Actor {
         match result {
             Ok((snap, outcome)) => {
                 self.snapshotter = Some(snap);
+                if let Ok(c) = &outcome
+                    && !all
+                {
+                    self.last_tree = Some(c.to.tree.clone());
+                }
                 outcome.map_err(|e| e.to_string())
             }
             Err(e) => Err(format!("snapshot task failed: {e}")),
@@ -649,11 +677,7 @@ impl Actor {
             }
         };
         self.record_burst(&watched, &change).await;
-        if change.diff.is_empty() {
-            if Some(&change.base) != self.baseline.as_ref() {
-                self.baseline = Some(change.base.clone());
-                self.save_baseline(&change.base).await;
-            }
+        if self.absorb(&change).await {
             return;
         }
         if self.paused || self.halted.is_some() {
@@ -662,6 +686,94 @@ impl Actor {
         }
         self.start_review(change, "edit", None, None, Vec::new())
             .await;
+    }
+
+    /// Take in what a snapshot showed: with no net change the baseline follows any HEAD move
+    /// and the workspace is up to date (true); otherwise it holds unreviewed changes (false).
+    async fn absorb(&mut self, change: &Change) -> bool {
+        if !change.diff.is_empty() {
+            self.dirty = true;
+            return false;
+        }
+        self.dirty = false;
+        if Some(&change.base) != self.baseline.as_ref() {
+            self.baseline = Some(change.base.clone());
+            self.save_baseline(&change.base).await;
+        }
+        true
+    }
+
+    /// Look at the whole tree now (a write may not have reached the watcher yet) and say
+    /// whether the newest review covers it. Unreviewed changes are queued for review.
+    async fn check(&mut self) -> Result<bool, Response> {
+        if self.missing || self.running.is_some() {
+            return Ok(false);
+        }
+        let watched: Vec<PathBuf> = self.pending.iter().cloned().collect();
+        self.full_rescan = true;
+        let change = self.prepare(false).await.map_err(|message| {
+            Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message,
+            })
+        })?;
+        self.record_burst(&watched, &change).await;
+        if self.absorb(&change).await {
+            self.settle.clear();
+            return Ok(true);
+        }
+        if !self.paused && self.halted.is_none() {
+            self.settle.change(Instant::now());
+        }
+        Ok(false)
+    }
+
+    /// `cxd approve`: the user accepts the tree as it is now.
+    async fn approve(&mut self, note: Option<String>) -> Response {
+        let up_to_date = match self.check().await {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
+        let Some(tree) = self.last_tree.clone() else {
+            return Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: "this workspace has no snapshot to approve (see `cxd status`)".into(),
+            });
+        };
+        let row = store::approvals::ApprovalRow {
+            at: crate::clock::now_rfc3339(),
+            tree: tree.clone(),
+            head: self.baseline.as_ref().and_then(|b| b.head.clone()),
+            note: note.clone(),
+        };
+        let id = self.row.id;
+        if let Err(e) = self
+            .store
+            .call(move |c| store::approvals::add(c, id, &row))
+            .await
+        {
+            return Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: e.to_string(),
+            });
+        }
+        let open = self.summary.open.len();
+        self.log("approval", serde_json::json!({"note": note, "tree": tree, "up_to_date": up_to_date, "open_findings": open}))
+            .await;
+        self.ctx.emit(
+            "approval",
+            Some(self.row.root.clone()),
+            format!("approved {}", self.root().display()),
+        );
+        self.refresh_summary().await;
+        let mut message = format!("approved {} as it is now", self.root().display());
+        if !up_to_date {
+            message.push_str(" (it has changes no review covers yet)");
+        }
+        if open > 0 {
+            message.push_str(&format!(" with {open} finding(s) still open"));
+        }
+        Response::Ok { message }
     }
 
     /// Put a settled burst in the audit trail: a HEAD move, and the edits (with whether they
@@ -691,6 +803,16 @@ impl Actor {
     }
 
     async fn log_edit(&self, files: &[String], net_change: bool) {
+        let shown: Vec<&str> = files.iter().take(5).map(String::as_str).collect();
+        let more = files.len().saturating_sub(shown.len());
+        let mut message = format!("{} file(s) edited: {}", files.len(), shown.join(", "));
+        if more > 0 {
+            message.push_str(&format!(" (+{more} more)"));
+        }
+        if !net_change {
+            message.push_str(" — no net change, nothing to review");
+        }
+        self.ctx.emit("edit", Some(self.row.root.clone()), message);
         self.log(
             "edit",
             serde_json::json!({
@@ -851,6 +973,7 @@ impl Actor {
             }
         };
         if outcome.reviewed() {
+            self.dirty = false;
             self.baseline = Some(running.to.clone());
             self.save_baseline(&running.to).await;
         } else if let Some((class, msg)) = &outcome.error
@@ -985,11 +1108,19 @@ impl Actor {
                 let last = store::reviews::last(c, ws)?;
                 let (reviews, tokens) = store::reviews::totals(c, ws)?;
                 let open = store::findings::list(c, ws, false)?;
-                Ok((row.and_then(|r| r.thread_id), last, reviews, tokens, open))
+                let approval = store::approvals::last(c, ws)?;
+                Ok((
+                    row.and_then(|r| r.thread_id),
+                    last,
+                    reviews,
+                    tokens,
+                    open,
+                    approval,
+                ))
             })
             .await;
         match got {
-            Ok((thread_id, last, reviews, tokens, open)) => {
+            Ok((thread_id, last, reviews, tokens, open, approval)) => {
                 self.summary = Summary {
                     reviews,
                     thread_id,
@@ -1000,6 +1131,7 @@ impl Actor {
                         cached_input: tokens.1,
                         output: tokens.2,
                     },
+                    approval,
                 };
             }
             Err(e) => tracing::error!(error = %e, "cannot read the workspace's reviews"),
@@ -1048,6 +1180,15 @@ impl Actor {
         self.watcher.as_ref().map_or(0, |w| w.os_watches() as u64)
     }
 
+    /// No change the daemon knows of is waiting for a review.
+    fn up_to_date(&self) -> bool {
+        !self.missing
+            && !self.dirty
+            && self.running.is_none()
+            && self.pending.is_empty()
+            && !self.settle.is_pending()
+    }
+
     fn publish(&self) {
         let (state, since) = if self.missing {
             ("missing", None)
@@ -1085,12 +1226,18 @@ impl Actor {
             thread_id: self.summary.thread_id.clone(),
             last_review: self.summary.last_review.clone(),
             open_findings,
-            approval: None,
+            approval: self.summary.approval.as_ref().map(|a| Approval {
+                at: a.at.clone(),
+                current: Some(&a.tree) == self.last_tree.as_ref()
+                    && self.pending.is_empty()
+                    && !self.settle.is_pending(),
+            }),
             tokens_total: self.summary.tokens_total,
             activity: self.running.as_ref().and_then(|r| r.activity.clone()),
             state_for_s: None,
             error: self.halted.as_ref().map(|(_, m)| m.clone()),
             reviewing_with: self.running.as_ref().map(|r| r.with.clone()),
+            up_to_date: self.up_to_date(),
         };
         let deadline = if state == "settling" {
             self.settle.deadline()

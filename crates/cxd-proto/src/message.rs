@@ -102,6 +102,36 @@ pub enum Request {
         /// What to do.
         action: SessionAction,
     },
+    /// The user accepts the workspace's tree as it is now.
+    Approve {
+        /// Any path inside the workspace.
+        path: PathBuf,
+        /// Why, for the audit trail.
+        note: Option<String>,
+    },
+    /// Dismiss a finding (it stops counting as open).
+    Dismiss {
+        /// The finding's id (`F12`).
+        id: String,
+        /// Why, for the audit trail.
+        reason: Option<String>,
+    },
+    /// Reopen a dismissed or resolved finding.
+    Reopen {
+        /// The finding's id.
+        id: String,
+    },
+    /// Is the workspace reviewed up to date with nothing open at or above a severity?
+    Gate {
+        /// Any path inside the workspace.
+        path: PathBuf,
+        /// The threshold (default `gate.block_on`).
+        block_on: Option<String>,
+        /// Review anything unreviewed first and wait up to this many seconds for it.
+        wait_s: Option<u64>,
+        /// What asks: manual (cxd gate), stop (the Claude stop hook), agent.
+        trigger: String,
+    },
 }
 
 /// What `cxd session` does.
@@ -175,6 +205,29 @@ pub enum Response {
         /// The thread, if there is one yet.
         thread_id: Option<String>,
     },
+    /// A gate's answer.
+    Gate(Box<GateReport>),
+}
+
+/// What `cxd gate` (and the stop hook) decide from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateReport {
+    /// The workspace root.
+    pub root: PathBuf,
+    /// Exit 0: reviewed up to date and nothing open at or above `block_on`.
+    pub pass: bool,
+    /// The newest review covers the working tree as it is.
+    pub up_to_date: bool,
+    /// The severity threshold applied.
+    pub block_on: String,
+    /// Open findings at or above the threshold.
+    pub blocking: Vec<Finding>,
+    /// One sentence: why it passed or not, and what to do.
+    pub reason: String,
+    /// The newest finished review.
+    pub last_review: Option<ReviewInfo>,
+    /// The workspace state (idle, settling, reviewing, halted, paused, missing).
+    pub state: String,
 }
 
 /// The result of a review someone waited for.

@@ -74,6 +74,8 @@ pub struct WorkspaceStatus {
     pub error: Option<String>,
     /// Model and effort of the running review.
     pub reviewing_with: Option<String>,
+    /// The newest review covers the working tree as the daemon last saw it.
+    pub up_to_date: bool,
 }
 
 /// A finished review, as status shows it.

@@ -51,6 +51,80 @@ pub enum Command {
     Pause(PathArg),
     /// Resume reviewing (also clears a halt after a failed review).
     Unpause(PathArg),
+    /// Accept the workspace's tree as it is now (a later edit makes the approval stale).
+    Approve(ApproveArgs),
+    /// Dismiss a finding: it no longer counts as open.
+    Dismiss(DismissArgs),
+    /// Reopen a dismissed or resolved finding.
+    Reopen(ReopenArgs),
+    /// Exit 0 iff everything is reviewed and nothing open is at or above the threshold.
+    ///
+    /// Exit 1 and say why otherwise. With --wait, first reviews anything unreviewed (and waits
+    /// for a running review), up to SECS seconds.
+    Gate(GateArgs),
+    /// Follow live events: edits settled, reviews started and finished, findings, approvals.
+    Events(EventsArgs),
+    /// Set cxd up for a tool: `cxd init git-hook` installs `cxd gate` as a pre-commit hook.
+    #[command(subcommand)]
+    Init(InitCommand),
+}
+
+/// `cxd init ...`
+#[derive(Debug, Subcommand)]
+pub enum InitCommand {
+    /// Install `cxd gate` as the repository's pre-commit hook (an existing hook is kept and runs first).
+    GitHook(PathArg),
+}
+
+/// `cxd approve`
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// A path inside the workspace (default: the current directory).
+    pub path: Option<PathBuf>,
+    /// Why, for the audit trail.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+/// `cxd dismiss`
+#[derive(Debug, Args)]
+pub struct DismissArgs {
+    /// The finding's id, e.g. F12.
+    pub id: String,
+    /// Why, for the audit trail.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+/// `cxd reopen`
+#[derive(Debug, Args)]
+pub struct ReopenArgs {
+    /// The finding's id, e.g. F12.
+    pub id: String,
+}
+
+/// `cxd gate`
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// A path inside the workspace (default: the current directory).
+    pub path: Option<PathBuf>,
+    /// Review anything unreviewed first, waiting up to SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<u64>,
+    /// Severity at or above which open findings fail the gate (default: gate.block_on).
+    #[arg(long, value_name = "SEVERITY")]
+    pub block_on: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cxd events`
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// One JSON object per line: {"at", "kind", "workspace", "message"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `cxd review`

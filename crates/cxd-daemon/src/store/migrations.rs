@@ -76,6 +76,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE workspaces ADD COLUMN usage_input INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE workspaces ADD COLUMN usage_cached INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE workspaces ADD COLUMN usage_output INTEGER NOT NULL DEFAULT 0;",
+    // 3: the user's approvals of a tree.
+    "CREATE TABLE approvals (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        tree TEXT NOT NULL,
+        head TEXT,
+        note TEXT
+    );
+    CREATE INDEX approvals_by_workspace ON approvals(workspace_id, id);",
 ];
 
 /// The schema version this build writes.

@@ -3,6 +3,7 @@
 //! One thread owns the connection; callers send it closures and await the answer, so no lock
 //! is shared and a slow write never blocks the async runtime.
 
+pub mod approvals;
 pub mod events;
 pub mod findings;
 pub mod migrations;

@@ -49,9 +49,13 @@ pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
         if group.is_empty() {
             continue;
         }
-        println!("{severity} ({})", group.len());
+        let heading = format!("{severity} ({})", group.len());
+        anstream::println!(
+            "{}",
+            crate::style::paint(&heading, crate::style::severity(severity))
+        );
         for f in group {
-            print!("{}", finding_block(f));
+            anstream::print!("{}", finding_block(f));
             if f.status != "open" {
                 println!("      status: {}", f.status);
             }

@@ -1,7 +1,10 @@
 //! One module a subcommand; `run` picks the one the command line names.
 
 mod daemon;
+mod events;
 mod findings;
+mod gate;
+mod githook;
 mod log;
 mod progress;
 mod review;
@@ -9,6 +12,7 @@ mod session;
 mod spawn;
 mod status;
 mod stop;
+mod verdicts;
 mod watch;
 
 use std::process::ExitCode;
@@ -37,6 +41,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(args) => session::run(&paths, args),
         Command::Pause(args) => watch::pause(&paths, &args, true),
         Command::Unpause(args) => watch::pause(&paths, &args, false),
+        Command::Approve(args) => verdicts::approve(&paths, &args),
+        Command::Dismiss(args) => verdicts::dismiss(&paths, &args),
+        Command::Reopen(args) => verdicts::reopen(&paths, &args),
+        Command::Gate(args) => gate::run(&paths, &args),
+        Command::Events(args) => events::run(&paths, &args),
+        Command::Init(crate::cli::InitCommand::GitHook(args)) => githook::install(&args),
     }
 }
 

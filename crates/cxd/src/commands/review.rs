@@ -80,7 +80,7 @@ fn finish(done: &ReviewDone, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string_pretty(done)?);
     } else {
-        print!("{}", render(done));
+        anstream::print!("{}", render(done));
     }
     Ok(ExitCode::from(code))
 }

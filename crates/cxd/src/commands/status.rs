@@ -10,6 +10,7 @@ use cxd_proto::{Request, Response};
 use crate::cli::StatusArgs;
 use crate::client::Client;
 use crate::exit::{Failure, UNREACHABLE};
+use crate::style::{self, paint};
 
 pub fn run(paths: &Paths, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let mut client = Client::connect(&paths.socket)?;
@@ -30,7 +31,7 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&report));
+        anstream::print!("{}", render(&report));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -58,13 +59,20 @@ pub fn render(report: &StatusReport) -> String {
         );
     }
     for w in &report.workspaces {
-        let _ = writeln!(out, "\n{}", w.root.display());
+        let _ = writeln!(
+            out,
+            "\n{}",
+            paint(&w.root.display().to_string(), style::bold())
+        );
         let _ = writeln!(out, "  state     {}", state_line(w));
         if let Some(r) = &w.last_review {
             let when = r.finished_at.as_deref().unwrap_or("");
             let what = match r.error_class.as_deref() {
-                Some(class) => format!("{} ({class})", r.verdict),
-                None => r.verdict.clone(),
+                Some(class) => paint(
+                    &format!("{} ({class})", r.verdict),
+                    style::state(&r.verdict),
+                ),
+                None => paint(&r.verdict, style::state(&r.verdict)),
             };
             let _ = writeln!(
                 out,
@@ -101,6 +109,20 @@ pub fn render(report: &StatusReport) -> String {
                 w.reviews, t.input, t.cached_input, t.output
             );
         }
+        if let Some(a) = &w.approval {
+            let (word, note) = if a.current {
+                ("current", "the tree is as approved")
+            } else {
+                ("stale", "edited since")
+            };
+            let _ = writeln!(
+                out,
+                "  approval  {} — {}, {}",
+                paint(word, style::state(word)),
+                a.at,
+                note
+            );
+        }
         let _ = writeln!(out, "  watches   {}", w.os_watches);
         for warning in &w.warnings {
             let _ = writeln!(out, "  warning   {warning}");
@@ -112,7 +134,7 @@ pub fn render(report: &StatusReport) -> String {
 /// The state with its age and what comes next.
 fn state_line(w: &cxd_proto::status::WorkspaceStatus) -> String {
     let age = w.state_for_s.map(duration).unwrap_or_default();
-    match w.state.as_str() {
+    let line = match w.state.as_str() {
         "settling" => format!(
             "settling — {} file(s) changed, review in {}",
             w.pending_files,
@@ -132,6 +154,15 @@ fn state_line(w: &cxd_proto::status::WorkspaceStatus) -> String {
         "paused" => "paused — edits are recorded; `cxd unpause` resumes reviews".to_owned(),
         "missing" => "missing — the directory is gone; `cxd unwatch` forgets it".to_owned(),
         other => other.to_owned(),
+    };
+    // Colour the state word at the start of the line.
+    match line.split_once([' ', ':']) {
+        Some((word, _)) => format!(
+            "{}{}",
+            paint(word, style::state(&w.state)),
+            &line[word.len()..]
+        ),
+        None => paint(&line, style::state(&w.state)),
     }
 }
 

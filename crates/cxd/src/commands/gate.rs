@@ -1,0 +1,89 @@
+//! `cxd gate`: exit 0 iff reviewed up to date with nothing open at or above the threshold.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use cxd_proto::message::GateReport;
+use cxd_proto::paths::Paths;
+use cxd_proto::{ErrorKind, Request, Response};
+
+use super::abs_path;
+use super::progress::Progress;
+use super::review::location;
+use crate::cli::GateArgs;
+use crate::client::Client;
+use crate::exit::{Failure, NO, UNREACHABLE, USAGE};
+
+pub fn run(paths: &Paths, args: &GateArgs) -> anyhow::Result<ExitCode> {
+    let path = abs_path(args.path.as_deref())?;
+    let mut client = Client::connect(&paths.socket)?;
+    client.send(&Request::Gate {
+        path,
+        block_on: args.block_on.clone(),
+        wait_s: args.wait,
+        trigger: "manual".into(),
+    })?;
+    if args.wait.is_some() {
+        client.set_timeout(None)?;
+    }
+    let mut progress = Progress::new(args.json);
+    let report = loop {
+        match client.recv()? {
+            Response::Progress {
+                elapsed_ms,
+                activity,
+            } => progress.update(elapsed_ms, &activity),
+            Response::Gate(report) => break report,
+            Response::Error(e) => {
+                progress.finish();
+                let code = if e.kind == ErrorKind::Usage {
+                    USAGE
+                } else {
+                    UNREACHABLE
+                };
+                return Err(Failure::new(code, e.message).into());
+            }
+            other => {
+                return Err(Failure::new(
+                    UNREACHABLE,
+                    format!("unexpected reply to gate: {other:?}"),
+                )
+                .into());
+            }
+        }
+    };
+    progress.finish();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        anstream::print!("{}", render(&report));
+    }
+    Ok(if report.pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(NO)
+    })
+}
+
+/// The human form.
+pub fn render(r: &GateReport) -> String {
+    let mut out = String::new();
+    let word = if r.pass { "pass" } else { "fail" };
+    let _ = writeln!(
+        out,
+        "gate {}: {}",
+        crate::style::paint(word, crate::style::state(word)),
+        r.reason
+    );
+    for f in &r.blocking {
+        let _ = writeln!(
+            out,
+            "  {:<4} {:<8} {}  {}",
+            f.id,
+            f.severity,
+            location(f),
+            f.title
+        );
+    }
+    out
+}
