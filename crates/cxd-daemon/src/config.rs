@@ -103,6 +103,8 @@ impl Default for GateConfig {
 pub struct WatchConfig {
     /// Gitignore-style patterns on top of .gitignore.
     pub ignore: Vec<String>,
+    /// Watch a repository by itself when the Claude hook reports an edit in it.
+    pub auto: bool,
 }
 
 /// Why a config file could not be used.

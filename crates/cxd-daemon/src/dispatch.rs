@@ -110,6 +110,18 @@ impl Handler {
             }
             Request::Dismiss { id, reason } => self.set_finding(&id, "dismissed", reason).await,
             Request::Reopen { id } => self.set_finding(&id, "open", None).await,
+            Request::Plan { path, text, wait } => return self.plan(path, text, wait).await,
+            Request::AgentEdit { file, cwd, session } => self.agent_edit(file, cwd, session).await,
+            Request::StopRound { session, reset } => {
+                match self
+                    .store
+                    .call(move |c| store::sessions::bump_rounds(c, &session, reset))
+                    .await
+                {
+                    Ok(n) => Response::Rounds(n),
+                    Err(e) => error(ErrorKind::Internal, e.to_string()),
+                }
+            }
             Request::Gate {
                 path,
                 block_on,
@@ -167,6 +179,7 @@ impl Handler {
             model,
             effort,
             trigger: "manual".into(),
+            retry_halted: true,
             started,
         };
         if ws.commands.send(cmd).await.is_err() {
@@ -187,6 +200,73 @@ impl Handler {
                 done,
             },
             Ok(Ok(Some(_))) => Reply::One(Response::ReviewStarted { root: ws.root }),
+        }
+    }
+
+    async fn plan(&self, path: PathBuf, text: String, wait: bool) -> Reply {
+        let ws = match self.lookup(path).await {
+            Ok(w) => w,
+            Err(r) => return Reply::One(r),
+        };
+        let events = self.ctx.events.subscribe();
+        let (started, started_rx) = oneshot::channel();
+        if ws
+            .commands
+            .send(workspace::Command::Plan { text, started })
+            .await
+            .is_err()
+        {
+            return Reply::One(gone());
+        }
+        match started_rx.await {
+            Err(_) | Ok(Ok(None)) => Reply::One(gone()),
+            Ok(Err(response)) => Reply::One(response),
+            Ok(Ok(Some(done))) if wait => Reply::Wait {
+                root: ws.root,
+                events,
+                done,
+            },
+            Ok(Ok(Some(_))) => Reply::One(Response::ReviewStarted { root: ws.root }),
+        }
+    }
+
+    /// The agent edited `file`: tell its workspace (watching the repo first when
+    /// `watch.auto` is on), and hand back the findings this session has not seen.
+    async fn agent_edit(&self, file: PathBuf, cwd: Option<PathBuf>, session: String) -> Response {
+        let ws = match self.registry.lookup(file.clone()).await {
+            Ok(w) => w,
+            Err(_) if self.ctx.config.borrow().config.watch.auto => {
+                let target = if file.parent().is_some_and(std::path::Path::is_dir) {
+                    file.parent()
+                        .map(std::path::Path::to_path_buf)
+                        .unwrap_or_default()
+                } else {
+                    cwd.unwrap_or_default()
+                };
+                if self.registry.watch(target).await.is_err() {
+                    return Response::Undelivered(Vec::new());
+                }
+                match self.registry.lookup(file.clone()).await {
+                    Ok(w) => w,
+                    Err(_) => return Response::Undelivered(Vec::new()),
+                }
+            }
+            // Outside every watched tree (e.g. Claude's own plan files): nothing to do.
+            Err(_) => return Response::Undelivered(Vec::new()),
+        };
+        // Never wait on a busy workspace: the hook must return at once.
+        let _ = ws.commands.try_send(workspace::Command::AgentEdit {
+            file,
+            session: session.clone(),
+        });
+        let id = ws.id;
+        match self
+            .store
+            .call(move |c| store::sessions::undelivered(c, &session, id))
+            .await
+        {
+            Ok(rows) => Response::Undelivered(rows.iter().map(finding_wire).collect()),
+            Err(e) => error(ErrorKind::Internal, e.to_string()),
         }
     }
 
@@ -338,6 +418,7 @@ impl Handler {
                     model: None,
                     effort: None,
                     trigger: trigger.clone(),
+                    retry_halted: false,
                     started,
                 };
                 if ws.commands.send(cmd).await.is_err() {

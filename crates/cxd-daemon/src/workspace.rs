@@ -5,7 +5,7 @@
 //! `cxd unpause`; paused workspaces record edits but start no review.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +43,8 @@ pub enum Command {
         effort: Option<String>,
         /// manual | agent | stop
         trigger: String,
+        /// Retry after a failed review (`cxd review` does; the gate and stop hook do not).
+        retry_halted: bool,
         /// Answered when the review starts (or why it cannot), then when it ends.
         started: oneshot::Sender<Result<Option<oneshot::Receiver<Response>>, Response>>,
     },
@@ -56,6 +58,20 @@ pub enum Command {
     Check(oneshot::Sender<Result<bool, Response>>),
     /// Re-read findings from the store (after a dismissal or reopen).
     Refresh,
+    /// Validate a plan; answered like `Review`.
+    Plan {
+        /// The plan text.
+        text: String,
+        /// Answered when the validation starts (or why it cannot), then when it ends.
+        started: oneshot::Sender<Result<Option<oneshot::Receiver<Response>>, Response>>,
+    },
+    /// The agent edited this file (absolute): attribute it, settle from now.
+    AgentEdit {
+        /// The file.
+        file: PathBuf,
+        /// The agent's session.
+        session: String,
+    },
 }
 
 /// The registry's handle on a running workspace actor.
@@ -154,6 +170,9 @@ pub async fn spawn(
         summary: Summary::default(),
         dirty: false,
         last_tree: None,
+        agent_files: std::collections::HashSet::new(),
+        agent_session: None,
+        queued_plan: None,
     };
     actor.start(events_tx).await;
     let channels = Inbox {
@@ -198,7 +217,8 @@ fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
 /// A review under way.
 struct Running {
     cancel: CancellationToken,
-    to: Snapshot,
+    /// The tree a code review covers (None for a plan).
+    to: Option<Snapshot>,
     started: Instant,
     with: String,
     activity: Option<String>,
@@ -240,6 +260,12 @@ struct Actor {
     dirty: bool,
     /// The tree of the newest snapshot.
     last_tree: Option<String>,
+    /// Files the agent reported editing since the last settle.
+    agent_files: std::collections::HashSet<PathBuf>,
+    /// The agent session that reported them.
+    agent_session: Option<String>,
+    /// A plan waiting for the running review to end.
+    queued_plan: Option<(String, oneshot::Sender<Response>)>,
 }
 
 /// Everything that reaches the actor.
@@ -442,9 +468,14 @@ impl Actor {
                 model,
                 effort,
                 trigger,
+                retry_halted,
                 started,
             } => {
-                let answer = self.manual_review(all, model, effort, &trigger).await;
+                let answer = if self.halted.is_some() && !retry_halted {
+                    Ok(None)
+                } else {
+                    self.manual_review(all, model, effort, &trigger).await
+                };
                 let _ = started.send(answer);
             }
             Command::Pause(pause, reply) => {
@@ -460,6 +491,19 @@ impl Actor {
                 let _ = reply.send(self.check().await);
             }
             Command::Refresh => self.refresh_summary().await,
+            Command::Plan { text, started } => {
+                let _ = started.send(self.plan(text).await);
+            }
+            Command::AgentEdit { file, session } => {
+                if let Ok(rel) = file.strip_prefix(&self.row.root)
+                    && !self.missing
+                {
+                    self.pending.insert(rel.to_path_buf());
+                    self.agent_files.insert(rel.to_path_buf());
+                    self.agent_session = Some(session);
+                    self.settle.change(Instant::now());
+                }
+            }
         }
     }
 
@@ -728,6 +772,93 @@ impl Actor {
         Ok(false)
     }
 
+    /// `cxd plan`: validate a plan on the workspace's thread. Queued behind a running review.
+    async fn plan(
+        &mut self,
+        text: String,
+    ) -> Result<Option<oneshot::Receiver<Response>>, Response> {
+        let usage = |m: String| {
+            Response::Error(ErrorReply {
+                kind: ErrorKind::Usage,
+                message: m,
+            })
+        };
+        if self.missing {
+            return Err(usage(format!("{} is missing", self.root().display())));
+        }
+        if text.trim().is_empty() {
+            return Err(usage("the plan is empty".into()));
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.running.is_some() {
+            if self.queued_plan.is_some() {
+                return Err(usage(
+                    "a plan is already waiting for the running review: try again when it is done"
+                        .into(),
+                ));
+            }
+            self.queued_plan = Some((text, tx));
+            return Ok(Some(rx));
+        }
+        self.start_plan(text, tx).await;
+        Ok(Some(rx))
+    }
+
+    async fn start_plan(&mut self, text: String, waiter: oneshot::Sender<Response>) {
+        self.halted = None;
+        let config = self.ctx.config.borrow().config.clone();
+        let open: Vec<OpenFinding> = self
+            .summary
+            .open
+            .iter()
+            .map(|f| OpenFinding {
+                id: f.public_id(),
+                severity: f.finding.severity.clone(),
+                location: location(&f.finding.file, f.finding.line_start),
+                title: f.finding.title.clone(),
+            })
+            .collect();
+        let ws = self.row.id;
+        let revision = self
+            .store
+            .call(move |c| store::reviews::count_trigger(c, ws, "plan"))
+            .await
+            .unwrap_or(0)
+            > 0;
+        let (model, effort) = (config.review.model.clone(), config.review.effort.clone());
+        let job = Job {
+            workspace_id: self.row.id,
+            root: self.row.root.clone(),
+            trigger: "plan".into(),
+            prompt: prompt::plan(&text, &open, revision),
+            model: model.clone(),
+            effort: effort.clone(),
+            timeout: Duration::from_secs(config.review.timeout_s),
+            codex: reviewer::codex_bin(&config.review.codex_bin),
+            extra_args: config.review.extra_args.clone(),
+            thread: self.summary.thread_id.clone(),
+            dir: self.dir(),
+            stats: (0, 0, 0),
+            trees: (None, None),
+        };
+        self.log(
+            "plan",
+            serde_json::json!({"revision": revision, "bytes": text.len(), "model": model, "effort": effort}),
+        )
+        .await;
+        self.log(
+            "review_started",
+            serde_json::json!({"trigger": "plan", "model": model, "effort": effort, "count": 0}),
+        )
+        .await;
+        self.ctx.emit(
+            "review_started",
+            Some(self.row.root.clone()),
+            format!("plan validation, {model} ({effort})"),
+        );
+        self.launch(job, None, vec![waiter], format!("{model}, {effort}"));
+    }
+
     /// `cxd approve`: the user accepts the tree as it is now.
     async fn approve(&mut self, note: Option<String>) -> Response {
         let up_to_date = match self.check().await {
@@ -778,7 +909,7 @@ impl Actor {
 
     /// Put a settled burst in the audit trail: a HEAD move, and the edits (with whether they
     /// changed anything in the end).
-    async fn record_burst(&self, watched: &[PathBuf], change: &Change) {
+    async fn record_burst(&mut self, watched: &[PathBuf], change: &Change) {
         let previous_head = self.baseline.as_ref().and_then(|b| b.head.clone());
         let head_moved = change.base.head != previous_head;
         let diff_files: Vec<String> = change
@@ -802,7 +933,22 @@ impl Actor {
         }
     }
 
-    async fn log_edit(&self, files: &[String], net_change: bool) {
+    async fn log_edit(&mut self, files: &[String], net_change: bool) {
+        // The agent's hook reported (some of) these files: the agent edited them.
+        let by = if files
+            .iter()
+            .any(|f| self.agent_files.contains(Path::new(f)))
+        {
+            "agent"
+        } else {
+            "human"
+        };
+        let session = if by == "agent" {
+            self.agent_session.clone()
+        } else {
+            None
+        };
+        self.agent_files.clear();
         let shown: Vec<&str> = files.iter().take(5).map(String::as_str).collect();
         let more = files.len().saturating_sub(shown.len());
         let mut message = format!("{} file(s) edited: {}", files.len(), shown.join(", "));
@@ -818,7 +964,8 @@ impl Actor {
             serde_json::json!({
                 "files": files.iter().take(MAX_LOGGED_FILES).collect::<Vec<_>>(),
                 "count": files.len(),
-                "by": "human",
+                "by": by,
+                "session": session,
                 "net_change": net_change,
             }),
         )
@@ -903,6 +1050,17 @@ impl Actor {
             Some(self.row.root.clone()),
             format!("{} file(s), {model} ({effort})", files.len()),
         );
+        self.launch(job, Some(change.to), waiters, format!("{model}, {effort}"));
+    }
+
+    /// Run a job in the background (one per workspace; `review.max_concurrent` across all).
+    fn launch(
+        &mut self,
+        job: Job,
+        to: Option<Snapshot>,
+        waiters: Vec<oneshot::Sender<Response>>,
+        with: String,
+    ) {
         let cancel = CancellationToken::new();
         let slots = self.ctx.review_slots.clone();
         let store = self.store.clone();
@@ -943,9 +1101,9 @@ impl Actor {
         });
         self.running = Some(Running {
             cancel,
-            to: change.to,
+            to,
             started: Instant::now(),
-            with: format!("{model}, {effort}"),
+            with,
             activity: None,
             waiters,
         });
@@ -972,10 +1130,10 @@ impl Actor {
                 return;
             }
         };
-        if outcome.reviewed() {
+        if let (true, Some(to)) = (outcome.reviewed(), &running.to) {
             self.dirty = false;
-            self.baseline = Some(running.to.clone());
-            self.save_baseline(&running.to).await;
+            self.baseline = Some(to.clone());
+            self.save_baseline(to).await;
         } else if let Some((class, msg)) = &outcome.error
             && *class != crate::review::ErrorClass::Interrupted
         {
@@ -1050,6 +1208,11 @@ impl Actor {
             for w in running.waiters {
                 let _ = w.send(done.clone());
             }
+        }
+        if let Some((text, waiter)) = self.queued_plan.take() {
+            // The plan waited for this review; a follow-up review waits for the plan.
+            self.start_plan(text, waiter).await;
+            return;
         }
         if std::mem::take(&mut self.follow_up) && self.halted.is_none() && !self.missing {
             // Edits came in during the review: exactly one follow-up, now.

@@ -132,6 +132,31 @@ pub enum Request {
         /// What asks: manual (cxd gate), stop (the Claude stop hook), agent.
         trigger: String,
     },
+    /// Validate a plan with Codex before it is implemented.
+    Plan {
+        /// Any path inside the workspace.
+        path: PathBuf,
+        /// The plan.
+        text: String,
+        /// Answer when the validation is done, streaming progress until then.
+        wait: bool,
+    },
+    /// The agent (Claude Code) edited a file: attribute it and start settling now.
+    AgentEdit {
+        /// The file, absolute.
+        file: PathBuf,
+        /// The agent's working directory (used when the file is outside any workspace).
+        cwd: Option<PathBuf>,
+        /// The agent's session id.
+        session: String,
+    },
+    /// Count a blocked stop for an agent session (or reset its count).
+    StopRound {
+        /// The agent's session id.
+        session: String,
+        /// Reset instead of counting.
+        reset: bool,
+    },
 }
 
 /// What `cxd session` does.
@@ -207,6 +232,10 @@ pub enum Response {
     },
     /// A gate's answer.
     Gate(Box<GateReport>),
+    /// Findings the agent session had not been told about (answer to `AgentEdit`).
+    Undelivered(Vec<Finding>),
+    /// Blocked stops counted for the session.
+    Rounds(u32),
 }
 
 /// What `cxd gate` (and the stop hook) decide from.

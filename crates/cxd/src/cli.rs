@@ -64,9 +64,49 @@ pub enum Command {
     Gate(GateArgs),
     /// Follow live events: edits settled, reviews started and finished, findings, approvals.
     Events(EventsArgs),
+    /// Validate a plan with Codex before implementing it (logic, edge cases, architecture,
+    /// security). A revised plan continues the same Codex thread.
+    Plan(PlanArgs),
+    /// Claude Code hook handlers: `cxd hook claude post-tool-use|stop|pre-tool-use`.
+    #[command(subcommand)]
+    Hook(HookCommand),
     /// Set cxd up for a tool: `cxd init git-hook` installs `cxd gate` as a pre-commit hook.
     #[command(subcommand)]
     Init(InitCommand),
+}
+
+/// `cxd plan`
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The plan file, or - for standard input (the default when input is piped).
+    pub file: Option<PathBuf>,
+    /// A path inside the workspace (default: the current directory).
+    pub path: Option<PathBuf>,
+    /// Wait for the verdict, showing progress.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print the result as JSON (with --wait).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cxd hook ...`
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Claude Code hooks (hook JSON on stdin).
+    #[command(subcommand)]
+    Claude(ClaudeHook),
+}
+
+/// The Claude Code hook events cxd handles.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum ClaudeHook {
+    /// After Edit|Write|MultiEdit|NotebookEdit: attribute the edit, pass on unseen findings.
+    PostToolUse,
+    /// When Claude would stop: review what is unreviewed and block on open findings (bounded).
+    Stop,
+    /// Before ExitPlanMode: validate the plan, deny it with Codex's findings.
+    PreToolUse,
 }
 
 /// `cxd init ...`

@@ -86,6 +86,16 @@ const MIGRATIONS: &[&str] = &[
         note TEXT
     );
     CREATE INDEX approvals_by_workspace ON approvals(workspace_id, id);",
+    // 4: what each Claude session was told, and how often its stop was blocked.
+    "CREATE TABLE deliveries (
+        session TEXT NOT NULL,
+        finding INTEGER NOT NULL,
+        PRIMARY KEY (session, finding)
+    );
+    CREATE TABLE stop_rounds (
+        session TEXT PRIMARY KEY,
+        rounds INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,7 @@ pub mod events;
 pub mod findings;
 pub mod migrations;
 pub mod reviews;
+pub mod sessions;
 pub mod workspaces;
 
 use std::path::{Path, PathBuf};

@@ -213,3 +213,18 @@ pub fn totals(conn: &Connection, workspace_id: i64) -> Result<(u64, (u64, u64, u
     )
     .map_err(StoreError::query("sum reviews"))
 }
+
+/// How many reviews of a workspace had this trigger.
+pub fn count_trigger(
+    conn: &Connection,
+    workspace_id: i64,
+    trigger: &str,
+) -> Result<u64, StoreError> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM reviews WHERE workspace_id = ?1 AND trigger = ?2",
+        params![workspace_id, trigger],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+    .map_err(StoreError::query("count reviews"))
+}

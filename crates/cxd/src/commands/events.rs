@@ -29,9 +29,11 @@ pub fn run(paths: &Paths, args: &EventsArgs) -> anyhow::Result<ExitCode> {
         let ev = match client.recv() {
             Ok(Response::Event(ev)) => ev,
             Ok(other) => {
-                return Err(
-                    Failure::new(UNREACHABLE, format!("unexpected event frame: {other:?}")).into(),
-                );
+                return Err(Failure::new(
+                    UNREACHABLE,
+                    format!("unexpected event frame: {other:?}"),
+                )
+                .into());
             }
             // The daemon stopped: the stream ends.
             Err(_) => return Ok(ExitCode::SUCCESS),

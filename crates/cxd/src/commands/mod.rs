@@ -5,7 +5,9 @@ mod events;
 mod findings;
 mod gate;
 mod githook;
+mod hook;
 mod log;
+mod plan;
 mod progress;
 mod review;
 mod session;
@@ -47,6 +49,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gate(args) => gate::run(&paths, &args),
         Command::Events(args) => events::run(&paths, &args),
         Command::Init(crate::cli::InitCommand::GitHook(args)) => githook::install(&args),
+        Command::Plan(args) => plan::run(&paths, &args),
+        Command::Hook(crate::cli::HookCommand::Claude(event)) => Ok(hook::run(&paths, event)),
     }
 }
 

@@ -1,0 +1,309 @@
+//! Claude Code hooks. They never get in Claude's way: bad input, a daemon that is down, or a
+//! workspace cxd does not watch all end in exit 0; only a finding Codex stands behind blocks.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use cxd_daemon::config::Config;
+use cxd_proto::message::{GateReport, ReviewDone};
+use cxd_proto::paths::Paths;
+use cxd_proto::status::Finding;
+use cxd_proto::{ErrorKind, Request, Response};
+use serde_json::{Value, json};
+
+use super::review::location;
+use crate::cli::ClaudeHook;
+use crate::client::Client;
+
+/// Hook input larger than this is not read (it is one JSON line; Write carries the file).
+const MAX_INPUT: u64 = 16 * 1024 * 1024;
+/// Claude Code truncates longer reasons; stay under it.
+const MAX_REASON: usize = 9_000;
+/// How long the edit hook waits for the daemon (it must not slow Claude down).
+const EDIT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Run a hook; the exit code is always 0 (a decision, if any, is in the JSON on stdout).
+pub fn run(paths: &Paths, event: ClaudeHook) -> ExitCode {
+    let mut raw = String::new();
+    if std::io::stdin()
+        .take(MAX_INPUT)
+        .read_to_string(&mut raw)
+        .is_err()
+    {
+        return ExitCode::SUCCESS;
+    }
+    let Ok(input) = serde_json::from_str::<Value>(&raw) else {
+        return ExitCode::SUCCESS;
+    };
+    let config = Config::load(&paths.config).unwrap_or_default();
+    let output = match event {
+        ClaudeHook::PostToolUse => post_tool_use(paths, &input),
+        ClaudeHook::Stop => stop(paths, &config, &input),
+        ClaudeHook::PreToolUse => pre_tool_use(paths, &config, &input),
+    };
+    if let Some(out) = output {
+        println!("{out}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn str_field<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The project directory: the hook's `cwd`, else `CLAUDE_PROJECT_DIR`.
+fn project_dir(input: &Value) -> Option<PathBuf> {
+    str_field(input, "/cwd")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("CLAUDE_PROJECT_DIR").map(PathBuf::from))
+}
+
+fn session(input: &Value) -> String {
+    str_field(input, "/session_id")
+        .map(str::to_owned)
+        .or_else(|| std::env::var("CLAUDE_CODE_SESSION_ID").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn system_message(text: &str) -> Option<String> {
+    Some(json!({ "systemMessage": text }).to_string())
+}
+
+fn finding_lines(findings: &[Finding], with_fix: bool) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let mut line = format!("- {} [{}] {}: {}", f.id, f.severity, location(f), f.title);
+        if with_fix && !f.recommendation.is_empty() {
+            line.push_str(&format!(" — fix: {}", f.recommendation));
+        }
+        if out.len() + line.len() > MAX_REASON {
+            out.push_str(&format!(
+                "- … and {} more (`cxd findings`)\n",
+                findings.len()
+            ));
+            break;
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// PostToolUse: tell the daemon the agent edited a file; pass on findings it has not seen.
+fn post_tool_use(paths: &Paths, input: &Value) -> Option<String> {
+    let file = str_field(input, "/tool_input/file_path")
+        .or_else(|| str_field(input, "/tool_input/notebook_path"))?;
+    let cwd = project_dir(input);
+    let file = PathBuf::from(file);
+    let file = if file.is_absolute() {
+        file
+    } else {
+        cwd.clone()?.join(file)
+    };
+    let mut client = Client::connect(&paths.socket).ok()?;
+    client.set_timeout(Some(EDIT_TIMEOUT)).ok()?;
+    let response = client
+        .request(&Request::AgentEdit {
+            file,
+            cwd,
+            session: session(input),
+        })
+        .ok()?;
+    let Response::Undelivered(findings) = response else {
+        return None;
+    };
+    if findings.is_empty() {
+        return None;
+    }
+    let context = format!(
+        "cxd: Codex reviewed your recent changes and found {} open problem(s):\n{}Fix them, or explain why they are not problems.",
+        findings.len(),
+        finding_lines(&findings, true)
+    );
+    Some(json!({"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": context}}).to_string())
+}
+
+/// Stop: review what is unreviewed (bounded wait) and block while Codex's findings at or
+/// above `gate.block_on` are open — at most `gate.max_rounds` times per session.
+fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
+    let dir = project_dir(input)?;
+    let session = session(input);
+    let continuing = input
+        .pointer("/stop_hook_active")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let way_out = "(`cxd pause` turns cxd's stop check off for this workspace)";
+    let Ok(mut client) = Client::connect(&paths.socket) else {
+        return system_message(&format!(
+            "cxd: the daemon is not running, so Codex did not check this turn; start it with `cxd daemon` {way_out}"
+        ));
+    };
+    if !continuing {
+        // A new turn: the round counter starts again.
+        let _ = client.request(&Request::StopRound {
+            session: session.clone(),
+            reset: true,
+        });
+    }
+    let wait = config.gate.stop_wait_s;
+    if client
+        .set_timeout(Some(Duration::from_secs(wait + 30)))
+        .is_err()
+    {
+        return None;
+    }
+    let request = Request::Gate {
+        path: dir,
+        block_on: None,
+        wait_s: Some(wait),
+        trigger: "stop".into(),
+    };
+    if client.send(&request).is_err() {
+        return system_message(&format!(
+            "cxd: cannot reach the daemon; letting Claude stop {way_out}"
+        ));
+    }
+    let report: GateReport = loop {
+        match client.recv() {
+            Ok(Response::Progress { .. }) => {}
+            Ok(Response::Gate(r)) => break *r,
+            // Not a watched workspace: not cxd's business.
+            Ok(Response::Error(e)) if e.kind == ErrorKind::Usage => return None,
+            Ok(other) => {
+                return system_message(&format!(
+                    "cxd: unexpected answer from the daemon ({other:?}); letting Claude stop {way_out}"
+                ));
+            }
+            Err(e) => {
+                return system_message(&format!(
+                    "cxd: {}; letting Claude stop {way_out}",
+                    e.message
+                ));
+            }
+        }
+    };
+    let review = report
+        .last_review
+        .as_ref()
+        .map(|r| format!("review #{}", r.id))
+        .unwrap_or_else(|| "no review".into());
+    if report.pass {
+        let _ = client.request(&Request::StopRound {
+            session,
+            reset: true,
+        });
+        let verdict = report
+            .last_review
+            .as_ref()
+            .map(|r| r.verdict.as_str())
+            .unwrap_or("");
+        let text = if verdict == "approve" {
+            format!("cxd: Codex approved the changes ({review})")
+        } else {
+            format!("cxd: {} ({review})", report.reason)
+        };
+        return system_message(&text);
+    }
+    if !report.up_to_date || report.blocking.is_empty() {
+        // The review could not be had (failed, timed out, paused): fail open.
+        return system_message(&format!(
+            "cxd: {} — letting Claude stop without Codex's check {way_out}",
+            report.reason
+        ));
+    }
+    let rounds = match client.request(&Request::StopRound {
+        session,
+        reset: false,
+    }) {
+        Ok(Response::Rounds(n)) => n,
+        _ => {
+            return system_message(&format!(
+                "cxd: cannot count stop rounds; letting Claude stop {way_out}"
+            ));
+        }
+    };
+    if rounds > config.gate.max_rounds {
+        return system_message(&format!(
+            "cxd: {} finding(s) at or above {} are still open after {} blocked stop(s); letting Claude stop. `cxd findings` lists them.",
+            report.blocking.len(),
+            report.block_on,
+            config.gate.max_rounds
+        ));
+    }
+    let reason = format!(
+        "Codex ({review}) found {} open problem(s) at or above {} in your changes:\n{}Fix them before finishing. If one is not a real problem, say why; the user can run `cxd dismiss ID --reason ...`, or `cxd pause` to stop these checks. (Round {rounds} of {}.)",
+        report.blocking.len(),
+        report.block_on,
+        finding_lines(&report.blocking, true),
+        config.gate.max_rounds
+    );
+    Some(json!({"decision": "block", "reason": reason}).to_string())
+}
+
+/// PreToolUse on ExitPlanMode: validate the plan; deny it with Codex's findings.
+fn pre_tool_use(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
+    if str_field(input, "/tool_name").is_some_and(|t| t != "ExitPlanMode") {
+        return None;
+    }
+    let plan = str_field(input, "/tool_input/plan")?;
+    let dir = project_dir(input)?;
+    let fail_open = |why: &str| {
+        system_message(&format!(
+            "cxd: {why}; the plan goes ahead without Codex's check"
+        ))
+    };
+    let Ok(mut client) = Client::connect(&paths.socket) else {
+        return fail_open("the daemon is not running");
+    };
+    if client
+        .set_timeout(Some(Duration::from_secs(config.review.timeout_s + 60)))
+        .is_err()
+    {
+        return None;
+    }
+    if client
+        .send(&Request::Plan {
+            path: dir,
+            text: plan.to_owned(),
+            wait: true,
+        })
+        .is_err()
+    {
+        return fail_open("cannot reach the daemon");
+    }
+    let done: ReviewDone = loop {
+        match client.recv() {
+            Ok(Response::Progress { .. }) => {}
+            Ok(Response::ReviewDone(d)) => break *d,
+            Ok(Response::Error(e)) if e.kind == ErrorKind::Usage => return None,
+            Ok(Response::Error(e)) => return fail_open(&e.message),
+            Ok(_) => return fail_open("unexpected answer from the daemon"),
+            Err(e) => return fail_open(&e.message),
+        }
+    };
+    match done.review.verdict.as_str() {
+        // An allow would not approve ExitPlanMode anyway: say nothing.
+        "approve" => None,
+        "changes_requested" => {
+            let mut reason = format!(
+                "Codex reviewed the plan (review #{}) and asks for changes: {}\n",
+                done.review.id,
+                done.review.summary.clone().unwrap_or_default()
+            );
+            reason.push_str(&finding_lines(&done.opened, true));
+            reason.push_str("Revise the plan to address these, then present it again.");
+            Some(
+                json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}})
+                    .to_string(),
+            )
+        }
+        _ => fail_open(&format!(
+            "plan validation failed ({})",
+            done.review.error_class.as_deref().unwrap_or("error")
+        )),
+    }
+}
