@@ -83,7 +83,7 @@ mod tests {
             recommendation: String::new(),
             confidence: 1.0,
         };
-        findings::open_many(&conn, ws, 1, &[f.clone()]).unwrap();
+        findings::open_many(&conn, ws, 1, std::slice::from_ref(&f)).unwrap();
         assert_eq!(undelivered(&mut conn, "s1", ws).unwrap().len(), 1);
         assert!(undelivered(&mut conn, "s1", ws).unwrap().is_empty());
         assert_eq!(
