@@ -5,6 +5,7 @@ mod findings;
 mod log;
 mod progress;
 mod review;
+pub mod service;
 mod session;
 mod spawn;
 mod status;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(args) => session::run(&paths, args),
         Command::Pause(args) => watch::pause(&paths, &args, true),
         Command::Unpause(args) => watch::pause(&paths, &args, false),
+        Command::Service(args) => service::run(&paths, &args),
     }
 }
 
