@@ -149,7 +149,14 @@ fn ready_comes_once_stored_workspaces_are_watched_and_stopping_on_stop() {
         first_message.lines().any(|l| l == "READY=1"),
         "the first notification must be READY=1: {first_message:?}"
     );
-    // READY=1 has arrived: the daemon must already answer, with the stored workspace watched.
+    // READY=1 has arrived: the stored workspace must already be watched (seen from outside the
+    // daemon, before asking it anything) and the daemon must answer.
+    #[cfg(target_os = "linux")]
+    {
+        let pid = daemon.0.as_ref().unwrap().id() as i32;
+        let watches = cxd_e2e::inotify_watches(pid);
+        assert!(watches > 0, "READY=1 came before the workspace was watched");
+    }
     let status = env.status_json();
     let ws = &status["workspaces"][0];
     assert_eq!(ws["root"], repo.to_str().unwrap(), "{status:#}");
