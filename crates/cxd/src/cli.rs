@@ -51,7 +51,7 @@ pub enum Command {
     Pause(PathArg),
     /// Resume reviewing (also clears a halt after a failed review).
     Unpause(PathArg),
-    /// Run the daemon as a user service (systemd on Linux, launchd on macOS): install, uninstall, status.
+    /// Run the daemon as a user service (systemd, launchd): install, uninstall, status.
     Service(crate::commands::service::ServiceArgs),
 }
 
