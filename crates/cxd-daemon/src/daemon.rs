@@ -99,6 +99,7 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
 async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
     let listener = socket::listen(&paths.socket, &paths.state_dir)?;
     let shutdown = CancellationToken::new();
+    crate::notify::stopping_on(shutdown.clone());
 
     let (signal_tx, mut signal_rx) = mpsc::channel::<Signal>(8);
     let mut signals =
@@ -182,6 +183,8 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
         registry,
         store,
     });
+    // The socket listens and the stored workspaces are watched: systemd may go on.
+    crate::notify::ready();
     crate::server::run(listener, handler, shutdown.clone()).await;
     // The registry stops every workspace (releasing their watches) on the same token.
     if let Err(e) = registry_task.await {

@@ -70,6 +70,8 @@ pub enum Command {
     /// Claude Code hook handlers: `cxd hook claude post-tool-use|stop|pre-tool-use`.
     #[command(subcommand)]
     Hook(HookCommand),
+    /// Run the daemon as a user service (systemd, launchd): install, uninstall, status.
+    Service(crate::commands::service::ServiceArgs),
     /// Set cxd up for a tool: `cxd init git-hook` installs `cxd gate` as a pre-commit hook.
     #[command(subcommand)]
     Init(InitCommand),

@@ -149,17 +149,35 @@ fn summary(kind: &str, data: &serde_json::Value) -> String {
         ),
         "session" => format!("thread {}", data["thread_id"].as_str().unwrap_or("reset")),
         "approval" => {
-            let note = data["note"].as_str().map(|n| format!(": {n}")).unwrap_or_default();
-            let extra = if data["up_to_date"] == false { " (with unreviewed changes)" } else { "" };
+            let note = data["note"]
+                .as_str()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default();
+            let extra = if data["up_to_date"] == false {
+                " (with unreviewed changes)"
+            } else {
+                ""
+            };
             format!("approved{extra}{note}")
         }
         "dismissal" | "reopen" => {
-            let reason = data["reason"].as_str().map(|r| format!(" — {r}")).unwrap_or_default();
-            format!("{} {}{reason}", data["finding"].as_str().unwrap_or("?"), data["title"].as_str().unwrap_or(""))
+            let reason = data["reason"]
+                .as_str()
+                .map(|r| format!(" — {r}"))
+                .unwrap_or_default();
+            format!(
+                "{} {}{reason}",
+                data["finding"].as_str().unwrap_or("?"),
+                data["title"].as_str().unwrap_or("")
+            )
         }
         "plan" => format!(
             "{} ({} bytes)",
-            if data["revision"] == true { "revised plan" } else { "plan" },
+            if data["revision"] == true {
+                "revised plan"
+            } else {
+                "plan"
+            },
             data["bytes"].as_u64().unwrap_or(0)
         ),
         _ => String::new(),

@@ -10,6 +10,7 @@ mod log;
 mod plan;
 mod progress;
 mod review;
+pub mod service;
 mod session;
 mod spawn;
 mod status;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(crate::cli::InitCommand::GitHook(args)) => githook::install(&args),
         Command::Plan(args) => plan::run(&paths, &args),
         Command::Hook(crate::cli::HookCommand::Claude(event)) => Ok(hook::run(&paths, event)),
+        Command::Service(args) => service::run(&paths, &args),
     }
 }
 

@@ -21,6 +21,10 @@ pub fn connect_or_spawn(paths: &Paths, spawn: bool) -> Result<Client, Failure> {
         Err(e) if paths.socket.exists() && !stale(&paths.socket) => return Err(e),
         Err(_) => {}
     }
+    // An installed user service owns the daemon: start it rather than a second, unmanaged one.
+    if let Some(client) = super::service::start_installed(paths)? {
+        return Ok(client);
+    }
     std::fs::create_dir_all(&paths.state_dir).map_err(|e| {
         Failure::new(
             UNREACHABLE,
