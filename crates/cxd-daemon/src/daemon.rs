@@ -185,7 +185,12 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
     });
     // The socket listens and the stored workspaces are watched: systemd may go on.
     crate::notify::ready();
-    crate::server::run(listener, handler, shutdown.clone()).await;
+    let endpoint = crate::server::Endpoint {
+        socket: paths.socket.clone(),
+        state_dir: paths.state_dir.clone(),
+        uid: owner_uid(&paths.socket),
+    };
+    crate::server::run(listener, endpoint, handler, shutdown.clone()).await;
     // The registry stops every workspace (releasing their watches) on the same token.
     if let Err(e) = registry_task.await {
         tracing::warn!(error = %e, "registry task ended abnormally");
@@ -221,4 +226,10 @@ fn reload(ctx: &Context, tx: &watch::Sender<ConfigState>, path: &std::path::Path
             ctx.emit("config_error", None, message);
         }
     }
+}
+
+/// The user the daemon runs as: the owner of the socket it just created.
+fn owner_uid(socket: &std::path::Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(socket).map_or(u32::MAX, |m| m.uid())
 }

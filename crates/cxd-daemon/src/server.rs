@@ -6,7 +6,10 @@ use std::time::Duration;
 use cxd_proto::frame::{FrameError, check_len, encode_frame};
 use cxd_proto::message::Event;
 use cxd_proto::{ErrorKind, ErrorReply, Hello, PROTOCOL_VERSION, Request, Response, codec};
+use std::path::PathBuf;
+
 use interprocess::local_socket::tokio::{Listener, Stream};
+use interprocess::local_socket::traits::StreamCommon as _;
 use interprocess::local_socket::traits::tokio::Listener as _;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -26,9 +29,32 @@ pub const MAX_CONNECTIONS: usize = 1024;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 
 /// Accept connections until `shutdown` fires, then wait (bounded) for those in flight.
-pub async fn run(listener: Listener, handler: Arc<Handler>, shutdown: CancellationToken) {
+/// Where the server listens, so it can put its socket back if someone removes it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The socket path.
+    pub socket: PathBuf,
+    /// The state dir (the socket directory may be it).
+    pub state_dir: PathBuf,
+    /// Only this user may connect (the owner of the socket directory).
+    pub uid: u32,
+}
+
+/// How often the socket file is checked for removal or replacement.
+pub const SOCKET_CHECK: Duration = Duration::from_secs(5);
+
+/// Accept connections until `shutdown` fires, then wait (bounded) for those in flight.
+pub async fn run(
+    mut listener: Listener,
+    endpoint: Endpoint,
+    handler: Arc<Handler>,
+    shutdown: CancellationToken,
+) {
     let tracker = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut identity = socket_identity(&endpoint.socket);
+    let mut check = tokio::time::interval(SOCKET_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let permit = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -37,21 +63,39 @@ pub async fn run(listener: Listener, handler: Arc<Handler>, shutdown: Cancellati
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
-            () = shutdown.cancelled() => break,
-            r = listener.accept() => match r {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+        let stream = loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break None,
+                _ = check.tick() => {
+                    if socket_identity(&endpoint.socket) != identity {
+                        match relisten(&endpoint) {
+                            Ok(l) => {
+                                listener = l;
+                                identity = socket_identity(&endpoint.socket);
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "the socket was removed and cannot be recreated; stopping");
+                                shutdown.cancel();
+                                break None;
+                            }
+                        }
+                    }
                 }
-            },
+                r = listener.accept() => match r {
+                    Ok(s) => break Some(s),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
         };
+        let Some(stream) = stream else { break };
         let handler = handler.clone();
         let shutdown = shutdown.clone();
+        let uid = endpoint.uid;
         tracker.spawn(async move {
-            if let Err(e) = serve(stream, &handler, &shutdown).await {
+            if let Err(e) = serve(stream, uid, &handler, &shutdown).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);
@@ -70,13 +114,35 @@ pub async fn run(listener: Listener, handler: Arc<Handler>, shutdown: Cancellati
     }
 }
 
+/// The socket file's (device, inode), or None when it is gone.
+fn socket_identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+fn relisten(endpoint: &Endpoint) -> Result<Listener, crate::socket::SocketError> {
+    tracing::warn!(socket = %endpoint.socket.display(), "the socket file was removed or replaced; listening again");
+    crate::socket::listen(&endpoint.socket, &endpoint.state_dir)
+}
+
 /// Serve one connection to its end.
 async fn serve(
     stream: Stream,
+    uid: u32,
     handler: &Handler,
     shutdown: &CancellationToken,
 ) -> Result<(), FrameError> {
+    // The socket's directory is private, but check the peer too where the OS says who it is.
+    let peer = stream.peer_creds().ok().and_then(|c| c.euid());
     let (mut rd, mut wr) = tokio::io::split(stream);
+    if let Some(peer) = peer
+        && peer != uid
+        && peer != 0
+    {
+        tracing::warn!(peer, "refused a connection from another user");
+        let msg = format!("user {peer} may not use this cxd daemon (it belongs to user {uid})");
+        return refuse(&mut wr, ErrorKind::Forbidden, msg).await;
+    }
 
     let hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<_, Hello>(&mut rd)).await
     {

@@ -312,6 +312,8 @@ pub enum ErrorKind {
     ShuttingDown,
     /// Something failed inside the daemon.
     Internal,
+    /// The peer is another user.
+    Forbidden,
 }
 
 /// A live event, as streamed to `cxd events`.
