@@ -51,6 +51,8 @@ pub enum Command {
     Pause(PathArg),
     /// Resume reviewing (also clears a halt after a failed review).
     Unpause(PathArg),
+    /// Print findings as SARIF 2.1.0 or reviewdog rdjsonl.
+    Export(crate::commands::export::ExportArgs),
 }
 
 /// `cxd review`

@@ -1,6 +1,7 @@
 //! One module a subcommand; `run` picks the one the command line names.
 
 mod daemon;
+pub mod export;
 mod findings;
 mod log;
 mod progress;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(args) => session::run(&paths, args),
         Command::Pause(args) => watch::pause(&paths, &args, true),
         Command::Unpause(args) => watch::pause(&paths, &args, false),
+        Command::Export(args) => export::run(&paths, &args),
     }
 }
 
