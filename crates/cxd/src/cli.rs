@@ -53,6 +53,8 @@ pub enum Command {
     Unpause(PathArg),
     /// Print findings as SARIF 2.1.0 or reviewdog rdjsonl.
     Export(crate::commands::export::ExportArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completions(crate::commands::completions::CompletionsArgs),
 }
 
 /// `cxd review`

@@ -1,5 +1,6 @@
 //! One module a subcommand; `run` picks the one the command line names.
 
+pub mod completions;
 mod daemon;
 pub mod export;
 mod findings;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pause(args) => watch::pause(&paths, &args, true),
         Command::Unpause(args) => watch::pause(&paths, &args, false),
         Command::Export(args) => export::run(&paths, &args),
+        Command::Completions(args) => completions::run(&args),
     }
 }
 
