@@ -55,6 +55,8 @@ pub enum Command {
     Export(crate::commands::export::ExportArgs),
     /// Print a shell completion script (bash, zsh or fish).
     Completions(crate::commands::completions::CompletionsArgs),
+    /// Set up an integration: `cxd init claude` adds cxd's hooks to Claude Code.
+    Init(crate::commands::init::InitArgs),
 }
 
 /// `cxd review`

@@ -4,6 +4,7 @@ pub mod completions;
 mod daemon;
 pub mod export;
 mod findings;
+pub mod init;
 mod log;
 mod progress;
 mod review;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unpause(args) => watch::pause(&paths, &args, false),
         Command::Export(args) => export::run(&paths, &args),
         Command::Completions(args) => completions::run(&args),
+        Command::Init(args) => init::run(&paths, &args),
     }
 }
 
