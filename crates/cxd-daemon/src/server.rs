@@ -117,7 +117,9 @@ pub async fn run(
 /// The socket file's (device, inode), or None when it is gone.
 fn socket_identity(path: &std::path::Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 fn relisten(endpoint: &Endpoint) -> Result<Listener, crate::socket::SocketError> {

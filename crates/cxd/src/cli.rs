@@ -72,9 +72,12 @@ pub enum Command {
     Hook(HookCommand),
     /// Run the daemon as a user service (systemd, launchd): install, uninstall, status.
     Service(crate::commands::service::ServiceArgs),
-    /// Set cxd up for a tool: `cxd init git-hook` installs `cxd gate` as a pre-commit hook.
-    #[command(subcommand)]
-    Init(InitCommand),
+    /// Print findings as SARIF 2.1.0 or reviewdog rdjsonl.
+    Export(crate::commands::export::ExportArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Set up an integration: `cxd init claude` (Claude Code hooks), `cxd init git-hook`.
+    Init(crate::commands::init::InitArgs),
 }
 
 /// `cxd plan`
@@ -109,13 +112,6 @@ pub enum ClaudeHook {
     Stop,
     /// Before ExitPlanMode: validate the plan, deny it with Codex's findings.
     PreToolUse,
-}
-
-/// `cxd init ...`
-#[derive(Debug, Subcommand)]
-pub enum InitCommand {
-    /// Install `cxd gate` as the repository's pre-commit hook (an existing hook is kept and runs first).
-    GitHook(PathArg),
 }
 
 /// `cxd approve`

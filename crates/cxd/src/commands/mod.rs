@@ -1,11 +1,14 @@
 //! One module a subcommand; `run` picks the one the command line names.
 
+pub mod completions;
 mod daemon;
 mod events;
+pub mod export;
 mod findings;
 mod gate;
 mod githook;
 mod hook;
+pub mod init;
 mod log;
 mod plan;
 mod progress;
@@ -49,10 +52,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reopen(args) => verdicts::reopen(&paths, &args),
         Command::Gate(args) => gate::run(&paths, &args),
         Command::Events(args) => events::run(&paths, &args),
-        Command::Init(crate::cli::InitCommand::GitHook(args)) => githook::install(&args),
         Command::Plan(args) => plan::run(&paths, &args),
         Command::Hook(crate::cli::HookCommand::Claude(event)) => Ok(hook::run(&paths, event)),
         Command::Service(args) => service::run(&paths, &args),
+        Command::Export(args) => export::run(&paths, &args),
+        Command::Completions(args) => completions::run(&args),
+        Command::Init(args) => init::run(&paths, &args),
     }
 }
 
