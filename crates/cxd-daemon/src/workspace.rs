@@ -419,6 +419,12 @@ impl Actor {
                 if self.missing {
                     return;
                 }
+                // The kernel reports the root's own deletion only once nothing holds it open
+                // (a running codex has it as its working directory): look for ourselves.
+                if !self.row.root.is_dir() {
+                    self.go_missing();
+                    return;
+                }
                 self.pending.extend(paths);
                 self.settle.change(now);
             }
@@ -707,6 +713,11 @@ impl Actor {
 
     /// A burst settled: record it, and review what is left after any HEAD move.
     async fn on_settled(&mut self) {
+        if !self.row.root.is_dir() {
+            // Deleted (the kernel may not say so while codex still has it as its cwd).
+            self.go_missing();
+            return;
+        }
         if self.running.is_some() {
             // One codex per workspace: a single follow-up review runs after this one.
             self.follow_up = true;

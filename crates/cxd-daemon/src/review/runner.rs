@@ -151,6 +151,11 @@ pub async fn run(
     let deadline = tokio::time::sleep(spec.timeout);
     tokio::pin!(deadline);
     let mut killed: Option<Ending> = None;
+    let mut exited: Option<std::process::ExitStatus> = None;
+    // Once codex itself has exited, what is left of the pipe is drained briefly: a process it
+    // left behind must not keep the review open.
+    let drain = tokio::time::sleep(Duration::from_secs(3650 * 24 * 3600));
+    tokio::pin!(drain);
     let mut buf = vec![0u8; 64 * 1024];
     // Read stdout to EOF (closing it early makes codex panic), unless we have to kill it.
     while let Some(out) = stdout.as_mut() {
@@ -167,11 +172,17 @@ pub async fn run(
                     transcript.oversized_lines += skipped;
                 }
             },
-            () = &mut deadline, if killed.is_none() => {
+            status = child.wait(), if exited.is_none() => {
+                exited = Some(status.unwrap_or_else(|_| std::os::unix::process::ExitStatusExt::from_raw(0)));
+                kill_group(pgid, libc::SIGKILL);
+                drain.as_mut().reset(tokio::time::Instant::now() + KILL_GRACE);
+            }
+            () = &mut drain => { stdout = None; }
+            () = &mut deadline, if killed.is_none() && exited.is_none() => {
                 killed = Some(Ending::TimedOut);
                 terminate(pgid).await;
             }
-            () = cancel.cancelled(), if killed.is_none() => {
+            () = cancel.cancelled(), if killed.is_none() && exited.is_none() => {
                 killed = Some(Ending::Cancelled);
                 terminate(pgid).await;
             }
@@ -182,12 +193,15 @@ pub async fn run(
             on_activity(a);
         }
     });
-    let status = match tokio::time::timeout(KILL_GRACE * 2, child.wait()).await {
-        Ok(s) => s.ok(),
-        Err(_) => {
-            kill_group(pgid, libc::SIGKILL);
-            child.wait().await.ok()
-        }
+    let status = match exited {
+        Some(s) => Some(s),
+        None => match tokio::time::timeout(KILL_GRACE * 2, child.wait()).await {
+            Ok(s) => s.ok(),
+            Err(_) => {
+                kill_group(pgid, libc::SIGKILL);
+                child.wait().await.ok()
+            }
+        },
     };
     // Whatever it left behind in its group goes too.
     kill_group(pgid, libc::SIGKILL);
