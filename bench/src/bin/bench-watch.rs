@@ -424,6 +424,37 @@ fn stamp_floor(env: &TestEnv) -> f64 {
     median(&mut samples)
 }
 
+/// Milliseconds the git half of a one-file review costs on this repo outside the daemon (a
+/// diagnostic for the latency figure): a fresh copy of the user's index as a private index,
+/// then `git add -A -- FILE` and `git write-tree` into a private object dir; median of 11.
+fn git_floor(env: &TestEnv, repo: &Path, rel: &str) -> f64 {
+    let dir = env.dir.path().join("git-floor");
+    fs::create_dir_all(dir.join("objects")).unwrap();
+    let index = dir.join("index");
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .args(args)
+            .current_dir(repo)
+            .env("GIT_INDEX_FILE", &index)
+            .env("GIT_OBJECT_DIRECTORY", dir.join("objects"))
+            .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", repo.join(".git/objects"))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    };
+    let mut samples: Vec<f64> = (0..11)
+        .map(|_| {
+            fs::copy(repo.join(".git/index"), &index).unwrap();
+            let t = Instant::now();
+            git(&["add", "-A", "--", rel]);
+            git(&["write-tree", "--missing-ok"]);
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    median(&mut samples)
+}
+
 // ---------------------------------------------------------------- the run
 
 fn main() {
@@ -480,6 +511,7 @@ fn main() {
     let sfloor = stamp_floor(&env);
     let mut lat_ms = Vec::new();
     let mut exec_ms = Vec::new();
+    let mut last_rel = String::new();
     let mut extra_reviews = 0;
     wait_quiescent(&env, pid);
     for i in 0..a.writes {
@@ -498,6 +530,7 @@ fn main() {
         fs::write(&path, text).unwrap();
         let written = now_f64();
         let new = wait_reviewed(&env, calls, reviews);
+        last_rel.clone_from(&rel);
         extra_reviews += new.len() - 1;
         assert_eq!(prompt_files(&new[0]), [rel.clone()], "review {i} listed other files");
         let started = new[0]["time"].as_f64().unwrap();
@@ -513,6 +546,8 @@ fn main() {
     let exec_p99 = pct(&mut exec_ms, 0.99);
     let exec_max = pct(&mut exec_ms, 1.0);
     let exec_min = pct(&mut exec_ms, 0.0);
+
+    let git_ms = git_floor(&env, &repo, &last_rel);
 
     // 4: idle CPU.
     let before = wait_quiescent(&env, pid);
@@ -639,6 +674,11 @@ fn main() {
     row(
         &format!("  min / max; python start-up alone {:.1} ms (median)", floor * 1e3),
         format!("{lat_min:.1} / {lat_max:.1} ms"),
+        "",
+    );
+    row(
+        "  git alone per one-file snapshot (add -A FILE + write-tree)",
+        format!("{git_ms:.1} ms"),
         "",
     );
     row("  extra reviews during the single writes", extra_reviews.to_string(), "0");
