@@ -126,16 +126,31 @@ fn build_repo(a: &Args, repo: &Path) {
     fs::create_dir_all(repo).unwrap();
     git(repo, &["init", "-q", "-b", "main"]);
     fs::write(repo.join(".gitignore"), "node_modules/\ntarget/\n").unwrap();
-    fs::write(repo.join("README"), "synthetic repository for bench-watch\n").unwrap();
+    fs::write(
+        repo.join("README"),
+        "synthetic repository for bench-watch\n",
+    )
+    .unwrap();
     for g in 0..a.files {
-        write_file(&repo.join(src_path(a, g)), &format!("// file {g}\npub fn f() -> u64 {{ {g} }}\n"));
+        write_file(
+            &repo.join(src_path(a, g)),
+            &format!("// file {g}\npub fn f() -> u64 {{ {g} }}\n"),
+        );
     }
     for i in 0..a.node_modules {
-        let p = format!("node_modules/p{:05}/f{}.js", i / FILES_PER_IGNORED_DIR, i % FILES_PER_IGNORED_DIR);
+        let p = format!(
+            "node_modules/p{:05}/f{}.js",
+            i / FILES_PER_IGNORED_DIR,
+            i % FILES_PER_IGNORED_DIR
+        );
         write_file(&repo.join(p), &format!("module.exports = {i};\n"));
     }
     for i in 0..a.target {
-        let p = format!("target/release/build/b{:05}/f{}.o", i / FILES_PER_IGNORED_DIR, i % FILES_PER_IGNORED_DIR);
+        let p = format!(
+            "target/release/build/b{:05}/f{}.o",
+            i / FILES_PER_IGNORED_DIR,
+            i % FILES_PER_IGNORED_DIR
+        );
         write_file(&repo.join(p), &format!("object {i}\n"));
     }
     println!("  files written in {:.1} s", t.elapsed().as_secs_f64());
@@ -143,12 +158,18 @@ fn build_repo(a: &Args, repo: &Path) {
     git(repo, &["commit", "-q", "-m", "synthetic tree"]);
     git(repo, &["checkout", "-q", "-b", "other"]);
     for g in checkout_files(a) {
-        write_file(&repo.join(src_path(a, g)), &format!("// file {g}, other branch\npub fn f() -> u64 {{ {g} + 1 }}\n"));
+        write_file(
+            &repo.join(src_path(a, g)),
+            &format!("// file {g}, other branch\npub fn f() -> u64 {{ {g} + 1 }}\n"),
+        );
     }
     git(repo, &["commit", "-q", "-a", "-m", "other branch"]);
     git(repo, &["checkout", "-q", "main"]);
     fs::write(&marker, params(a)).unwrap();
-    println!("  repository built and committed in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "  repository built and committed in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 }
 
 /// The source files the `other` branch changes.
@@ -187,8 +208,13 @@ fn count_dirs(repo: &Path) -> (usize, HashSet<u64>) {
 /// Inodes the process holds inotify watches on.
 fn watched_inodes(pid: u32) -> Vec<u64> {
     let mut out = Vec::new();
-    for e in fs::read_dir(format!("/proc/{pid}/fdinfo")).unwrap().flatten() {
-        let Ok(text) = fs::read_to_string(e.path()) else { continue };
+    for e in fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(text) = fs::read_to_string(e.path()) else {
+            continue;
+        };
         for l in text.lines().filter(|l| l.starts_with("inotify wd:")) {
             if let Some(ino) = l.split_whitespace().find_map(|w| w.strip_prefix("ino:")) {
                 out.push(u64::from_str_radix(ino, 16).unwrap());
@@ -238,7 +264,10 @@ impl Daemon {
         let mut d = Self { child };
         wait_for("the daemon to answer", Duration::from_secs(20), || {
             assert!(d.child.try_wait().unwrap().is_none(), "the daemon exited");
-            env.run(&["status", "--json"]).status.success().then_some(())
+            env.run(&["status", "--json"])
+                .status
+                .success()
+                .then_some(())
         });
         d
     }
@@ -285,11 +314,17 @@ fn ticks_ms(ticks: u64, hz: u64) -> u64 {
 
 fn clk_tck() -> u64 {
     let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100)
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(100)
 }
 
 fn now_f64() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 /// The single watched workspace in `cxd status --json`.
@@ -346,13 +381,21 @@ fn wait_quiescent(env: &TestEnv, pid: u32) -> (u64, u64) {
         (since.elapsed() >= Duration::from_secs(1)).then_some(())
     });
     let w = workspace(env);
-    assert!(w["state"] == "idle" && w["pending_files"] == 0, "not idle: {w}");
+    assert!(
+        w["state"] == "idle" && w["pending_files"] == 0,
+        "not idle: {w}"
+    );
     last
 }
 
 /// Write a sentinel file and wait for its review: returns (reviews started, whether the only
 /// review covered exactly the sentinel, what that review listed).
-fn sentinel(env: &TestEnv, repo: &Path, calls_before: usize, label: &str) -> (usize, bool, Vec<String>) {
+fn sentinel(
+    env: &TestEnv,
+    repo: &Path,
+    calls_before: usize,
+    label: &str,
+) -> (usize, bool, Vec<String>) {
     let reviews = workspace(env)["reviews"].as_u64().unwrap();
     let calls_now = env.codex_calls().len();
     let name = format!("sentinel-{label}.txt");
@@ -437,7 +480,10 @@ fn git_floor(env: &TestEnv, repo: &Path, rel: &str) -> f64 {
             .current_dir(repo)
             .env("GIT_INDEX_FILE", &index)
             .env("GIT_OBJECT_DIRECTORY", dir.join("objects"))
-            .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", repo.join(".git/objects"))
+            .env(
+                "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                repo.join(".git/objects"),
+            )
             .stdout(Stdio::null())
             .status()
             .unwrap();
@@ -461,7 +507,10 @@ fn main() {
     let a = parse_args();
     let hz = clk_tck();
     let mut env = TestEnv::new();
-    let repo = a.repo.clone().unwrap_or_else(|| env.dir.path().join("repo"));
+    let repo = a
+        .repo
+        .clone()
+        .unwrap_or_else(|| env.dir.path().join("repo"));
     println!(
         "bench-watch: {} files in {} source dirs, node_modules/ {} files, target/ {} files; checkout changes {}",
         a.files, a.dirs, a.node_modules, a.target, a.checkout
@@ -485,10 +534,17 @@ fn main() {
         let t = Instant::now();
         let out = env.run(&["watch", &repo_s]);
         let ms = t.elapsed().as_secs_f64() * 1e3;
-        assert!(out.status.success(), "cxd watch: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cxd watch: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let w = workspace(&env);
         let kernel = inotify_watches(d.pid() as i32);
-        let in_ignored = watched_inodes(d.pid()).iter().filter(|i| ignored_inodes.contains(i)).count();
+        let in_ignored = watched_inodes(d.pid())
+            .iter()
+            .filter(|i| ignored_inodes.contains(i))
+            .count();
         let rss = proc_status_kib(d.pid(), "VmRSS") as f64 / 1024.0;
         println!(
             "  run {run}: watch {ms:.0} ms, os_watches {}, kernel {kernel} (in ignored dirs {in_ignored}), RSS {rss:.1} MiB, warnings {}",
@@ -520,7 +576,7 @@ fn main() {
         let execs = exec_times(&env).len();
         // Files the other branch leaves alone, so the local edits do not block the checkouts.
         let mut g = i * (a.files / a.writes) + 1;
-        if g % (a.files / a.checkout.max(1)) == 0 {
+        if g.is_multiple_of(a.files / a.checkout.max(1)) {
             g += 1;
         }
         let rel = src_path(&a, g);
@@ -532,7 +588,11 @@ fn main() {
         let new = wait_reviewed(&env, calls, reviews);
         last_rel.clone_from(&rel);
         extra_reviews += new.len() - 1;
-        assert_eq!(prompt_files(&new[0]), [rel.clone()], "review {i} listed other files");
+        assert_eq!(
+            prompt_files(&new[0]),
+            std::slice::from_ref(&rel),
+            "review {i} listed other files"
+        );
         let started = new[0]["time"].as_f64().unwrap();
         lat_ms.push((started - written) * 1e3 - QUIET_MS as f64);
         let exec = exec_times(&env)[execs];
@@ -575,7 +635,12 @@ fn main() {
             ticks_ms(after.1 - before.1, hz),
             listed.len()
         );
-        co.push((reviews, only, (after.0 - before.0) as f64, (after.1 - before.1) as f64));
+        co.push((
+            reviews,
+            only,
+            (after.0 - before.0) as f64,
+            (after.1 - before.1) as f64,
+        ));
     }
 
     // 5b: write bursts.
@@ -611,11 +676,21 @@ fn main() {
     wait_quiescent(&env, pid);
     let ign_before = cpu_ticks(pid);
     for i in 0..1000 {
-        write_file(&repo.join(format!("node_modules/cxd-bench/m{:03}/f{i}.js", i / 10)), "x\n");
-        write_file(&repo.join(format!("target/cxd-bench/t{:03}/f{i}.o", i / 10)), "x\n");
+        write_file(
+            &repo.join(format!("node_modules/cxd-bench/m{:03}/f{i}.js", i / 10)),
+            "x\n",
+        );
+        write_file(
+            &repo.join(format!("target/cxd-bench/t{:03}/f{i}.o", i / 10)),
+            "x\n",
+        );
     }
     for i in 0..a.node_modules.min(1000) {
-        let p = format!("node_modules/p{:05}/f{}.js", i / FILES_PER_IGNORED_DIR, i % FILES_PER_IGNORED_DIR);
+        let p = format!(
+            "node_modules/p{:05}/f{}.js",
+            i / FILES_PER_IGNORED_DIR,
+            i % FILES_PER_IGNORED_DIR
+        );
         fs::write(repo.join(p), format!("module.exports = {i} + 1;\n")).unwrap();
     }
     let ign_after = wait_quiescent(&env, pid);
@@ -655,14 +730,21 @@ fn main() {
         format!("{osw} / {kern} / {expected_dirs}"),
         "one per non-ignored dir",
     );
-    row("OS watches on dirs inside node_modules/, target/", inign.to_string(), "0");
+    row(
+        "OS watches on dirs inside node_modules/, target/",
+        inign.to_string(),
+        "0",
+    );
     row(
         &format!("write → codex exec'd beyond quiet_ms, n={}", a.writes),
         format!("p50 {exec_p50:.1} / p99 {exec_p99:.1} ms"),
         "p50 ≤ 5 ms, p99 ≤ 10 ms",
     );
     row(
-        &format!("  min / max (bash stamp start-up {:.1} ms included)", sfloor * 1e3),
+        &format!(
+            "  min / max (bash stamp start-up {:.1} ms included)",
+            sfloor * 1e3
+        ),
         format!("{exec_min:.1} / {exec_max:.1} ms"),
         "",
     );
@@ -672,7 +754,10 @@ fn main() {
         "",
     );
     row(
-        &format!("  min / max; python start-up alone {:.1} ms (median)", floor * 1e3),
+        &format!(
+            "  min / max; python start-up alone {:.1} ms (median)",
+            floor * 1e3
+        ),
         format!("{lat_min:.1} / {lat_max:.1} ms"),
         "",
     );
@@ -681,20 +766,31 @@ fn main() {
         format!("{git_ms:.1} ms"),
         "",
     );
-    row("  extra reviews during the single writes", extra_reviews.to_string(), "0");
+    row(
+        "  extra reviews during the single writes",
+        extra_reviews.to_string(),
+        "0",
+    );
     row(
         &format!("idle CPU over {} s (daemon + children)", a.idle_s),
         format!("{} + {} ticks", idle.0, idle.1),
         "0 ticks over 60 s",
     );
     row(
-        &format!("checkout of {} files ×3: reviews (sentinel alone: {co_only})", a.checkout),
+        &format!(
+            "checkout of {} files ×3: reviews (sentinel alone: {co_only})",
+            a.checkout
+        ),
         co_reviews.to_string(),
         "0",
     );
     row(
         "  daemon CPU per checkout (median), + git children",
-        format!("{:.0} ms + {:.0} ms", ms(median(&mut co_self)), ms(median(&mut co_child))),
+        format!(
+            "{:.0} ms + {:.0} ms",
+            ms(median(&mut co_self)),
+            ms(median(&mut co_child))
+        ),
         "≤ 170 ms",
     );
     row(

@@ -4,6 +4,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+/// How long to wait for a lock whose holder no longer answers (it is shutting down).
+const STOPPING_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Held for the daemon's lifetime; the OS releases it if the process dies.
 #[derive(Debug)]
 pub struct InstanceLock {
@@ -53,7 +56,18 @@ impl InstanceLock {
             .truncate(false)
             .open(&path)
             .map_err(io("open"))?;
-        match file.try_lock() {
+        // A daemon that is stopping has removed its socket but holds the lock until it exits:
+        // give it a moment rather than refusing a restart that raced with it.
+        let deadline = std::time::Instant::now() + STOPPING_GRACE;
+        let mut result = file.try_lock();
+        while matches!(result, Err(std::fs::TryLockError::WouldBlock))
+            && std::time::Instant::now() < deadline
+            && std::os::unix::net::UnixStream::connect(socket).is_err()
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            result = file.try_lock();
+        }
+        match result {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut text = String::new();
@@ -92,16 +106,34 @@ mod tests {
     #[test]
     fn second_lock_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
-        let first = InstanceLock::acquire(dir.path(), Path::new("/s.sock")).unwrap();
-        let err = InstanceLock::acquire(dir.path(), Path::new("/other.sock")).unwrap_err();
+        // A live daemon answers on its socket: the second is refused at once.
+        let socket = dir.path().join("s.sock");
+        let _listening = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let first = InstanceLock::acquire(dir.path(), &socket).unwrap();
+        let err = InstanceLock::acquire(dir.path(), &socket).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
-                "cxd daemon already running (pid {}, socket /s.sock)",
-                std::process::id()
+                "cxd daemon already running (pid {}, socket {})",
+                std::process::id(),
+                socket.display()
             )
         );
         drop(first);
-        InstanceLock::acquire(dir.path(), Path::new("/s.sock")).unwrap();
+        InstanceLock::acquire(dir.path(), &socket).unwrap();
+    }
+
+    #[test]
+    fn a_stopping_holder_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("gone.sock");
+        let first = InstanceLock::acquire(dir.path(), &socket).unwrap();
+        // The holder releases the lock a little later, as a stopping daemon does.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(first);
+        });
+        InstanceLock::acquire(dir.path(), &socket).unwrap();
+        release.join().unwrap();
     }
 }

@@ -1168,8 +1168,8 @@ impl Actor {
                 "effort": r.as_ref().map(|r| r.effort.clone()),
                 "duration_ms": running.started.elapsed().as_millis() as u64,
                 "tokens": {"input": outcome.tokens.input, "cached_input": outcome.tokens.cached_input, "output": outcome.tokens.output},
-                "opened": outcome.opened.iter().map(|&i| store::findings::public_id(i)).collect::<Vec<_>>(),
-                "resolved": outcome.resolved.iter().map(|&i| store::findings::public_id(i)).collect::<Vec<_>>(),
+                "opened": public_ids(&outcome.opened),
+                "resolved": public_ids(&outcome.resolved),
                 "thread_id": outcome.thread_id,
             }),
         )
@@ -1190,29 +1190,14 @@ impl Actor {
         };
         self.ctx
             .emit("review_finished", Some(self.row.root.clone()), msg);
-        if !outcome.opened.is_empty() {
-            self.ctx.emit(
-                "findings_opened",
-                Some(self.row.root.clone()),
-                outcome
-                    .opened
-                    .iter()
-                    .map(|&i| store::findings::public_id(i))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-        }
-        if !outcome.resolved.is_empty() {
-            self.ctx.emit(
-                "findings_resolved",
-                Some(self.row.root.clone()),
-                outcome
-                    .resolved
-                    .iter()
-                    .map(|&i| store::findings::public_id(i))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
+        for (kind, ids) in [
+            ("findings_opened", &outcome.opened),
+            ("findings_resolved", &outcome.resolved),
+        ] {
+            if !ids.is_empty() {
+                self.ctx
+                    .emit(kind, Some(self.row.root.clone()), public_ids(ids).join(" "));
+            }
         }
         if !running.waiters.is_empty() {
             let done = self.review_done(&outcome).await;
@@ -1254,11 +1239,7 @@ impl Actor {
                 root: self.row.root.clone(),
                 review: review_info(&review),
                 opened: opened.iter().map(finding_wire).collect(),
-                resolved: outcome
-                    .resolved
-                    .iter()
-                    .map(|&i| store::findings::public_id(i))
-                    .collect(),
+                resolved: public_ids(&outcome.resolved),
                 open: open.iter().map(finding_wire).collect(),
             })),
             Ok((None, _, _)) => Response::Error(ErrorReply {
@@ -1424,6 +1405,11 @@ impl Actor {
             since,
         });
     }
+}
+
+/// `F1`, `F2`, ... for row ids.
+fn public_ids(ids: &[i64]) -> Vec<String> {
+    ids.iter().map(|&i| store::findings::public_id(i)).collect()
 }
 
 /// `file:line`, `file`, or "".

@@ -5,14 +5,14 @@ use std::process::ExitCode;
 
 use cxd_proto::message::GateReport;
 use cxd_proto::paths::Paths;
-use cxd_proto::{ErrorKind, Request, Response};
+use cxd_proto::{Request, Response};
 
 use super::abs_path;
-use super::progress::Progress;
+use super::progress::until_answer;
 use super::review::location;
 use crate::cli::GateArgs;
 use crate::client::Client;
-use crate::exit::{Failure, NO, UNREACHABLE, USAGE};
+use crate::exit::{Failure, NO, UNREACHABLE};
 
 pub fn run(paths: &Paths, args: &GateArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
@@ -26,33 +26,14 @@ pub fn run(paths: &Paths, args: &GateArgs) -> anyhow::Result<ExitCode> {
     if args.wait.is_some() {
         client.set_timeout(None)?;
     }
-    let mut progress = Progress::new(args.json);
-    let report = loop {
-        match client.recv()? {
-            Response::Progress {
-                elapsed_ms,
-                activity,
-            } => progress.update(elapsed_ms, &activity),
-            Response::Gate(report) => break report,
-            Response::Error(e) => {
-                progress.finish();
-                let code = if e.kind == ErrorKind::Usage {
-                    USAGE
-                } else {
-                    UNREACHABLE
-                };
-                return Err(Failure::new(code, e.message).into());
-            }
-            other => {
-                return Err(Failure::new(
-                    UNREACHABLE,
-                    format!("unexpected reply to gate: {other:?}"),
-                )
-                .into());
-            }
+    let report = match until_answer(&mut client, args.json)? {
+        Response::Gate(report) => report,
+        other => {
+            return Err(
+                Failure::new(UNREACHABLE, format!("unexpected reply to gate: {other:?}")).into(),
+            );
         }
     };
-    progress.finish();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -10,12 +10,14 @@ use cxd_daemon::config::Config;
 use cxd_proto::message::{GateReport, ReviewDone};
 use cxd_proto::paths::Paths;
 use cxd_proto::status::Finding;
-use cxd_proto::{ErrorKind, Request, Response};
+use cxd_proto::{Request, Response};
 use serde_json::{Value, json};
 
+use super::progress::until_answer;
 use super::review::location;
 use crate::cli::ClaudeHook;
 use crate::client::Client;
+use crate::exit::USAGE;
 
 /// Hook input larger than this is not read (it is one JSON line; Write carries the file).
 const MAX_INPUT: u64 = 16 * 1024 * 1024;
@@ -167,23 +169,20 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
             "cxd: cannot reach the daemon; letting Claude stop {way_out}"
         ));
     }
-    let report: GateReport = loop {
-        match client.recv() {
-            Ok(Response::Progress { .. }) => {}
-            Ok(Response::Gate(r)) => break *r,
-            // Not a watched workspace: not cxd's business.
-            Ok(Response::Error(e)) if e.kind == ErrorKind::Usage => return None,
-            Ok(other) => {
-                return system_message(&format!(
-                    "cxd: unexpected answer from the daemon ({other:?}); letting Claude stop {way_out}"
-                ));
-            }
-            Err(e) => {
-                return system_message(&format!(
-                    "cxd: {}; letting Claude stop {way_out}",
-                    e.message
-                ));
-            }
+    let report: GateReport = match until_answer(&mut client, true) {
+        Ok(Response::Gate(r)) => *r,
+        // Not a watched workspace: not cxd's business.
+        Err(e) if e.code == USAGE => return None,
+        Ok(other) => {
+            return system_message(&format!(
+                "cxd: unexpected answer from the daemon ({other:?}); letting Claude stop {way_out}"
+            ));
+        }
+        Err(e) => {
+            return system_message(&format!(
+                "cxd: {}; letting Claude stop {way_out}",
+                e.message
+            ));
         }
     };
     let review = report
@@ -275,15 +274,11 @@ fn pre_tool_use(paths: &Paths, config: &Config, input: &Value) -> Option<String>
     {
         return fail_open("cannot reach the daemon");
     }
-    let done: ReviewDone = loop {
-        match client.recv() {
-            Ok(Response::Progress { .. }) => {}
-            Ok(Response::ReviewDone(d)) => break *d,
-            Ok(Response::Error(e)) if e.kind == ErrorKind::Usage => return None,
-            Ok(Response::Error(e)) => return fail_open(&e.message),
-            Ok(_) => return fail_open("unexpected answer from the daemon"),
-            Err(e) => return fail_open(&e.message),
-        }
+    let done: ReviewDone = match until_answer(&mut client, true) {
+        Ok(Response::ReviewDone(d)) => *d,
+        Err(e) if e.code == USAGE => return None,
+        Ok(_) => return fail_open("unexpected answer from the daemon"),
+        Err(e) => return fail_open(&e.message),
     };
     match done.review.verdict.as_str() {
         // An allow would not approve ExitPlanMode anyway: say nothing.

@@ -5,14 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use cxd_proto::paths::Paths;
-use cxd_proto::{ErrorKind, Request, Response};
+use cxd_proto::{Request, Response};
 
 use super::abs_path;
-use super::progress::Progress;
-use super::review::render;
+use super::progress::until_answer;
+use super::review::finish;
 use crate::cli::PlanArgs;
 use crate::client::Client;
-use crate::exit::{Failure, NO, REVIEW_FAILED, UNREACHABLE, USAGE};
+use crate::exit::{Failure, UNREACHABLE, USAGE};
 
 /// Plans larger than this are refused (a plan is prose, not a code dump).
 const MAX_PLAN: u64 = 1024 * 1024;
@@ -29,49 +29,17 @@ pub fn run(paths: &Paths, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     if args.wait {
         client.set_timeout(None)?;
     }
-    let mut progress = Progress::new(args.json);
-    loop {
-        match client.recv()? {
-            Response::Progress {
-                elapsed_ms,
-                activity,
-            } => progress.update(elapsed_ms, &activity),
-            Response::ReviewDone(done) => {
-                progress.finish();
-                if args.json {
-                    println!("{}", serde_json::to_string_pretty(&done)?);
-                } else {
-                    anstream::print!("{}", render(&done));
-                }
-                return Ok(ExitCode::from(match done.review.verdict.as_str() {
-                    "approve" => 0,
-                    "changes_requested" => NO,
-                    _ => REVIEW_FAILED,
-                }));
-            }
-            Response::ReviewStarted { root } => {
-                println!(
-                    "plan validation started in {} — `cxd status` shows its progress",
-                    root.display()
-                );
-                return Ok(ExitCode::SUCCESS);
-            }
-            Response::Error(e) => {
-                progress.finish();
-                let code = if e.kind == ErrorKind::Usage {
-                    USAGE
-                } else {
-                    UNREACHABLE
-                };
-                return Err(Failure::new(code, e.message).into());
-            }
-            other => {
-                return Err(Failure::new(
-                    UNREACHABLE,
-                    format!("unexpected reply to plan: {other:?}"),
-                )
-                .into());
-            }
+    match until_answer(&mut client, args.json)? {
+        Response::ReviewDone(done) => finish(&done, args.json),
+        Response::ReviewStarted { root } => {
+            println!(
+                "plan validation started in {} — `cxd status` shows its progress",
+                root.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        other => {
+            Err(Failure::new(UNREACHABLE, format!("unexpected reply to plan: {other:?}")).into())
         }
     }
 }

@@ -3,6 +3,42 @@
 
 use std::io::{IsTerminal, Write};
 
+use cxd_proto::{ErrorKind, Response};
+
+use crate::client::Client;
+use crate::exit::{Failure, UNREACHABLE, USAGE};
+
+/// Read responses, showing `Progress` frames, until another response arrives; a daemon-side
+/// error becomes a failure (usage errors exit 2, others 3).
+pub fn until_answer(client: &mut Client, quiet: bool) -> Result<Response, Failure> {
+    let mut progress = Progress::new(quiet);
+    loop {
+        match client.recv() {
+            Ok(Response::Progress {
+                elapsed_ms,
+                activity,
+            }) => progress.update(elapsed_ms, &activity),
+            Ok(Response::Error(e)) => {
+                progress.finish();
+                let code = if e.kind == ErrorKind::Usage {
+                    USAGE
+                } else {
+                    UNREACHABLE
+                };
+                return Err(Failure::new(code, e.message));
+            }
+            Ok(other) => {
+                progress.finish();
+                return Ok(other);
+            }
+            Err(e) => {
+                progress.finish();
+                return Err(e);
+            }
+        }
+    }
+}
+
 /// Where progress goes.
 pub struct Progress {
     mode: Mode,

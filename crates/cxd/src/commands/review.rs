@@ -9,7 +9,7 @@ use cxd_proto::status::Finding;
 use cxd_proto::{Request, Response};
 
 use super::abs_path;
-use super::progress::Progress;
+use super::progress::until_answer;
 use crate::cli::ReviewArgs;
 use crate::client::Client;
 use crate::exit::{Failure, NO, REVIEW_FAILED, UNREACHABLE};
@@ -29,49 +29,30 @@ pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
         // A review may take as long as review.timeout_s: wait without a read timeout.
         client.set_timeout(None)?;
     }
-    let mut progress = Progress::new(args.json);
-    loop {
-        match client.recv()? {
-            Response::Progress {
-                elapsed_ms,
-                activity,
-            } => progress.update(elapsed_ms, &activity),
-            Response::ReviewDone(done) => {
-                progress.finish();
-                return finish(&done, args.json);
-            }
-            Response::ReviewStarted { root } => {
-                println!(
-                    "review started in {} — `cxd status` shows its progress",
-                    root.display()
-                );
-                return Ok(ExitCode::SUCCESS);
-            }
-            Response::Ok { message } => {
-                progress.finish();
-                println!("{message}");
-                return Ok(ExitCode::SUCCESS);
-            }
-            Response::Error(e) => {
-                progress.finish();
-                let code = match e.kind {
-                    cxd_proto::ErrorKind::Usage => crate::exit::USAGE,
-                    _ => UNREACHABLE,
-                };
-                return Err(Failure::new(code, e.message).into());
-            }
-            other => {
-                return Err(Failure::new(
-                    UNREACHABLE,
-                    format!("unexpected reply to review: {other:?}"),
-                )
-                .into());
-            }
+    match until_answer(&mut client, args.json)? {
+        Response::ReviewDone(done) => finish(&done, args.json),
+        Response::ReviewStarted { root } => {
+            println!(
+                "review started in {} — `cxd status` shows its progress",
+                root.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
+        Response::Ok { message } => {
+            println!("{message}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(Failure::new(
+            UNREACHABLE,
+            format!("unexpected reply to review: {other:?}"),
+        )
+        .into()),
     }
 }
 
-fn finish(done: &ReviewDone, json: bool) -> anyhow::Result<ExitCode> {
+/// Print a finished review (or plan validation) and pick the exit code: 0 approve, 1 changes
+/// requested, 4 the review failed.
+pub fn finish(done: &ReviewDone, json: bool) -> anyhow::Result<ExitCode> {
     let code = match done.review.verdict.as_str() {
         "approve" => 0,
         "changes_requested" => NO,

@@ -38,6 +38,31 @@ pub fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The socket goes first; the instance lock last, when the process is about to exit. A
+    // `cxd daemon` right after `cxd stop` must find it free.
+    let lock = paths.state_dir.join("daemon.lock");
+    while !lock_free(&lock) {
+        if Instant::now() > deadline {
+            return Err(Failure::new(
+                UNREACHABLE,
+                format!(
+                    "the daemon removed its socket but still holds {} after {}s; check its log",
+                    lock.display(),
+                    STOP_WAIT.as_secs()
+                ),
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     println!("cxd daemon stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether no process holds the daemon's instance lock.
+fn lock_free(lock: &std::path::Path) -> bool {
+    match std::fs::File::open(lock) {
+        Ok(f) => f.try_lock().is_ok(),
+        Err(_) => true,
+    }
 }
