@@ -551,3 +551,41 @@ fn a_review_cut_short_is_interrupted_and_runs_again_after_restart() {
         assert!(calls[1]["prompt"].as_str().unwrap().contains("+one"));
     }
 }
+
+#[test]
+fn a_repositorys_cxd_toml_overrides_the_user_config() {
+    let (env, repo) = setup("[review]\nmodel = \"user-model\"\n");
+    std::fs::write(
+        repo.join(".cxd.toml"),
+        "[review]\nmodel = \"repo-model\"\neffort = \"low\"\n",
+    )
+    .unwrap();
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    edit(&repo, "one\n");
+    let w = wait_reviews(&env, 1);
+    assert_eq!(
+        (
+            w["last_review"]["model"].clone(),
+            w["last_review"]["effort"].clone()
+        ),
+        (json!("repo-model"), json!("low"))
+    );
+    assert_eq!(argv(&env.codex_calls()[0])[5], "repo-model");
+    // A broken one is reported, and the user's config applies meanwhile.
+    std::fs::write(repo.join(".cxd.toml"), "[review]\nmodle = \"x\"\n").unwrap();
+    let w = wait_reviews(&env, 2);
+    assert_eq!(w["last_review"]["model"], "user-model");
+    let warning = w["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .find(|s| s.starts_with("ignoring .cxd.toml"))
+        .map(str::to_owned);
+    let warning = warning.unwrap_or_else(|| panic!("{w:#}"));
+    assert!(
+        warning.contains(".cxd.toml:2:") && warning.contains("modle"),
+        "{warning}"
+    );
+}

@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Severities in increasing order of weight; `gate.block_on` takes one of them.
 pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
 
 /// The whole configuration, with DESIGN's defaults.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// How codex is run.
@@ -23,7 +23,7 @@ pub struct Config {
 }
 
 /// `[review]`
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReviewConfig {
     /// Model name, passed through to codex.
@@ -57,7 +57,7 @@ impl Default for ReviewConfig {
 }
 
 /// `[settle]`
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SettleConfig {
     /// Review after this much quiet.
@@ -76,7 +76,7 @@ impl Default for SettleConfig {
 }
 
 /// `[gate]`
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GateConfig {
     /// Severity at or above which gate and stop hook block.
@@ -98,7 +98,7 @@ impl Default for GateConfig {
 }
 
 /// `[watch]`
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct WatchConfig {
     /// Gitignore-style patterns on top of .gitignore.
@@ -176,6 +176,55 @@ impl Config {
         Ok(config)
     }
 
+    /// This config with a repository's `.cxd.toml` laid over it (its keys win). A missing file
+    /// changes nothing; a broken one is an error naming that file.
+    pub fn with_repo(&self, path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(self.clone()),
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        // Unknown keys and wrong types, with the repository file's own lines.
+        let _alone: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            line: e.span().map_or(0, |s| line_of(&text, s.start)),
+            message: e.message().trim().to_owned(),
+        })?;
+        let over: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            line: e.span().map_or(0, |s| line_of(&text, s.start)),
+            message: e.message().trim().to_owned(),
+        })?;
+        let mut base = toml::Table::try_from(self).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            line: 0,
+            message: e.to_string(),
+        })?;
+        merge(&mut base, over);
+        let merged: Config =
+            toml::Value::Table(base)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    line: 0,
+                    message: e.message().trim().to_owned(),
+                })?;
+        merged
+            .validate()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: find_key_line(&text, key),
+                key: key.to_owned(),
+                message,
+            })?;
+        Ok(merged)
+    }
+
     /// Check values a type cannot express; returns the offending key and why.
     fn validate(&self) -> Result<(), (&'static str, String)> {
         let r = &self.review;
@@ -223,6 +272,18 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// Lay `over` onto `base`, table by table; `over`'s values win.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
     }
 }
 
@@ -339,6 +400,36 @@ ignore = ["*.log"]
         );
         let err = parse("[review]\ntimeout_s = 0\n").unwrap_err();
         assert!(err.to_string().contains("review.timeout_s"), "{err}");
+    }
+
+    #[test]
+    fn a_repository_file_overrides_key_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = parse("[review]\nmodel = \"user-model\"\neffort = \"high\"\n[settle]\nquiet_ms = 100\nmax_wait_ms = 1000\n").unwrap();
+        let repo = dir.path().join(".cxd.toml");
+        assert_eq!(user.with_repo(&repo).unwrap(), user, "no file, no change");
+        std::fs::write(
+            &repo,
+            "[review]\nmodel = \"repo-model\"\n[gate]\nblock_on = \"medium\"\n",
+        )
+        .unwrap();
+        let c = user.with_repo(&repo).unwrap();
+        assert_eq!(c.review.model, "repo-model");
+        assert_eq!(
+            c.review.effort, "high",
+            "keys the repo leaves out stay the user's"
+        );
+        assert_eq!(c.settle.quiet_ms, 100);
+        assert_eq!(c.gate.block_on, "medium");
+        std::fs::write(&repo, "[review]\nmodle = 1\n").unwrap();
+        let err = user.with_repo(&repo).unwrap_err().to_string();
+        assert!(
+            err.contains(".cxd.toml:2:") && err.contains("modle"),
+            "{err}"
+        );
+        std::fs::write(&repo, "[settle]\nmax_wait_ms = 10\n").unwrap();
+        let err = user.with_repo(&repo).unwrap_err().to_string();
+        assert!(err.contains(".cxd.toml:2: settle.max_wait_ms"), "{err}");
     }
 
     #[test]

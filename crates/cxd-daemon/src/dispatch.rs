@@ -391,8 +391,13 @@ impl Handler {
             Ok(w) => w,
             Err(r) => return Reply::One(r),
         };
-        let threshold =
-            block_on.unwrap_or_else(|| self.ctx.config.borrow().config.gate.block_on.clone());
+        let threshold = block_on.unwrap_or_else(|| {
+            let user = self.ctx.config.borrow().config.clone();
+            user.with_repo(&ws.root.join(".cxd.toml"))
+                .unwrap_or_else(|_| (*user).clone())
+                .gate
+                .block_on
+        });
         if severity_rank(&threshold).is_none() {
             return Reply::One(error(
                 ErrorKind::Usage,

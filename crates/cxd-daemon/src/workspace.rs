@@ -27,6 +27,9 @@ use crate::store::findings::FindingRow;
 use crate::store::{self, NewEvent, Store, WorkspaceRow};
 use crate::watch::{WatchConfig, WatchEvent, Watcher};
 
+/// How a broken `.cxd.toml` is announced in status.
+const REPO_CONFIG_WARNING: &str = "ignoring .cxd.toml";
+
 /// At most this many file names go into one log entry (the count is always exact).
 const MAX_LOGGED_FILES: usize = 200;
 
@@ -288,6 +291,30 @@ impl Actor {
         &self.row.root
     }
 
+    /// The config in force here: the user's, with the repository's `.cxd.toml` over it. A
+    /// broken `.cxd.toml` is a warning in status; the user's config applies meanwhile.
+    fn config(&mut self) -> crate::config::Config {
+        let user = self.ctx.config.borrow().config.clone();
+        self.warnings
+            .retain(|w| !w.starts_with(REPO_CONFIG_WARNING));
+        match user.with_repo(&self.row.root.join(".cxd.toml")) {
+            Ok(c) => c,
+            Err(e) => {
+                self.warnings.push(format!("{REPO_CONFIG_WARNING}: {e}"));
+                (*user).clone()
+            }
+        }
+    }
+
+    /// Take the settle timings of the config in force.
+    fn retime(&mut self) {
+        let c = self.config().settle;
+        self.settle.set_timing(
+            Duration::from_millis(c.quiet_ms),
+            Duration::from_millis(c.max_wait_ms),
+        );
+    }
+
     fn dir(&self) -> PathBuf {
         self.ctx
             .state_dir
@@ -298,6 +325,7 @@ impl Actor {
     /// Open the snapshotter, establish the baseline, start watching.
     async fn start(&mut self, events_tx: mpsc::UnboundedSender<WatchEvent>) {
         self.refresh_summary().await;
+        self.retime();
         if !self.root().is_dir() {
             self.go_missing();
             return;
@@ -355,7 +383,7 @@ impl Actor {
         }
         let config = WatchConfig {
             root: self.row.root.clone(),
-            extra_ignore: self.ctx.config.borrow().config.watch.ignore.clone(),
+            extra_ignore: self.config().watch.ignore.clone(),
             exclude,
         };
         // Walking a big tree takes a while: keep it off the async workers.
@@ -394,8 +422,8 @@ impl Actor {
                 }
                 changed = config.changed() => {
                     if changed.is_err() { break; }
-                    let c = config.borrow_and_update().config.settle.clone();
-                    self.settle.set_timing(Duration::from_millis(c.quiet_ms), Duration::from_millis(c.max_wait_ms));
+                    config.borrow_and_update();
+                    self.retime();
                 }
             }
             self.publish();
@@ -424,6 +452,9 @@ impl Actor {
                 if !self.row.root.is_dir() {
                     self.go_missing();
                     return;
+                }
+                if paths.iter().any(|p| p == Path::new(".cxd.toml")) {
+                    self.retime();
                 }
                 self.pending.extend(paths);
                 self.settle.change(now);
@@ -680,7 +711,7 @@ impl Actor {
         };
         let paths: Vec<PathBuf> = std::mem::take(&mut self.pending).into_iter().collect();
         let full = std::mem::take(&mut self.full_rescan);
-        let max_bytes = self.ctx.config.borrow().config.review.max_diff_bytes as usize;
+        let max_bytes = self.config().review.max_diff_bytes as usize;
         let result = tokio::task::spawn_blocking(move || {
             let outcome = (|| {
                 let to = snap.snapshot(if full { None } else { Some(&paths) })?;
@@ -817,7 +848,7 @@ impl Actor {
 
     async fn start_plan(&mut self, text: String, waiter: oneshot::Sender<Response>) {
         self.halted = None;
-        let config = self.ctx.config.borrow().config.clone();
+        let config = self.config();
         let open: Vec<OpenFinding> = self
             .summary
             .open
@@ -992,7 +1023,7 @@ impl Actor {
         effort: Option<String>,
         waiters: Vec<oneshot::Sender<Response>>,
     ) {
-        let config = self.ctx.config.borrow().config.clone();
+        let config = self.config();
         let model = model.unwrap_or_else(|| config.review.model.clone());
         let effort = effort.unwrap_or_else(|| config.review.effort.clone());
         let open: Vec<OpenFinding> = self

@@ -39,7 +39,11 @@ pub fn run(paths: &Paths, event: ClaudeHook) -> ExitCode {
     let Ok(input) = serde_json::from_str::<Value>(&raw) else {
         return ExitCode::SUCCESS;
     };
-    let config = Config::load(&paths.config).unwrap_or_default();
+    let user = Config::load(&paths.config).unwrap_or_default();
+    let config = match project_dir(&input) {
+        Some(dir) => user.with_repo(&dir.join(".cxd.toml")).unwrap_or(user),
+        None => user,
+    };
     let output = match event {
         ClaudeHook::PostToolUse => post_tool_use(paths, &input),
         ClaudeHook::Stop => stop(paths, &config, &input),
