@@ -272,12 +272,25 @@ fn review_wait_exit_codes() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("F1 high [bug] README:2  bad"), "{stdout}");
     assert!(stdout.contains("fix: the fix"), "{stdout}");
+    // Piped, progress comes as timestamped lines on stderr: what codex is doing.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with('[') && l.contains("] codex: ")),
+        "{stderr}"
+    );
     // The write right before `cxd review` is in the audit trail as an edit.
     let edits = env.log_kind("edit");
     assert_eq!(edits[0]["files"], json!(["README"]));
     edit(&repo, "changed again\n");
     let out = env.run(&["review", "--wait", "--json", repo.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4));
+    assert!(
+        out.stderr.is_empty(),
+        "--json prints nothing extra: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let done: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(done["review"]["error_class"], "auth");
 }
@@ -588,4 +601,43 @@ fn a_repositorys_cxd_toml_overrides_the_user_config() {
         warning.contains(".cxd.toml:2:") && warning.contains("modle"),
         "{warning}"
     );
+}
+
+#[test]
+fn on_a_terminal_progress_is_one_updating_line() {
+    let (env, repo) = setup("");
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    edit(&repo, "one\n");
+    // `script` gives the command a terminal; its transcript is what the terminal received.
+    let typescript = env.dir.path().join("typescript");
+    let command = format!(
+        "{} review --wait {}",
+        cxd_e2e::cxd_bin().display(),
+        repo.display()
+    );
+    let out = env
+        .cmd(&[])
+        .get_envs()
+        .fold(std::process::Command::new("script"), |mut c, (k, v)| {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+            c
+        })
+        .args(["-q", "-e", "-c", &command])
+        .arg(&typescript)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = std::fs::read_to_string(&typescript).unwrap();
+    // Redrawn in place (carriage return + erase line), then cleared before the verdict.
+    assert!(seen.contains("\r\u{1b}[2K[0s] codex: "), "{seen:?}");
+    assert!(seen.contains(": approve ("), "{seen:?}");
 }
