@@ -366,6 +366,18 @@ fn real_claude_code_runs_the_hooks_the_stop_gate_blocks_once_then_lets_it_finish
     // 2. The stop hook had the edit reviewed and blocked once with the finding; Claude fixed it,
     //    the second review approved, and Claude stopped.
     assert_eq!(env.codex_calls().len(), 2, "{}", diag());
+    // Offline, 2.1.330 calls nothing but `POST /v1/messages?beta=true` (no count_tokens).
+    let paths: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r["method"], r["path"]))
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .all(|p| p == "\"POST\" \"/v1/messages?beta=true\""),
+        "{paths:?}"
+    );
     assert_eq!(turns.len(), 4, "{}", diag());
     assert!(
         last_messages(&turns[1]).contains("File created successfully"),
