@@ -1,0 +1,480 @@
+//! The REAL Claude Code CLI (`@anthropic-ai/claude-code`, installed from the npm registry by
+//! tests/fixtures/install-claude.sh) running cxd's hooks, offline against a loopback mock of the
+//! Anthropic Messages API (tests/fixtures/mock_messages_server.py). Codex is the fake one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use cxd_e2e::{TestEnv, cxd_bin, init_repo};
+use serde_json::{Value, json};
+
+/// How long one `claude -p` run may take (each runs in about a second plus the reviews).
+const CLAUDE_T: Duration = Duration::from_secs(90);
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The claude launcher: `CXD_REAL_CLAUDE`, else installed (idempotently) into `.tools/claude`.
+fn real_claude() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CXD_REAL_CLAUDE") {
+        return Some(PathBuf::from(p));
+    }
+    if !have("node") || !have("npm") {
+        eprintln!(
+            "SKIPPED: node/npm are not installed, so the real Claude Code CLI cannot be installed"
+        );
+        return None;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/claude");
+    let out = Command::new("bash")
+        .arg(fixtures().join("install-claude.sh"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "install-claude.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
+}
+
+struct MockServer {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl MockServer {
+    fn start(dir: &Path, name: &str, answers: &Value) -> Self {
+        let answers_path = dir.join(format!("{name}-answers.json"));
+        std::fs::write(&answers_path, answers.to_string()).unwrap();
+        let log = dir.join(format!("{name}-requests.jsonl"));
+        let mut child = Command::new("python3")
+            .arg(fixtures().join("mock_messages_server.py"))
+            .arg("--log")
+            .arg(&log)
+            .arg("--answers")
+            .arg(&answers_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT=")
+            .expect("PORT= line")
+            .parse()
+            .unwrap();
+        Self { child, port, log }
+    }
+
+    fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// The agent's turns: the requests that consumed an answer, in order.
+    fn turns(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.get("answer_index").is_some())
+            .collect()
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Write of `path` as the model's tool call, after a sentence.
+fn write_answer(path: &Path, content: &str, text: &str) -> Value {
+    json!({"text": text, "tool_use": {"name": "Write", "input": {"file_path": path, "content": content}}})
+}
+
+/// Every string in `v` joined, to search the request bodies for what Claude sent the model.
+fn texts(v: &Value) -> String {
+    let mut out = String::new();
+    fn walk(v: &Value, out: &mut String) {
+        match v {
+            Value::String(s) => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    walk(v, &mut out);
+    out
+}
+
+/// The messages of the last user turn Claude sent (what came back since the previous answer).
+fn last_messages(turn: &Value) -> String {
+    let msgs = turn["body"]["messages"].as_array().unwrap();
+    let last_assistant = msgs
+        .iter()
+        .rposition(|m| m["role"] == "assistant")
+        .map_or(0, |i| i + 1);
+    texts(&Value::Array(msgs[last_assistant..].to_vec()))
+}
+
+struct ClaudeRun {
+    status: ExitStatus,
+    /// `--output-format stream-json` lines.
+    events: Vec<Value>,
+    stdout: String,
+    stderr: String,
+}
+
+impl ClaudeRun {
+    /// The `systemMessage`s of hooks, as Claude reports them ("Stop says: ...").
+    fn notices(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter(|e| e["type"] == "system" && e["subtype"] == "informational")
+            .filter_map(|e| e["content"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// `claude -p PROMPT` in `repo`, against `server`, with the test's environment (so the hooks
+/// reach the test's daemon) and `path_dir` (holding `cxd`) first on PATH.
+fn run_claude(
+    env: &TestEnv,
+    claude: &Path,
+    repo: &Path,
+    path_dir: &Path,
+    server: &MockServer,
+    session: &str,
+    prompt: &str,
+) -> ClaudeRun {
+    let mut cmd = Command::new(claude);
+    // Exactly what `cxd` commands get: HOME, XDG_RUNTIME_DIR, CXD_STATE_DIR, fake codex, ...
+    for (k, v) in env.cmd(&[]).get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
+    let tag = session.split('-').next().unwrap();
+    let stdout_path = env.dir.path().join(format!("claude-{tag}.stdout"));
+    let stderr_path = env.dir.path().join(format!("claude-{tag}.stderr"));
+    cmd.args(["-p", prompt, "--permission-mode", "acceptEdits"])
+        .args(["--session-id", session])
+        .args(["--output-format", "stream-json", "--verbose"])
+        .current_dir(repo)
+        .env("PATH", format!("{}:{path}", path_dir.display()))
+        .env(
+            "ANTHROPIC_BASE_URL",
+            format!("http://127.0.0.1:{}", server.port),
+        )
+        .env("ANTHROPIC_API_KEY", "dummy")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .env_remove("CLAUDECODE")
+        .env_remove("CLAUDE_CODE_ENTRYPOINT")
+        .env_remove("ANTHROPIC_AUTH_TOKEN")
+        .env_remove("ANTHROPIC_MODEL")
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(std::fs::File::create(&stderr_path).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + CLAUDE_T;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "claude did not finish within {CLAUDE_T:?}\nstdout:\n{}\nstderr:\n{}",
+                std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let events = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    ClaudeRun {
+        status,
+        events,
+        stdout,
+        stderr,
+    }
+}
+
+/// What each hook got on stdin, recorded by an extra user-level hook next to cxd's.
+fn recorded_hook_inputs(env: &TestEnv) -> Vec<Value> {
+    std::fs::read_to_string(env.dir.path().join("hook-inputs.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn real_claude_code_runs_the_hooks_the_stop_gate_blocks_once_then_lets_it_finish() {
+    let Some(claude) = real_claude() else { return };
+    let env = TestEnv::new();
+    env.write_config("[settle]\nquiet_ms = 1000\nmax_wait_ms = 5000\n[gate]\nstop_wait_s = 60\n");
+    let finding = json!({"severity": "high", "category": "bug", "file": "calc.rs", "line_start": 1,
+        "line_end": 1, "title": "add overflows on large inputs", "body": "u32 + u32 wraps in release builds",
+        "recommendation": "use checked_add", "confidence": 0.9});
+    env.script_codex(&json!([
+        {"answer": {"verdict": "changes_requested", "summary": "one bug", "findings": [finding], "fixed_finding_ids": []}},
+        {"answer": {"verdict": "approve", "summary": "fixed", "findings": [], "fixed_finding_ids": ["F1"]}},
+    ]));
+    let repo = init_repo(env.dir.path(), "repo");
+
+    // `cxd` on PATH (a symlink to the binary under test), so the hooks say `cxd hook claude ...`.
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(cxd_bin(), bin.join("cxd")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = env
+        .cmd(&["init", "claude", repo.to_str().unwrap()])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cxd init claude: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.join(".claude/settings.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        settings["hooks"]["Stop"][0]["hooks"][0]["command"],
+        "cxd hook claude stop"
+    );
+    // A user-level hook records what Claude sends on stdin, next to cxd's project hooks.
+    let record = format!(
+        "cat >> '{}'; echo >> '{}'",
+        env.dir.path().join("hook-inputs.jsonl").display(),
+        env.dir.path().join("hook-inputs.jsonl").display()
+    );
+    std::fs::create_dir_all(env.home.join(".claude")).unwrap();
+    std::fs::write(
+        env.home.join(".claude/settings.json"),
+        json!({"hooks": {
+            "PostToolUse": [{"matcher": "Write", "hooks": [{"type": "command", "command": record}]}],
+            "Stop": [{"hooks": [{"type": "command", "command": record}]}],
+        }})
+        .to_string(),
+    )
+    .unwrap();
+
+    let daemon = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+
+    let calc = repo.join("calc.rs");
+    let buggy = "pub fn add(a: u32, b: u32) -> u32 { a + b }\n";
+    let fixed = "pub fn add(a: u32, b: u32) -> Option<u32> { a.checked_add(b) }\n";
+    let server = MockServer::start(
+        env.dir.path(),
+        "run1",
+        &json!([
+            write_answer(&calc, buggy, "I'll add the helper."),
+            "Added calc.rs with `add`.",
+            write_answer(&calc, fixed, "Fixing the overflow Codex found."),
+            "Fixed: `add` now uses checked_add.",
+        ]),
+    );
+    let session = "c1a0de00-0000-4000-8000-000000000001";
+    let started = Instant::now();
+    let run = run_claude(
+        &env,
+        &claude,
+        &repo,
+        &bin,
+        &server,
+        session,
+        "Add an add function in calc.rs",
+    );
+    let elapsed = started.elapsed();
+    let turns = server.turns();
+    let diag = || {
+        format!(
+            "claude exit {}\nstdout:\n{}\nstderr:\n{}\nturns: {}\ncodex calls: {:#?}\nlog: {:#?}\ndaemon log:\n{}",
+            run.status,
+            run.stdout,
+            run.stderr,
+            turns.len(),
+            env.codex_calls(),
+            env.log_json(50),
+            daemon.log_text()
+        )
+    };
+    assert!(run.status.success(), "{}", diag());
+    eprintln!("claude run with two reviews took {elapsed:?}");
+
+    // 1. Claude's Write landed, and cxd attributes the edit to the agent and its session.
+    assert_eq!(std::fs::read_to_string(&calc).unwrap(), fixed, "{}", diag());
+    let edits = env.log_kind("edit");
+    assert!(
+        edits
+            .iter()
+            .any(|e| e["by"] == "agent" && e["session"] == session && e["files"][0] == "calc.rs"),
+        "no agent edit of calc.rs by {session}: {edits:#?}\n{}",
+        diag()
+    );
+    assert!(
+        edits.iter().all(|e| e["by"] == "agent"),
+        "every edit came through the hook: {edits:#?}"
+    );
+
+    // 2. The stop hook had the edit reviewed and blocked once with the finding; Claude fixed it,
+    //    the second review approved, and Claude stopped.
+    assert_eq!(env.codex_calls().len(), 2, "{}", diag());
+    // Offline, 2.1.330 calls nothing but `POST /v1/messages?beta=true` (no count_tokens).
+    let paths: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r["method"], r["path"]))
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .all(|p| p == "\"POST\" \"/v1/messages?beta=true\""),
+        "{paths:?}"
+    );
+    assert_eq!(turns.len(), 4, "{}", diag());
+    assert!(
+        last_messages(&turns[1]).contains("File created successfully"),
+        "the Write's tool result: {}",
+        last_messages(&turns[1])
+    );
+    let feedback = last_messages(&turns[2]);
+    assert!(
+        feedback.contains("Stop hook feedback")
+            && feedback.contains("add overflows on large inputs"),
+        "the blocked stop reached the model: {feedback}"
+    );
+    assert!(
+        feedback.contains("cxd dismiss") && feedback.contains("use checked_add"),
+        "{feedback}"
+    );
+    assert!(
+        turns[..2]
+            .iter()
+            .chain(&turns[3..])
+            .all(|t| !last_messages(t).contains("Stop hook feedback")),
+        "blocked exactly once"
+    );
+    let notices = run.notices();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("cxd: Codex approved the changes (review #2)")),
+        "the stop hook's approval notice: {notices:#?}\n{}",
+        diag()
+    );
+    let ws = &env.status_json()["workspaces"][0];
+    assert_eq!(ws["last_review"]["verdict"], "approve", "{ws}");
+    assert_eq!(ws["open_findings"]["high"], 0, "{ws}");
+
+    // The hook input carried what cxd reads (DESIGN §10).
+    let inputs = recorded_hook_inputs(&env);
+    let post = inputs
+        .iter()
+        .find(|i| i["hook_event_name"] == "PostToolUse")
+        .expect("a PostToolUse input");
+    assert_eq!(post["session_id"], session);
+    assert_eq!(post["tool_name"], "Write");
+    assert_eq!(post["tool_input"]["file_path"], calc.to_str().unwrap());
+    assert_eq!(post["cwd"], repo.to_str().unwrap());
+    let stops: Vec<_> = inputs
+        .iter()
+        .filter(|i| i["hook_event_name"] == "Stop")
+        .collect();
+    assert_eq!(stops.len(), 2, "{inputs:#?}");
+    assert_eq!(
+        (
+            stops[0]["stop_hook_active"].clone(),
+            stops[1]["stop_hook_active"].clone()
+        ),
+        (json!(false), json!(true))
+    );
+
+    // 3. With the daemon stopped, the hooks fail open: Claude writes, stops and exits 0.
+    env.ok(&["stop"]);
+    let mut daemon = daemon;
+    daemon.wait_exit(Duration::from_secs(20));
+    let notes = repo.join("NOTES.md");
+    let server2 = MockServer::start(
+        env.dir.path(),
+        "run2",
+        &json!([write_answer(&notes, "# Notes\n", "Writing notes."), "Done."]),
+    );
+    let started = Instant::now();
+    let run2 = run_claude(
+        &env,
+        &claude,
+        &repo,
+        &bin,
+        &server2,
+        "c1a0de00-0000-4000-8000-000000000002",
+        "Write NOTES.md",
+    );
+    eprintln!("claude run without a daemon took {:?}", started.elapsed());
+    assert!(
+        run2.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        run2.stdout,
+        run2.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "# Notes\n");
+    let turns2 = server2.turns();
+    assert_eq!(turns2.len(), 2, "no block: {}", run2.stdout);
+    assert!(
+        !last_messages(&turns2[1]).contains("hook additional context"),
+        "{turns2:#?}"
+    );
+    assert!(
+        run2.notices()
+            .iter()
+            .any(|n| n.contains("daemon is not running")),
+        "the stop hook says why it let Claude go: {:#?}",
+        run2.notices()
+    );
+}
