@@ -209,6 +209,17 @@ fn the_stop_hook_blocks_then_fails_open_past_max_rounds() {
     );
     assert!(reason.len() < 10_000);
     assert_eq!(ws(&env)["last_review"]["trigger"], "stop");
+    // The block told this session about F1: its next edit does not hear it again.
+    let out = hook(
+        &env,
+        "post-tool-use",
+        &write_event(&repo, "other.rs", "x\n", "sess"),
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "told once: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // Claude keeps going (stop_hook_active) and stops again: blocked once more (round 2 of 2) ...
     assert_eq!(
         stdout_json(&hook(&env, "stop", &stop_event(&repo, "sess", true)))["decision"],

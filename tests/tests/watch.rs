@@ -160,6 +160,8 @@ fn temp_then_rename_save_names_the_real_file() {
     std::fs::rename(&tmp, repo.join("README")).unwrap();
     let reqs = env.wait_log("review_started", 1, T);
     assert_eq!(files_of(&reqs[0]), ["README"]);
+    // The audit trail names the saved file, not the editor's temporary one.
+    assert_eq!(files_of(&env.log_kind("edit")[0]), ["README"]);
     let reqs = sentinel(&env, &repo, 1);
     assert_eq!(reqs.len(), 2);
 }

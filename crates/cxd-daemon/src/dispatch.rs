@@ -112,12 +112,23 @@ impl Handler {
             Request::Reopen { id } => self.set_finding(&id, "open", None).await,
             Request::Plan { path, text, wait } => return self.plan(path, text, wait).await,
             Request::AgentEdit { file, cwd, session } => self.agent_edit(file, cwd, session).await,
-            Request::StopRound { session, reset } => {
-                match self
+            Request::StopRound {
+                session,
+                reset,
+                told,
+            } => {
+                let ids: Vec<i64> = told
+                    .iter()
+                    .filter_map(|t| store::findings::parse_id(t))
+                    .collect();
+                let counted = self
                     .store
-                    .call(move |c| store::sessions::bump_rounds(c, &session, reset))
-                    .await
-                {
+                    .call(move |c| {
+                        store::sessions::mark_told(c, &session, &ids)?;
+                        store::sessions::bump_rounds(c, &session, reset)
+                    })
+                    .await;
+                match counted {
                     Ok(n) => Response::Rounds(n),
                     Err(e) => error(ErrorKind::Internal, e.to_string()),
                 }

@@ -967,11 +967,22 @@ impl Actor {
                 self.log_edit(&diff_files, true).await;
             }
         } else if !watched.is_empty() {
+            // Editors and agents save through temporary files that are gone by now: name only
+            // what exists or what the change touched (a deletion).
             let names: Vec<String> = watched
                 .iter()
                 .map(|p| p.to_string_lossy().into_owned())
+                .filter(|p| self.row.root.join(p).exists() || diff_files.contains(p))
                 .collect();
-            self.log_edit(&names, !change.diff.is_empty()).await;
+            if !names.is_empty() {
+                self.log_edit(&names, !change.diff.is_empty()).await;
+            } else if !change.diff.is_empty() {
+                self.log_edit(&diff_files, true).await;
+            }
+        } else if !change.diff.is_empty() {
+            // Found by a full rescan (a restart, an overflow, a manual review) rather than
+            // reported path by path.
+            self.log_edit(&diff_files, true).await;
         }
     }
 

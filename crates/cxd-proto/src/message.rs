@@ -156,6 +156,8 @@ pub enum Request {
         session: String,
         /// Reset instead of counting.
         reset: bool,
+        /// Findings the block tells the agent about (not to be passed on again).
+        told: Vec<String>,
     },
 }
 

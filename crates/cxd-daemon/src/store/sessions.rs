@@ -32,6 +32,18 @@ pub fn undelivered(
     Ok(fresh)
 }
 
+/// Record that the session was told about these findings (by the stop hook's block).
+pub fn mark_told(conn: &Connection, session: &str, findings: &[i64]) -> Result<(), StoreError> {
+    for f in findings {
+        conn.execute(
+            "INSERT OR IGNORE INTO deliveries (session, finding) VALUES (?1, ?2)",
+            params![session, f],
+        )
+        .map_err(StoreError::query("record delivery"))?;
+    }
+    Ok(())
+}
+
 /// Add one blocked stop for the session (or reset the count); returns the count now.
 pub fn bump_rounds(conn: &Connection, session: &str, reset: bool) -> Result<u32, StoreError> {
     if reset {

@@ -153,6 +153,7 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         let _ = client.request(&Request::StopRound {
             session: session.clone(),
             reset: true,
+            told: Vec::new(),
         });
     }
     let wait = config.gate.stop_wait_s;
@@ -198,6 +199,7 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         let _ = client.request(&Request::StopRound {
             session,
             reset: true,
+            told: Vec::new(),
         });
         let verdict = report
             .last_review
@@ -218,9 +220,12 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
             report.reason
         ));
     }
+    // The block tells the agent about these: the edit hook need not pass them on again.
+    let told = report.blocking.iter().map(|f| f.id.clone()).collect();
     let rounds = match client.request(&Request::StopRound {
         session,
         reset: false,
+        told,
     }) {
         Ok(Response::Rounds(n)) => n,
         _ => {
