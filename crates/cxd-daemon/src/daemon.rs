@@ -181,7 +181,7 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
     let handler = Arc::new(Handler {
         ctx: ctx.clone(),
         registry,
-        store,
+        store: store.clone(),
     });
     // The socket listens and the stored workspaces are watched: systemd may go on.
     crate::notify::ready();
@@ -194,6 +194,16 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
     // The registry stops every workspace (releasing their watches) on the same token.
     if let Err(e) = registry_task.await {
         tracing::warn!(error = %e, "registry task ended abnormally");
+    }
+    // Fold the write-ahead log into the database so a clean stop leaves one file behind.
+    if let Err(e) = store
+        .call(|c| {
+            c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(crate::store::StoreError::query("checkpoint"))
+        })
+        .await
+    {
+        tracing::warn!(error = %e, "cannot checkpoint the database at shutdown");
     }
 
     ctx.emit("daemon_stopping", None, "cxd daemon is stopping".into());
