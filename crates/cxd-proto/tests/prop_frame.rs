@@ -203,7 +203,16 @@ fn request() -> impl Strategy<Value = Request> {
             cwd,
             session
         }),
-        (text(), any::<bool>()).prop_map(|(session, reset)| Request::StopRound { session, reset }),
+        (
+            text(),
+            any::<bool>(),
+            proptest::collection::vec(text(), 0..3)
+        )
+            .prop_map(|(session, reset, told)| Request::StopRound {
+                session,
+                reset,
+                told
+            }),
     ]
 }
 
