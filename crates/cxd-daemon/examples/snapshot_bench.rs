@@ -180,7 +180,10 @@ fn main() -> Res<()> {
     let mut base = snap.snapshot(None)?;
     let mut moved = base.clone();
     let mut rows = Vec::new();
-    for (i, branch) in ["other", "main", "other", "main", "other"].iter().enumerate() {
+    for (i, branch) in ["other", "main", "other", "main", "other"]
+        .iter()
+        .enumerate()
+    {
         git(&root, &["checkout", "-q", branch])?;
         let (s0, c0) = cpu_ms()?;
         let t = Instant::now();
@@ -194,7 +197,10 @@ fn main() -> Res<()> {
         assert!(diff.is_empty(), "{:?}", diff.files.first());
         // A full refresh must agree, and still show the uncommitted edit against HEAD.
         let full = snap.snapshot(None)?;
-        assert_eq!(full, moved, "checkout {i}: partial and full snapshots differ");
+        assert_eq!(
+            full, moved,
+            "checkout {i}: partial and full snapshots differ"
+        );
         let head = snap.head_snapshot()?;
         let d = snap.diff(&head, &full, 256 * 1024)?;
         assert_eq!(d.files.len(), 2, "checkout {i}: {:?}", d.files);
