@@ -786,16 +786,19 @@ impl Snapshotter {
         }
         let mut present = Vec::new();
         let mut gone = Vec::new();
+        let mut all_files = true;
         for p in paths {
             let rel = match self.clean(p) {
                 Cleaned::Path(rel) => rel,
                 Cleaned::Root => return self.refresh_all(Odb::Private),
                 Cleaned::Skip => continue,
             };
-            let list = if self.git.root.join(&rel).symlink_metadata().is_ok() {
-                &mut present
-            } else {
-                &mut gone
+            let list = match self.git.root.join(&rel).symlink_metadata() {
+                Ok(m) => {
+                    all_files &= !m.is_dir();
+                    &mut present
+                }
+                Err(_) => &mut gone,
             };
             list.extend_from_slice(rel.as_os_str().as_bytes());
             list.push(0);
@@ -829,7 +832,25 @@ impl Snapshotter {
             &gone,
             &[],
         )
-        .and_then(|()| pathspec(&["add", "-A"], &present, &[1]));
+        .and_then(|()| {
+            // Files the index already tracks (an edit): `update-index` without `--add` does
+            // the same as `add -A` without matching pathspecs against every entry, and fails
+            // untouched on anything else (a new file, a directory), which `add -A` then takes.
+            if all_files && !present.is_empty() {
+                let args = ["update-index", "--remove", "-z", "--stdin"].map(OsStr::new);
+                let tracked = self.git.run(&Call {
+                    args: &args,
+                    index: &self.index,
+                    odb: Odb::Private,
+                    stdin: Some(&present),
+                    ok_codes: &[],
+                });
+                if tracked.is_ok() {
+                    return Ok(());
+                }
+            }
+            pathspec(&["add", "-A"], &present, &[1])
+        });
         if let Err(e) = result {
             // E.g. a path vanished between our lstat and git's, or lies beyond a symlink or
             // inside a submodule: the full refresh gets these right.

@@ -162,6 +162,14 @@ fn snapshot_ignored_file_never_shows() {
     assert_eq!(paths(&s.diff(&base, &partial, MAX).unwrap()), ["ok.txt"]);
     let full = s.snapshot(None).unwrap();
     assert_eq!(full, partial);
+    // One new ignored file alone (update-index refuses it, add -A skips it).
+    repo.write("y.log", "log\n");
+    assert_eq!(s.snapshot(Some(&p(&["y.log"]))).unwrap(), full);
+    // One tracked file (update-index takes it).
+    repo.write("a.txt", "a2\n");
+    let edited = s.snapshot(Some(&p(&["a.txt"]))).unwrap();
+    assert_eq!(paths(&s.diff(&full, &edited, MAX).unwrap()), ["a.txt"]);
+    assert_eq!(s.snapshot(None).unwrap(), edited);
 }
 
 #[test]
