@@ -2,7 +2,8 @@
 //!
 //! Measures 50 rounds of (edit one file → `snapshot(Some(&[that file]))` → `diff` against the
 //! previous snapshot) and prints p50/p99, then a 5 000-file checkout and its
-//! `rebase_onto_head`. Run with `cargo run --release -p cxd-daemon --example snapshot_bench`
+//! `rebase_onto_head` plus diff, five times back and forth, with the CPU of the git children
+//! (from `/proc/self/stat`). Run with `cargo run --release -p cxd-daemon --example snapshot_bench`
 //! (optionally `-- DIR` to keep the repository in DIR).
 
 use std::path::{Path, PathBuf};
@@ -44,18 +45,28 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     ms(sorted[rank.min(sorted.len()) - 1])
 }
 
-fn main() -> Res<()> {
-    let keep = std::env::args().nth(1).map(PathBuf::from);
-    let tmp = tempfile::tempdir()?;
-    let base = keep.unwrap_or_else(|| tmp.path().to_owned());
-    let root = base.join("repo");
-    let state = base.join("state");
-    let _ = std::fs::remove_dir_all(&root);
-    let _ = std::fs::remove_dir_all(&state);
-    std::fs::create_dir_all(&root)?;
+/// CPU used so far by this process and by its waited-for children, in ms (from
+/// `/proc/self/stat`: utime, stime, cutime, cstime, in clock ticks of 10 ms).
+fn cpu_ms() -> Res<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let after = stat.rsplit_once(')').ok_or("bad /proc/self/stat")?.1;
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    let [ut, st, cut, cst] = f[..] else {
+        return Err("short /proc/self/stat".into());
+    };
+    Ok(((ut + st) * 10.0, (cut + cst) * 10.0))
+}
 
+/// 100 000 files on `main`, and a branch `other` that changes 5 000 of them.
+fn build(root: &Path) -> Res<()> {
+    std::fs::create_dir_all(root)?;
     let t = Instant::now();
-    git(&root, &["init", "-q", "-b", "main"])?;
+    git(root, &["init", "-q", "-b", "main"])?;
     std::fs::write(root.join(".gitignore"), "target/\n")?;
     for d in 0..DIRS {
         std::fs::create_dir_all(root.join(file(d, 0)).parent().ok_or("no parent")?)?;
@@ -64,24 +75,40 @@ fn main() -> Res<()> {
             std::fs::write(root.join(file(d, f)), body)?;
         }
     }
-    git(&root, &["add", "-A"])?;
-    git(&root, &["commit", "-q", "-m", "100k files"])?;
-    // A branch differing in 5 000 files, for the checkout figure.
-    git(&root, &["checkout", "-q", "-b", "other"])?;
-    let mut checkout_paths = Vec::new();
+    git(root, &["add", "-A"])?;
+    git(root, &["commit", "-q", "-m", "100k files"])?;
+    git(root, &["checkout", "-q", "-b", "other"])?;
     for d in 0..5_000 {
-        let p = file(d, 0);
-        std::fs::write(root.join(&p), format!("// other {d}\n"))?;
-        checkout_paths.push(p);
+        std::fs::write(root.join(file(d, 0)), format!("// other {d}\n"))?;
     }
-    git(&root, &["commit", "-q", "-am", "other"])?;
-    git(&root, &["checkout", "-q", "main"])?;
+    git(root, &["commit", "-q", "-am", "other"])?;
+    git(root, &["checkout", "-q", "main"])?;
     println!(
         "repo: {} files in {DIRS} dirs, built in {:.1} s",
         DIRS * FILES_PER_DIR,
         t.elapsed().as_secs_f64()
     );
+    Ok(())
+}
 
+fn main() -> Res<()> {
+    let keep = std::env::args().nth(1).map(PathBuf::from);
+    let tmp = tempfile::tempdir()?;
+    let base = keep.unwrap_or_else(|| tmp.path().to_owned());
+    let root = base.join("repo");
+    let state = base.join("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let mut checkout_paths: Vec<PathBuf> = (0..5_000).map(|d| file(d, 0)).collect();
+    checkout_paths.sort();
+    if root.join(".git").is_dir() {
+        // Left by an earlier run with the same DIR: reset it rather than build it again.
+        git(&root, &["checkout", "-qf", "main"])?;
+        git(&root, &["reset", "-q", "--hard"])?;
+        git(&root, &["clean", "-qfd"])?;
+        println!("repo: reusing {}", root.display());
+    } else {
+        build(&root)?;
+    }
     let t = Instant::now();
     let mut snap = Snapshotter::open(&root, &state)?;
     let open = t.elapsed();
@@ -129,25 +156,73 @@ fn main() -> Res<()> {
         );
     }
 
-    // Revert the edits so the checkout is clean, then switch branches.
-    git(&root, &["checkout", "-q", "--", "."])?;
-    let reverted = snap.snapshot(None)?;
-    git(&root, &["checkout", "-q", "other"])?;
-    let t = Instant::now();
-    let moved = snap.snapshot(Some(&checkout_paths))?;
-    let t_snap = t.elapsed();
-    let t = Instant::now();
-    let rebased = snap.rebase_onto_head(&reverted, &moved)?;
-    let t_rebase = t.elapsed();
-    let t = Instant::now();
-    let diff = snap.diff(&rebased, &moved, 256 * 1024)?;
-    let t_diff = t.elapsed();
-    assert!(diff.is_empty(), "{:?}", diff.files.first());
+    let (self0, child0) = cpu_ms()?;
+    for i in 0..ROUNDS {
+        let path = file((i * 7919) % DIRS, i % FILES_PER_DIR);
+        std::fs::write(root.join(&path), format!("// cpu {i}\nfn edited() {{}}\n"))?;
+        let now = snap.snapshot(Some(std::slice::from_ref(&path)))?;
+        snap.diff(&prev, &now, 256 * 1024)?;
+        prev = now;
+    }
+    let (self1, child1) = cpu_ms()?;
     println!(
-        "5 000-file checkout: snapshot {:.1} ms, rebase_onto_head {:.1} ms, diff {:.1} ms (empty)",
-        ms(t_snap),
-        ms(t_rebase),
-        ms(t_diff)
+        "{:>14}: daemon {:.1} ms  git children {:.1} ms  per round (n={ROUNDS}, 10 ms ticks)",
+        "cpu",
+        (self1 - self0) / ROUNDS as f64,
+        (child1 - child0) / ROUNDS as f64
+    );
+
+    // Revert the edits, keep one uncommitted edit (in a file the checkout does not touch)
+    // and one untracked file, then switch branches back and forth.
+    git(&root, &["checkout", "-q", "--", "."])?;
+    std::fs::write(root.join(file(DIRS - 1, 5)), "// dirty across checkouts\n")?;
+    std::fs::write(root.join("untracked.txt"), "u\n")?;
+    let mut base = snap.snapshot(None)?;
+    let mut moved = base.clone();
+    let mut rows = Vec::new();
+    for (i, branch) in ["other", "main", "other", "main", "other"]
+        .iter()
+        .enumerate()
+    {
+        git(&root, &["checkout", "-q", branch])?;
+        let (s0, c0) = cpu_ms()?;
+        let t = Instant::now();
+        moved = snap.snapshot(Some(&checkout_paths))?;
+        let t_snap = t.elapsed();
+        let rebased = snap.rebase_onto_head(&base, &moved)?;
+        let t_rebase = t.elapsed() - t_snap;
+        let diff = snap.diff(&rebased, &moved, 256 * 1024)?;
+        let wall = t.elapsed();
+        let (s1, c1) = cpu_ms()?;
+        assert!(diff.is_empty(), "{:?}", diff.files.first());
+        // A full refresh must agree, and still show the uncommitted edit against HEAD.
+        let full = snap.snapshot(None)?;
+        assert_eq!(
+            full, moved,
+            "checkout {i}: partial and full snapshots differ"
+        );
+        let head = snap.head_snapshot()?;
+        let d = snap.diff(&head, &full, 256 * 1024)?;
+        assert_eq!(d.files.len(), 2, "checkout {i}: {:?}", d.files);
+        println!(
+            "checkout {i} ({branch}, 5 000 files): snapshot {:.1} ms, rebase {:.1} ms, total {:.1} ms; \
+             cpu daemon {:.0} ms, git children {:.0} ms",
+            ms(t_snap),
+            ms(t_rebase),
+            ms(wall),
+            s1 - s0,
+            c1 - c0
+        );
+        rows.push((ms(wall), c1 - c0 + s1 - s0));
+        base = moved.clone();
+    }
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut cpu: Vec<f64> = rows.iter().map(|r| r.1).collect();
+    cpu.sort_by(f64::total_cmp);
+    println!(
+        "5 000-file checkout snapshot+rebase+diff: median wall {:.1} ms, median cpu (daemon + git) {:.0} ms",
+        rows[rows.len() / 2].0,
+        cpu[cpu.len() / 2]
     );
 
     let loose = snap.loose_objects()?;

@@ -11,7 +11,10 @@
 //! spares re-hashing unchanged files) and refreshes everything. Later snapshots refresh only
 //! the paths the watcher reported: one `git add -A` over them (which honours .gitignore and
 //! handles a file that became a directory), plus one `git rm --cached` when some are gone,
-//! then `git write-tree`. HEAD is read from the ref files when it can be (falling back to
+//! then `git write-tree`. After a HEAD move that rewrote many files (a checkout, pull, reset),
+//! the private index is seeded again from the user's (its stat cache is fresh), the new HEAD's
+//! trees are packed privately, and only the paths where the last snapshot differs from the
+//! user's index, plus those the watcher reported, are refreshed. HEAD is read from the ref files when it can be (falling back to
 //! `git rev-parse`). The module is synchronous; the daemon calls it in `spawn_blocking`.
 //!
 //! The private object directory only grows; [`Snapshotter::prune`] repacks what the kept
@@ -216,6 +219,8 @@ pub struct Snapshotter {
     files_refs: bool,
     /// The tree the private index held after the last write-tree.
     last_tree: Option<String>,
+    /// The last snapshot taken (to see whether HEAD moved since).
+    last: Option<Snapshot>,
     /// Paths (relative to the root, NUL-separated) never snapshotted: cxd's own files when its
     /// state dir lies inside the tree.
     exclude: Vec<u8>,
@@ -280,6 +285,7 @@ impl Snapshotter {
             index,
             empty_tree,
             last_tree: None,
+            last: None,
             exclude: Vec::new(),
         })
     }
@@ -313,7 +319,10 @@ impl Snapshotter {
         if !self.index.exists() {
             self.seed()?;
         } else if let Some(paths) = changed {
-            self.refresh_paths(paths)?;
+            match self.moved_from(&head) {
+                Some(last) if paths.len() > MAX_PATHSPECS => self.reseed(paths, &last, &head)?,
+                _ => self.refresh_paths(paths)?,
+            }
         } else {
             self.refresh_all(Odb::Private)?;
         }
@@ -325,7 +334,118 @@ impl Snapshotter {
                 tree
             }
         };
-        Ok(Snapshot { tree, head })
+        let snapshot = Snapshot { tree, head };
+        self.last = Some(snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// The last snapshot, when HEAD moved since and the user's index was written after ours
+    /// (a checkout, reset or pull refreshed its stat cache).
+    fn moved_from(&self, head: &Option<String>) -> Option<Snapshot> {
+        let last = self.last.as_ref().filter(|l| l.head != *head)?;
+        let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        (mtime(&self.user_index)? > mtime(&self.index)?).then(|| last.clone())
+    }
+
+    /// After a HEAD move with many changed paths: take a fresh copy of the user's index (its
+    /// stat cache is fresh, so nothing the move rewrote is hashed again), then refresh only
+    /// the paths where `last` differs from that index (the uncommitted changes, untracked
+    /// files) plus those the watcher reported. The trees of the new HEAD that the private
+    /// object directory lacks are packed first, so that write-tree finds the copied
+    /// cache-tree's trees instead of writing thousands of loose objects. Falls back to a
+    /// full refresh when anything is unexpected.
+    fn reseed(
+        &mut self,
+        paths: &[PathBuf],
+        last: &Snapshot,
+        head: &Option<String>,
+    ) -> Result<(), SnapshotError> {
+        self.last_tree = None;
+        if let Some(new) = head {
+            let mut revs = vec![format!("{new}^{{tree}}")];
+            if let Some(old) = &last.head {
+                revs.push(format!("^{old}^{{tree}}"));
+            }
+            // No delta search: these packs are short-lived (prune repacks them).
+            self.pack(&revs, &["--filter=blob:none", "--window=0"])?;
+        }
+        let temp = self.dir.join("index.seed");
+        std::fs::copy(&self.user_index, &temp).map_err(io_err(&self.user_index, "copy"))?;
+        let user_tree = match self.write_tree(&temp) {
+            Ok(tree) => tree,
+            Err(e) => {
+                // E.g. a sparse index: the full refresh of the index we have gets it right.
+                tracing::debug!(error = %e, "cannot write the user's index as a tree");
+                let _ = std::fs::remove_file(&temp);
+                return self.refresh_all(Odb::Private);
+            }
+        };
+        let args = [
+            "diff-tree",
+            "-r",
+            "--no-renames",
+            "-z",
+            "--raw",
+            &last.tree,
+            &user_tree,
+        ]
+        .map(OsStr::new);
+        let entries = match self.git.stream(&self.reader(&args), |out| {
+            parse::raw_entries(out).map_err(|detail| SnapshotError::Parse {
+                command: "diff-tree --raw".into(),
+                detail,
+            })
+        }) {
+            Ok(entries) => entries,
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                return Err(e);
+            }
+        };
+        std::fs::rename(&temp, &self.index).map_err(io_err(&self.index, "replace"))?;
+        // Tracked in the user's index: `update-index` (one lookup per path, no pathspec
+        // matching; tracked files ignore .gitignore anyway). The rest (untracked files,
+        // directories, what the watcher saw besides) goes through `add -A`/`rm --cached`.
+        let mut tracked = Vec::new();
+        let mut rest = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for e in &entries {
+            let path = PathBuf::from(OsStr::from_bytes(&e.path));
+            let meta = self.git.root.join(&path).symlink_metadata();
+            if e.status == ChangeStatus::Deleted {
+                if meta.is_ok() {
+                    rest.push(path.clone());
+                }
+            } else if meta.is_ok_and(|m| m.is_dir()) {
+                rest.push(path.clone());
+            } else {
+                tracked.extend_from_slice(&e.path);
+                tracked.push(0);
+            }
+            seen.insert(path);
+        }
+        for p in paths {
+            match self.clean(p) {
+                Cleaned::Path(rel) if !seen.contains(&rel) => rest.push(rel),
+                Cleaned::Path(_) | Cleaned::Skip => {}
+                Cleaned::Root => return self.refresh_all(Odb::Private),
+            }
+        }
+        if !tracked.is_empty() {
+            let args = ["update-index", "--add", "--remove", "-z", "--stdin"].map(OsStr::new);
+            if let Err(e) = self.git.run(&Call {
+                args: &args,
+                index: &self.index,
+                odb: Odb::Private,
+                stdin: Some(&tracked),
+                ok_codes: &[],
+            }) {
+                tracing::debug!(error = %e, "update-index after a HEAD move failed");
+                return self.refresh_all(Odb::Private);
+            }
+        }
+        self.refresh_paths(&rest)?;
+        self.remove_excluded(Odb::Private)
     }
 
     /// The diff from `base` to `to`; the unified text is kept only up to `max_bytes`.
@@ -390,9 +510,49 @@ impl Snapshotter {
                 head: to.head.clone(),
             });
         }
+        // Start from `to.head` and put back what `base` changed on top of `base.head` where
+        // the move left the path alone: the same tree as `base` with the moved paths taken
+        // from `to.head`, but the index starts from trees the object directory has (after a
+        // checkout, its new trees are packed), and only the few uncommitted changes are
+        // written. Without such changes, the result is `to.head`'s tree itself.
+        let moved: std::collections::HashSet<&[u8]> =
+            entries.iter().map(|e| e.path.as_slice()).collect();
+        let args = [
+            "diff-tree",
+            "-r",
+            "--no-renames",
+            "-z",
+            "--raw",
+            from,
+            &base.tree,
+        ]
+        .map(OsStr::new);
+        let mut edits = self.git.stream(&self.reader(&args), |out| {
+            parse::raw_entries(out).map_err(|detail| SnapshotError::Parse {
+                command: "diff-tree --raw".into(),
+                detail,
+            })
+        })?;
+        edits.retain(|e| !moved.contains(e.path.as_slice()));
+        let onto_tree = match &to.head {
+            Some(head) => {
+                let spec = format!("{head}^{{tree}}");
+                let out = self
+                    .git
+                    .run(&self.reader(&["rev-parse", "--verify", "-q", &spec].map(OsStr::new)))?;
+                hex_line(&out, "rev-parse HEAD^{tree}")?
+            }
+            None => self.empty_tree.clone(),
+        };
+        if edits.is_empty() {
+            return Ok(Snapshot {
+                tree: onto_tree,
+                head: to.head.clone(),
+            });
+        }
         let zero = "0".repeat(self.empty_tree.len());
         let mut info = Vec::new();
-        for e in &entries {
+        for e in &edits {
             if e.status == ChangeStatus::Deleted {
                 info.extend_from_slice(b"0 ");
                 info.extend_from_slice(zero.as_bytes());
@@ -409,7 +569,7 @@ impl Snapshotter {
         let _ = std::fs::remove_file(&temp);
         let result = (|| {
             self.git.run(&Call {
-                args: &[OsStr::new("read-tree"), OsStr::new(&base.tree)],
+                args: &[OsStr::new("read-tree"), OsStr::new(&onto_tree)],
                 index: &temp,
                 odb: Odb::WithRepo,
                 stdin: None,
@@ -470,7 +630,7 @@ impl Snapshotter {
         // Every tree (so write-tree's existence checks stay pack lookups), and every object
         // the repository lacks (our blobs).
         let trees = self.pack_trees(&roots)?;
-        let ours = self.pack(&roots, "--local")?;
+        let ours = self.pack(&roots, &["--local"])?;
         let pack_dir = self.git.objects.join("pack");
         let mut removed = 0;
         let objects = &self.git.objects;
@@ -500,10 +660,11 @@ impl Snapshotter {
     /// Pack every tree reachable from `roots` into the private object directory.
     /// Returns the pack's name prefix (`pack-HASH.`).
     fn pack_trees(&self, roots: &[String]) -> Result<String, SnapshotError> {
-        self.pack(roots, "--filter=blob:none")
+        self.pack(roots, &["--filter=blob:none"])
     }
 
-    fn pack(&self, roots: &[String], filter: &str) -> Result<String, SnapshotError> {
+    /// Pack the objects `revs` (one `--revs` line each, `^` to exclude) reach.
+    fn pack(&self, roots: &[String], opts: &[&str]) -> Result<String, SnapshotError> {
         let pack_dir = self.git.objects.join("pack");
         std::fs::create_dir_all(&pack_dir).map_err(io_err(&pack_dir, "create"))?;
         let mut stdin = Vec::new();
@@ -511,13 +672,13 @@ impl Snapshotter {
             let _ = writeln!(stdin, "{r}");
         }
         let base = pack_dir.join("pack");
-        let args = [
+        let mut args = vec![
             OsStr::new("pack-objects"),
             OsStr::new("--revs"),
-            OsStr::new(filter),
             OsStr::new("-q"),
-            base.as_os_str(),
         ];
+        args.extend(opts.iter().map(OsStr::new));
+        args.push(base.as_os_str());
         let out = self.git.run(&Call {
             stdin: Some(&stdin),
             ..self.reader(&args)
@@ -586,6 +747,11 @@ impl Snapshotter {
             stdin: None,
             ok_codes: &[],
         })?;
+        self.remove_excluded(odb)
+    }
+
+    /// `rm --cached` cxd's own directories, when they lie inside the tree.
+    fn remove_excluded(&self, odb: Odb) -> Result<(), SnapshotError> {
         if self.exclude.is_empty() {
             return Ok(());
         }
@@ -620,16 +786,19 @@ impl Snapshotter {
         }
         let mut present = Vec::new();
         let mut gone = Vec::new();
+        let mut all_files = true;
         for p in paths {
             let rel = match self.clean(p) {
                 Cleaned::Path(rel) => rel,
                 Cleaned::Root => return self.refresh_all(Odb::Private),
                 Cleaned::Skip => continue,
             };
-            let list = if self.git.root.join(&rel).symlink_metadata().is_ok() {
-                &mut present
-            } else {
-                &mut gone
+            let list = match self.git.root.join(&rel).symlink_metadata() {
+                Ok(m) => {
+                    all_files &= !m.is_dir();
+                    &mut present
+                }
+                Err(_) => &mut gone,
             };
             list.extend_from_slice(rel.as_os_str().as_bytes());
             list.push(0);
@@ -663,7 +832,25 @@ impl Snapshotter {
             &gone,
             &[],
         )
-        .and_then(|()| pathspec(&["add", "-A"], &present, &[1]));
+        .and_then(|()| {
+            // Files the index already tracks (an edit): `update-index` without `--add` does
+            // the same as `add -A` without matching pathspecs against every entry, and fails
+            // untouched on anything else (a new file, a directory), which `add -A` then takes.
+            if all_files && !present.is_empty() {
+                let args = ["update-index", "--remove", "-z", "--stdin"].map(OsStr::new);
+                let tracked = self.git.run(&Call {
+                    args: &args,
+                    index: &self.index,
+                    odb: Odb::Private,
+                    stdin: Some(&present),
+                    ok_codes: &[],
+                });
+                if tracked.is_ok() {
+                    return Ok(());
+                }
+            }
+            pathspec(&["add", "-A"], &present, &[1])
+        });
         if let Err(e) = result {
             // E.g. a path vanished between our lstat and git's, or lies beyond a symlink or
             // inside a submodule: the full refresh gets these right.

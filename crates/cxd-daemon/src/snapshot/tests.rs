@@ -162,6 +162,14 @@ fn snapshot_ignored_file_never_shows() {
     assert_eq!(paths(&s.diff(&base, &partial, MAX).unwrap()), ["ok.txt"]);
     let full = s.snapshot(None).unwrap();
     assert_eq!(full, partial);
+    // One new ignored file alone (update-index refuses it, add -A skips it).
+    repo.write("y.log", "log\n");
+    assert_eq!(s.snapshot(Some(&p(&["y.log"]))).unwrap(), full);
+    // One tracked file (update-index takes it).
+    repo.write("a.txt", "a2\n");
+    let edited = s.snapshot(Some(&p(&["a.txt"]))).unwrap();
+    assert_eq!(paths(&s.diff(&full, &edited, MAX).unwrap()), ["a.txt"]);
+    assert_eq!(s.snapshot(None).unwrap(), edited);
 }
 
 #[test]
@@ -304,6 +312,51 @@ fn snapshot_edit_on_top_of_checkout_still_shows() {
     let d = s.diff(&moved, &now, MAX).unwrap();
     assert_eq!(paths(&d), ["d1/f1.txt", "untracked.txt"]);
     assert!(d.unified.unwrap().contains("+uncommitted after"));
+}
+
+#[test]
+fn snapshot_edit_then_checkout_then_snapshot_shows_the_edit() {
+    let repo = branched_repo();
+    let mut s = repo.open();
+    let base = s.snapshot(None).unwrap();
+    // Edits the checkout carries along (files it leaves alone): unstaged, staged, untracked.
+    repo.write("d19/f399.txt", "edited before the checkout\n");
+    repo.write("d17/f397.txt", "staged before the checkout\n");
+    repo.git(&["add", "d17/f397.txt"]);
+    repo.write("new.txt", "untracked\n");
+    let edited = s
+        .snapshot(Some(&p(&["d19/f399.txt", "d17/f397.txt", "new.txt"])))
+        .unwrap();
+    assert_eq!(s.diff(&base, &edited, MAX).unwrap().files.len(), 3);
+    repo.git(&["checkout", "-q", "other"]);
+    repo.write("d18/f398.txt", "edited after the checkout\n");
+    let mut changed = changed_by(&repo, "main", "other");
+    changed.extend(p(&["d18/f398.txt"]));
+    assert!(changed.len() > super::MAX_PATHSPECS);
+    let now = s.snapshot(Some(&changed)).unwrap();
+    // Reviewed up to `edited`: only the edit after the checkout is new.
+    let moved = s.rebase_onto_head(&edited, &now).unwrap();
+    assert_eq!(paths(&s.diff(&moved, &now, MAX).unwrap()), ["d18/f398.txt"]);
+    // The edits from before the checkout are still in the snapshot.
+    let all = ["d17/f397.txt", "d18/f398.txt", "d19/f399.txt", "new.txt"];
+    let head = s.head_snapshot().unwrap();
+    let d = s.diff(&head, &now, MAX).unwrap();
+    assert_eq!(paths(&d), all);
+    assert!(d.unified.unwrap().contains("+edited before the checkout"));
+    let moved = s.rebase_onto_head(&base, &now).unwrap();
+    assert_eq!(paths(&s.diff(&moved, &now, MAX).unwrap()), all);
+    // A full refresh agrees, and so does a fresh seed.
+    assert_eq!(s.snapshot(None).unwrap(), now);
+    let mut fresh = Snapshotter::open(&repo.root, &repo.state.with_file_name("state2")).unwrap();
+    assert_eq!(fresh.snapshot(None).unwrap(), now);
+    // And back: the edits still show, the checkout does not.
+    repo.git(&["checkout", "-q", "main"]);
+    let back = s.snapshot(Some(&changed)).unwrap();
+    assert_eq!(s.snapshot(None).unwrap(), back);
+    let moved = s.rebase_onto_head(&now, &back).unwrap();
+    assert!(s.diff(&moved, &back, MAX).unwrap().is_empty());
+    let head = s.head_snapshot().unwrap();
+    assert_eq!(paths(&s.diff(&head, &back, MAX).unwrap()), all);
 }
 
 #[test]
