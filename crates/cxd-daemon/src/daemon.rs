@@ -219,6 +219,23 @@ fn reload(ctx: &Context, tx: &watch::Sender<ConfigState>, path: &std::path::Path
     match Config::load(path) {
         Ok(config) => {
             tracing::info!(config = %path.display(), "config reloaded");
+            // Resize the codex cap: slots in use cannot be taken back, so a cap lowered while
+            // reviews run only lowers as far as the free slots allow.
+            let (old, new) = (
+                tx.borrow().config.review.max_concurrent as usize,
+                config.review.max_concurrent as usize,
+            );
+            if new > old {
+                ctx.review_slots.add_permits(new - old);
+            } else if old > new {
+                let forgotten = ctx.review_slots.forget_permits(old - new);
+                if forgotten < old - new {
+                    tracing::warn!(
+                        cap = old - forgotten,
+                        "review.max_concurrent was lowered while reviews ran; the cap is this until the daemon restarts"
+                    );
+                }
+            }
             tx.send_replace(ConfigState {
                 config: Arc::new(config),
                 error: None,
