@@ -1,6 +1,9 @@
-//! Shared figures for the benchmarks: percentiles and a one-line summary.
+//! Shared figures for the benchmarks: percentiles and a one-line summary; the synthetic
+//! repository the watch benchmarks share ([`tree`]).
 
 use std::time::Duration;
+
+pub mod tree;
 
 /// p50/p99/max of a set of durations, in microseconds.
 #[derive(Debug, Clone, Copy)]

@@ -8,19 +8,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::collections::HashSet;
 use std::fs::{self, File};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use cxd_bench::tree::{
+    FILES_PER_IGNORED_DIR, Tree, clk_tck, count_dirs, cpu_ticks, median, now_f64, pct,
+    proc_status_kib, ticks_ms, watched_inodes, write_file,
+};
 use cxd_e2e::{TestEnv, fake_codex, git, inotify_watches, wait_for};
 use serde_json::Value;
 
 const QUIET_MS: u64 = 200;
 const MAX_WAIT_MS: u64 = 5000;
-const FILES_PER_IGNORED_DIR: usize = 10;
 
 struct Args {
     files: usize,
@@ -83,145 +84,19 @@ fn parse_args() -> Args {
 
 // ---------------------------------------------------------------- the synthetic repository
 
+fn tree(a: &Args) -> Tree {
+    Tree {
+        files: a.files,
+        dirs: a.dirs,
+        node_modules: a.node_modules,
+        target: a.target,
+        checkout: a.checkout,
+    }
+}
+
 /// Source file `g` (0..files): its path relative to the root.
 fn src_path(a: &Args, g: usize) -> String {
-    let d = g % a.dirs;
-    let k = g / a.dirs;
-    format!("src/g{:03}/d{d:05}/f{k}.rs", d / 100)
-}
-
-fn write_file(path: &Path, text: &str) {
-    match fs::write(path, text) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, text).unwrap();
-        }
-        Err(e) => panic!("{}: {e}", path.display()),
-    }
-}
-
-fn params(a: &Args) -> String {
-    format!(
-        "v1 files={} dirs={} node_modules={} target={} checkout={}",
-        a.files, a.dirs, a.node_modules, a.target, a.checkout
-    )
-}
-
-/// Build (or reuse) the repository: `main` with the tree, `other` differing in `checkout` files.
-fn build_repo(a: &Args, repo: &Path) {
-    let marker = repo.join(".git/cxd-bench-params");
-    if fs::read_to_string(&marker).is_ok_and(|p| p == params(a)) {
-        println!("reusing {}", repo.display());
-        git(repo, &["checkout", "-q", "-f", "main"]);
-        git(repo, &["clean", "-fdq"]);
-        let _ = fs::remove_dir_all(repo.join("node_modules/cxd-bench"));
-        let _ = fs::remove_dir_all(repo.join("target/cxd-bench"));
-        return;
-    }
-    if repo.exists() {
-        fs::remove_dir_all(repo).unwrap();
-    }
-    let t = Instant::now();
-    fs::create_dir_all(repo).unwrap();
-    git(repo, &["init", "-q", "-b", "main"]);
-    fs::write(repo.join(".gitignore"), "node_modules/\ntarget/\n").unwrap();
-    fs::write(
-        repo.join("README"),
-        "synthetic repository for bench-watch\n",
-    )
-    .unwrap();
-    for g in 0..a.files {
-        write_file(
-            &repo.join(src_path(a, g)),
-            &format!("// file {g}\npub fn f() -> u64 {{ {g} }}\n"),
-        );
-    }
-    for i in 0..a.node_modules {
-        let p = format!(
-            "node_modules/p{:05}/f{}.js",
-            i / FILES_PER_IGNORED_DIR,
-            i % FILES_PER_IGNORED_DIR
-        );
-        write_file(&repo.join(p), &format!("module.exports = {i};\n"));
-    }
-    for i in 0..a.target {
-        let p = format!(
-            "target/release/build/b{:05}/f{}.o",
-            i / FILES_PER_IGNORED_DIR,
-            i % FILES_PER_IGNORED_DIR
-        );
-        write_file(&repo.join(p), &format!("object {i}\n"));
-    }
-    println!("  files written in {:.1} s", t.elapsed().as_secs_f64());
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", "synthetic tree"]);
-    git(repo, &["checkout", "-q", "-b", "other"]);
-    for g in checkout_files(a) {
-        write_file(
-            &repo.join(src_path(a, g)),
-            &format!("// file {g}, other branch\npub fn f() -> u64 {{ {g} + 1 }}\n"),
-        );
-    }
-    git(repo, &["commit", "-q", "-a", "-m", "other branch"]);
-    git(repo, &["checkout", "-q", "main"]);
-    fs::write(&marker, params(a)).unwrap();
-    println!(
-        "  repository built and committed in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-}
-
-/// The source files the `other` branch changes.
-fn checkout_files(a: &Args) -> impl Iterator<Item = usize> {
-    let step = a.files / a.checkout.max(1);
-    (0..a.checkout).map(move |i| i * step)
-}
-
-/// Directories that are not ignored (what cxd should watch), and those in ignored trees.
-fn count_dirs(repo: &Path) -> (usize, HashSet<u64>) {
-    let mut watched = 0;
-    let mut ignored = HashSet::new();
-    let mut stack = vec![(repo.to_path_buf(), false)];
-    while let Some((dir, in_ignored)) = stack.pop() {
-        if in_ignored {
-            ignored.insert(fs::metadata(&dir).unwrap().ino());
-        } else {
-            watched += 1;
-        }
-        for e in fs::read_dir(&dir).unwrap() {
-            let e = e.unwrap();
-            if !e.file_type().unwrap().is_dir() {
-                continue;
-            }
-            let name = e.file_name();
-            if dir == repo && name == ".git" {
-                continue;
-            }
-            let ign = in_ignored || (dir == repo && (name == "node_modules" || name == "target"));
-            stack.push((e.path(), ign));
-        }
-    }
-    (watched, ignored)
-}
-
-/// Inodes the process holds inotify watches on.
-fn watched_inodes(pid: u32) -> Vec<u64> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(format!("/proc/{pid}/fdinfo"))
-        .unwrap()
-        .flatten()
-    {
-        let Ok(text) = fs::read_to_string(e.path()) else {
-            continue;
-        };
-        for l in text.lines().filter(|l| l.starts_with("inotify wd:")) {
-            if let Some(ino) = l.split_whitespace().find_map(|w| w.strip_prefix("ino:")) {
-                out.push(u64::from_str_radix(ino, 16).unwrap());
-            }
-        }
-    }
-    out
+    tree(a).src_path(g)
 }
 
 // ---------------------------------------------------------------- the daemon
@@ -289,42 +164,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn proc_status_kib(pid: u32, key: &str) -> u64 {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = text.lines().find(|l| l.starts_with(key)).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// CPU ticks: (the daemon's own utime+stime, its reaped children's cutime+cstime).
-fn cpu_ticks(pid: u32) -> (u64, u64) {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<u64> = text[text.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .map(|w| w.parse().unwrap_or(0))
-        .collect();
-    // Fields 14..17 of stat(5); f[0] is field 3.
-    (f[11] + f[12], f[13] + f[14])
-}
-
-fn ticks_ms(ticks: u64, hz: u64) -> u64 {
-    ticks * 1000 / hz
-}
-
-fn clk_tck() -> u64 {
-    let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(100)
-}
-
-fn now_f64() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
 }
 
 /// The single watched workspace in `cxd status --json`.
@@ -404,16 +243,6 @@ fn sentinel(
     let listed = new.last().map(prompt_files).unwrap_or_default();
     let only = new.len() == 1 && listed == [name];
     (calls_now - calls_before, only, listed)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn pct(v: &mut [f64], q: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * q).round() as usize]
 }
 
 /// Seconds from spawning the fake codex to the `time` it logs (interpreter start-up and
@@ -515,7 +344,7 @@ fn main() {
         "bench-watch: {} files in {} source dirs, node_modules/ {} files, target/ {} files; checkout changes {}",
         a.files, a.dirs, a.node_modules, a.target, a.checkout
     );
-    build_repo(&a, &repo);
+    tree(&a).build(&repo);
     let repo = fs::canonicalize(&repo).unwrap();
     let (expected_dirs, ignored_inodes) = count_dirs(&repo);
     let config = format!("[settle]\nquiet_ms = {QUIET_MS}\nmax_wait_ms = {MAX_WAIT_MS}\n");
