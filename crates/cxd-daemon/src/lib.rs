@@ -9,6 +9,7 @@ pub mod context;
 pub mod daemon;
 pub mod dispatch;
 pub mod lock;
+pub mod memory;
 pub mod notify;
 pub mod registry;
 pub mod review;

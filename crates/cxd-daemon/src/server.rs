@@ -94,11 +94,16 @@ pub async fn run(
         let handler = handler.clone();
         let shutdown = shutdown.clone();
         let uid = endpoint.uid;
+        let idle_slots = slots.clone();
         tracker.spawn(async move {
             if let Err(e) = serve(stream, uid, &handler, &shutdown).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);
+            // The last of a crowd of clients is gone: give their buffers back.
+            if idle_slots.available_permits() == MAX_CONNECTIONS {
+                crate::memory::trim();
+            }
         });
     }
     drop(listener);

@@ -1247,6 +1247,8 @@ impl Actor {
                 let _ = w.send(done.clone());
             }
         }
+        // A review's diff, prompt and transcript are freed now: hand the memory back.
+        crate::memory::trim();
         if let Some((text, waiter)) = self.queued_plan.take() {
             // The plan waited for this review; a follow-up review waits for the plan.
             self.start_plan(text, waiter).await;
