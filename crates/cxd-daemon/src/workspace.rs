@@ -463,9 +463,12 @@ impl Actor {
                 head_moved,
                 index_locked,
             } => {
+                let released = self.settle.git_busy() && !index_locked;
                 self.settle.set_git_busy(index_locked);
-                if head_moved {
-                    // The settle snapshots, sees HEAD moved and moves the baseline with it.
+                // git moves HEAD just after it lets go of the index: a quiet period from the
+                // release (or the move) lets the settle see both, so a checkout's files are
+                // never mistaken for edits.
+                if head_moved || (released && self.settle.is_pending()) {
                     self.settle.change(now);
                 }
             }
