@@ -338,3 +338,100 @@ pub fn inotify_watches(pid: i32) -> usize {
         })
         .sum()
 }
+
+/// The test fixtures (fake codex, mock model servers, install scripts).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A real CLI from the npm registry for the tests that run one: `$env_var` if set, else
+/// installed (idempotently) by `fixtures/<install>` into `.tools/<dir>`. None, with a
+/// `SKIPPED` line, where node or npm is missing.
+pub fn npm_cli(env_var: &str, what: &str, install: &str, dir: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(env_var) {
+        return Some(PathBuf::from(p));
+    }
+    if !have("node") || !have("npm") {
+        eprintln!("SKIPPED: node/npm are not installed, so the real {what} cannot be installed");
+        return None;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.tools")
+        .join(dir);
+    let out = Command::new("bash")
+        .arg(fixtures().join(install))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{install} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
+}
+
+/// A loopback mock model server from the fixtures (it prints `PORT=<n>` first and logs every
+/// request as a JSON line); killed on drop.
+pub struct MockServer {
+    child: Child,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl MockServer {
+    /// Start `fixtures/<script>` answering with `answers` (a JSON list), files under `dir`
+    /// named after `name`.
+    pub fn start(script: &str, dir: &Path, name: &str, answers: &serde_json::Value) -> Self {
+        use std::io::{BufRead, BufReader};
+        let answers_path = dir.join(format!("{name}-answers.json"));
+        std::fs::write(&answers_path, answers.to_string()).unwrap();
+        let log = dir.join(format!("{name}-requests.jsonl"));
+        let mut child = Command::new("python3")
+            .arg(fixtures().join(script))
+            .arg("--log")
+            .arg(&log)
+            .arg("--answers")
+            .arg(&answers_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT=")
+            .expect("PORT= line")
+            .parse()
+            .unwrap();
+        Self { child, port, log }
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

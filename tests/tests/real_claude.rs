@@ -4,111 +4,32 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use cxd_e2e::{TestEnv, cxd_bin, init_repo};
+use cxd_e2e::{MockServer, TestEnv, cxd_bin, init_repo};
 use serde_json::{Value, json};
 
 /// How long one `claude -p` run may take (each runs in about a second plus the reviews).
 const CLAUDE_T: Duration = Duration::from_secs(90);
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new(cmd)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The claude launcher: `CXD_REAL_CLAUDE`, else installed (idempotently) into `.tools/claude`.
 fn real_claude() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CXD_REAL_CLAUDE") {
-        return Some(PathBuf::from(p));
-    }
-    if !have("node") || !have("npm") {
-        eprintln!(
-            "SKIPPED: node/npm are not installed, so the real Claude Code CLI cannot be installed"
-        );
-        return None;
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/claude");
-    let out = Command::new("bash")
-        .arg(fixtures().join("install-claude.sh"))
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "install-claude.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
+    cxd_e2e::npm_cli(
+        "CXD_REAL_CLAUDE",
+        "Claude Code CLI",
+        "install-claude.sh",
+        "claude",
+    )
 }
 
-struct MockServer {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl MockServer {
-    fn start(dir: &Path, name: &str, answers: &Value) -> Self {
-        let answers_path = dir.join(format!("{name}-answers.json"));
-        std::fs::write(&answers_path, answers.to_string()).unwrap();
-        let log = dir.join(format!("{name}-requests.jsonl"));
-        let mut child = Command::new("python3")
-            .arg(fixtures().join("mock_messages_server.py"))
-            .arg("--log")
-            .arg(&log)
-            .arg("--answers")
-            .arg(&answers_path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT=")
-            .expect("PORT= line")
-            .parse()
-            .unwrap();
-        Self { child, port, log }
-    }
-
-    fn requests(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    /// The agent's turns: the requests that consumed an answer, in order.
-    fn turns(&self) -> Vec<Value> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.get("answer_index").is_some())
-            .collect()
-    }
-}
-
-impl Drop for MockServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The agent's turns: the requests that consumed an answer, in order.
+fn agent_turns(server: &MockServer) -> Vec<Value> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.get("answer_index").is_some())
+        .collect()
 }
 
 /// A Write of `path` as the model's tool call, after a sentence.
@@ -311,6 +232,7 @@ fn real_claude_code_runs_the_hooks_the_stop_gate_blocks_once_then_lets_it_finish
     let buggy = "pub fn add(a: u32, b: u32) -> u32 { a + b }\n";
     let fixed = "pub fn add(a: u32, b: u32) -> Option<u32> { a.checked_add(b) }\n";
     let server = MockServer::start(
+        "mock_messages_server.py",
         env.dir.path(),
         "run1",
         &json!([
@@ -332,7 +254,7 @@ fn real_claude_code_runs_the_hooks_the_stop_gate_blocks_once_then_lets_it_finish
         "Add an add function in calc.rs",
     );
     let elapsed = started.elapsed();
-    let turns = server.turns();
+    let turns = agent_turns(&server);
     let diag = || {
         format!(
             "claude exit {}\nstdout:\n{}\nstderr:\n{}\nturns: {}\ncodex calls: {:#?}\nlog: {:#?}\ndaemon log:\n{}",
@@ -442,6 +364,7 @@ fn real_claude_code_runs_the_hooks_the_stop_gate_blocks_once_then_lets_it_finish
     daemon.wait_exit(Duration::from_secs(20));
     let notes = repo.join("NOTES.md");
     let server2 = MockServer::start(
+        "mock_messages_server.py",
         env.dir.path(),
         "run2",
         &json!([write_answer(&notes, "# Notes\n", "Writing notes."), "Done."]),
@@ -464,7 +387,7 @@ fn real_claude_code_runs_the_hooks_the_stop_gate_blocks_once_then_lets_it_finish
         run2.stderr
     );
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "# Notes\n");
-    let turns2 = server2.turns();
+    let turns2 = agent_turns(&server2);
     assert_eq!(turns2.len(), 2, "no block: {}", run2.stdout);
     assert!(
         !last_messages(&turns2[1]).contains("hook additional context"),

@@ -3,100 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, init_repo, wait_for};
+use cxd_e2e::{MockServer, TestEnv, init_repo, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(120);
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new(cmd)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The codex launcher: `CXD_REAL_CODEX`, else installed (idempotently) into `.tools/codex`.
 fn real_codex() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CXD_REAL_CODEX") {
-        return Some(PathBuf::from(p));
-    }
-    if !have("node") || !have("npm") {
-        eprintln!("SKIPPED: node/npm are not installed, so the real codex CLI cannot be installed");
-        return None;
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/codex");
-    let out = Command::new("bash")
-        .arg(fixtures().join("install-codex.sh"))
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "install-codex.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
-}
-
-struct MockServer {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl MockServer {
-    fn start(dir: &Path, answers: &Value) -> Self {
-        let answers_path = dir.join("answers.json");
-        std::fs::write(&answers_path, answers.to_string()).unwrap();
-        let log = dir.join("requests.jsonl");
-        let mut child = Command::new("python3")
-            .arg(fixtures().join("mock_responses_server.py"))
-            .arg("--log")
-            .arg(&log)
-            .arg("--answers")
-            .arg(&answers_path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT=")
-            .expect("PORT= line")
-            .parse()
-            .unwrap();
-        Self { child, port, log }
-    }
-
-    fn requests(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for MockServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    cxd_e2e::npm_cli("CXD_REAL_CODEX", "codex CLI", "install-codex.sh", "codex")
 }
 
 #[test]
@@ -109,7 +25,9 @@ fn a_review_through_real_codex_stores_findings_and_the_next_resumes_its_thread()
         "fixed_finding_ids": []});
     let second = json!({"verdict": "approve", "summary": "fixed", "findings": [], "fixed_finding_ids": ["F1"]});
     let server = MockServer::start(
+        "mock_responses_server.py",
         env.dir.path(),
+        "model",
         &json!([
             {"text": first.to_string(), "reasoning": "Reading the diff."},
             second.to_string(),

@@ -849,11 +849,9 @@ impl Actor {
         Ok(Some(rx))
     }
 
-    async fn start_plan(&mut self, text: String, waiter: oneshot::Sender<Response>) {
-        self.halted = None;
-        let config = self.config();
-        let open: Vec<OpenFinding> = self
-            .summary
+    /// The open findings, as a prompt lists them for Codex to say which are fixed.
+    fn open_for_prompt(&self) -> Vec<OpenFinding> {
+        self.summary
             .open
             .iter()
             .map(|f| OpenFinding {
@@ -862,7 +860,13 @@ impl Actor {
                 location: location(&f.finding.file, f.finding.line_start),
                 title: f.finding.title.clone(),
             })
-            .collect();
+            .collect()
+    }
+
+    async fn start_plan(&mut self, text: String, waiter: oneshot::Sender<Response>) {
+        self.halted = None;
+        let config = self.config();
+        let open = self.open_for_prompt();
         let ws = self.row.id;
         let revision = self
             .store
@@ -1040,17 +1044,7 @@ impl Actor {
         let config = self.config();
         let model = model.unwrap_or_else(|| config.review.model.clone());
         let effort = effort.unwrap_or_else(|| config.review.effort.clone());
-        let open: Vec<OpenFinding> = self
-            .summary
-            .open
-            .iter()
-            .map(|f| OpenFinding {
-                id: f.public_id(),
-                severity: f.finding.severity.clone(),
-                location: location(&f.finding.file, f.finding.line_start),
-                title: f.finding.title.clone(),
-            })
-            .collect();
+        let open = self.open_for_prompt();
         let files: Vec<ChangedFile> = change
             .diff
             .files
