@@ -641,3 +641,36 @@ fn on_a_terminal_progress_is_one_updating_line() {
     assert!(seen.contains("\r\u{1b}[2K[0s] codex: "), "{seen:?}");
     assert!(seen.contains(": approve ("), "{seen:?}");
 }
+
+#[test]
+fn sighup_raises_the_concurrency_cap() {
+    let (env, repo) = setup("[review]\nmax_concurrent = 1\n");
+    let other = init_repo(env.dir.path(), "other");
+    let slow = json!({"mode": "slow", "seconds": 2, "answer": {"verdict": "approve", "summary": "s", "findings": [], "fixed_finding_ids": []}});
+    env.script_codex(&json!([slow.clone(), slow]));
+    let d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    env.ok(&["watch", other.to_str().unwrap()]);
+    env.write_config(
+        "[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n[review]\nmax_concurrent = 2\n",
+    );
+    d.signal(libc::SIGHUP);
+    wait_for("the reload", T, || {
+        d.log_text().contains("config reloaded").then_some(())
+    });
+    edit(&repo, "one\n");
+    std::fs::write(other.join("README"), "two\n").unwrap();
+    // Both run at once: the second starts while the first (2 s) is still going.
+    let calls = wait_for("both codex runs", T, || {
+        let c = env.codex_calls();
+        (c.len() == 2).then_some(c)
+    });
+    let (t0, t1) = (
+        calls[0]["time"].as_f64().unwrap(),
+        calls[1]["time"].as_f64().unwrap(),
+    );
+    assert!(
+        (t1 - t0).abs() < 1.9,
+        "with max_concurrent = 2 both run together: {t0} {t1}"
+    );
+}
