@@ -287,16 +287,25 @@ fn scan_index(d: &[u8]) -> Option<bool> {
 #[derive(Debug, Default)]
 pub(crate) struct Gate {
     /// Config files seen (and the usual places, also when missing): size and mtime.
-    files: Vec<(PathBuf, Option<(u64, SystemTime)>)>,
+    files: Vec<(PathBuf, Option<Stamp>)>,
     /// What the config said.
     config_ok: bool,
     /// Whether `files` was filled.
     known: bool,
 }
 
-fn stamp(p: &Path) -> Option<(u64, SystemTime)> {
+/// Size, inode (git rewrites config by rename), mtime and ctime of a file.
+type Stamp = (u64, u64, SystemTime, i64, i64);
+
+fn stamp(p: &Path) -> Option<Stamp> {
     let m = std::fs::metadata(p).ok()?;
-    Some((m.size(), m.modified().ok()?))
+    Some((
+        m.size(),
+        m.ino(),
+        m.modified().ok()?,
+        m.ctime(),
+        m.ctime_nsec(),
+    ))
 }
 
 impl Gate {
@@ -386,22 +395,77 @@ pub(crate) fn config_places(common_dir: &Path, git_dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Parse `git cat-file --batch` output for `n` requests, all trees.
-pub(crate) fn parse_batch(mut out: &[u8], n: usize) -> Option<Vec<([u8; 20], Vec<Entry>)>> {
-    let mut trees = Vec::with_capacity(n);
-    for _ in 0..n {
-        let nl = out.iter().position(|&b| b == b'\n')?;
-        let mut header = out[..nl].split(|&b| b == b' ');
-        let oid = unhex(header.next()?)?;
-        if header.next()? != b"tree" {
-            return None;
+/// A long-lived `git cat-file --batch -z` (it sees objects written after it started: a
+/// miss rescans the packs, loose objects are looked up on disk).
+#[derive(Debug)]
+pub(crate) struct Batch {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Batch {
+    pub(crate) fn new(mut child: std::process::Child) -> Option<Self> {
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        match (stdin, stdout) {
+            (Some(stdin), Some(stdout)) => Some(Self {
+                child,
+                stdin,
+                stdout: std::io::BufReader::new(stdout),
+            }),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                None
+            }
         }
-        let size: usize = std::str::from_utf8(header.next()?).ok()?.parse().ok()?;
-        let body = out.get(nl + 1..nl + 1 + size)?;
-        trees.push((oid, parse_tree(body)?));
-        out = out.get(nl + 2 + size..)?;
     }
-    Some(trees)
+
+    /// The trees named by `requests` (NUL-terminated object names); `None` when any is not a
+    /// tree or the process failed (then it must not be used again: its output is out of step).
+    pub(crate) fn trees(
+        &mut self,
+        requests: &[u8],
+        n: usize,
+    ) -> Option<Vec<([u8; 20], Vec<Entry>)>> {
+        use std::io::{BufRead as _, Read as _};
+        self.stdin.write_all(requests).ok()?;
+        self.stdin.flush().ok()?;
+        let mut trees = Vec::with_capacity(n);
+        let mut line = Vec::new();
+        for _ in 0..n {
+            line.clear();
+            self.stdout.read_until(b'\n', &mut line).ok()?;
+            let mut header = line.strip_suffix(b"\n")?.split(|&b| b == b' ');
+            let oid = unhex(header.next()?)?;
+            if header.next()? != b"tree" {
+                return None;
+            }
+            let size: usize = std::str::from_utf8(header.next()?).ok()?.parse().ok()?;
+            let mut body = vec![0u8; size + 1];
+            self.stdout.read_exact(&mut body).ok()?;
+            if body.pop() != Some(b'\n') {
+                return None;
+            }
+            // The body is the object asked for, not output out of step.
+            let mut h = Sha1::new();
+            h.update(format!("tree {size}\0").as_bytes());
+            h.update(&body);
+            if h.finish() != oid {
+                return None;
+            }
+            trees.push((oid, parse_tree(&body)?));
+        }
+        Some(trees)
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Directories (as `a/b`, `""` for the root) holding `path`, root first.

@@ -17,6 +17,14 @@
 //! user's index, plus those the watcher reported, are refreshed. HEAD is read from the ref files when it can be (falling back to
 //! `git rev-parse`). The module is synchronous; the daemon calls it in `spawn_blocking`.
 //!
+//! The common case, a content edit of files the last snapshot already tracks (same type and
+//! executable bit, HEAD unmoved, no attributes or autocrlf that could make `git add` store
+//! other bytes), takes an index-free fast path (`fast`): the changed files' ancestor trees
+//! are read with a long-lived `git cat-file --batch`, and the new blobs and trees are hashed
+//! in-process and written as loose objects. The private index is then stale for those paths:
+//! they are kept as dirty (in memory and in the state file `dirty`, for a restart) and
+//! refreshed along with the next slow path's paths.
+//!
 //! The private object directory only grows; [`Snapshotter::prune`] repacks what the kept
 //! snapshots and the private index still need and deletes the rest.
 
@@ -237,6 +245,8 @@ pub struct Snapshotter {
     index_clear: Option<bool>,
     /// How many snapshots the fast path made.
     fast_count: u64,
+    /// The fast path's `cat-file --batch`, started on first use.
+    batch: Option<fast::Batch>,
 }
 
 /// Most paths refreshed one by one; more take a full refresh (see `refresh_paths`).
@@ -305,6 +315,7 @@ impl Snapshotter {
             gate: fast::Gate::default(),
             index_clear: None,
             fast_count: 0,
+            batch: None,
         })
     }
 
@@ -368,6 +379,7 @@ impl Snapshotter {
                 tree
             }
         };
+        self.prime_fast();
         let snapshot = Snapshot { tree, head };
         self.last = Some(snapshot.clone());
         Ok(snapshot)
@@ -939,19 +951,11 @@ impl Snapshotter {
         if files.is_empty() {
             return Some(last_tree);
         }
-        if self.index_clear.is_none() {
-            self.index_clear = Some(fast::index_flags_clear(&self.index));
-        }
-        if self.index_clear != Some(true) {
-            return None;
-        }
-        if !self.gate.fresh() {
-            let args = ["config", "-z", "--list", "--show-origin"].map(OsStr::new);
-            let out = self.git.run(&self.reader(&args)).ok()?;
-            let places = fast::config_places(&self.common_dir, &self.git.git_dir);
-            self.gate.load(&out, places);
-        }
-        if !self.gate.config_ok() || fast::global_attributes(&self.common_dir) {
+        self.prime_fast();
+        if self.index_clear != Some(true)
+            || !self.gate.config_ok()
+            || fast::global_attributes(&self.common_dir)
+        {
             return None;
         }
         let dirs: BTreeSet<Vec<u8>> = files.keys().flat_map(|p| fast::ancestors(p)).collect();
@@ -971,15 +975,47 @@ impl Snapshotter {
             }
             request.push(0);
         }
-        let args = ["cat-file", "--batch", "-z"].map(OsStr::new);
-        let out = self
-            .git
-            .run(&Call {
-                stdin: Some(&request),
-                ..self.reader(&args)
-            })
-            .ok()?;
-        let parsed = fast::parse_batch(&out, dirs.len())?;
+        if self.batch.is_none() {
+            let args = ["cat-file", "--batch", "-z"].map(OsStr::new);
+            let child = self.git.spawn_long(&self.reader(&args)).ok()?;
+            self.batch = fast::Batch::new(child);
+        }
+        let parsed = self.batch.as_mut()?.trees(&request, dirs.len());
+        let Some(parsed) = parsed else {
+            // Out of step (or dead): start a fresh one next time.
+            self.batch = None;
+            return None;
+        };
+        // Each tree is the one its parent names, the root the last snapshot's.
+        let ids: HashMap<&[u8], [u8; 20]> = dirs
+            .iter()
+            .map(Vec::as_slice)
+            .zip(parsed.iter().map(|(oid, _)| *oid))
+            .collect();
+        let consistent = dirs.iter().all(|d| {
+            let Some(&oid) = ids.get(d.as_slice()) else {
+                return false;
+            };
+            if d.is_empty() {
+                return fast::hex(&oid) == last_tree;
+            }
+            let (parent, name) = match d.iter().rposition(|&b| b == b'/') {
+                Some(i) => (&d[..i], &d[i + 1..]),
+                None => (&[][..], &d[..]),
+            };
+            dirs.iter()
+                .position(|p| p.as_slice() == parent)
+                .and_then(|i| parsed.get(i))
+                .is_some_and(|(_, es)| {
+                    es.iter()
+                        .any(|e| e.name == name && e.mode == b"40000" && e.oid == oid)
+                })
+        });
+        if !consistent {
+            tracing::debug!("fast path: cat-file answers do not fit together");
+            self.batch = None;
+            return None;
+        }
         let mut trees: HashMap<Vec<u8>, Vec<fast::Entry>> = dirs
             .into_iter()
             .zip(parsed.into_iter().map(|(_, entries)| entries))
@@ -1020,6 +1056,25 @@ impl Snapshotter {
         self.fast_at = Some(std::time::SystemTime::now());
         self.fast_count += 1;
         Some(tree)
+    }
+
+    /// Check what the fast path needs to know when it is stale: whether the private index
+    /// has entries git leaves alone, and the config. Done after every slow path, so that the
+    /// fast path itself rarely pays for it.
+    fn prime_fast(&mut self) {
+        if self.index_clear.is_none() {
+            self.index_clear = Some(fast::index_flags_clear(&self.index));
+        }
+        if !self.gate.fresh() {
+            let args = ["config", "-z", "--list", "--show-origin"].map(OsStr::new);
+            match self.git.run(&self.reader(&args)) {
+                Ok(out) => {
+                    let places = fast::config_places(&self.common_dir, &self.git.git_dir);
+                    self.gate.load(&out, places);
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot read the config"),
+            }
+        }
     }
 
     /// Remember paths the private index has not seen yet (in memory and in `dirty`).

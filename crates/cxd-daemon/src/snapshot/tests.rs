@@ -682,6 +682,11 @@ fn snapshot_fast_path_mixed_with_slow_changes_equals_full_refresh() {
     // with what the fast path left out of the index.
     repo.write("a/b/new file.txt", "new\n");
     step(&repo, &mut s, &["a/b/new file.txt"], false);
+    // A new directory: cat-file says `missing`, and is restarted for the next fast path.
+    repo.write("n e/w/x.txt", "new\n");
+    step(&repo, &mut s, &["n e/w/x.txt"], false);
+    repo.write("n e/w/x.txt", "new 2\n");
+    step(&repo, &mut s, &["n e/w/x.txt"], true);
     repo.write("a/b/c/deep.txt", "deep 3\n");
     step(&repo, &mut s, &["a/b/c/deep.txt"], true);
     repo.remove("z/last.txt");
@@ -729,6 +734,7 @@ fn snapshot_fast_path_mixed_with_slow_changes_equals_full_refresh() {
         "link",
         "forced.log",
         "sp ace",
+        "n e",
     ]
     .map(String::from)
     .to_vec();
