@@ -682,6 +682,21 @@ fn snapshot_fast_path_mixed_with_slow_changes_equals_full_refresh() {
     // with what the fast path left out of the index.
     repo.write("a/b/new file.txt", "new\n");
     step(&repo, &mut s, &["a/b/new file.txt"], false);
+    // Objects git must read back: several stored deflate blocks, and an empty file.
+    let big: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    assert!(big.len() > 3 * 65_535);
+    let prev = s.snapshot(Some(&[])).unwrap();
+    repo.write("a/other.txt", &big);
+    repo.write("sp ace/ü n\ni.txt", "");
+    let now = step(&repo, &mut s, &["a/other.txt", "sp ace/ü n\ni.txt"], true);
+    let d = s.diff(&prev, &now, MAX).unwrap();
+    assert_eq!(
+        (d.insertions(), d.deletions()),
+        (20_000, 2),
+        "{:?}",
+        d.files
+    );
+    assert!(d.unified.unwrap().contains("+line 19999\n"));
     // A new directory: cat-file says `missing`, and is restarted for the next fast path.
     repo.write("n e/w/x.txt", "new\n");
     step(&repo, &mut s, &["n e/w/x.txt"], false);
