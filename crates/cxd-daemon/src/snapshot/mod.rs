@@ -17,18 +17,9 @@
 //! user's index, plus those the watcher reported, are refreshed. HEAD is read from the ref files when it can be (falling back to
 //! `git rev-parse`). The module is synchronous; the daemon calls it in `spawn_blocking`.
 //!
-//! The common case, a content edit of files the last snapshot already tracks (same type and
-//! executable bit, HEAD unmoved, no attributes or autocrlf that could make `git add` store
-//! other bytes), takes an index-free fast path (`fast`): the changed files' ancestor trees
-//! are read with a long-lived `git cat-file --batch`, and the new blobs and trees are hashed
-//! in-process and written as loose objects. The private index is then stale for those paths:
-//! they are kept as dirty (in memory and in the state file `dirty`, for a restart) and
-//! refreshed along with the next slow path's paths.
-//!
 //! The private object directory only grows; [`Snapshotter::prune`] repacks what the kept
 //! snapshots and the private index still need and deletes the rest.
 
-mod fast;
 mod git;
 mod parse;
 #[cfg(test)]
@@ -233,20 +224,6 @@ pub struct Snapshotter {
     /// Paths (relative to the root, NUL-separated) never snapshotted: cxd's own files when its
     /// state dir lies inside the tree.
     exclude: Vec<u8>,
-    /// Paths the fast path put into snapshots but not into the private index; the next slow
-    /// path refreshes them too. Also kept in the file `dirty`, for a restart.
-    dirty: std::collections::BTreeSet<PathBuf>,
-    /// When the fast path last made a snapshot (stands in for the index's mtime).
-    fast_at: Option<std::time::SystemTime>,
-    /// Whether the config lets the fast path hash raw bytes.
-    gate: fast::Gate,
-    /// Whether the private index has no assume-unchanged/skip-worktree entries (`None`: not
-    /// checked since it was seeded).
-    index_clear: Option<bool>,
-    /// How many snapshots the fast path made.
-    fast_count: u64,
-    /// The fast path's `cat-file --batch`, started on first use.
-    batch: Option<fast::Batch>,
 }
 
 /// Most paths refreshed one by one; more take a full refresh (see `refresh_paths`).
@@ -310,12 +287,6 @@ impl Snapshotter {
             last_tree: None,
             last: None,
             exclude: Vec::new(),
-            dirty: read_dirty(&dir.join("dirty")),
-            fast_at: None,
-            gate: fast::Gate::default(),
-            index_clear: None,
-            fast_count: 0,
-            batch: None,
         })
     }
 
@@ -333,12 +304,6 @@ impl Snapshotter {
         }
     }
 
-    /// How many snapshots took the index-free fast path (for benchmarks and tests).
-    #[must_use]
-    pub fn fast_snapshots(&self) -> u64 {
-        self.fast_count
-    }
-
     /// The empty tree's id (the baseline when there is nothing yet).
     #[must_use]
     pub fn empty_tree(&self) -> &str {
@@ -353,23 +318,13 @@ impl Snapshotter {
         let head = self.read_head()?;
         if !self.index.exists() {
             self.seed()?;
-            self.clear_dirty()?;
         } else if let Some(paths) = changed {
-            if let Some(tree) = self.fast(paths, &head) {
-                let snapshot = Snapshot { tree, head };
-                self.last = Some(snapshot.clone());
-                return Ok(snapshot);
-            }
-            let mut all = paths.to_vec();
-            all.extend(self.dirty.iter().cloned());
             match self.moved_from(&head) {
-                Some(last) if paths.len() > MAX_PATHSPECS => self.reseed(&all, &last, &head)?,
-                _ => self.refresh_paths(&all)?,
+                Some(last) if paths.len() > MAX_PATHSPECS => self.reseed(paths, &last, &head)?,
+                _ => self.refresh_paths(paths)?,
             }
-            self.clear_dirty()?;
         } else {
             self.refresh_all(Odb::Private)?;
-            self.clear_dirty()?;
         }
         let tree = match &self.last_tree {
             Some(tree) => tree.clone(),
@@ -379,7 +334,6 @@ impl Snapshotter {
                 tree
             }
         };
-        self.prime_fast();
         let snapshot = Snapshot { tree, head };
         self.last = Some(snapshot.clone());
         Ok(snapshot)
@@ -390,8 +344,7 @@ impl Snapshotter {
     fn moved_from(&self, head: &Option<String>) -> Option<Snapshot> {
         let last = self.last.as_ref().filter(|l| l.head != *head)?;
         let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        let ours = mtime(&self.index)?.max(self.fast_at.unwrap_or(std::time::UNIX_EPOCH));
-        (mtime(&self.user_index)? > ours).then(|| last.clone())
+        (mtime(&self.user_index)? > mtime(&self.index)?).then(|| last.clone())
     }
 
     /// After a HEAD move with many changed paths: take a fresh copy of the user's index (its
@@ -418,7 +371,6 @@ impl Snapshotter {
         }
         let temp = self.dir.join("index.seed");
         std::fs::copy(&self.user_index, &temp).map_err(io_err(&self.user_index, "copy"))?;
-        self.index_clear = None;
         let user_tree = match self.write_tree(&temp) {
             Ok(tree) => tree,
             Err(e) => {
@@ -764,7 +716,6 @@ impl Snapshotter {
 
     /// Copy the user's index (atomically, so a half copy never looks seeded), then refresh all.
     fn seed(&mut self) -> Result<(), SnapshotError> {
-        self.index_clear = None;
         let temp = self.dir.join("index.seed");
         if self.user_index.exists() {
             std::fs::copy(&self.user_index, &temp).map_err(io_err(&self.user_index, "copy"))?;
@@ -909,210 +860,6 @@ impl Snapshotter {
         Ok(())
     }
 
-    /// The index-free fast path (see the `fast` module): `Some(tree)` when every path is a
-    /// content edit of a file the last snapshot tracks with the same type and mode, and the
-    /// new tree was written; `None` to take the slow path.
-    fn fast(&mut self, paths: &[PathBuf], head: &Option<String>) -> Option<String> {
-        use std::collections::{BTreeMap, BTreeSet, HashMap};
-        use std::os::unix::fs::MetadataExt;
-        let last = self.last.as_ref().filter(|l| l.head == *head)?;
-        let last_tree = self
-            .last_tree
-            .clone()
-            .filter(|t| *t == last.tree && t.len() == 40)?;
-        if paths.len() > MAX_PATHSPECS {
-            return None;
-        }
-        let mut files: BTreeMap<Vec<u8>, (&'static [u8], PathBuf)> = BTreeMap::new();
-        for p in paths {
-            let rel = match self.clean(p) {
-                Cleaned::Path(rel) => rel,
-                Cleaned::Skip => continue,
-                Cleaned::Root => return None,
-            };
-            // .gitignore, .gitattributes, .gitmodules change more than their own bytes.
-            if rel.file_name()?.as_bytes().starts_with(b".git") {
-                return None;
-            }
-            let meta = self.git.root.join(&rel).symlink_metadata().ok()?;
-            let mode: &'static [u8] = if meta.file_type().is_symlink() {
-                b"120000"
-            } else if meta.is_file() && meta.len() <= fast::MAX_BLOB {
-                if meta.mode() & 0o100 != 0 {
-                    b"100755"
-                } else {
-                    b"100644"
-                }
-            } else {
-                return None;
-            };
-            files.insert(rel.as_os_str().as_bytes().to_vec(), (mode, rel));
-        }
-        if files.is_empty() {
-            return Some(last_tree);
-        }
-        self.prime_fast();
-        if self.index_clear != Some(true)
-            || !self.gate.config_ok()
-            || fast::global_attributes(&self.common_dir)
-        {
-            return None;
-        }
-        let dirs: BTreeSet<Vec<u8>> = files.keys().flat_map(|p| fast::ancestors(p)).collect();
-        let mut request = Vec::new();
-        for d in &dirs {
-            let dir = self.git.root.join(OsStr::from_bytes(d));
-            // A directory on disk (not a symlink to one), without attributes.
-            if !dir.symlink_metadata().is_ok_and(|m| m.is_dir())
-                || dir.join(".gitattributes").symlink_metadata().is_ok()
-            {
-                return None;
-            }
-            request.extend_from_slice(last_tree.as_bytes());
-            if !d.is_empty() {
-                request.push(b':');
-                request.extend_from_slice(d);
-            }
-            request.push(0);
-        }
-        if self.batch.is_none() {
-            let args = ["cat-file", "--batch", "-z"].map(OsStr::new);
-            let child = self.git.spawn_long(&self.reader(&args)).ok()?;
-            self.batch = fast::Batch::new(child);
-        }
-        let parsed = self.batch.as_mut()?.trees(&request, dirs.len());
-        let Some(parsed) = parsed else {
-            // Out of step (or dead): start a fresh one next time.
-            self.batch = None;
-            return None;
-        };
-        // Each tree is the one its parent names, the root the last snapshot's.
-        let ids: HashMap<&[u8], [u8; 20]> = dirs
-            .iter()
-            .map(Vec::as_slice)
-            .zip(parsed.iter().map(|(oid, _)| *oid))
-            .collect();
-        let consistent = dirs.iter().all(|d| {
-            let Some(&oid) = ids.get(d.as_slice()) else {
-                return false;
-            };
-            if d.is_empty() {
-                return fast::hex(&oid) == last_tree;
-            }
-            let (parent, name) = match d.iter().rposition(|&b| b == b'/') {
-                Some(i) => (&d[..i], &d[i + 1..]),
-                None => (&[][..], &d[..]),
-            };
-            dirs.iter()
-                .position(|p| p.as_slice() == parent)
-                .and_then(|i| parsed.get(i))
-                .is_some_and(|(_, es)| {
-                    es.iter()
-                        .any(|e| e.name == name && e.mode == b"40000" && e.oid == oid)
-                })
-        });
-        if !consistent {
-            tracing::debug!("fast path: cat-file answers do not fit together");
-            self.batch = None;
-            return None;
-        }
-        let mut trees: HashMap<Vec<u8>, Vec<fast::Entry>> = dirs
-            .into_iter()
-            .zip(parsed.into_iter().map(|(_, entries)| entries))
-            .collect();
-        if trees
-            .values()
-            .any(|es| es.iter().any(|e| e.name == b".gitattributes"))
-        {
-            return None;
-        }
-        for (path, (mode, rel)) in &files {
-            let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
-                Some(i) => (&path[..i], &path[i + 1..]),
-                None => (&[][..], &path[..]),
-            };
-            let entry = trees.get_mut(dir)?.iter_mut().find(|e| e.name == name)?;
-            if entry.mode != *mode {
-                return None;
-            }
-            let full = self.git.root.join(rel);
-            let body = if *mode == b"120000" {
-                std::fs::read_link(&full)
-                    .ok()?
-                    .into_os_string()
-                    .into_encoded_bytes()
-            } else {
-                std::fs::read(&full).ok()?
-            };
-            entry.oid = fast::write_object(&self.git.objects, "blob", &body).ok()?;
-        }
-        let root = fast::write_trees(&self.git.objects, trees).ok()?;
-        let tree = fast::hex(&root);
-        if let Err(e) = self.add_dirty(files.into_values().map(|(_, rel)| rel)) {
-            tracing::debug!(error = %e, "cannot record the fast path's paths");
-            return None;
-        }
-        self.last_tree = Some(tree.clone());
-        self.fast_at = Some(std::time::SystemTime::now());
-        self.fast_count += 1;
-        Some(tree)
-    }
-
-    /// Check what the fast path needs to know when it is stale: whether the private index
-    /// has entries git leaves alone, and the config. Done after every slow path, so that the
-    /// fast path itself rarely pays for it.
-    fn prime_fast(&mut self) {
-        if self.index_clear.is_none() {
-            self.index_clear = Some(fast::index_flags_clear(&self.index));
-        }
-        if !self.gate.fresh() {
-            let args = ["config", "-z", "--list", "--show-origin"].map(OsStr::new);
-            match self.git.run(&self.reader(&args)) {
-                Ok(out) => {
-                    let places = fast::config_places(&self.common_dir, &self.git.git_dir);
-                    self.gate.load(&out, places);
-                }
-                Err(e) => tracing::debug!(error = %e, "cannot read the config"),
-            }
-        }
-    }
-
-    /// Remember paths the private index has not seen yet (in memory and in `dirty`).
-    fn add_dirty(&mut self, paths: impl Iterator<Item = PathBuf>) -> Result<(), SnapshotError> {
-        let new: Vec<PathBuf> = paths.filter(|p| !self.dirty.contains(p)).collect();
-        if new.is_empty() {
-            return Ok(());
-        }
-        let mut bytes = Vec::new();
-        for p in &new {
-            bytes.extend_from_slice(p.as_os_str().as_bytes());
-            bytes.push(0);
-        }
-        let path = self.dir.join("dirty");
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(&bytes))
-            .map_err(io_err(&path, "write"))?;
-        self.dirty.extend(new);
-        Ok(())
-    }
-
-    /// The private index is up to date again.
-    fn clear_dirty(&mut self) -> Result<(), SnapshotError> {
-        let path = self.dir.join("dirty");
-        if !self.dirty.is_empty() || path.exists() {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(&path, "remove")(e)),
-            }
-            self.dirty.clear();
-        }
-        Ok(())
-    }
-
     fn clean(&self, p: &Path) -> Cleaned {
         let rel = if p.is_absolute() {
             match p.strip_prefix(&self.git.root) {
@@ -1203,16 +950,6 @@ impl Snapshotter {
             Err(_) => None,
         }
     }
-}
-
-/// The paths a crashed run left in `dirty`.
-fn read_dirty(path: &Path) -> std::collections::BTreeSet<PathBuf> {
-    std::fs::read(path)
-        .unwrap_or_default()
-        .split(|&b| b == 0)
-        .filter(|p| !p.is_empty())
-        .map(|p| PathBuf::from(OsStr::from_bytes(p)))
-        .collect()
 }
 
 trait SplitOnce {
