@@ -75,9 +75,10 @@ fn an_edit_is_reviewed_on_a_new_read_only_thread() {
     let a = argv(&calls[0]);
     let state = env.state.to_str().unwrap();
     assert_eq!(
-        a[..9],
+        a[..10],
         [
             "exec",
+            "--skip-git-repo-check",
             "--json",
             "-s",
             "read-only",
@@ -89,15 +90,12 @@ fn an_edit_is_reviewed_on_a_new_read_only_thread() {
         ]
     );
     assert!(
-        a[9].starts_with(state) && a[9].ends_with("review-schema.json"),
+        a[10].starts_with(state) && a[10].ends_with("review-schema.json"),
         "{a:?}"
     );
-    assert_eq!(a[10], "-o");
-    assert!(a[11].starts_with(state), "{a:?}");
-    assert_eq!(
-        a[12..],
-        ["-C", repo.to_str().unwrap(), "--skip-git-repo-check", "-"]
-    );
+    assert_eq!(a[11], "-o");
+    assert!(a[12].starts_with(state), "{a:?}");
+    assert_eq!(a[13..], ["-C", repo.to_str().unwrap(), "-"]);
     // The prompt came on stdin and carries the diff.
     let prompt = calls[0]["prompt"].as_str().unwrap();
     assert!(prompt.contains("+world"), "{prompt}");

@@ -104,6 +104,10 @@ impl Handler {
                 severity,
             } => self.findings(path, all, severity).await,
             Request::Session { path, action } => self.session(path, action).await,
+            Request::Trust { path, revoke } => {
+                self.ask(path, |tx| workspace::Command::Trust(revoke, tx))
+                    .await
+            }
             Request::Approve { path, note } => {
                 self.ask(path, |tx| workspace::Command::Approve(note, tx))
                     .await
@@ -404,8 +408,8 @@ impl Handler {
         };
         let threshold = block_on.unwrap_or_else(|| {
             let user = self.ctx.config.borrow().config.clone();
-            user.with_repo(&ws.root.join(".cxd.toml"))
-                .unwrap_or_else(|_| (*user).clone())
+            user.for_repo(&ws.root, &self.ctx.state_dir)
+                .config
                 .gate
                 .block_on
         });

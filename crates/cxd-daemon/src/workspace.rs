@@ -27,8 +27,11 @@ use crate::store::findings::FindingRow;
 use crate::store::{self, NewEvent, Store, WorkspaceRow};
 use crate::watch::{WatchConfig, WatchEvent, Watcher};
 
-/// How a broken `.cxd.toml` is announced in status.
-const REPO_CONFIG_WARNING: &str = "ignoring .cxd.toml";
+/// Whether a status warning is about the repository's `.cxd.toml` (they are recomputed each
+/// time the config is read).
+fn is_repo_config_warning(w: &str) -> bool {
+    w.starts_with("ignoring .cxd.toml") || w.starts_with(".cxd.toml:") || w.starts_with("trust list")
+}
 
 /// At most this many file names go into one log entry (the count is always exact).
 const MAX_LOGGED_FILES: usize = 200;
@@ -68,6 +71,8 @@ pub enum Command {
         /// Answered when the validation starts (or why it cannot), then when it ends.
         started: oneshot::Sender<Result<Option<oneshot::Receiver<Response>>, Response>>,
     },
+    /// The user trusts (or stops trusting) this repository's `.cxd.toml` as it is now.
+    Trust(bool, oneshot::Sender<Response>),
     /// The agent edited this file (absolute): attribute it, settle from now.
     AgentEdit {
         /// The file.
@@ -291,19 +296,25 @@ impl Actor {
         &self.row.root
     }
 
-    /// The config in force here: the user's, with the repository's `.cxd.toml` over it. A
-    /// broken `.cxd.toml` is a warning in status; the user's config applies meanwhile.
+    /// The config in force here: the user's, with what the repository's `.cxd.toml` may decide
+    /// over it. A broken file and every key not applied are warnings in status.
     fn config(&mut self) -> crate::config::Config {
         let user = self.ctx.config.borrow().config.clone();
-        self.warnings
-            .retain(|w| !w.starts_with(REPO_CONFIG_WARNING));
-        match user.with_repo(&self.row.root.join(".cxd.toml")) {
-            Ok(c) => c,
-            Err(e) => {
-                self.warnings.push(format!("{REPO_CONFIG_WARNING}: {e}"));
-                (*user).clone()
+        let rc = user.for_repo(&self.row.root, &self.ctx.state_dir);
+        let fresh = rc.warnings();
+        let changed = self
+            .warnings
+            .iter()
+            .filter(|w| is_repo_config_warning(w))
+            .ne(fresh.iter());
+        if changed {
+            self.warnings.retain(|w| !is_repo_config_warning(w));
+            for w in fresh {
+                tracing::warn!(root = %self.row.root.display(), "{w}");
+                self.warnings.push(w);
             }
         }
+        rc.config
     }
 
     /// Take the settle timings of the config in force.
@@ -529,6 +540,9 @@ impl Actor {
             }
             Command::Check(reply) => {
                 let _ = reply.send(self.check().await);
+            }
+            Command::Trust(revoke, reply) => {
+                let _ = reply.send(self.trust(revoke).await);
             }
             Command::Refresh => self.refresh_summary().await,
             Command::Plan { text, started } => {
@@ -909,6 +923,79 @@ impl Actor {
     }
 
     /// `cxd approve`: the user accepts the tree as it is now.
+    /// Record the user's trust in this repository's `.cxd.toml` (its SHA-256, so a change of
+    /// the file needs trust again), or revoke it; the config in force follows at once.
+    async fn trust(&mut self, revoke: bool) -> Response {
+        use crate::config::read::{Confine, read_config};
+        use crate::config::trust::{TrustList, fingerprint};
+        let fail = |kind, message: String| Response::Error(ErrorReply { kind, message });
+        let path = self.row.root.join(crate::config::REPO_FILE);
+        let text = match read_config(&path, Confine::Within(&self.row.root)) {
+            Ok(Some(t)) => t,
+            Ok(None) if !revoke => {
+                return fail(
+                    ErrorKind::Usage,
+                    format!("{} does not exist: there is nothing to trust", path.display()),
+                );
+            }
+            Ok(None) => String::new(),
+            Err(e) => return fail(ErrorKind::Usage, e.to_string()),
+        };
+        let mut list = match TrustList::load(&self.ctx.state_dir) {
+            Ok(l) => l,
+            Err(e) => return fail(ErrorKind::Internal, e.to_string()),
+        };
+        let sha256 = fingerprint(&text);
+        let message = if revoke {
+            if !list.revoke(&self.row.root) {
+                return Response::Ok {
+                    message: format!("{} was not trusted; nothing changed", path.display()),
+                };
+            }
+            format!(
+                "{} is no longer trusted: only what a repository may set applies",
+                path.display()
+            )
+        } else {
+            list.trust(&self.row.root, &text, crate::clock::now_rfc3339());
+            let sets: Vec<String> = text
+                .parse::<toml::Table>()
+                .map(|t| {
+                    crate::config::repo::POLICY
+                        .iter()
+                        .filter(|(_, owner, _)| *owner == crate::config::repo::Owner::Trusted)
+                        .filter_map(|(key, _, _)| {
+                            let (section, name) = key.split_once('.')?;
+                            let value = t.get(section)?.get(name)?;
+                            Some(format!("{key} = {value}"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut m = format!(
+                "trusted {} (sha256 {}): its settings apply until the file changes",
+                path.display(),
+                &sha256[..12]
+            );
+            if !sets.is_empty() {
+                m.push_str("; now in force: ");
+                m.push_str(&sets.join(", "));
+            }
+            m
+        };
+        if let Err(e) = list.save(&self.ctx.state_dir) {
+            return fail(ErrorKind::Internal, e.to_string());
+        }
+        self.log(
+            "trust",
+            serde_json::json!({"file": path, "sha256": sha256, "revoked": revoke}),
+        )
+        .await;
+        self.retime();
+        self.publish();
+        Response::Ok { message }
+    }
+
     async fn approve(&mut self, note: Option<String>) -> Response {
         let up_to_date = match self.check().await {
             Ok(u) => u,

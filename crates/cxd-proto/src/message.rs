@@ -159,6 +159,13 @@ pub enum Request {
         /// Findings the block tells the agent about (not to be passed on again).
         told: Vec<String>,
     },
+    /// Trust the workspace's `.cxd.toml` as it is now (or revoke that trust).
+    Trust {
+        /// Any path inside the workspace.
+        path: PathBuf,
+        /// Revoke instead.
+        revoke: bool,
+    },
 }
 
 /// What `cxd session` does.

@@ -53,6 +53,12 @@ pub enum Command {
     Unpause(PathArg),
     /// Accept the workspace's tree as it is now (a later edit makes the approval stale).
     Approve(ApproveArgs),
+    /// Trust the workspace's `.cxd.toml` as it is now, so the settings a repository may not
+    /// set alone (codex_bin, extra_args, timeout_s, the gate's threshold and rounds) apply.
+    ///
+    /// The file's SHA-256 is recorded: any later change of it needs `cxd trust` again. Read
+    /// the file first: a repository you cloned chooses what it says.
+    Trust(TrustArgs),
     /// Dismiss a finding: it no longer counts as open.
     Dismiss(DismissArgs),
     /// Reopen a dismissed or resolved finding.
@@ -122,6 +128,16 @@ pub struct ApproveArgs {
     /// Why, for the audit trail.
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
+}
+
+/// `cxd trust`
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// A path inside the workspace (default: the current directory).
+    pub path: Option<PathBuf>,
+    /// Stop trusting the file.
+    #[arg(long)]
+    pub revoke: bool,
 }
 
 /// `cxd dismiss`

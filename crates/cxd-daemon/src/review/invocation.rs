@@ -26,12 +26,18 @@ impl Invocation<'_> {
     /// The arguments after the program name. The prompt goes on stdin (`-`).
     ///
     /// `resume` rejects `-s` and `-C` and keeps neither sandbox nor model, so both are pinned
-    /// with `-c`/`-m` on every call, and the root becomes the working directory.
+    /// with `-c`/`-m` on every call, and the root becomes the working directory. The user's
+    /// `extra_args` (already checked to leave the sandbox alone) come before cxd's own flags,
+    /// so the pinned read-only sandbox is the last word on the line.
     pub fn args(&self) -> Vec<OsString> {
         let mut a: Vec<OsString> = vec!["exec".into()];
+        if let Some(thread) = self.thread {
+            a.extend(["resume".into(), thread.into()]);
+        }
+        a.extend(self.extra_args.iter().map(OsString::from));
         match self.thread {
-            Some(thread) => {
-                a.extend(["resume".into(), thread.into(), "--json".into()]);
+            Some(_) => {
+                a.push("--json".into());
                 a.extend(["-m".into(), self.model.into()]);
                 a.extend([
                     "-c".into(),
@@ -61,7 +67,6 @@ impl Invocation<'_> {
                 a.extend(["-C".into(), self.root.into()]);
             }
         }
-        a.extend(self.extra_args.iter().map(OsString::from));
         a.push("-".into());
         a
     }
@@ -103,6 +108,7 @@ mod tests {
             strings(inv.args()),
             [
                 "exec",
+                "--skip-git-repo-check",
                 "--json",
                 "-s",
                 "read-only",
@@ -116,7 +122,6 @@ mod tests {
                 "/s/out.txt",
                 "-C",
                 "/repo",
-                "--skip-git-repo-check",
                 "-"
             ]
         );

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use cxd_daemon::config::Config;
+use cxd_daemon::config::repo::work_tree_of;
 use cxd_proto::message::{GateReport, ReviewDone};
 use cxd_proto::paths::Paths;
 use cxd_proto::status::Finding;
@@ -39,11 +40,7 @@ pub fn run(paths: &Paths, event: ClaudeHook) -> ExitCode {
     let Ok(input) = serde_json::from_str::<Value>(&raw) else {
         return ExitCode::SUCCESS;
     };
-    let user = Config::load(&paths.config).unwrap_or_default();
-    let config = match project_dir(&input) {
-        Some(dir) => user.with_repo(&dir.join(".cxd.toml")).unwrap_or(user),
-        None => user,
-    };
+    let config = hook_config(paths, project_dir(&input));
     let output = match event {
         ClaudeHook::PostToolUse => post_tool_use(paths, &input),
         ClaudeHook::Stop => stop(paths, &config, &input),
@@ -53,6 +50,29 @@ pub fn run(paths: &Paths, event: ClaudeHook) -> ExitCode {
         println!("{out}");
     }
     ExitCode::SUCCESS
+}
+
+/// How long a hook waits for its config: a file that cannot be read promptly never holds
+/// Claude up (the defaults apply then).
+const CONFIG_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The config in force for the project: read on a helper thread, with a deadline.
+fn hook_config(paths: &Paths, dir: Option<PathBuf>) -> Config {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let user_path = paths.config.clone();
+    let state_dir = paths.state_dir.clone();
+    std::thread::spawn(move || {
+        let user = Config::load(&user_path).unwrap_or_default();
+        let config = match dir {
+            Some(d) => {
+                let root = work_tree_of(&d).unwrap_or(d);
+                user.for_repo(&root, &state_dir).config
+            }
+            None => user,
+        };
+        let _ = tx.send(config);
+    });
+    rx.recv_timeout(CONFIG_TIMEOUT).unwrap_or_default()
 }
 
 fn str_field<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {

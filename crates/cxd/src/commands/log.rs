@@ -148,6 +148,15 @@ fn summary(kind: &str, data: &serde_json::Value) -> String {
             short(data["to"].as_str())
         ),
         "session" => format!("thread {}", data["thread_id"].as_str().unwrap_or("reset")),
+        "trust" => {
+            let sha = data["sha256"].as_str().unwrap_or("");
+            let sha = sha.get(..12).unwrap_or(sha);
+            if data["revoked"] == true {
+                "revoked trust in .cxd.toml".to_owned()
+            } else {
+                format!("trusted .cxd.toml (sha256 {sha})")
+            }
+        }
         "approval" => {
             let note = data["note"]
                 .as_str()

@@ -48,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pause(args) => watch::pause(&paths, &args, true),
         Command::Unpause(args) => watch::pause(&paths, &args, false),
         Command::Approve(args) => verdicts::approve(&paths, &args),
+        Command::Trust(args) => verdicts::trust(&paths, &args),
         Command::Dismiss(args) => verdicts::dismiss(&paths, &args),
         Command::Reopen(args) => verdicts::reopen(&paths, &args),
         Command::Gate(args) => gate::run(&paths, &args),

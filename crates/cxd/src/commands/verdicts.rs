@@ -1,4 +1,5 @@
-//! `cxd approve`, `cxd dismiss`, `cxd reopen`: the user's word on a tree or a finding.
+//! `cxd approve`, `cxd trust`, `cxd dismiss`, `cxd reopen`: the user's word on a tree, a
+//! repository's config or a finding.
 
 use std::process::ExitCode;
 
@@ -6,7 +7,7 @@ use cxd_proto::paths::Paths;
 use cxd_proto::{Request, Response};
 
 use super::abs_path;
-use crate::cli::{ApproveArgs, DismissArgs, ReopenArgs};
+use crate::cli::{ApproveArgs, DismissArgs, ReopenArgs, TrustArgs};
 use crate::client::Client;
 use crate::exit::{Failure, UNREACHABLE};
 
@@ -28,6 +29,17 @@ pub fn approve(paths: &Paths, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         &Request::Approve {
             path,
             note: args.note.clone(),
+        },
+    )
+}
+
+pub fn trust(paths: &Paths, args: &TrustArgs) -> anyhow::Result<ExitCode> {
+    let path = abs_path(args.path.as_deref())?;
+    say(
+        paths,
+        &Request::Trust {
+            path,
+            revoke: args.revoke,
         },
     )
 }

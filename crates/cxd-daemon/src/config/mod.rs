@@ -5,6 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod read;
+pub mod repo;
+pub mod sandbox;
+pub mod trust;
+
+pub use repo::{REPO_FILE, RepoConfig};
+
 /// Severities in increasing order of weight; `gate.block_on` takes one of them.
 pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
 
@@ -145,13 +152,9 @@ pub enum ConfigError {
 impl Config {
     /// Load `path`; a missing file means all defaults.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(ConfigError::Read {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            }),
+        match read::read_config(path, read::Confine::Anywhere)? {
+            Some(text) => Self::parse(path, &text),
+            None => Ok(Self::default()),
         }
     }
 
@@ -174,55 +177,6 @@ impl Config {
                 message,
             })?;
         Ok(config)
-    }
-
-    /// This config with a repository's `.cxd.toml` laid over it (its keys win). A missing file
-    /// changes nothing; a broken one is an error naming that file.
-    pub fn with_repo(&self, path: &Path) -> Result<Self, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(self.clone()),
-            Err(e) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                });
-            }
-        };
-        // Unknown keys and wrong types, with the repository file's own lines.
-        let _alone: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            line: e.span().map_or(0, |s| line_of(&text, s.start)),
-            message: e.message().trim().to_owned(),
-        })?;
-        let over: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            line: e.span().map_or(0, |s| line_of(&text, s.start)),
-            message: e.message().trim().to_owned(),
-        })?;
-        let mut base = toml::Table::try_from(self).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            line: 0,
-            message: e.to_string(),
-        })?;
-        merge(&mut base, over);
-        let merged: Config =
-            toml::Value::Table(base)
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    path: path.to_path_buf(),
-                    line: 0,
-                    message: e.message().trim().to_owned(),
-                })?;
-        merged
-            .validate()
-            .map_err(|(key, message)| ConfigError::Invalid {
-                path: path.to_path_buf(),
-                line: find_key_line(&text, key),
-                key: key.to_owned(),
-                message,
-            })?;
-        Ok(merged)
     }
 
     /// Check values a type cannot express; returns the offending key and why.
@@ -249,7 +203,33 @@ impl Config {
         if r.codex_bin.trim().is_empty() {
             return Err(("review.codex_bin", "must not be empty".into()));
         }
+        if r.codex_bin.contains('/') && !Path::new(&r.codex_bin).is_absolute() {
+            return Err((
+                "review.codex_bin",
+                format!(
+                    "\"{}\" is a relative path: use a command name found on PATH or an absolute path",
+                    r.codex_bin
+                ),
+            ));
+        }
+        for (key, value) in [("review.model", &r.model), ("review.effort", &r.effort)] {
+            if !is_plain_token(value) {
+                return Err((
+                    key,
+                    format!("{value:?} is not a plain name (letters, digits, . _ - : / and no leading -)"),
+                ));
+            }
+        }
+        if let Some(why) = sandbox::weakening(&r.extra_args) {
+            return Err(("review.extra_args", why));
+        }
         let s = &self.settle;
+        if s.quiet_ms < MIN_QUIET_MS {
+            return Err((
+                "settle.quiet_ms",
+                format!("must be at least {MIN_QUIET_MS} ms"),
+            ));
+        }
         if s.max_wait_ms < s.quiet_ms {
             return Err((
                 "settle.max_wait_ms",
@@ -273,6 +253,19 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The smallest `settle.quiet_ms` any config may set.
+pub const MIN_QUIET_MS: u64 = 50;
+
+/// A model or effort name that cannot be mistaken for a flag or smuggle a second setting.
+fn is_plain_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && !s.starts_with('-')
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/'))
 }
 
 /// Lay `over` onto `base`, table by table; `over`'s values win.
@@ -349,8 +342,8 @@ max_diff_bytes = 2048
 codex_bin = "/bin/codex"
 extra_args = ["--x"]
 [settle]
-quiet_ms = 10
-max_wait_ms = 20
+quiet_ms = 50
+max_wait_ms = 60
 [gate]
 block_on = "medium"
 max_rounds = 1
@@ -361,7 +354,7 @@ ignore = ["*.log"]
         )
         .unwrap();
         assert_eq!(c.review.extra_args, vec!["--x"]);
-        assert_eq!(c.settle.max_wait_ms, 20);
+        assert_eq!(c.settle.max_wait_ms, 60);
         assert_eq!(c.watch.ignore, vec!["*.log"]);
     }
 
@@ -400,36 +393,6 @@ ignore = ["*.log"]
         );
         let err = parse("[review]\ntimeout_s = 0\n").unwrap_err();
         assert!(err.to_string().contains("review.timeout_s"), "{err}");
-    }
-
-    #[test]
-    fn a_repository_file_overrides_key_by_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let user = parse("[review]\nmodel = \"user-model\"\neffort = \"high\"\n[settle]\nquiet_ms = 100\nmax_wait_ms = 1000\n").unwrap();
-        let repo = dir.path().join(".cxd.toml");
-        assert_eq!(user.with_repo(&repo).unwrap(), user, "no file, no change");
-        std::fs::write(
-            &repo,
-            "[review]\nmodel = \"repo-model\"\n[gate]\nblock_on = \"medium\"\n",
-        )
-        .unwrap();
-        let c = user.with_repo(&repo).unwrap();
-        assert_eq!(c.review.model, "repo-model");
-        assert_eq!(
-            c.review.effort, "high",
-            "keys the repo leaves out stay the user's"
-        );
-        assert_eq!(c.settle.quiet_ms, 100);
-        assert_eq!(c.gate.block_on, "medium");
-        std::fs::write(&repo, "[review]\nmodle = 1\n").unwrap();
-        let err = user.with_repo(&repo).unwrap_err().to_string();
-        assert!(
-            err.contains(".cxd.toml:2:") && err.contains("modle"),
-            "{err}"
-        );
-        std::fs::write(&repo, "[settle]\nmax_wait_ms = 10\n").unwrap();
-        let err = user.with_repo(&repo).unwrap_err().to_string();
-        assert!(err.contains(".cxd.toml:2: settle.max_wait_ms"), "{err}");
     }
 
     #[test]
