@@ -169,10 +169,17 @@ impl TestEnv {
 
     /// Start `cxd daemon` and wait until it answers.
     pub fn start_daemon(&self) -> Daemon {
+        self.start_daemon_with(|_| {})
+    }
+
+    /// Start `cxd daemon` with its command changed by `tweak` (say, no `CXD_CODEX_BIN`), and
+    /// wait until it answers.
+    pub fn start_daemon_with(&self, tweak: impl FnOnce(&mut Command)) -> Daemon {
         let log_path = self.dir.path().join(format!("daemon-{}.log", now_nanos()));
         let log = File::create(&log_path).unwrap();
-        let child = self
-            .cmd(&["daemon", "--log-stderr", "--log-level", "debug"])
+        let mut cmd = self.cmd(&["daemon", "--log-stderr", "--log-level", "debug"]);
+        tweak(&mut cmd);
+        let child = cmd
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

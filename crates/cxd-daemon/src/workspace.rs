@@ -30,7 +30,9 @@ use crate::watch::{WatchConfig, WatchEvent, Watcher};
 /// Whether a status warning is about the repository's `.cxd.toml` (they are recomputed each
 /// time the config is read).
 fn is_repo_config_warning(w: &str) -> bool {
-    w.starts_with("ignoring .cxd.toml") || w.starts_with(".cxd.toml:") || w.starts_with("trust list")
+    w.starts_with("ignoring .cxd.toml")
+        || w.starts_with(".cxd.toml:")
+        || w.starts_with("trust list")
 }
 
 /// At most this many file names go into one log entry (the count is always exact).
@@ -935,7 +937,10 @@ impl Actor {
             Ok(None) if !revoke => {
                 return fail(
                     ErrorKind::Usage,
-                    format!("{} does not exist: there is nothing to trust", path.display()),
+                    format!(
+                        "{} does not exist: there is nothing to trust",
+                        path.display()
+                    ),
                 );
             }
             Ok(None) => String::new(),

@@ -216,7 +216,9 @@ impl Config {
             if !is_plain_token(value) {
                 return Err((
                     key,
-                    format!("{value:?} is not a plain name (letters, digits, . _ - : / and no leading -)"),
+                    format!(
+                        "{value:?} is not a plain name (letters, digits, . _ - : / and no leading -)"
+                    ),
                 ));
             }
         }
@@ -263,8 +265,7 @@ fn is_plain_token(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && !s.starts_with('-')
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/'))
 }
 

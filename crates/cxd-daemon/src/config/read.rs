@@ -105,7 +105,10 @@ mod tests {
     fn a_fifo_is_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(".cxd.toml");
-        let status = std::process::Command::new("mkfifo").arg(&p).status().unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&p)
+            .status()
+            .unwrap();
         assert!(status.success());
         let err = read_config(&p, Confine::Within(dir.path())).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");

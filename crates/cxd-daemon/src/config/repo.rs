@@ -189,13 +189,14 @@ impl Config {
             message: e.to_string(),
         })?;
         merge(&mut base, over);
-        let merged: Config = toml::Value::Table(base)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse {
-                path: path.to_path_buf(),
-                line: 0,
-                message: e.message().trim().to_owned(),
-            })?;
+        let merged: Config =
+            toml::Value::Table(base)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    line: 0,
+                    message: e.message().trim().to_owned(),
+                })?;
         merged
             .validate()
             .map_err(|(key, message)| ConfigError::Invalid {
@@ -288,7 +289,10 @@ mod tests {
         assert_eq!(c.review.model, "repo-model");
         assert_eq!(c.settle.max_wait_ms, 5000);
         assert_eq!(c.watch.ignore, vec!["gen/"]);
-        assert_eq!(c.review.effort, "high", "keys the repo leaves out stay the user's");
+        assert_eq!(
+            c.review.effort, "high",
+            "keys the repo leaves out stay the user's"
+        );
         let keys: Vec<&str> = rc.refused.iter().map(|r| r.key.as_str()).collect();
         for k in [
             "review.codex_bin",
@@ -320,14 +324,19 @@ mod tests {
         assert_eq!(rc.config.review.codex_bin, "/opt/codex/bin/codex");
         assert_eq!(rc.config.review.timeout_s, 60);
         assert_eq!(rc.config.gate.block_on, "critical");
-        assert!(!rc.config.watch.auto, "daemon-wide keys stay the user's even when trusted");
+        assert!(
+            !rc.config.watch.auto,
+            "daemon-wide keys stay the user's even when trusted"
+        );
         assert_eq!(rc.refused.len(), 1);
         // The agent edits the trusted file: trust lapses.
         std::fs::write(repo.path().join(REPO_FILE), format!("{text}\n")).unwrap();
         let rc = user().for_repo(repo.path(), state.path());
         assert_eq!(rc.config.gate.block_on, "high");
         assert!(
-            rc.warnings().join("\n").contains("changed since you trusted it"),
+            rc.warnings()
+                .join("\n")
+                .contains("changed since you trusted it"),
             "{:?}",
             rc.warnings()
         );
@@ -338,7 +347,10 @@ mod tests {
         let (repo, state) = setup("[review]\nmodle = 1\n");
         let rc = user().for_repo(repo.path(), state.path());
         let err = rc.error.as_ref().unwrap().to_string();
-        assert!(err.contains(".cxd.toml:2:") && err.contains("modle"), "{err}");
+        assert!(
+            err.contains(".cxd.toml:2:") && err.contains("modle"),
+            "{err}"
+        );
         assert_eq!(rc.config, user());
         std::fs::write(repo.path().join(REPO_FILE), "[settle]\nmax_wait_ms = 10\n").unwrap();
         let rc = user().for_repo(repo.path(), state.path());

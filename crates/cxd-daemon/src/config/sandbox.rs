@@ -81,7 +81,12 @@ pub fn weakening(args: &[String]) -> Option<String> {
             None
         };
         if let Some(value) = config_value {
-            let key = value.split('=').next().unwrap_or("").trim().trim_matches('"');
+            let key = value
+                .split('=')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"');
             let root = key.split('.').next().unwrap_or("");
             if REFUSED_CONFIG_KEYS.contains(&root) {
                 return Some(format!(

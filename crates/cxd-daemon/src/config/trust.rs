@@ -54,7 +54,9 @@ pub enum TrustError {
         source: std::io::Error,
     },
     /// The file is not what cxd writes.
-    #[error("{path} is damaged ({reason}): remove it and run `cxd trust` again for the repositories you trust")]
+    #[error(
+        "{path} is damaged ({reason}): remove it and run `cxd trust` again for the repositories you trust"
+    )]
     Damaged {
         /// The trust file.
         path: PathBuf,
@@ -161,7 +163,10 @@ mod tests {
         let mode = std::fs::metadata(dir.path().join(TRUST_FILE))
             .unwrap()
             .permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
         let mut list = list;
         assert!(list.revoke(root));
         assert_eq!(list.check(root, "a"), Trust::No);
