@@ -75,10 +75,10 @@ pub fn weakening(args: &[String]) -> Option<String> {
                     v
                 }
             }
-        } else if let Some(glued) = flag.strip_prefix("-c").filter(|_| !flag.starts_with("--")) {
-            Some(glued.to_owned())
         } else {
-            None
+            flag.strip_prefix("-c")
+                .filter(|_| !flag.starts_with("--"))
+                .map(str::to_owned)
         };
         if let Some(value) = config_value {
             let key = value
