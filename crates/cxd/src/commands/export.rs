@@ -87,10 +87,7 @@ pub fn run(paths: &Paths, args: &ExportArgs) -> anyhow::Result<ExitCode> {
                     ),
                 )
             })?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&sarif(&findings, &root))?
-            );
+            println!("{}", crate::sanitize::json(&sarif(&findings, &root), true)?);
         }
         Format::Rdjsonl => print!("{}", rdjsonl(&findings)),
     }
@@ -201,7 +198,7 @@ pub fn rdjsonl(findings: &[Finding]) -> String {
             "source": {"name": "cxd"},
             "code": {"value": f.id},
         });
-        let _ = writeln!(out, "{d}");
+        let _ = writeln!(out, "{}", crate::sanitize::json_text(d.to_string()));
     }
     out
 }

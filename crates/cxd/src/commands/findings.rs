@@ -30,7 +30,7 @@ pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&findings)?);
+        println!("{}", crate::sanitize::json(&findings, true)?);
         return Ok(ExitCode::SUCCESS);
     }
     if findings.is_empty() {
@@ -57,7 +57,7 @@ pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
         for f in group {
             anstream::print!("{}", finding_block(f));
             if f.status != "open" {
-                println!("      status: {}", f.status);
+                println!("      status: {}", crate::sanitize::line(&f.status));
             }
         }
     }

@@ -75,8 +75,13 @@ fn session(input: &Value) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Hook output: JSON with no raw control or bidi character (Codex's words travel in it).
+fn output(value: &Value) -> Option<String> {
+    Some(crate::sanitize::json_text(value.to_string()))
+}
+
 fn system_message(text: &str) -> Option<String> {
-    Some(json!({ "systemMessage": text }).to_string())
+    output(&json!({ "systemMessage": text }))
 }
 
 fn finding_lines(findings: &[Finding], with_fix: bool) -> String {
@@ -130,7 +135,9 @@ fn post_tool_use(paths: &Paths, input: &Value) -> Option<String> {
         findings.len(),
         finding_lines(&findings, true)
     );
-    Some(json!({"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": context}}).to_string())
+    output(
+        &json!({"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": context}}),
+    )
 }
 
 /// Stop: review what is unreviewed (bounded wait) and block while Codex's findings at or
@@ -249,7 +256,7 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         finding_lines(&report.blocking, true),
         config.gate.max_rounds
     );
-    Some(json!({"decision": "block", "reason": reason}).to_string())
+    output(&json!({"decision": "block", "reason": reason}))
 }
 
 /// PreToolUse on ExitPlanMode: validate the plan; deny it with Codex's findings.
@@ -300,9 +307,8 @@ fn pre_tool_use(paths: &Paths, config: &Config, input: &Value) -> Option<String>
             );
             reason.push_str(&finding_lines(&done.opened, true));
             reason.push_str("Revise the plan to address these, then present it again.");
-            Some(
-                json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}})
-                    .to_string(),
+            output(
+                &json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}}),
             )
         }
         _ => fail_open(&format!(

@@ -1,0 +1,236 @@
+//! Hostile text: what Codex says and what a repository names its files is shown to people and
+//! put in prompts; none of it may drive a terminal, and none of it may break the gate.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use cxd_e2e::{TestEnv, init_repo, wait_for};
+use serde_json::{Value, json};
+
+const T: Duration = Duration::from_secs(30);
+
+/// A window-title change, a bell, a screen clear, a newline that fakes a finding line and a
+/// right-to-left override.
+const HOSTILE: &str = "t\u{1b}]0;pwned\u{7}x\u{1b}[2J\nF9 critical fake\u{202e}z";
+
+/// Byte strings that must never reach a terminal from hostile text.
+fn assert_clean(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for bad in [
+        "\u{1b}]",
+        "\u{1b}[2J",
+        "\u{7}",
+        "\u{202e}",
+        "\u{9b}",
+        "\nF9 critical fake",
+    ] {
+        assert!(
+            !text.contains(bad),
+            "{what}: the output holds {bad:?}:\n{text:?}"
+        );
+    }
+}
+
+fn assert_output_clean(what: &str, out: &Output) {
+    assert_clean(&format!("{what} (stdout)"), &out.stdout);
+    assert_clean(&format!("{what} (stderr)"), &out.stderr);
+}
+
+fn hostile_finding() -> Value {
+    json!({"severity": "high", "category": "security", "file": format!("src/{HOSTILE}.rs"),
+           "line_start": 1, "line_end": 2, "title": HOSTILE, "body": format!("{HOSTILE}\nsecond line"),
+           "recommendation": HOSTILE, "confidence": 0.9})
+}
+
+fn hostile_answer() -> Value {
+    json!({"verdict": "changes_requested", "summary": HOSTILE, "findings": [hostile_finding()],
+           "fixed_finding_ids": []})
+}
+
+/// `cxd ARGS` run on a terminal (through `script`); returns its exit code and what the
+/// terminal received.
+fn on_a_terminal(env: &TestEnv, args: &str) -> (Option<i32>, Vec<u8>) {
+    let typescript = env.dir.path().join(format!("typescript-{}", args.len()));
+    let command = format!("{} {args}", cxd_e2e::cxd_bin().display());
+    let out = env
+        .cmd(&[])
+        .get_envs()
+        .fold(std::process::Command::new("script"), |mut c, (k, v)| {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+            c
+        })
+        .args(["-q", "-e", "-c", &command])
+        .arg(&typescript)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.code(), std::fs::read(&typescript).unwrap())
+}
+
+#[test]
+fn hostile_text_never_reaches_a_terminal_and_json_keeps_it_exact() {
+    let env = TestEnv::new();
+    // No automatic reviews: every review here is asked for.
+    env.write_config("[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n");
+    let repo = init_repo(env.dir.path(), "repo");
+    let r = repo.to_str().unwrap();
+    env.script_codex(&json!([
+        {"answer": hostile_answer(), "reasoning": format!("**{HOSTILE}**")},
+        {"mode": "fail_network", "message": HOSTILE},
+        {"answer": hostile_answer()},
+    ]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", r]);
+
+    // Live events, in the human form, from before anything happens.
+    let mut events = env.cmd(&["events"]).stdout(Stdio::piped()).spawn().unwrap();
+    let reader = BufReader::new(events.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        for line in reader.split(b'\n') {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    wait_for("the subscription", T, || {
+        env.ok(&["approve", r]);
+        let line = rx.recv_timeout(Duration::from_millis(500)).ok()?;
+        String::from_utf8_lossy(&line)
+            .contains("approval")
+            .then_some(())
+    });
+
+    // A file whose very name is hostile, then a review on a terminal (progress line included).
+    std::fs::write(repo.join(format!("evil{HOSTILE}.txt")), "x\n").unwrap();
+    let (code, seen) = on_a_terminal(&env, &format!("review --wait {r}"));
+    assert_eq!(code, Some(1), "{}", String::from_utf8_lossy(&seen));
+    assert_clean("review --wait on a terminal", &seen);
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(seen.contains("codex: t\\x1b]0;pwned"), "{seen:?}");
+    assert!(seen.contains("new findings:"), "{seen:?}");
+
+    // findings: plain, and with colour forced (nothing strips escapes then).
+    let out = env.run(&["findings", r]);
+    assert_output_clean("findings", &out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  F1 high [security] src/t\\x1b]0;pwned\\x07x\\x1b[2J\\nF9 critical fake\\u{202e}z.rs:1-2  t\\x1b]0;pwned"),
+        "{text}"
+    );
+    assert!(text.contains("\n      F9 critical fake"), "{text}");
+    let out = env
+        .cmd(&["findings", r])
+        .env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .unwrap();
+    assert_output_clean("findings with colour", &out);
+
+    // --json keeps every byte, escaped as JSON (no raw control or bidi character).
+    let out = env.run(&["findings", r, "--json"]);
+    assert!(!out.stdout.contains(&0x1b), "raw ESC in JSON");
+    assert_clean("findings --json", &out.stdout);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["title"], HOSTILE);
+    assert_eq!(list[0]["body"], format!("{HOSTILE}\nsecond line"));
+    assert_eq!(list[0]["recommendation"], HOSTILE);
+    assert_eq!(list[0]["file"], format!("src/{HOSTILE}.rs"));
+
+    let out = env.run(&["gate", r]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_output_clean("gate", &out);
+
+    // The hook's JSON to Claude: exact once parsed, no raw control or bidi character.
+    let out = edit_hook(&env, &repo);
+    assert_clean("the edit hook", &out);
+    let hook: Value = serde_json::from_slice(&out).unwrap();
+    let context = hook["hookSpecificOutput"]["additionalContext"]
+        .as_str()
+        .unwrap();
+    assert!(context.contains(HOSTILE), "{context:?}");
+
+    let out = env.run(&["log", r, "-n", "100"]);
+    assert_output_clean("log", &out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("evilt\\x1b]0;pwned"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // A review that fails with codex's hostile message: the failure, status and gate.
+    std::fs::write(repo.join("README"), "changed\n").unwrap();
+    let out = env.run(&["review", "--wait", r]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert_output_clean("a failed review --wait", &out);
+    let out = env.run(&["status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("halted"),
+        "{out:?}"
+    );
+    assert_output_clean("status", &out);
+    let out = env.run(&["gate", r]);
+    assert_output_clean("gate after a failure", &out);
+
+    // A plan validation answered with the same text.
+    let plan = env.dir.path().join("plan.md");
+    std::fs::write(&plan, "1. do it\n").unwrap();
+    let out = env.run(&["plan", plan.to_str().unwrap(), r, "--wait"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_output_clean("plan --wait", &out);
+
+    let out = env.run(&["dismiss", "F1"]);
+    assert_output_clean("dismiss", &out);
+
+    // Every event line, up to the dismissal.
+    let mut lines = Vec::new();
+    loop {
+        let line = rx.recv_timeout(T).expect("the events up to the dismissal");
+        let done = String::from_utf8_lossy(&line).contains(" dismissal ");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = events.kill();
+    let _ = events.wait();
+    for line in &lines {
+        assert_clean("events", line);
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| String::from_utf8_lossy(l).contains("review_activity")),
+        "{lines:?}"
+    );
+}
+
+/// The edit hook's JSON for Claude carries findings it has not seen.
+fn edit_hook(env: &TestEnv, repo: &Path) -> Vec<u8> {
+    use std::io::Write as _;
+    let input = json!({"session_id": "s1", "cwd": repo, "hook_event_name": "PostToolUse",
+                       "tool_name": "Write", "tool_input": {"file_path": repo.join("README")}});
+    let mut child = env
+        .cmd(&["hook", "claude", "post-tool-use"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    out.stdout
+}
