@@ -182,7 +182,9 @@ fn findings_open_then_resolve_and_later_reviews_resume_the_thread() {
     // The second prompt lists the open findings so codex can say which are fixed.
     let prompt = calls[1]["prompt"].as_str().unwrap();
     assert!(
-        prompt.contains("- F1 [high] README:2: off by one"),
+        prompt.contains(
+            r#"{"id":"F1","severity":"high","location":"README:2","title":"off by one"}"#
+        ),
         "{prompt}"
     );
     // Per-review tokens are the difference of the thread's cumulative usage.
