@@ -234,3 +234,125 @@ fn edit_hook(env: &TestEnv, repo: &Path) -> Vec<u8> {
     assert!(out.status.success(), "{out:?}");
     out.stdout
 }
+
+/// Run a hook with `input` on stdin; hooks always exit 0.
+fn hook(env: &TestEnv, event: &str, input: &Value) -> Value {
+    use std::io::Write as _;
+    let mut child = env
+        .cmd(&["hook", "claude", event])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn more_open_findings_than_one_answer_holds_still_block_the_gate() {
+    const REVIEWS: usize = 5;
+    const EACH: usize = 120;
+    let env = TestEnv::new();
+    env.write_config("[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n");
+    let repo = init_repo(env.dir.path(), "repo");
+    let r = repo.to_str().unwrap();
+    // Each finding is ~25 KB as Codex writes it and ~17 KB once capped: 600 of them are more
+    // than the 8 MiB an answer may be, before and after the caps.
+    let steps: Vec<Value> = (0..REVIEWS)
+        .map(|review| {
+            let findings: Vec<Value> = (0..EACH)
+                .map(|i| {
+                    json!({"severity": "high", "category": "bug", "file": "README",
+                           "line_start": 1, "line_end": 1,
+                           "title": format!("T{review}-{i} {}", "t".repeat(1000)),
+                           "body": "b".repeat(12_000), "recommendation": "r".repeat(12_000),
+                           "confidence": 0.5})
+                })
+                .collect();
+            json!({"answer": {"verdict": "changes_requested", "summary": "s",
+                              "findings": findings, "fixed_finding_ids": []}})
+        })
+        .collect();
+    env.script_codex(&Value::Array(steps));
+    let _d = env.start_daemon();
+    env.ok(&["watch", r]);
+    for review in 0..REVIEWS {
+        std::fs::write(repo.join("README"), format!("edit {review}\n")).unwrap();
+        let out = env.run(&["review", "--wait", r]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "review {review}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if review == REVIEWS - 1 {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains("more (`cxd findings` lists them all)"),
+                "{text}"
+            );
+        }
+    }
+    let total = REVIEWS * EACH;
+
+    // Every finding, page after page, each capped at the stored sizes.
+    let out = env.run(&["findings", r, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.len() > 8 * 1024 * 1024, "{}", out.stdout.len());
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.len(), total);
+    let mut ids: Vec<&str> = list.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), total, "no finding twice");
+    let title = list[0]["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("T0-0 ttt") && title.len() <= 300,
+        "{title}"
+    );
+    assert!(title.ends_with("… [truncated]"), "{title}");
+    assert!(list[total - 1]["body"].as_str().unwrap().len() <= 8 * 1024);
+    let export = env.ok(&["export", r, "--format", "rdjsonl"]);
+    assert_eq!(export.lines().count(), total);
+    assert_eq!(env.ok(&["findings", r]).matches("\n  F").count(), total);
+
+    // The gate says no (exit 1, never 3), and counts every blocking finding.
+    let out = env.run(&["gate", r, "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["pass"], false);
+    assert_eq!(report["blocking_total"], total);
+    let out = env.run(&["gate", r]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // The stop hook blocks Claude.
+    let v = hook(
+        &env,
+        "stop",
+        &json!({"session_id": "s", "cwd": repo, "hook_event_name": "Stop",
+                "stop_hook_active": false, "last_assistant_message": "Done."}),
+    );
+    assert_eq!(v["decision"], "block", "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("found {total} open problem(s)")),
+        "{reason}"
+    );
+    assert!(reason.len() < 10_000, "{}", reason.len());
+}

@@ -5,6 +5,8 @@
 use std::borrow::Cow;
 use std::path::{Component, Path};
 
+use crate::status::Finding;
+
 /// Most bytes of a finding's title kept.
 pub const MAX_TITLE: usize = 300;
 /// Most bytes of a finding's body kept.
@@ -19,6 +21,41 @@ pub const MAX_SUMMARY: usize = 8 * 1024;
 pub const MAX_RAW_ANSWER: usize = 16 * 1024;
 /// The highest line number a finding may point at; beyond it the finding has no lines.
 pub const MAX_LINE: i64 = 10_000_000;
+
+/// Bytes of findings one answer carries at most: far under [`crate::MAX_FRAME`], leaving room
+/// for the rest of the answer. A finding within the caps above is under 20 KiB, so one always fits.
+pub const PAGE_BYTES: usize = 2 * 1024 * 1024;
+
+/// An upper estimate of a finding's encoded size on the wire.
+pub fn wire_size(f: &Finding) -> usize {
+    [
+        &f.id,
+        &f.severity,
+        &f.category,
+        &f.file,
+        &f.title,
+        &f.body,
+        &f.recommendation,
+        &f.status,
+    ]
+    .iter()
+    .map(|s| s.len() + 10)
+    .sum::<usize>()
+        + 64
+}
+
+/// How many of `findings`, from the first, fit in `budget` bytes (at least one, so that a
+/// paged reader always moves on).
+pub fn fitting(findings: &[Finding], budget: usize) -> usize {
+    let mut used = 0;
+    for (i, f) in findings.iter().enumerate() {
+        used += wire_size(f);
+        if used > budget {
+            return i.max(1);
+        }
+    }
+    findings.len()
+}
 
 /// What a cut text ends with.
 pub const TRUNCATED: &str = "… [truncated]";

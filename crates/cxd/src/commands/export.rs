@@ -61,14 +61,7 @@ const ROOT_BASE: &str = "SRCROOT";
 pub fn run(paths: &Paths, args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
     let mut client = Client::connect(&paths.socket)?;
-    let findings = match client.request(&Request::Findings {
-        path: path.clone(),
-        all: args.all,
-        severity: None,
-    })? {
-        Response::Findings(f) => f,
-        other => return Err(unexpected("findings", &other).into()),
-    };
+    let findings = super::findings::fetch_all(&mut client, &path, args.all, None)?;
     match args.format {
         Format::Sarif => {
             let root = match client.request(&Request::Status {

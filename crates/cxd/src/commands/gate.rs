@@ -59,5 +59,6 @@ pub fn render(r: &GateReport) -> String {
     for f in &r.blocking {
         out.push_str(&finding_line(f));
     }
+    super::review::more(&mut out, r.blocking_total, r.blocking.len());
     out
 }

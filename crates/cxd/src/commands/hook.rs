@@ -84,9 +84,10 @@ fn system_message(text: &str) -> Option<String> {
     output(&json!({ "systemMessage": text }))
 }
 
-fn finding_lines(findings: &[Finding], with_fix: bool) -> String {
+/// One line a finding, within [`MAX_REASON`]; `total` counts those not in `findings` too.
+fn finding_lines(findings: &[Finding], total: u64, with_fix: bool) -> String {
     let mut out = String::new();
-    for f in findings {
+    for (shown, f) in findings.iter().enumerate() {
         let mut line = format!("- {} [{}] {}: {}", f.id, f.severity, location(f), f.title);
         if with_fix && !f.recommendation.is_empty() {
             line.push_str(&format!(" — fix: {}", f.recommendation));
@@ -94,12 +95,19 @@ fn finding_lines(findings: &[Finding], with_fix: bool) -> String {
         if out.len() + line.len() > MAX_REASON {
             out.push_str(&format!(
                 "- … and {} more (`cxd findings`)\n",
-                findings.len()
+                total.saturating_sub(shown as u64)
             ));
-            break;
+            return out;
         }
         out.push_str(&line);
         out.push('\n');
+    }
+    let total_shown = findings.len() as u64;
+    if total > total_shown {
+        out.push_str(&format!(
+            "- … and {} more (`cxd findings`)\n",
+            total - total_shown
+        ));
     }
     out
 }
@@ -133,7 +141,7 @@ fn post_tool_use(paths: &Paths, input: &Value) -> Option<String> {
     let context = format!(
         "cxd: Codex reviewed your recent changes and found {} open problem(s):\n{}Fix them, or explain why they are not problems.",
         findings.len(),
-        finding_lines(&findings, true)
+        finding_lines(&findings, findings.len() as u64, true)
     );
     output(
         &json!({"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": context}}),
@@ -220,7 +228,8 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         };
         return system_message(&text);
     }
-    if !report.up_to_date || report.blocking.is_empty() {
+    // The daemon counts blocking findings; the list it sends may be cut short.
+    if !report.up_to_date || report.blocking_total == 0 {
         // The review could not be had (failed, timed out, paused): fail open.
         return system_message(&format!(
             "cxd: {} — letting Claude stop without Codex's check {way_out}",
@@ -244,16 +253,14 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
     if rounds > config.gate.max_rounds {
         return system_message(&format!(
             "cxd: {} finding(s) at or above {} are still open after {} blocked stop(s); letting Claude stop. `cxd findings` lists them.",
-            report.blocking.len(),
-            report.block_on,
-            config.gate.max_rounds
+            report.blocking_total, report.block_on, config.gate.max_rounds
         ));
     }
     let reason = format!(
         "Codex ({review}) found {} open problem(s) at or above {} in your changes:\n{}Fix them before finishing. If one is not a real problem, say why; the user can run `cxd dismiss ID --reason ...`, or `cxd pause` to stop these checks. (Round {rounds} of {}.)",
-        report.blocking.len(),
+        report.blocking_total,
         report.block_on,
-        finding_lines(&report.blocking, true),
+        finding_lines(&report.blocking, report.blocking_total, true),
         config.gate.max_rounds
     );
     output(&json!({"decision": "block", "reason": reason}))
@@ -305,7 +312,7 @@ fn pre_tool_use(paths: &Paths, config: &Config, input: &Value) -> Option<String>
                 done.review.id,
                 done.review.summary.clone().unwrap_or_default()
             );
-            reason.push_str(&finding_lines(&done.opened, true));
+            reason.push_str(&finding_lines(&done.opened, done.opened_total, true));
             reason.push_str("Revise the plan to address these, then present it again.");
             output(
                 &json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}}),

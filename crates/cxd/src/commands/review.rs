@@ -110,6 +110,7 @@ pub fn render(done: &ReviewDone) -> String {
         for f in &done.opened {
             out.push_str(&finding_block(f));
         }
+        more(&mut out, done.opened_total, done.opened.len());
     }
     let others: Vec<&Finding> = done
         .open
@@ -122,7 +123,19 @@ pub fn render(done: &ReviewDone) -> String {
             out.push_str(&finding_line(f));
         }
     }
+    more(&mut out, done.open_total, done.open.len());
     out
+}
+
+/// The line that says an answer listed only the first `shown` of `total` findings.
+pub fn more(out: &mut String, total: u64, shown: usize) {
+    if total > shown as u64 {
+        let _ = writeln!(
+            out,
+            "  ... and {} more (`cxd findings` lists them all)",
+            total - shown as u64
+        );
+    }
 }
 
 /// One finding on one line: id, severity, location, title.
