@@ -356,3 +356,65 @@ fn more_open_findings_than_one_answer_holds_still_block_the_gate() {
     );
     assert!(reason.len() < 10_000, "{}", reason.len());
 }
+
+#[test]
+fn locations_outside_the_repository_are_dropped_when_recorded() {
+    let env = TestEnv::new();
+    env.write_config("[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n");
+    let repo = init_repo(env.dir.path(), "repo");
+    let r = repo.to_str().unwrap();
+    let at = |file: String, start: i64, end: i64| {
+        json!({"severity": "high", "category": "security", "file": file, "line_start": start,
+               "line_end": end, "title": "t", "body": "b", "recommendation": "r", "confidence": 0.5})
+    };
+    let inside = repo.join("README").to_str().unwrap().to_owned();
+    env.script_codex(
+        &json!([{"answer": {"verdict": "changes_requested", "summary": "s",
+        "findings": [
+            at("../../etc/passwd".into(), 1, 2),
+            at("/etc/passwd".into(), 1, 2),
+            at(inside, i64::MAX, i64::MAX),
+            at("./README".into(), 1, i64::MAX),
+        ],
+        "fixed_finding_ids": []}}]),
+    );
+    let _d = env.start_daemon();
+    env.ok(&["watch", r]);
+    std::fs::write(repo.join("README"), "changed\n").unwrap();
+    assert_eq!(env.run(&["review", "--wait", r]).status.code(), Some(1));
+    let list: Vec<Value> = serde_json::from_str(&env.ok(&["findings", r, "--json"])).unwrap();
+    let places: Vec<(String, i64, i64)> = list
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_owned(),
+                f["line_start"].as_i64().unwrap(),
+                f["line_end"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (String::new(), 0, 0),
+            (String::new(), 0, 0),
+            ("README".to_owned(), 0, 0),
+            ("README".to_owned(), 1, 1),
+        ]
+    );
+    // What Codex named stays readable in the body.
+    assert!(
+        list[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("../../etc/passwd")
+    );
+    let export = env.ok(&["export", r, "--format", "rdjsonl"]);
+    assert!(!export.contains("etc/passwd\""), "{export}");
+    assert!(!export.contains(&i64::MAX.to_string()), "{export}");
+    let sarif = env.ok(&["export", r, "--format", "sarif"]);
+    assert!(
+        !sarif.contains("\"uri\": \"..") && !sarif.contains("%2Fetc"),
+        "{sarif}"
+    );
+}
