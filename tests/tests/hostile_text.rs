@@ -418,3 +418,33 @@ fn locations_outside_the_repository_are_dropped_when_recorded() {
         "{sarif}"
     );
 }
+
+#[test]
+fn a_plan_deny_reason_stays_under_claude_codes_limit() {
+    let env = TestEnv::new();
+    env.write_config("[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n");
+    let repo = init_repo(env.dir.path(), "repo");
+    let findings: Vec<Value> = (0..40)
+        .map(|i| {
+            json!({"severity": "high", "category": "architecture", "file": "", "line_start": 0,
+                   "line_end": 0, "title": format!("concern {i} {}", "c".repeat(400)),
+                   "body": "b", "recommendation": "r".repeat(400), "confidence": 0.5})
+        })
+        .collect();
+    env.script_codex(&json!([{"answer": {"verdict": "changes_requested",
+        "summary": "s".repeat(20_000), "findings": findings, "fixed_finding_ids": []}}]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    let v = hook(
+        &env,
+        "pre-tool-use",
+        &json!({"session_id": "s", "cwd": repo, "hook_event_name": "PreToolUse",
+                "tool_name": "ExitPlanMode", "tool_input": {"plan": "1. do it"}}),
+    );
+    let out = &v["hookSpecificOutput"];
+    assert_eq!(out["permissionDecision"], "deny", "{v}");
+    let reason = out["permissionDecisionReason"].as_str().unwrap();
+    assert!(reason.chars().count() < 10_000, "{}", reason.len());
+    assert!(reason.contains("- F1 [high]"), "{reason}");
+    assert!(reason.ends_with("then present it again."), "{reason}");
+}

@@ -101,7 +101,10 @@ fn an_edit_is_reviewed_on_a_new_read_only_thread() {
     // The prompt came on stdin and carries the diff.
     let prompt = calls[0]["prompt"].as_str().unwrap();
     assert!(prompt.contains("+world"), "{prompt}");
-    assert!(prompt.contains("- \"README\" (modified, +1 -0)"), "{prompt}");
+    assert!(
+        prompt.contains("- \"README\" (modified, +1 -0)"),
+        "{prompt}"
+    );
 }
 
 #[test]

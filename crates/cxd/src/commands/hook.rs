@@ -23,6 +23,8 @@ use crate::exit::USAGE;
 const MAX_INPUT: u64 = 16 * 1024 * 1024;
 /// Claude Code truncates longer reasons; stay under it.
 const MAX_REASON: usize = 9_000;
+/// Most of a plan review's summary quoted in a deny reason (the findings follow it).
+const MAX_SUMMARY: usize = 800;
 /// How long the edit hook waits for the daemon (it must not slow Claude down).
 const EDIT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -310,7 +312,11 @@ fn pre_tool_use(paths: &Paths, config: &Config, input: &Value) -> Option<String>
             let mut reason = format!(
                 "Codex reviewed the plan (review #{}) and asks for changes: {}\n",
                 done.review.id,
-                done.review.summary.clone().unwrap_or_default()
+                // The findings need the room: reasons stay under Claude Code's limit.
+                cxd_proto::limits::truncate(
+                    done.review.summary.as_deref().unwrap_or_default(),
+                    MAX_SUMMARY
+                )
             );
             reason.push_str(&finding_lines(&done.opened, done.opened_total, true));
             reason.push_str("Revise the plan to address these, then present it again.");
