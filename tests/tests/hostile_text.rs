@@ -448,3 +448,43 @@ fn a_plan_deny_reason_stays_under_claude_codes_limit() {
     assert!(reason.contains("- F1 [high]"), "{reason}");
     assert!(reason.ends_with("then present it again."), "{reason}");
 }
+
+#[test]
+fn a_log_larger_than_an_answer_shows_its_newest_entries() {
+    let env = TestEnv::new();
+    env.write_config("[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n");
+    let repo = init_repo(env.dir.path(), "repo");
+    let r = repo.to_str().unwrap();
+    env.script_codex(&json!([{"answer": hostile_answer()}]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", r]);
+    std::fs::write(repo.join("README"), "changed\n").unwrap();
+    assert_eq!(env.run(&["review", "--wait", r]).status.code(), Some(1));
+    // 90 dismissals with 100 KB reasons: 9 MB of audit trail.
+    let reason = "why ".repeat(25_000);
+    for i in 0..90 {
+        env.ok(&["dismiss", "F1", "--reason", &format!("{i} {reason}")]);
+        env.ok(&["reopen", "F1"]);
+    }
+    let out = env.run(&["log", "--json", "-n", "1000"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(entries.len() < 180, "{}", entries.len());
+    let last_dismissal = entries
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "dismissal")
+        .unwrap();
+    assert!(
+        last_dismissal["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("89 why")
+    );
+    assert_eq!(entries.last().unwrap()["kind"], "reopen");
+    assert!(env.run(&["log", "-n", "1000"]).status.success());
+}
