@@ -488,3 +488,39 @@ fn a_log_larger_than_an_answer_shows_its_newest_entries() {
     assert_eq!(entries.last().unwrap()["kind"], "reopen");
     assert!(env.run(&["log", "-n", "1000"]).status.success());
 }
+
+#[test]
+fn megabytes_of_codex_failure_text_do_not_break_status() {
+    let env = TestEnv::new();
+    env.write_config("[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n");
+    let repos = [
+        init_repo(env.dir.path(), "one"),
+        init_repo(env.dir.path(), "two"),
+    ];
+    let message = "x".repeat(3 * 1024 * 1024);
+    env.script_codex(&json!([
+        {"mode": "fail_network", "message": message},
+        {"mode": "fail_network", "message": message},
+    ]));
+    let _d = env.start_daemon();
+    for repo in &repos {
+        let r = repo.to_str().unwrap();
+        env.ok(&["watch", r]);
+        std::fs::write(repo.join("README"), "changed\n").unwrap();
+        assert_eq!(env.run(&["review", "--wait", r]).status.code(), Some(4));
+    }
+    let out = env.run(&["status", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for w in status["workspaces"].as_array().unwrap() {
+        assert_eq!(w["state"], "halted", "{}", w["root"]);
+        let error = w["last_review"]["error"].as_str().unwrap();
+        assert!(error.len() < 32 * 1024, "{}", error.len());
+        assert!(error.contains("… [truncated]"));
+    }
+    assert!(env.run(&["status"]).status.success());
+}

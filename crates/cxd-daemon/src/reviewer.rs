@@ -333,6 +333,8 @@ async fn settle_outcome(
             None,
         ),
     };
+    // Codex's own failure text can be megabytes: it is stored, shown in status and logged.
+    let error = error.map(|(class, msg)| (class, truncate(&msg, limits::MAX_ERROR).into_owned()));
     finish.verdict = verdict.clone();
     if let Some((class, msg)) = &error {
         finish.error_class = Some(class.as_str().to_owned());

@@ -19,6 +19,8 @@ pub const MAX_FILE: usize = 1024;
 pub const MAX_SUMMARY: usize = 8 * 1024;
 /// Most bytes kept of a final message that did not match the schema.
 pub const MAX_RAW_ANSWER: usize = 16 * 1024;
+/// Most bytes kept of a failure message Codex printed (its stderr tail is kept besides).
+pub const MAX_ERROR: usize = 16 * 1024;
 /// The highest line number a finding may point at; beyond it the finding has no lines.
 pub const MAX_LINE: i64 = 10_000_000;
 
