@@ -312,11 +312,14 @@ fn a_plan_is_denied_then_allowed_after_a_revision_on_the_same_thread() {
     assert_eq!(calls[1]["argv"][2], thread.as_str());
     let prompt = calls[1]["prompt"].as_str().unwrap();
     assert!(
-        prompt.contains("revision") && prompt.contains("- F1 [high]: no plan for an empty input"),
+        prompt.contains("revision")
+            && prompt.contains(
+                r#"{"id":"F1","severity":"high","location":"","title":"no plan for an empty input"}"#
+            ),
         "{prompt}"
     );
     assert!(
-        prompt.contains("<plan>\n1. Parse the input; empty input gives 0."),
+        prompt.contains("```markdown\n1. Parse the input; empty input gives 0."),
         "{prompt}"
     );
     let plans = env.log_kind("plan");

@@ -99,7 +99,10 @@ fn an_edit_is_reviewed_on_a_new_read_only_thread() {
     // The prompt came on stdin and carries the diff.
     let prompt = calls[0]["prompt"].as_str().unwrap();
     assert!(prompt.contains("+world"), "{prompt}");
-    assert!(prompt.contains("README (modified, +1 -0)"), "{prompt}");
+    assert!(
+        prompt.contains("- \"README\" (modified, +1 -0)"),
+        "{prompt}"
+    );
 }
 
 #[test]
@@ -180,7 +183,9 @@ fn findings_open_then_resolve_and_later_reviews_resume_the_thread() {
     // The second prompt lists the open findings so codex can say which are fixed.
     let prompt = calls[1]["prompt"].as_str().unwrap();
     assert!(
-        prompt.contains("- F1 [high] README:2: off by one"),
+        prompt.contains(
+            r#"{"id":"F1","severity":"high","location":"README:2","title":"off by one"}"#
+        ),
         "{prompt}"
     );
     // Per-review tokens are the difference of the thread's cumulative usage.

@@ -324,6 +324,7 @@ fn reviews() {
                 path: root.clone(),
                 all: true,
                 severity: None,
+                after: None,
             },
             Request::Log {
                 path: None,

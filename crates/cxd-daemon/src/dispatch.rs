@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cxd_proto::message::{Event, LogEntry, SessionAction};
+use cxd_proto::message::{Event, FindingsPage, LogEntry, SessionAction};
 use cxd_proto::status::{ConfigInfo, DaemonInfo, StatusReport};
 use cxd_proto::{ErrorKind, ErrorReply, Request, Response};
 use tokio::sync::{broadcast, oneshot};
@@ -102,7 +102,8 @@ impl Handler {
                 path,
                 all,
                 severity,
-            } => self.findings(path, all, severity).await,
+                after,
+            } => self.findings(path, all, severity, after).await,
             Request::Session { path, action } => self.session(path, action).await,
             Request::Trust { path, revoke } => {
                 self.ask(path, |tx| workspace::Command::Trust(revoke, tx))
@@ -277,7 +278,7 @@ impl Handler {
         let id = ws.id;
         match self
             .store
-            .call(move |c| store::sessions::undelivered(c, &session, id))
+            .call(move |c| store::sessions::undelivered(c, &session, id, UNDELIVERED_FINDINGS))
             .await
         {
             Ok(rows) => Response::Undelivered(rows.iter().map(finding_wire).collect()),
@@ -457,7 +458,15 @@ impl Handler {
         Reply::Wait { root, events, done }
     }
 
-    async fn findings(&self, path: PathBuf, all: bool, severity: Option<String>) -> Response {
+    /// One page of a workspace's findings: at most [`workspace::ANSWER_FINDINGS`] and
+    /// [`cxd_proto::limits::PAGE_BYTES`], the client asks for the next until there is none.
+    async fn findings(
+        &self,
+        path: PathBuf,
+        all: bool,
+        severity: Option<String>,
+        after: Option<i64>,
+    ) -> Response {
         let ws = match self.lookup(path).await {
             Ok(w) => w,
             Err(r) => return r,
@@ -476,17 +485,40 @@ impl Handler {
             }
         };
         let id = ws.id;
-        match self
+        let filter = store::findings::Filter { all, min_rank: min };
+        let after = after.unwrap_or(0);
+        let page = self
             .store
-            .call(move |c| store::findings::list(c, id, all))
-            .await
-        {
-            Ok(rows) => Response::Findings(
-                rows.iter()
-                    .filter(|f| severity_rank(&f.finding.severity).unwrap_or(0) >= min)
+            .call(move |c| {
+                // One more than a page: whether another page follows.
+                let rows = store::findings::list_page(
+                    c,
+                    id,
+                    filter,
+                    after,
+                    workspace::ANSWER_FINDINGS + 1,
+                )?;
+                Ok((rows, store::findings::count(c, id, filter)?))
+            })
+            .await;
+        match page {
+            Ok((rows, total)) => {
+                let mut findings: Vec<_> = rows
+                    .iter()
+                    .take(workspace::ANSWER_FINDINGS)
                     .map(finding_wire)
-                    .collect(),
-            ),
+                    .collect();
+                let fit = cxd_proto::limits::fitting(&findings, cxd_proto::limits::PAGE_BYTES);
+                findings.truncate(fit);
+                let next = (rows.len() > findings.len())
+                    .then(|| rows.get(findings.len().saturating_sub(1)).map(|r| r.id))
+                    .flatten();
+                Response::Findings(FindingsPage {
+                    findings,
+                    next,
+                    total,
+                })
+            }
             Err(e) => error(ErrorKind::Internal, e.to_string()),
         }
     }
@@ -504,20 +536,52 @@ impl Handler {
             .call(move |c| store::events::recent(c, root.as_deref(), limit))
             .await;
         match rows {
-            Ok(rows) => Response::Log(
-                rows.into_iter()
+            Ok(rows) => {
+                let entries: Vec<LogEntry> = rows
+                    .into_iter()
                     .map(|r| LogEntry {
                         at: r.at,
                         kind: r.kind,
                         workspace: r.workspace,
                         data_json: r.data.to_string(),
                     })
-                    .collect(),
-            ),
+                    .collect();
+                Response::Log(newest_within(entries, LOG_BYTES))
+            }
             Err(e) => error(ErrorKind::Internal, e.to_string()),
         }
     }
 }
+
+/// Bytes of audit-trail entries one answer carries at most (far under the frame limit).
+const LOG_BYTES: usize = 4 * 1024 * 1024;
+
+/// The newest of `entries` (oldest first) that fit in `budget` bytes, still oldest first: a
+/// long trail must not outgrow an answer.
+fn newest_within(mut entries: Vec<LogEntry>, budget: usize) -> Vec<LogEntry> {
+    let mut used = 0;
+    let keep = entries
+        .iter()
+        .rev()
+        .take_while(|e| {
+            let size = e.at.len()
+                + e.kind.len()
+                + e.data_json.len()
+                + e.workspace.as_ref().map_or(0, |w| w.as_os_str().len())
+                + 32;
+            used += size;
+            used <= budget
+        })
+        .count();
+    entries.drain(..entries.len() - keep);
+    entries
+}
+
+/// At most this many blocking findings are listed in a gate's answer (all are counted).
+const GATE_FINDINGS: usize = 50;
+
+/// At most this many findings go back to the agent after one edit; the rest follow later.
+const UNDELIVERED_FINDINGS: usize = 50;
 
 /// info 0 … critical 4; None for an unknown word.
 pub fn severity_rank(s: &str) -> Option<usize> {
@@ -553,19 +617,28 @@ async fn judge(
     };
     let min = severity_rank(threshold).unwrap_or(3);
     let id = ws.id;
-    let open = match store
-        .call(move |c| store::findings::list(c, id, false))
+    // The decision comes from the count; the answer shows only the first blocking findings,
+    // so its size can never make the gate fail open.
+    let filter = store::findings::Filter {
+        all: false,
+        min_rank: min,
+    };
+    let (rows, blocking_total) = match store
+        .call(move |c| {
+            let rows = store::findings::list_page(c, id, filter, 0, GATE_FINDINGS)?;
+            Ok((rows, store::findings::count(c, id, filter)?))
+        })
         .await
     {
-        Ok(rows) => rows,
+        Ok(got) => got,
         Err(e) => return error(ErrorKind::Internal, e.to_string()),
     };
-    let blocking: Vec<_> = open
-        .iter()
-        .filter(|f| severity_rank(&f.finding.severity).unwrap_or(0) >= min)
-        .map(finding_wire)
-        .collect();
-    let pass = up_to_date && blocking.is_empty();
+    let mut blocking: Vec<_> = rows.iter().map(finding_wire).collect();
+    blocking.truncate(cxd_proto::limits::fitting(
+        &blocking,
+        cxd_proto::limits::PAGE_BYTES,
+    ));
+    let pass = up_to_date && blocking_total == 0;
     let reason = if timed_out {
         "the review did not finish in time: run `cxd gate --wait SECS` with more time, or check `cxd status`".to_owned()
     } else if !up_to_date {
@@ -576,10 +649,9 @@ async fn judge(
             "reviewing" => "a review is running: `cxd gate --wait SECS` waits for it".to_owned(),
             _ => "changes since the last review are not reviewed yet: `cxd review --wait` or `cxd gate --wait SECS`".to_owned(),
         }
-    } else if !blocking.is_empty() {
+    } else if blocking_total > 0 {
         format!(
-            "{} open finding(s) at or above {threshold}: fix them, or `cxd dismiss ID --reason ...`",
-            blocking.len()
+            "{blocking_total} open finding(s) at or above {threshold}: fix them, or `cxd dismiss ID --reason ...`"
         )
     } else {
         format!("reviewed up to date; nothing open at or above {threshold}")
@@ -590,8 +662,30 @@ async fn judge(
         up_to_date,
         block_on: threshold.to_owned(),
         blocking,
+        blocking_total,
         reason,
         last_review: status.last_review,
         state: status.state,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_log_keeps_its_newest_entries_within_the_budget() {
+        let entry = |i: usize| LogEntry {
+            at: format!("t{i}"),
+            kind: "dismissal".into(),
+            workspace: None,
+            data_json: "x".repeat(1000),
+        };
+        let entries: Vec<LogEntry> = (0..100).map(entry).collect();
+        let kept = newest_within(entries.clone(), 10_500);
+        assert_eq!(kept.len(), 10);
+        assert_eq!(kept[0].at, "t90");
+        assert_eq!(kept[9].at, "t99");
+        assert_eq!(newest_within(entries, usize::MAX).len(), 100);
+    }
 }

@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cxd_proto::limits::{self, truncate};
 use tokio_util::sync::CancellationToken;
 
 use crate::review::answer::{self, Answer};
@@ -269,6 +270,7 @@ async fn settle_outcome(
 
     // Cost: usage is cumulative per thread; a review costs the difference.
     let ws = job.workspace_id;
+    let root = job.root.clone();
     let before = if resumed.is_some() && resumed == thread_id {
         let (i, c, o) = store.call(move |c| store::workspaces::usage(c, ws)).await?;
         Usage {
@@ -318,7 +320,7 @@ async fn settle_outcome(
         }
         (None, Some(Ok(a))) => (a.verdict.as_str().to_owned(), None, Some(a)),
         (None, Some(Err((raw, e)))) => {
-            finish.raw_answer = Some(raw);
+            finish.raw_answer = Some(truncate(&raw, limits::MAX_RAW_ANSWER).into_owned());
             (
                 "error".to_owned(),
                 Some((ErrorClass::Schema, e.to_string())),
@@ -331,6 +333,8 @@ async fn settle_outcome(
             None,
         ),
     };
+    // Codex's own failure text can be megabytes: it is stored, shown in status and logged.
+    let error = error.map(|(class, msg)| (class, truncate(&msg, limits::MAX_ERROR).into_owned()));
     finish.verdict = verdict.clone();
     if let Some((class, msg)) = &error {
         finish.error_class = Some(class.as_str().to_owned());
@@ -340,7 +344,9 @@ async fn settle_outcome(
             format!("{msg}\n--- stderr ---\n{stderr}")
         });
     }
-    finish.summary = answer.as_ref().map(|a| a.summary.clone());
+    finish.summary = answer
+        .as_ref()
+        .map(|a| truncate(&a.summary, limits::MAX_SUMMARY).into_owned());
 
     let at = finish.finished_at.clone();
     let (opened, resolved) = store
@@ -351,21 +357,7 @@ async fn settle_outcome(
             store::reviews::finish(&tx, review_id, &finish)?;
             let (mut opened, mut resolved) = (Vec::new(), Vec::new());
             if let Some(a) = &answer {
-                let list: Vec<NewFinding> = a
-                    .findings
-                    .iter()
-                    .map(|f| NewFinding {
-                        severity: f.severity.clone(),
-                        category: f.category.clone(),
-                        file: f.file.clone(),
-                        line_start: f.line_start,
-                        line_end: f.line_end,
-                        title: f.title.clone(),
-                        body: f.body.clone(),
-                        recommendation: f.recommendation.clone(),
-                        confidence: f.confidence,
-                    })
-                    .collect();
+                let list: Vec<NewFinding> = a.findings.iter().map(|f| recorded(f, &root)).collect();
                 resolved = store::findings::resolve(&tx, ws, review_id, &a.fixed_finding_ids, &at)?;
                 opened = store::findings::open_many(&tx, ws, review_id, &list)?;
             }
@@ -386,6 +378,39 @@ async fn settle_outcome(
     })
 }
 
+/// A finding of Codex's answer as it is stored: texts capped (so that answers stay under the
+/// frame limit and prompts small), the file made relative to the root or dropped when it
+/// points outside the repository, lines within `1..=MAX_LINE` or none.
+fn recorded(f: &answer::AnswerFinding, root: &Path) -> NewFinding {
+    let mut body = truncate(&f.body, limits::MAX_BODY).into_owned();
+    let file = match limits::normalize_file(&f.file, Some(root)) {
+        Some(file) => file,
+        None => {
+            // Keep what Codex said, as text, where it can mislead no tool.
+            let shown = truncate(&f.file, 200);
+            let note = format!("\n\n(Codex located this at {shown:?}, outside the repository.)");
+            body = truncate(&format!("{body}{note}"), limits::MAX_BODY + note.len()).into_owned();
+            String::new()
+        }
+    };
+    let (line_start, line_end) = if file.is_empty() {
+        (0, 0)
+    } else {
+        limits::normalize_lines(f.line_start, f.line_end)
+    };
+    NewFinding {
+        severity: f.severity.clone(),
+        category: f.category.clone(),
+        file,
+        line_start,
+        line_end,
+        title: truncate(&f.title, limits::MAX_TITLE).into_owned(),
+        body,
+        recommendation: truncate(&f.recommendation, limits::MAX_RECOMMENDATION).into_owned(),
+        confidence: f.confidence,
+    }
+}
+
 fn argv_json(program: &Path, args: &[OsString]) -> String {
     let all: Vec<String> = std::iter::once(program.as_os_str())
         .chain(args.iter().map(OsString::as_os_str))
@@ -398,4 +423,55 @@ fn argv_json(program: &Path, args: &[OsString]) -> String {
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(file: &str, lines: (i64, i64), text: &str) -> answer::AnswerFinding {
+        answer::AnswerFinding {
+            severity: "high".into(),
+            category: "bug".into(),
+            file: file.into(),
+            line_start: lines.0,
+            line_end: lines.1,
+            title: text.into(),
+            body: text.into(),
+            recommendation: text.into(),
+            confidence: 0.5,
+        }
+    }
+
+    #[test]
+    fn recorded_findings_are_capped_and_stay_inside_the_repository() {
+        let root = Path::new("/work/repo");
+        let huge = "é".repeat(50_000);
+        let f = recorded(&finding("src/a.rs", (3, 9), &huge), root);
+        assert!(f.title.len() <= limits::MAX_TITLE && f.title.ends_with(limits::TRUNCATED));
+        assert!(f.body.len() <= limits::MAX_BODY && f.body.ends_with(limits::TRUNCATED));
+        assert!(f.recommendation.len() <= limits::MAX_RECOMMENDATION);
+        assert_eq!(
+            (f.file.as_str(), f.line_start, f.line_end),
+            ("src/a.rs", 3, 9)
+        );
+
+        let f = recorded(&finding("../../etc/passwd", (1, 2), "t"), root);
+        assert_eq!((f.file.as_str(), f.line_start, f.line_end), ("", 0, 0));
+        assert!(f.body.contains("../../etc/passwd"), "{}", f.body);
+        let f = recorded(&finding("/etc/passwd", (1, 2), "t"), root);
+        assert_eq!(f.file, "");
+        let f = recorded(
+            &finding("/work/repo/src/b.rs", (i64::MAX, i64::MAX), "t"),
+            root,
+        );
+        assert_eq!(
+            (f.file.as_str(), f.line_start, f.line_end),
+            ("src/b.rs", 0, 0)
+        );
+        let f = recorded(&finding("src/c.rs", (7, i64::MAX), "t"), root);
+        assert_eq!((f.line_start, f.line_end), (7, 7));
+        let f = recorded(&finding("", (5, 6), "t"), root);
+        assert_eq!((f.line_start, f.line_end), (0, 0));
+    }
 }

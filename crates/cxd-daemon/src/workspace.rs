@@ -1353,29 +1353,45 @@ impl Actor {
         let id = outcome.review_id;
         let ws = self.row.id;
         let opened_ids = outcome.opened.clone();
+        let open_filter = store::findings::Filter {
+            all: false,
+            min_rank: 0,
+        };
         let rows = self
             .store
             .call(move |c| {
                 let review = store::reviews::get(c, id)?;
-                let open = store::findings::list(c, ws, false)?;
+                // The answer carries the first open findings and the count: a list of every
+                // open finding could outgrow the frame limit.
+                let open = store::findings::list_page(c, ws, open_filter, 0, ANSWER_FINDINGS)?;
+                let open_total = store::findings::count(c, ws, open_filter)?;
                 let mut opened = Vec::new();
-                for i in opened_ids {
+                for i in opened_ids.into_iter().take(ANSWER_FINDINGS) {
                     if let Some(f) = store::findings::get(c, i)? {
                         opened.push(f);
                     }
                 }
-                Ok((review, open, opened))
+                Ok((review, open, open_total, opened))
             })
             .await;
         match rows {
-            Ok((Some(review), open, opened)) => Response::ReviewDone(Box::new(ReviewDone {
-                root: self.row.root.clone(),
-                review: review_info(&review),
-                opened: opened.iter().map(finding_wire).collect(),
-                resolved: public_ids(&outcome.resolved),
-                open: open.iter().map(finding_wire).collect(),
-            })),
-            Ok((None, _, _)) => Response::Error(ErrorReply {
+            Ok((Some(review), open, open_total, opened)) => {
+                let half = cxd_proto::limits::PAGE_BYTES / 2;
+                let mut opened: Vec<Finding> = opened.iter().map(finding_wire).collect();
+                opened.truncate(cxd_proto::limits::fitting(&opened, half));
+                let mut open: Vec<Finding> = open.iter().map(finding_wire).collect();
+                open.truncate(cxd_proto::limits::fitting(&open, half));
+                Response::ReviewDone(Box::new(ReviewDone {
+                    root: self.row.root.clone(),
+                    review: review_info(&review),
+                    opened,
+                    opened_total: outcome.opened.len() as u64,
+                    resolved: public_ids(&outcome.resolved),
+                    open,
+                    open_total,
+                }))
+            }
+            Ok((None, ..)) => Response::Error(ErrorReply {
                 kind: ErrorKind::Internal,
                 message: format!("review {id} vanished"),
             }),
@@ -1540,6 +1556,9 @@ impl Actor {
     }
 }
 
+/// At most this many findings of each list in one answer (a byte budget cuts them further).
+pub const ANSWER_FINDINGS: usize = 200;
+
 /// `F1`, `F2`, ... for row ids.
 fn public_ids(ids: &[i64]) -> Vec<String> {
     ids.iter().map(|&i| store::findings::public_id(i)).collect()
@@ -1577,18 +1596,25 @@ pub fn review_info(r: &store::reviews::ReviewRow) -> ReviewInfo {
     }
 }
 
-/// A stored finding as the wire shows it.
+/// A stored finding as the wire shows it. Sizes are capped again here, for rows stored before
+/// answers were capped on the way in: one finding must never outgrow an answer.
 pub fn finding_wire(f: &FindingRow) -> Finding {
+    use cxd_proto::limits::{self, truncate};
     Finding {
         id: f.public_id(),
         severity: f.finding.severity.clone(),
         category: f.finding.category.clone(),
-        file: f.finding.file.clone(),
+        file: if f.finding.file.len() > limits::MAX_FILE {
+            String::new()
+        } else {
+            f.finding.file.clone()
+        },
         line_start: f.finding.line_start,
         line_end: f.finding.line_end,
-        title: f.finding.title.clone(),
-        body: f.finding.body.clone(),
-        recommendation: f.finding.recommendation.clone(),
+        title: truncate(&f.finding.title, limits::MAX_TITLE).into_owned(),
+        body: truncate(&f.finding.body, limits::MAX_BODY).into_owned(),
+        recommendation: truncate(&f.finding.recommendation, limits::MAX_RECOMMENDATION)
+            .into_owned(),
         confidence: f.finding.confidence,
         status: f.status.clone(),
         first_review: f.first_review,

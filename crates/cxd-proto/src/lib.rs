@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod frame;
+pub mod limits;
 pub mod message;
 pub mod paths;
 pub mod status;

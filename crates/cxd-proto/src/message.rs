@@ -86,7 +86,7 @@ pub enum Request {
         /// Any path inside the workspace.
         path: PathBuf,
     },
-    /// A workspace's findings.
+    /// A workspace's findings, one page at a time (answers must stay under the frame limit).
     Findings {
         /// Any path inside the workspace.
         path: PathBuf,
@@ -94,6 +94,8 @@ pub enum Request {
         all: bool,
         /// Only this severity and above.
         severity: Option<String>,
+        /// Continue after this point: the `next` of the previous page (None: from the start).
+        after: Option<i64>,
     },
     /// Show or change the workspace's codex thread.
     Session {
@@ -230,8 +232,8 @@ pub enum Response {
     },
     /// A waited-for review finished.
     ReviewDone(Box<ReviewDone>),
-    /// Findings.
-    Findings(Vec<Finding>),
+    /// One page of findings.
+    Findings(FindingsPage),
     /// The workspace's codex thread.
     Session {
         /// The workspace root.
@@ -258,8 +260,10 @@ pub struct GateReport {
     pub up_to_date: bool,
     /// The severity threshold applied.
     pub block_on: String,
-    /// Open findings at or above the threshold.
+    /// Open findings at or above the threshold: the first of them, as many as fit an answer.
     pub blocking: Vec<Finding>,
+    /// How many open findings are at or above the threshold (`blocking` may hold fewer).
+    pub blocking_total: u64,
     /// One sentence: why it passed or not, and what to do.
     pub reason: String,
     /// The newest finished review.
@@ -275,12 +279,27 @@ pub struct ReviewDone {
     pub root: PathBuf,
     /// The review.
     pub review: ReviewInfo,
-    /// Findings it opened.
+    /// Findings it opened: the first of them, as many as fit an answer.
     pub opened: Vec<Finding>,
+    /// How many findings it opened.
+    pub opened_total: u64,
     /// Ids of findings it resolved.
     pub resolved: Vec<String>,
-    /// Every finding open now.
+    /// Findings open now: the first of them, as many as fit an answer.
     pub open: Vec<Finding>,
+    /// How many findings are open now.
+    pub open_total: u64,
+}
+
+/// One page of a findings list: a list can outgrow the frame limit, a page cannot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingsPage {
+    /// The findings on this page, in id order.
+    pub findings: Vec<Finding>,
+    /// Ask again with `after` set to this for the next page; None on the last page.
+    pub next: Option<i64>,
+    /// How many findings match in all.
+    pub total: u64,
 }
 
 /// One audit-trail entry: `data` is a JSON object whose fields depend on `kind`.

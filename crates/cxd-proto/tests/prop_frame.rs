@@ -14,7 +14,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 
 use cxd_proto::frame::{FrameError, check_len, encode_frame};
-use cxd_proto::message::{Event, GateReport, LogEntry, ReviewDone, SessionAction};
+use cxd_proto::message::{Event, FindingsPage, GateReport, LogEntry, ReviewDone, SessionAction};
 use cxd_proto::status::{Finding, ReviewInfo, Tokens};
 use cxd_proto::{ErrorKind, ErrorReply, Hello, MAX_FRAME, Request, Response, read_frame};
 use proptest::prelude::*;
@@ -174,13 +174,14 @@ fn request() -> impl Strategy<Value = Request> {
             }),
         path().prop_map(|path| Request::Pause { path }),
         path().prop_map(|path| Request::Unpause { path }),
-        (path(), any::<bool>(), opt(text())).prop_map(|(path, all, severity)| {
-            Request::Findings {
+        (path(), any::<bool>(), opt(text()), opt(any::<i64>())).prop_map(
+            |(path, all, severity, after)| Request::Findings {
                 path,
                 all,
                 severity,
+                after,
             }
-        }),
+        ),
         (path(), session_action()).prop_map(|(path, action)| Request::Session { path, action }),
         (path(), opt(text())).prop_map(|(path, note)| Request::Approve { path, note }),
         (text(), opt(text())).prop_map(|(id, reason)| Request::Dismiss { id, reason }),
@@ -351,12 +352,20 @@ fn response() -> impl Strategy<Value = Response> {
                 Response::ReviewDone(Box::new(ReviewDone {
                     root,
                     review,
+                    opened_total: opened.len() as u64,
                     opened,
                     resolved,
+                    open_total: open.len() as u64,
                     open,
                 }))
             }),
-        findings().prop_map(Response::Findings),
+        (findings(), opt(any::<i64>()), any::<u64>()).prop_map(|(findings, next, total)| {
+            Response::Findings(FindingsPage {
+                findings,
+                next,
+                total,
+            })
+        }),
         (path(), opt(text())).prop_map(|(root, thread_id)| Response::Session { root, thread_id }),
         (
             (path(), any::<bool>(), any::<bool>(), text()),
@@ -369,6 +378,7 @@ fn response() -> impl Strategy<Value = Response> {
                         pass,
                         up_to_date,
                         block_on,
+                        blocking_total: blocking.len() as u64,
                         blocking,
                         reason,
                         last_review,

@@ -41,6 +41,7 @@ impl Failure {
 /// Print an error and pick its exit code (1 for anything unclassified).
 pub fn report(err: &anyhow::Error) -> ExitCode {
     let code = err.downcast_ref::<Failure>().map_or(NO, |f| f.code);
-    eprintln!("cxd: {err:#}");
+    // Messages can quote file names and Codex's words: make them safe for a terminal.
+    eprintln!("cxd: {}", crate::sanitize::lines(&format!("{err:#}"), "  "));
     ExitCode::from(code)
 }

@@ -5,6 +5,7 @@ mod client;
 mod commands;
 mod exit;
 mod logging;
+mod sanitize;
 mod style;
 
 use std::process::ExitCode;

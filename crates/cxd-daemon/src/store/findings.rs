@@ -204,6 +204,69 @@ pub fn list(
         .map_err(StoreError::query("list findings"))
 }
 
+/// SQL for a severity's rank (info 0 … critical 4), to filter "at or above" in the query.
+const RANK: &str = "CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2
+    WHEN 'low' THEN 1 ELSE 0 END";
+
+/// What a paged query selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filter {
+    /// Resolved and dismissed ones too.
+    pub all: bool,
+    /// Only findings at or above this rank (info 0 … critical 4).
+    pub min_rank: usize,
+}
+
+fn filter_sql(filter: Filter) -> String {
+    let status = if filter.all {
+        ""
+    } else {
+        " AND status = 'open'"
+    };
+    format!("workspace_id = ?1{status} AND ({RANK}) >= ?2")
+}
+
+/// At most `limit` of a workspace's findings with ids above `after`, in id order: one page of
+/// an answer that must stay under the frame limit.
+pub fn list_page(
+    conn: &Connection,
+    workspace_id: i64,
+    filter: Filter,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<FindingRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM findings WHERE {} AND id > ?3 ORDER BY id LIMIT ?4",
+        filter_sql(filter)
+    );
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(StoreError::query("list findings"))?;
+    let rows = stmt
+        .query_map(
+            params![
+                workspace_id,
+                filter.min_rank as i64,
+                after,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            from_row,
+        )
+        .map_err(StoreError::query("list findings"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(StoreError::query("list findings"))
+}
+
+/// How many of a workspace's findings match: the gate decides from this, never from a list.
+pub fn count(conn: &Connection, workspace_id: i64, filter: Filter) -> Result<u64, StoreError> {
+    let sql = format!("SELECT COUNT(*) FROM findings WHERE {}", filter_sql(filter));
+    conn.query_row(&sql, params![workspace_id, filter.min_rank as i64], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| u64::try_from(n).unwrap_or(0))
+    .map_err(StoreError::query("count findings"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +319,57 @@ mod tests {
             .unwrap();
         assert_eq!(row.status, "dismissed");
         assert!(list(&conn, ws, false).unwrap().is_empty());
+    }
+
+    #[test]
+    fn pages_and_counts_filter_by_status_and_severity() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open_connection(&dir.path().join("db")).unwrap();
+        let ws = crate::store::workspaces::add(&conn, std::path::Path::new("/w"), "t")
+            .unwrap()
+            .id;
+        let mut list = Vec::new();
+        for (i, severity) in ["low", "high", "critical", "info", "high"]
+            .iter()
+            .enumerate()
+        {
+            let mut f = finding(&format!("t{i}"));
+            f.severity = (*severity).into();
+            list.push(f);
+        }
+        let ids = open_many(&conn, ws, 1, &list).unwrap();
+        set_status(&conn, ids[4], "dismissed", None, "t").unwrap();
+        let open = Filter {
+            all: false,
+            min_rank: 0,
+        };
+        let high = Filter {
+            all: false,
+            min_rank: 3,
+        };
+        assert_eq!(count(&conn, ws, open).unwrap(), 4);
+        assert_eq!(count(&conn, ws, high).unwrap(), 2);
+        assert_eq!(
+            count(
+                &conn,
+                ws,
+                Filter {
+                    all: true,
+                    min_rank: 3
+                }
+            )
+            .unwrap(),
+            3
+        );
+        let first = list_page(&conn, ws, open, 0, 2).unwrap();
+        assert_eq!(first.iter().map(|f| f.id).collect::<Vec<_>>(), ids[..2]);
+        let rest = list_page(&conn, ws, open, first[1].id, 10).unwrap();
+        assert_eq!(rest.iter().map(|f| f.id).collect::<Vec<_>>(), ids[2..4]);
+        let blocking = list_page(&conn, ws, high, 0, 10).unwrap();
+        assert_eq!(
+            blocking.iter().map(|f| f.id).collect::<Vec<_>>(),
+            [ids[1], ids[2]]
+        );
     }
 
     #[test]

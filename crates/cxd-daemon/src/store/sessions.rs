@@ -6,11 +6,13 @@ use rusqlite::{Connection, params};
 use super::StoreError;
 use super::findings::{self, FindingRow};
 
-/// Open findings of a workspace this session has not been told about; marks them told.
+/// Open findings of a workspace this session has not been told about, at most `limit` of
+/// them; marks those told (the rest stay untold for the next call).
 pub fn undelivered(
     conn: &mut Connection,
     session: &str,
     workspace_id: i64,
+    limit: usize,
 ) -> Result<Vec<FindingRow>, StoreError> {
     let tx = conn
         .transaction()
@@ -18,6 +20,9 @@ pub fn undelivered(
     let open = findings::list(&tx, workspace_id, false)?;
     let mut fresh = Vec::new();
     for f in open {
+        if fresh.len() == limit {
+            break;
+        }
         let n = tx
             .execute(
                 "INSERT OR IGNORE INTO deliveries (session, finding) VALUES (?1, ?2)",
@@ -96,18 +101,25 @@ mod tests {
             confidence: 1.0,
         };
         findings::open_many(&conn, ws, 1, std::slice::from_ref(&f)).unwrap();
-        assert_eq!(undelivered(&mut conn, "s1", ws).unwrap().len(), 1);
-        assert!(undelivered(&mut conn, "s1", ws).unwrap().is_empty());
+        assert_eq!(undelivered(&mut conn, "s1", ws, 50).unwrap().len(), 1);
+        assert!(undelivered(&mut conn, "s1", ws, 50).unwrap().is_empty());
         assert_eq!(
-            undelivered(&mut conn, "s2", ws).unwrap().len(),
+            undelivered(&mut conn, "s2", ws, 50).unwrap().len(),
             1,
             "per session"
         );
-        findings::open_many(&conn, ws, 2, &[f]).unwrap();
+        findings::open_many(&conn, ws, 2, std::slice::from_ref(&f)).unwrap();
         assert_eq!(
-            undelivered(&mut conn, "s1", ws).unwrap().len(),
+            undelivered(&mut conn, "s1", ws, 50).unwrap().len(),
             1,
             "only the new one"
+        );
+        findings::open_many(&conn, ws, 3, &[f.clone(), f.clone(), f.clone()]).unwrap();
+        assert_eq!(undelivered(&mut conn, "s1", ws, 2).unwrap().len(), 2);
+        assert_eq!(
+            undelivered(&mut conn, "s1", ws, 2).unwrap().len(),
+            1,
+            "the rest at the next call"
         );
         assert_eq!(bump_rounds(&conn, "s1", false).unwrap(), 1);
         assert_eq!(bump_rounds(&conn, "s1", false).unwrap(), 2);

@@ -9,6 +9,7 @@ use cxd_proto::{Request, Response};
 use crate::cli::EventsArgs;
 use crate::client::Client;
 use crate::exit::{Failure, UNREACHABLE};
+use crate::sanitize::line;
 
 pub fn run(paths: &Paths, args: &EventsArgs) -> anyhow::Result<ExitCode> {
     let mut client = Client::connect(&paths.socket)?;
@@ -40,14 +41,21 @@ pub fn run(paths: &Paths, args: &EventsArgs) -> anyhow::Result<ExitCode> {
         };
         let mut out = stdout.lock();
         let line = if args.json {
-            serde_json::json!({"at": ev.at, "kind": ev.kind, "workspace": ev.workspace, "message": ev.message}).to_string()
+            crate::sanitize::json_text(
+                serde_json::json!({"at": ev.at, "kind": ev.kind, "workspace": ev.workspace, "message": ev.message}).to_string(),
+            )
         } else {
             let ws = ev
                 .workspace
                 .as_ref()
-                .map(|p| p.display().to_string())
+                .map(|p| line(&p.display().to_string()))
                 .unwrap_or_default();
-            format!("{}  {:<17} {ws}  {}", ev.at, ev.kind, ev.message)
+            format!(
+                "{}  {:<17} {ws}  {}",
+                line(&ev.at),
+                line(&ev.kind),
+                line(&ev.message)
+            )
         };
         // A closed pipe (`cxd events | head`) ends the stream quietly.
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {

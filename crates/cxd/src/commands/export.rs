@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use cxd_proto::limits;
 use cxd_proto::paths::Paths;
 use cxd_proto::status::Finding;
 use cxd_proto::{Request, Response};
@@ -61,38 +62,28 @@ const ROOT_BASE: &str = "SRCROOT";
 pub fn run(paths: &Paths, args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
     let mut client = Client::connect(&paths.socket)?;
-    let findings = match client.request(&Request::Findings {
-        path: path.clone(),
-        all: args.all,
-        severity: None,
+    let findings = super::findings::fetch_all(&mut client, &path, args.all, None)?;
+    let root = match client.request(&Request::Status {
+        path: Some(path.clone()),
     })? {
-        Response::Findings(f) => f,
-        other => return Err(unexpected("findings", &other).into()),
+        Response::Status(report) => report.workspaces.into_iter().next().map(|w| w.root),
+        other => return Err(unexpected("status", &other).into()),
     };
+    let root = root.ok_or_else(|| {
+        Failure::new(
+            UNREACHABLE,
+            format!(
+                "the daemon no longer watches a workspace holding {}: run `cxd watch {}`",
+                path.display(),
+                path.display()
+            ),
+        )
+    })?;
     match args.format {
         Format::Sarif => {
-            let root = match client.request(&Request::Status {
-                path: Some(path.clone()),
-            })? {
-                Response::Status(report) => report.workspaces.into_iter().next().map(|w| w.root),
-                other => return Err(unexpected("status", &other).into()),
-            };
-            let root = root.ok_or_else(|| {
-                Failure::new(
-                    UNREACHABLE,
-                    format!(
-                        "the daemon no longer watches a workspace holding {}: run `cxd watch {}`",
-                        path.display(),
-                        path.display()
-                    ),
-                )
-            })?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&sarif(&findings, &root))?
-            );
+            println!("{}", crate::sanitize::json(&sarif(&findings, &root), true)?);
         }
-        Format::Rdjsonl => print!("{}", rdjsonl(&findings)),
+        Format::Rdjsonl => print!("{}", rdjsonl(&findings, &root)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -129,17 +120,14 @@ pub fn sarif(findings: &[Finding], root: &Path) -> Value {
             }
             r.insert("level".into(), json!(sarif_level(&f.severity)));
             r.insert("message".into(), json!({"text": message(f)}));
-            if !f.file.is_empty() {
+            if let Some((file, lines)) = place(f, root) {
                 let mut physical = Map::new();
                 physical.insert(
                     "artifactLocation".into(),
-                    json!({"uri": uri_path(&f.file), "uriBaseId": ROOT_BASE}),
+                    json!({"uri": uri_path(&file), "uriBaseId": ROOT_BASE}),
                 );
-                if f.line_start > 0 {
-                    physical.insert(
-                        "region".into(),
-                        json!({"startLine": f.line_start, "endLine": f.line_end.max(f.line_start)}),
-                    );
+                if let Some((start, end)) = lines {
+                    physical.insert("region".into(), json!({"startLine": start, "endLine": end}));
                 }
                 r.insert(
                     "locations".into(),
@@ -182,17 +170,37 @@ pub fn sarif(findings: &[Finding], root: &Path) -> Value {
     })
 }
 
-/// The findings as reviewdog rdjsonl: one Diagnostic a line, each line ending in `\n`.
-pub fn rdjsonl(findings: &[Finding]) -> String {
+/// Where a finding points, as an export may show it: a repository-relative file and sane
+/// lines, or None (no location) for the change as a whole and for a file that cannot be made
+/// relative to `root` (`../..`, an absolute path elsewhere).
+fn place(f: &Finding, root: &Path) -> Option<(String, Option<(i64, i64)>)> {
+    let file = limits::normalize_file(&f.file, Some(root)).filter(|p| !p.is_empty())?;
+    let lines = match limits::normalize_lines(f.line_start, f.line_end) {
+        (0, _) => None,
+        lines => Some(lines),
+    };
+    Some((file, lines))
+}
+
+/// The findings as reviewdog rdjsonl: one Diagnostic a line, each line ending in `\n`; `root`
+/// is the workspace root.
+pub fn rdjsonl(findings: &[Finding], root: &Path) -> String {
     let mut out = String::new();
     for f in findings {
         let mut location = Map::new();
-        location.insert("path".into(), json!(f.file));
-        if !f.file.is_empty() && f.line_start > 0 {
-            location.insert(
-                "range".into(),
-                json!({"start": {"line": f.line_start}, "end": {"line": f.line_end.max(f.line_start)}}),
-            );
+        match place(f, root) {
+            Some((file, lines)) => {
+                location.insert("path".into(), json!(file));
+                if let Some((start, end)) = lines {
+                    location.insert(
+                        "range".into(),
+                        json!({"start": {"line": start}, "end": {"line": end}}),
+                    );
+                }
+            }
+            None => {
+                location.insert("path".into(), json!(""));
+            }
         }
         let d = json!({
             "message": message(f),
@@ -201,7 +209,7 @@ pub fn rdjsonl(findings: &[Finding]) -> String {
             "source": {"name": "cxd"},
             "code": {"value": f.id},
         });
-        let _ = writeln!(out, "{d}");
+        let _ = writeln!(out, "{}", crate::sanitize::json_text(d.to_string()));
     }
     out
 }
@@ -376,7 +384,7 @@ mod tests {
 
     #[test]
     fn rdjsonl_is_one_diagnostic_a_line() {
-        let text = rdjsonl(&sample());
+        let text = rdjsonl(&sample(), Path::new("/r"));
         assert!(text.ends_with('\n'));
         let lines: Vec<Value> = text
             .lines()
@@ -402,6 +410,38 @@ mod tests {
         assert_eq!(lines[2]["severity"], "INFO");
         assert_eq!(lines[2]["location"]["path"], "src/a b.rs");
         assert_eq!(lines[3]["location"], json!({"path": "README"}));
-        assert_eq!(rdjsonl(&[]), "");
+        assert_eq!(rdjsonl(&[], Path::new("/r")), "");
+    }
+
+    #[test]
+    fn exports_keep_locations_inside_the_repository() {
+        let root = Path::new("/r");
+        let findings = vec![
+            finding("F1", "high", "bug", "../../etc/passwd", (1, 2)),
+            finding("F2", "high", "bug", "/etc/passwd", (1, 2)),
+            finding("F3", "high", "bug", "/r/src/a.rs", (i64::MAX, i64::MAX)),
+            finding("F4", "high", "bug", "./src/b.rs", (3, i64::MAX)),
+        ];
+        let log = sarif(&findings, root);
+        let results = log["runs"][0]["results"].as_array().unwrap();
+        assert!(results[0].get("locations").is_none(), "{:#}", results[0]);
+        assert!(results[1].get("locations").is_none(), "{:#}", results[1]);
+        let loc = &results[2]["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "src/a.rs");
+        assert!(loc.get("region").is_none(), "{loc:#}");
+        let loc = &results[3]["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "src/b.rs");
+        assert_eq!(loc["region"], json!({"startLine": 3, "endLine": 3}));
+        let lines: Vec<Value> = rdjsonl(&findings, root)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["location"], json!({"path": ""}));
+        assert_eq!(lines[1]["location"], json!({"path": ""}));
+        assert_eq!(lines[2]["location"], json!({"path": "src/a.rs"}));
+        assert_eq!(
+            lines[3]["location"],
+            json!({"path": "src/b.rs", "range": {"start": {"line": 3}, "end": {"line": 3}}})
+        );
     }
 }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use cxd_proto::paths::Paths;
+use cxd_proto::status::Finding;
 use cxd_proto::{Request, Response};
 
 use super::abs_path;
@@ -14,23 +15,9 @@ use crate::exit::{Failure, UNREACHABLE};
 pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
     let mut client = Client::connect(&paths.socket)?;
-    let request = Request::Findings {
-        path,
-        all: args.all,
-        severity: args.severity.clone(),
-    };
-    let findings = match client.request(&request)? {
-        Response::Findings(f) => f,
-        other => {
-            return Err(Failure::new(
-                UNREACHABLE,
-                format!("unexpected reply to findings: {other:?}"),
-            )
-            .into());
-        }
-    };
+    let findings = fetch_all(&mut client, &path, args.all, args.severity.as_deref())?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&findings)?);
+        println!("{}", crate::sanitize::json(&findings, true)?);
         return Ok(ExitCode::SUCCESS);
     }
     if findings.is_empty() {
@@ -57,9 +44,50 @@ pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
         for f in group {
             anstream::print!("{}", finding_block(f));
             if f.status != "open" {
-                println!("      status: {}", f.status);
+                println!("      status: {}", crate::sanitize::line(&f.status));
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every finding of the workspace holding `path`, asking page after page: a whole list may
+/// be larger than one answer can be.
+pub fn fetch_all(
+    client: &mut Client,
+    path: &std::path::Path,
+    all: bool,
+    severity: Option<&str>,
+) -> Result<Vec<Finding>, Failure> {
+    let mut findings = Vec::new();
+    let mut after = None;
+    loop {
+        let request = Request::Findings {
+            path: path.to_path_buf(),
+            all,
+            severity: severity.map(str::to_owned),
+            after,
+        };
+        let page = match client.request(&request)? {
+            Response::Findings(page) => page,
+            other => {
+                return Err(Failure::new(
+                    UNREACHABLE,
+                    format!("unexpected reply to findings: {other:?}"),
+                ));
+            }
+        };
+        findings.extend(page.findings);
+        match page.next {
+            // Each page must move on, or a confused daemon would keep us here.
+            Some(next) if after.is_none_or(|a| next > a) => after = Some(next),
+            Some(_) => {
+                return Err(Failure::new(
+                    UNREACHABLE,
+                    "the daemon sent the same page of findings twice; restart it (`cxd stop`, then `cxd daemon`)",
+                ));
+            }
+            None => return Ok(findings),
+        }
+    }
 }

@@ -9,7 +9,7 @@ use cxd_proto::{Request, Response};
 
 use super::abs_path;
 use super::progress::until_answer;
-use super::review::location;
+use super::review::finding_line;
 use crate::cli::GateArgs;
 use crate::client::Client;
 use crate::exit::{Failure, NO, UNREACHABLE};
@@ -35,7 +35,7 @@ pub fn run(paths: &Paths, args: &GateArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", crate::sanitize::json(&report, true)?);
     } else {
         anstream::print!("{}", render(&report));
     }
@@ -54,17 +54,11 @@ pub fn render(r: &GateReport) -> String {
         out,
         "gate {}: {}",
         crate::style::paint(word, crate::style::state(word)),
-        r.reason
+        crate::sanitize::lines(&r.reason, "    ")
     );
     for f in &r.blocking {
-        let _ = writeln!(
-            out,
-            "  {:<4} {:<8} {}  {}",
-            f.id,
-            f.severity,
-            location(f),
-            f.title
-        );
+        out.push_str(&finding_line(f));
     }
+    super::review::more(&mut out, r.blocking_total, r.blocking.len());
     out
 }

@@ -24,6 +24,8 @@ use crate::exit::USAGE;
 const MAX_INPUT: u64 = 16 * 1024 * 1024;
 /// Claude Code truncates longer reasons; stay under it.
 const MAX_REASON: usize = 9_000;
+/// Most of a plan review's summary quoted in a deny reason (the findings follow it).
+const MAX_SUMMARY: usize = 800;
 /// How long the edit hook waits for the daemon (it must not slow Claude down).
 const EDIT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -95,13 +97,19 @@ fn session(input: &Value) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn system_message(text: &str) -> Option<String> {
-    Some(json!({ "systemMessage": text }).to_string())
+/// Hook output: JSON with no raw control or bidi character (Codex's words travel in it).
+fn output(value: &Value) -> Option<String> {
+    Some(crate::sanitize::json_text(value.to_string()))
 }
 
-fn finding_lines(findings: &[Finding], with_fix: bool) -> String {
+fn system_message(text: &str) -> Option<String> {
+    output(&json!({ "systemMessage": text }))
+}
+
+/// One line a finding, within [`MAX_REASON`]; `total` counts those not in `findings` too.
+fn finding_lines(findings: &[Finding], total: u64, with_fix: bool) -> String {
     let mut out = String::new();
-    for f in findings {
+    for (shown, f) in findings.iter().enumerate() {
         let mut line = format!("- {} [{}] {}: {}", f.id, f.severity, location(f), f.title);
         if with_fix && !f.recommendation.is_empty() {
             line.push_str(&format!(" — fix: {}", f.recommendation));
@@ -109,12 +117,19 @@ fn finding_lines(findings: &[Finding], with_fix: bool) -> String {
         if out.len() + line.len() > MAX_REASON {
             out.push_str(&format!(
                 "- … and {} more (`cxd findings`)\n",
-                findings.len()
+                total.saturating_sub(shown as u64)
             ));
-            break;
+            return out;
         }
         out.push_str(&line);
         out.push('\n');
+    }
+    let total_shown = findings.len() as u64;
+    if total > total_shown {
+        out.push_str(&format!(
+            "- … and {} more (`cxd findings`)\n",
+            total - total_shown
+        ));
     }
     out
 }
@@ -148,9 +163,11 @@ fn post_tool_use(paths: &Paths, input: &Value) -> Option<String> {
     let context = format!(
         "cxd: Codex reviewed your recent changes and found {} open problem(s):\n{}Fix them, or explain why they are not problems.",
         findings.len(),
-        finding_lines(&findings, true)
+        finding_lines(&findings, findings.len() as u64, true)
     );
-    Some(json!({"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": context}}).to_string())
+    output(
+        &json!({"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": context}}),
+    )
 }
 
 /// Stop: review what is unreviewed (bounded wait) and block while Codex's findings at or
@@ -233,7 +250,8 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         };
         return system_message(&text);
     }
-    if !report.up_to_date || report.blocking.is_empty() {
+    // The daemon counts blocking findings; the list it sends may be cut short.
+    if !report.up_to_date || report.blocking_total == 0 {
         // The review could not be had (failed, timed out, paused): fail open.
         return system_message(&format!(
             "cxd: {} — letting Claude stop without Codex's check {way_out}",
@@ -257,19 +275,17 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
     if rounds > config.gate.max_rounds {
         return system_message(&format!(
             "cxd: {} finding(s) at or above {} are still open after {} blocked stop(s); letting Claude stop. `cxd findings` lists them.",
-            report.blocking.len(),
-            report.block_on,
-            config.gate.max_rounds
+            report.blocking_total, report.block_on, config.gate.max_rounds
         ));
     }
     let reason = format!(
         "Codex ({review}) found {} open problem(s) at or above {} in your changes:\n{}Fix them before finishing. If one is not a real problem, say why; the user can run `cxd dismiss ID --reason ...`, or `cxd pause` to stop these checks. (Round {rounds} of {}.)",
-        report.blocking.len(),
+        report.blocking_total,
         report.block_on,
-        finding_lines(&report.blocking, true),
+        finding_lines(&report.blocking, report.blocking_total, true),
         config.gate.max_rounds
     );
-    Some(json!({"decision": "block", "reason": reason}).to_string())
+    output(&json!({"decision": "block", "reason": reason}))
 }
 
 /// PreToolUse on ExitPlanMode: validate the plan; deny it with Codex's findings.
@@ -316,13 +332,16 @@ fn pre_tool_use(paths: &Paths, config: &Config, input: &Value) -> Option<String>
             let mut reason = format!(
                 "Codex reviewed the plan (review #{}) and asks for changes: {}\n",
                 done.review.id,
-                done.review.summary.clone().unwrap_or_default()
+                // The findings need the room: reasons stay under Claude Code's limit.
+                cxd_proto::limits::truncate(
+                    done.review.summary.as_deref().unwrap_or_default(),
+                    MAX_SUMMARY
+                )
             );
-            reason.push_str(&finding_lines(&done.opened, true));
+            reason.push_str(&finding_lines(&done.opened, done.opened_total, true));
             reason.push_str("Revise the plan to address these, then present it again.");
-            Some(
-                json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}})
-                    .to_string(),
+            output(
+                &json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}}),
             )
         }
         _ => fail_open(&format!(

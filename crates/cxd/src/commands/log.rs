@@ -9,6 +9,7 @@ use super::abs_path;
 use crate::cli::LogArgs;
 use crate::client::Client;
 use crate::exit::{Failure, UNREACHABLE};
+use crate::sanitize::line;
 
 pub fn run(paths: &Paths, args: &LogArgs) -> anyhow::Result<ExitCode> {
     let path = match &args.path {
@@ -49,7 +50,7 @@ pub fn run(paths: &Paths, args: &LogArgs) -> anyhow::Result<ExitCode> {
                 serde_json::Value::Object(obj)
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", crate::sanitize::json(&rows, true)?);
         return Ok(ExitCode::SUCCESS);
     }
     if entries.is_empty() {
@@ -60,14 +61,15 @@ pub fn run(paths: &Paths, args: &LogArgs) -> anyhow::Result<ExitCode> {
         let ws = e
             .workspace
             .as_ref()
-            .map(|p| p.display().to_string())
+            .map(|p| line(&p.display().to_string()))
             .unwrap_or_default();
+        // File names, notes and titles in the data are hostile text: one safe line.
         println!(
             "{}  {:<17} {}  {}",
-            e.at,
-            e.kind,
+            line(&e.at),
+            line(&e.kind),
             ws,
-            summary(&e.kind, &data)
+            line(&summary(&e.kind, &data))
         );
     }
     Ok(ExitCode::SUCCESS)

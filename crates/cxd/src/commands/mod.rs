@@ -4,7 +4,7 @@ pub mod completions;
 mod daemon;
 mod events;
 pub mod export;
-mod findings;
+pub mod findings;
 mod gate;
 mod githook;
 mod hook;

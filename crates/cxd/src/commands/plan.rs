@@ -34,7 +34,7 @@ pub fn run(paths: &Paths, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         Response::ReviewStarted { root } => {
             println!(
                 "plan validation started in {} — `cxd status` shows its progress",
-                root.display()
+                crate::sanitize::line(&root.display().to_string())
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -74,6 +74,8 @@ impl Progress {
             return;
         }
         self.last = activity.to_owned();
+        // Codex's words: no escape sequence or newline may reach the terminal.
+        let activity = crate::sanitize::line(activity);
         let elapsed = super::status::duration(elapsed_ms / 1000);
         let mut err = std::io::stderr().lock();
         match self.mode {

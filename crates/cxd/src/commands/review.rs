@@ -13,6 +13,7 @@ use super::progress::until_answer;
 use crate::cli::ReviewArgs;
 use crate::client::Client;
 use crate::exit::{Failure, NO, REVIEW_FAILED, UNREACHABLE};
+use crate::sanitize::{line, lines};
 
 pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
@@ -34,12 +35,12 @@ pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
         Response::ReviewStarted { root } => {
             println!(
                 "review started in {} — `cxd status` shows its progress",
-                root.display()
+                line(&root.display().to_string())
             );
             Ok(ExitCode::SUCCESS)
         }
         Response::Ok { message } => {
-            println!("{message}");
+            println!("{}", line(&message));
             Ok(ExitCode::SUCCESS)
         }
         other => Err(Failure::new(
@@ -59,14 +60,15 @@ pub fn finish(done: &ReviewDone, json: bool) -> anyhow::Result<ExitCode> {
         _ => REVIEW_FAILED,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(done)?);
+        println!("{}", crate::sanitize::json(done, true)?);
     } else {
         anstream::print!("{}", render(done));
     }
     Ok(ExitCode::from(code))
 }
 
-/// The human form of a finished review.
+/// The human form of a finished review. Everything Codex or the repository wrote is made safe
+/// for a terminal; multi-line text is indented so no line of it can pass for a finding line.
 pub fn render(done: &ReviewDone) -> String {
     let r = &done.review;
     let mut out = String::new();
@@ -79,31 +81,36 @@ pub fn render(done: &ReviewDone) -> String {
             let _ = writeln!(
                 out,
                 "review {}: {} ({}, {}; {tokens})",
-                r.id, r.verdict, r.model, r.effort
+                r.id,
+                r.verdict,
+                line(&r.model),
+                line(&r.effort)
             );
             if let Some(s) = &r.summary {
-                let _ = writeln!(out, "{s}");
+                let _ = writeln!(out, "    {}", lines(s, "    "));
             }
         }
         _ => {
-            let class = r.error_class.as_deref().unwrap_or("error");
+            let class = line(r.error_class.as_deref().unwrap_or("error"));
             let _ = writeln!(out, "review {} failed ({class})", r.id);
             if let Some(e) = &r.error {
-                let _ = writeln!(out, "{e}");
+                let _ = writeln!(out, "    {}", lines(e, "    "));
             }
             if let Some(raw) = &r.raw_answer {
-                let _ = writeln!(out, "codex answered:\n{raw}");
+                let _ = writeln!(out, "codex answered:\n    {}", lines(raw, "    "));
             }
         }
     }
     if !done.resolved.is_empty() {
-        let _ = writeln!(out, "resolved: {}", done.resolved.join(", "));
+        let resolved: Vec<String> = done.resolved.iter().map(|id| line(id)).collect();
+        let _ = writeln!(out, "resolved: {}", resolved.join(", "));
     }
     if !done.opened.is_empty() {
         let _ = writeln!(out, "\nnew findings:");
         for f in &done.opened {
             out.push_str(&finding_block(f));
         }
+        more(&mut out, done.opened_total, done.opened.len());
     }
     let others: Vec<&Finding> = done
         .open
@@ -113,48 +120,65 @@ pub fn render(done: &ReviewDone) -> String {
     if !others.is_empty() {
         let _ = writeln!(out, "\nstill open:");
         for f in others {
-            let _ = writeln!(
-                out,
-                "  {:<4} {:<8} {}  {}",
-                f.id,
-                f.severity,
-                location(f),
-                f.title
-            );
+            out.push_str(&finding_line(f));
         }
     }
+    more(&mut out, done.open_total, done.open.len());
     out
 }
 
-/// `file:line` (or `file`, or `(whole change)`).
-pub fn location(f: &Finding) -> String {
-    match (f.file.is_empty(), f.line_start > 0) {
-        (true, _) => "(whole change)".into(),
-        (false, true) if f.line_end > f.line_start => {
-            format!("{}:{}-{}", f.file, f.line_start, f.line_end)
-        }
-        (false, true) => format!("{}:{}", f.file, f.line_start),
-        (false, false) => f.file.clone(),
+/// The line that says an answer listed only the first `shown` of `total` findings.
+pub fn more(out: &mut String, total: u64, shown: usize) {
+    if total > shown as u64 {
+        let _ = writeln!(
+            out,
+            "  ... and {} more (`cxd findings` lists them all)",
+            total - shown as u64
+        );
     }
 }
 
-/// A finding with its body and recommendation.
+/// One finding on one line: id, severity, location, title.
+pub fn finding_line(f: &Finding) -> String {
+    format!(
+        "  {:<4} {:<8} {}  {}\n",
+        line(&f.id),
+        line(&f.severity),
+        location(f),
+        line(&f.title)
+    )
+}
+
+/// `file:line` (or `file`, or `(whole change)`), safe for a terminal.
+pub fn location(f: &Finding) -> String {
+    let file = line(&f.file);
+    match (f.file.is_empty(), f.line_start > 0) {
+        (true, _) => "(whole change)".into(),
+        (false, true) if f.line_end > f.line_start => {
+            format!("{file}:{}-{}", f.line_start, f.line_end)
+        }
+        (false, true) => format!("{file}:{}", f.line_start),
+        (false, false) => file,
+    }
+}
+
+/// A finding with its body and recommendation; body lines are indented past any finding line.
 pub fn finding_block(f: &Finding) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "  {} {} [{}] {}  {}",
-        f.id,
-        f.severity,
-        f.category,
+        line(&f.id),
+        line(&f.severity),
+        line(&f.category),
         location(f),
-        f.title
+        line(&f.title)
     );
-    for line in f.body.lines() {
-        let _ = writeln!(out, "      {line}");
+    if !f.body.is_empty() {
+        let _ = writeln!(out, "      {}", lines(&f.body, "      "));
     }
     if !f.recommendation.is_empty() {
-        let _ = writeln!(out, "      fix: {}", f.recommendation);
+        let _ = writeln!(out, "      fix: {}", lines(&f.recommendation, "      "));
     }
     out
 }

@@ -30,15 +30,19 @@ pub fn run(paths: &Paths, args: SessionArgs) -> anyhow::Result<ExitCode> {
     match client.request(&Request::Session { path, action })? {
         Response::Session { root, thread_id } => {
             match (thread_id, showing) {
-                (Some(t), true) => println!("{t}"),
+                (Some(t), true) => println!("{}", crate::sanitize::line(&t)),
                 (None, true) => println!(
                     "no codex thread yet for {}: the first review starts one",
-                    root.display()
+                    crate::sanitize::line(&root.display().to_string())
                 ),
-                (Some(t), false) => println!("{} now continues codex thread {t}", root.display()),
+                (Some(t), false) => println!(
+                    "{} now continues codex thread {}",
+                    crate::sanitize::line(&root.display().to_string()),
+                    crate::sanitize::line(&t)
+                ),
                 (None, false) => println!(
                     "{}: the next review starts a new codex thread",
-                    root.display()
+                    crate::sanitize::line(&root.display().to_string())
                 ),
             }
             Ok(ExitCode::SUCCESS)

@@ -10,6 +10,7 @@ use cxd_proto::{Request, Response};
 use crate::cli::StatusArgs;
 use crate::client::Client;
 use crate::exit::{Failure, UNREACHABLE};
+use crate::sanitize::{line, lines};
 use crate::style::{self, paint};
 
 pub fn run(paths: &Paths, args: &StatusArgs) -> anyhow::Result<ExitCode> {
@@ -29,7 +30,7 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", crate::sanitize::json(&report, true)?);
     } else {
         anstream::print!("{}", render(&report));
     }
@@ -47,10 +48,14 @@ pub fn render(report: &StatusReport) -> String {
         d.pid,
         duration(d.uptime_s)
     );
-    let _ = writeln!(out, "  socket  {}", d.socket.display());
-    let _ = writeln!(out, "  config  {}", d.config.path.display());
+    let _ = writeln!(out, "  socket  {}", line(&d.socket.display().to_string()));
+    let _ = writeln!(
+        out,
+        "  config  {}",
+        line(&d.config.path.display().to_string())
+    );
     if let Some(err) = &d.config.error {
-        let _ = writeln!(out, "  config error: {err}");
+        let _ = writeln!(out, "  config error: {}", lines(err, "    "));
     }
     if report.workspaces.is_empty() {
         let _ = writeln!(
@@ -62,22 +67,26 @@ pub fn render(report: &StatusReport) -> String {
         let _ = writeln!(
             out,
             "\n{}",
-            paint(&w.root.display().to_string(), style::bold())
+            paint(&line(&w.root.display().to_string()), style::bold())
         );
         let _ = writeln!(out, "  state     {}", state_line(w));
         if let Some(r) = &w.last_review {
-            let when = r.finished_at.as_deref().unwrap_or("");
+            let when = line(r.finished_at.as_deref().unwrap_or(""));
+            let verdict = line(&r.verdict);
             let what = match r.error_class.as_deref() {
                 Some(class) => paint(
-                    &format!("{} ({class})", r.verdict),
+                    &format!("{verdict} ({})", line(class)),
                     style::state(&r.verdict),
                 ),
-                None => paint(&r.verdict, style::state(&r.verdict)),
+                None => paint(&verdict, style::state(&r.verdict)),
             };
             let _ = writeln!(
                 out,
                 "  last      #{} {what} — {} review, {} ({}), {when}",
-                r.id, r.trigger, r.model, r.effort
+                r.id,
+                line(&r.trigger),
+                line(&r.model),
+                line(&r.effort)
             );
         }
         let c = &w.open_findings;
@@ -119,13 +128,13 @@ pub fn render(report: &StatusReport) -> String {
                 out,
                 "  approval  {} — {}, {}",
                 paint(word, style::state(word)),
-                a.at,
+                line(&a.at),
                 note
             );
         }
         let _ = writeln!(out, "  watches   {}", w.os_watches);
         for warning in &w.warnings {
-            let _ = writeln!(out, "  warning   {warning}");
+            let _ = writeln!(out, "  warning   {}", lines(warning, "            "));
         }
     }
     out
@@ -134,35 +143,38 @@ pub fn render(report: &StatusReport) -> String {
 /// The state with its age and what comes next.
 fn state_line(w: &cxd_proto::status::WorkspaceStatus) -> String {
     let age = w.state_for_s.map(duration).unwrap_or_default();
-    let line = match w.state.as_str() {
+    let text = match w.state.as_str() {
         "settling" => format!(
             "settling — {} file(s) changed, review in {}",
             w.pending_files,
             duration(w.settle_in_ms.unwrap_or(0).div_ceil(1000))
         ),
         "reviewing" => {
-            let with = w.reviewing_with.as_deref().unwrap_or("codex");
+            let with = line(w.reviewing_with.as_deref().unwrap_or("codex"));
             match &w.activity {
-                Some(a) => format!("reviewing for {age} ({with}) — {a}"),
+                Some(a) => format!("reviewing for {age} ({with}) — {}", line(a)),
                 None => format!("reviewing for {age} ({with})"),
             }
         }
         "halted" => format!(
             "halted: {}",
-            w.error.as_deref().unwrap_or("the last review failed")
+            lines(
+                w.error.as_deref().unwrap_or("the last review failed"),
+                "            "
+            )
         ),
         "paused" => "paused — edits are recorded; `cxd unpause` resumes reviews".to_owned(),
         "missing" => "missing — the directory is gone; `cxd unwatch` forgets it".to_owned(),
-        other => other.to_owned(),
+        other => line(other),
     };
     // Colour the state word at the start of the line.
-    match line.split_once([' ', ':']) {
+    match text.split_once([' ', ':']) {
         Some((word, _)) => format!(
             "{}{}",
             paint(word, style::state(&w.state)),
-            &line[word.len()..]
+            &text[word.len()..]
         ),
-        None => paint(&line, style::state(&w.state)),
+        None => paint(&text, style::state(&w.state)),
     }
 }
 

@@ -15,7 +15,7 @@ fn say(paths: &Paths, request: &Request) -> anyhow::Result<ExitCode> {
     let mut client = Client::connect(&paths.socket)?;
     match client.request(request)? {
         Response::Ok { message } => {
-            println!("{message}");
+            println!("{}", crate::sanitize::line(&message));
             Ok(ExitCode::SUCCESS)
         }
         other => Err(Failure::new(UNREACHABLE, format!("unexpected reply: {other:?}")).into()),

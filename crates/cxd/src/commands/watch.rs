@@ -25,9 +25,15 @@ pub fn watch(paths: &Paths, args: &WatchArgs) -> anyhow::Result<ExitCode> {
             already,
         } => {
             if already {
-                println!("already watching {}", root.display());
+                println!(
+                    "already watching {}",
+                    crate::sanitize::line(&root.display().to_string())
+                );
             } else {
-                println!("watching {} ({os_watches} OS watches)", root.display());
+                println!(
+                    "watching {} ({os_watches} OS watches)",
+                    crate::sanitize::line(&root.display().to_string())
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -40,7 +46,7 @@ pub fn unwatch(paths: &Paths, args: &PathArg) -> anyhow::Result<ExitCode> {
     let mut client = Client::connect(&paths.socket)?;
     match client.request(&Request::Unwatch { path })? {
         Response::Ok { message } => {
-            println!("{message}");
+            println!("{}", crate::sanitize::line(&message));
             Ok(ExitCode::SUCCESS)
         }
         other => Err(unexpected("unwatch", &other).into()),
@@ -66,12 +72,16 @@ pub fn list(paths: &Paths, args: &ListArgs) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", crate::sanitize::json(&rows, true)?);
     } else if report.workspaces.is_empty() {
         println!("no workspaces watched — run `cxd watch` inside a git repository");
     } else {
         for w in &report.workspaces {
-            println!("{:<10} {}", w.state, w.root.display());
+            println!(
+                "{:<10} {}",
+                w.state,
+                crate::sanitize::line(&w.root.display().to_string())
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -87,7 +97,7 @@ pub fn pause(paths: &Paths, args: &PathArg, pause: bool) -> anyhow::Result<ExitC
     };
     match client.request(&request)? {
         Response::Ok { message } => {
-            println!("{message}");
+            println!("{}", crate::sanitize::line(&message));
             Ok(ExitCode::SUCCESS)
         }
         other => Err(unexpected("pause", &other).into()),
