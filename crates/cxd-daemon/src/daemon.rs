@@ -97,7 +97,7 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
 }
 
 async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
-    let listener = socket::listen(&paths.socket, &paths.state_dir)?;
+    let listener = socket::listen(&paths.socket, paths.socket_dir)?;
     let shutdown = CancellationToken::new();
     crate::notify::stopping_on(shutdown.clone());
 
@@ -187,8 +187,8 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
     crate::notify::ready();
     let endpoint = crate::server::Endpoint {
         socket: paths.socket.clone(),
-        state_dir: paths.state_dir.clone(),
-        uid: owner_uid(&paths.socket),
+        socket_dir: paths.socket_dir,
+        uid: cxd_proto::ownership::effective_uid(),
     };
     crate::server::run(listener, endpoint, handler, shutdown.clone()).await;
     // The registry stops every workspace (releasing their watches) on the same token.
@@ -253,10 +253,4 @@ fn reload(ctx: &Context, tx: &watch::Sender<ConfigState>, path: &std::path::Path
             ctx.emit("config_error", None, message);
         }
     }
-}
-
-/// The user the daemon runs as: the owner of the socket it just created.
-fn owner_uid(socket: &std::path::Path) -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::symlink_metadata(socket).map_or(u32::MAX, |m| m.uid())
 }

@@ -6,6 +6,7 @@ mod commands;
 mod exit;
 mod logging;
 mod style;
+mod trust;
 
 use std::process::ExitCode;
 

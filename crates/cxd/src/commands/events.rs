@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::exit::{Failure, UNREACHABLE};
 
 pub fn run(paths: &Paths, args: &EventsArgs) -> anyhow::Result<ExitCode> {
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     client.send(&Request::Subscribe)?;
     client.set_timeout(None)?;
     match client.recv()? {

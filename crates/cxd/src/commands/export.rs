@@ -60,7 +60,7 @@ const ROOT_BASE: &str = "SRCROOT";
 /// Fetch the findings and print them in the chosen format.
 pub fn run(paths: &Paths, args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     let findings = match client.request(&Request::Findings {
         path: path.clone(),
         all: args.all,

@@ -13,7 +13,7 @@ use crate::exit::{Failure, UNREACHABLE};
 
 pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     let request = Request::Findings {
         path,
         all: args.all,

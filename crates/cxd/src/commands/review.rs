@@ -16,7 +16,7 @@ use crate::exit::{Failure, NO, REVIEW_FAILED, UNREACHABLE};
 
 pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     let request = Request::Review {
         path,
         all: args.all,

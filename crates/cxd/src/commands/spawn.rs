@@ -15,7 +15,7 @@ const SPAWN_WAIT: Duration = Duration::from_secs(15);
 
 /// Connect, starting `cxd daemon` in the background first if none answers.
 pub fn connect_or_spawn(paths: &Paths, spawn: bool) -> Result<Client, Failure> {
-    match Client::connect(&paths.socket) {
+    match Client::connect(paths) {
         Ok(c) => return Ok(c),
         Err(e) if !spawn || e.code != UNREACHABLE => return Err(e),
         Err(e) if paths.socket.exists() && !stale(&paths.socket) => return Err(e),
@@ -62,7 +62,7 @@ pub fn connect_or_spawn(paths: &Paths, spawn: bool) -> Result<Client, Failure> {
                 format!("the daemon exited at start ({status}): {}", why.trim()),
             ));
         }
-        if let Ok(c) = Client::connect(&paths.socket) {
+        if let Ok(c) = Client::connect(paths) {
             return Ok(c);
         }
         if Instant::now() > deadline {

@@ -13,7 +13,7 @@ use crate::exit::{Failure, UNREACHABLE};
 use crate::style::{self, paint};
 
 pub fn run(paths: &Paths, args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     let path = match &args.path {
         Some(p) => Some(std::path::absolute(p)?),
         None => None,
