@@ -52,6 +52,9 @@ pub fn render(report: &StatusReport) -> String {
     if let Some(err) = &d.config.error {
         let _ = writeln!(out, "  config error: {err}");
     }
+    for warning in &d.warnings {
+        let _ = writeln!(out, "  warning: {warning}");
+    }
     if report.workspaces.is_empty() {
         let _ = writeln!(
             out,
