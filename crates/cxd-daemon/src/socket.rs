@@ -147,3 +147,50 @@ pub fn remove(socket: &Path) {
         tracing::warn!(socket = %socket.display(), error = %e, "cannot remove socket");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn a_missing_socket_dir_is_created_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run/cxd");
+        prepare_dir(&dir, SocketDir::Private, effective_uid()).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+    }
+
+    #[test]
+    fn an_open_socket_dir_is_refused_unless_chosen_and_not_writable_by_others() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cxd");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = prepare_dir(&dir, SocketDir::Private, effective_uid()).unwrap_err();
+        assert!(err.to_string().contains("chmod 700"), "{err}");
+        assert_eq!(mode(&dir), 0o755, "left as it was");
+        prepare_dir(&dir, SocketDir::Chosen, effective_uid()).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = prepare_dir(&dir, SocketDir::Chosen, effective_uid()).unwrap_err();
+        assert!(
+            err.to_string().contains("other users could replace"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_regular_file_at_the_socket_path_is_never_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("notes.txt");
+        std::fs::write(&file, "keep\n").unwrap();
+        let err = listen(&file, SocketDir::Chosen).err().unwrap();
+        assert!(matches!(err, SocketError::NotASocket(_)), "{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep\n");
+    }
+}
