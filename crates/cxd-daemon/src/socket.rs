@@ -38,7 +38,7 @@ pub enum SocketError {
         /// What is wrong, naming the path.
         why: String,
         /// What to do about it.
-        fix: &'static str,
+        fix: String,
     },
 }
 
@@ -69,7 +69,7 @@ pub fn listen(socket: &Path, kind: SocketDir) -> Result<Listener, SocketError> {
                     SocketProblem::NotASocket => SocketError::NotASocket(socket.to_path_buf()),
                     SocketProblem::Foreign { .. } => SocketError::Untrusted {
                         why: p.describe(socket, euid),
-                        fix: FOREIGN_FIX,
+                        fix: FOREIGN_FIX.to_owned(),
                     },
                 },
             )?;
@@ -115,26 +115,25 @@ fn prepare_dir(dir: &Path, kind: SocketDir, euid: u32) -> Result<(), SocketError
                 dir.display(),
                 link.uid()
             ),
-            fix: FOREIGN_FIX,
+            fix: FOREIGN_FIX.to_owned(),
         });
     }
     let meta = std::fs::metadata(dir).map_err(io_err(dir, "inspect"))?;
     if !meta.is_dir() {
         return Err(SocketError::Untrusted {
             why: format!("{} is not a directory", dir.display()),
-            fix: "move it aside, or set CXD_SOCKET to a path in a directory",
+            fix: "move it aside, or set CXD_SOCKET to a path in a directory".to_owned(),
         });
     }
     judge_socket_dir(kind, meta.uid(), meta.mode(), euid).map_err(|p| SocketError::Untrusted {
         why: p.describe(dir, euid),
         fix: match p {
-            DirProblem::TooOpen { .. } => {
-                "another user could have put a socket there; run `chmod 700` on it and start the daemon again"
-            }
-            DirProblem::Foreign { .. } => FOREIGN_FIX,
-            DirProblem::WritableByOthers { .. } => {
-                "other users could replace the socket; set CXD_SOCKET to a path in a directory only you (or a sticky one such as /tmp) can write to"
-            }
+            DirProblem::TooOpen { .. } => format!(
+                "another user could have put a socket there; run `chmod 700 {}` and start the daemon again",
+                dir.display()
+            ),
+            DirProblem::Foreign { .. } => FOREIGN_FIX.to_owned(),
+            DirProblem::WritableByOthers { .. } => "other users could replace the socket; set CXD_SOCKET to a path in a directory only you can write to (or a sticky one such as /tmp)".to_owned(),
         },
     })
 }

@@ -12,7 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use cxd_proto::ownership::{
-    DirProblem, SocketDir, effective_uid, judge_socket_dir, judge_socket_file,
+    DirProblem, SocketDir, SocketProblem, effective_uid, judge_socket_dir, judge_socket_file,
 };
 use interprocess::local_socket::traits::StreamCommon as _;
 
@@ -76,8 +76,16 @@ pub fn check_location(socket: &Path, kind: SocketDir) -> Result<(), Failure> {
         _ => refuse(p.describe(dir, euid)),
     })?;
     let file = std::fs::symlink_metadata(socket).map_err(|e| cannot_check(socket, e))?;
-    judge_socket_file(file.file_type().is_socket(), file.uid(), euid)
-        .map_err(|p| refuse(p.describe(socket, euid)))?;
+    judge_socket_file(file.file_type().is_socket(), file.uid(), euid).map_err(|p| match p {
+        SocketProblem::NotASocket => Failure::new(
+            UNREACHABLE,
+            format!(
+                "{}: cxd will not talk to it; point CXD_SOCKET at cxd's socket, or at a path that does not exist yet (where `cxd daemon` creates one)",
+                p.describe(socket, euid)
+            ),
+        ),
+        SocketProblem::Foreign { .. } => refuse(p.describe(socket, euid)),
+    })?;
     Ok(())
 }
 

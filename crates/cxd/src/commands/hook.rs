@@ -148,7 +148,7 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         Ok(c) => c,
         Err(e) => {
             return system_message(&format!(
-                "cxd: {e}; so Codex did not check this turn {way_out}"
+                "cxd: Codex did not check this turn: {e} {way_out}"
             ));
         }
     };
