@@ -38,6 +38,8 @@ pub struct Context {
     pub events: broadcast::Sender<Event>,
     /// Codex processes allowed at once across workspaces (`review.max_concurrent` at start).
     pub review_slots: Arc<tokio::sync::Semaphore>,
+    /// Problems start-up found and repaired (such as a state dir open to others), for `status`.
+    pub warnings: Vec<String>,
 }
 
 impl Context {

@@ -1,7 +1,5 @@
 //! Start-up, the single-instance lock, signals, config reload and shutdown.
 
-use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,6 +15,7 @@ use crate::dispatch::Handler;
 use crate::lock::{InstanceLock, LockError};
 use crate::registry::Registry;
 use crate::socket::{self, SocketError};
+use crate::state_dir::StateDirError;
 use crate::store::{Store, StoreError};
 
 /// How the daemon is started.
@@ -24,19 +23,16 @@ use crate::store::{Store, StoreError};
 pub struct DaemonOptions {
     /// Socket, state dir and config file.
     pub paths: Paths,
+    /// What start-up already found worth telling the user (shown by `cxd status`).
+    pub warnings: Vec<String>,
 }
 
 /// Why the daemon could not start or run.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// The state directory could not be created.
-    #[error("cannot create state directory {path}: {source}")]
-    StateDir {
-        /// The directory.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// The state directory could not be created, or is not ours alone.
+    #[error(transparent)]
+    StateDir(#[from] StateDirError),
     /// Another daemon runs, or the lock file is unusable.
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -69,14 +65,12 @@ enum Signal {
 /// Run the daemon in the foreground until SIGTERM/SIGINT or `cxd stop`.
 pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     let paths = opts.paths;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&paths.state_dir)
-        .map_err(|source| DaemonError::StateDir {
-            path: paths.state_dir.clone(),
-            source,
-        })?;
+    let mut warnings = opts.warnings;
+    crate::state_dir::restrict_umask();
+    if let Some(w) = crate::state_dir::prepare(&paths.state_dir)? {
+        tracing::warn!("{w}");
+        warnings.push(w);
+    }
     let lock = InstanceLock::acquire(&paths.state_dir, &paths.socket)?;
     let config = Config::load(&paths.config)?;
 
@@ -89,15 +83,15 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
             what: "the async runtime",
             source,
         })?;
-    let result = runtime.block_on(serve(paths, config));
+    let result = runtime.block_on(serve(paths, config, warnings));
     // Requests in flight have had their grace period; don't wait on stragglers.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     drop(lock);
     result
 }
 
-async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
-    let listener = socket::listen(&paths.socket, &paths.state_dir)?;
+async fn serve(paths: Paths, config: Config, warnings: Vec<String>) -> Result<(), DaemonError> {
+    let listener = socket::listen(&paths.socket, paths.socket_dir)?;
     let shutdown = CancellationToken::new();
     crate::notify::stopping_on(shutdown.clone());
 
@@ -143,6 +137,7 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
         config: config_rx,
         events,
         review_slots,
+        warnings,
     });
 
     let control = {
@@ -187,8 +182,8 @@ async fn serve(paths: Paths, config: Config) -> Result<(), DaemonError> {
     crate::notify::ready();
     let endpoint = crate::server::Endpoint {
         socket: paths.socket.clone(),
-        state_dir: paths.state_dir.clone(),
-        uid: owner_uid(&paths.socket),
+        socket_dir: paths.socket_dir,
+        uid: cxd_proto::ownership::effective_uid(),
     };
     crate::server::run(listener, endpoint, handler, shutdown.clone()).await;
     // The registry stops every workspace (releasing their watches) on the same token.
@@ -253,10 +248,4 @@ fn reload(ctx: &Context, tx: &watch::Sender<ConfigState>, path: &std::path::Path
             ctx.emit("config_error", None, message);
         }
     }
-}
-
-/// The user the daemon runs as: the owner of the socket it just created.
-fn owner_uid(socket: &std::path::Path) -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::symlink_metadata(socket).map_or(u32::MAX, |m| m.uid())
 }

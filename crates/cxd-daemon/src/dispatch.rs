@@ -167,6 +167,7 @@ impl Handler {
                     path: ctx.config_path.clone(),
                     error: config.error.clone(),
                 },
+                warnings: ctx.warnings.clone(),
             },
             workspaces,
         }

@@ -18,6 +18,7 @@ pub mod server;
 pub mod settle;
 pub mod snapshot;
 pub mod socket;
+pub mod state_dir;
 pub mod store;
 pub mod watch;
 pub mod workspace;

@@ -34,9 +34,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 pub struct Endpoint {
     /// The socket path.
     pub socket: PathBuf,
-    /// The state dir (the socket directory may be it).
-    pub state_dir: PathBuf,
-    /// Only this user may connect (the owner of the socket directory).
+    /// How its directory is to be checked when the socket is put back.
+    pub socket_dir: cxd_proto::ownership::SocketDir,
+    /// Only this user may connect (the daemon's own user).
     pub uid: u32,
 }
 
@@ -129,7 +129,7 @@ fn socket_identity(path: &std::path::Path) -> Option<(u64, u64)> {
 
 fn relisten(endpoint: &Endpoint) -> Result<Listener, crate::socket::SocketError> {
     tracing::warn!(socket = %endpoint.socket.display(), "the socket file was removed or replaced; listening again");
-    crate::socket::listen(&endpoint.socket, &endpoint.state_dir)
+    crate::socket::listen(&endpoint.socket, endpoint.socket_dir)
 }
 
 /// Serve one connection to its end.

@@ -1,12 +1,13 @@
 //! Everything the cxd daemon and its client share: wire messages, framing and paths.
 //!
-//! This crate has no async runtime and does no I/O beyond `std::io::{Read, Write}`, so the
-//! thin client can depend on it alone.
+//! This crate has no async runtime and does no I/O beyond `std::io::{Read, Write}` (its one
+//! system call is `geteuid`), so the thin client can depend on it alone.
 
 pub mod codec;
 pub mod frame;
 pub mod limits;
 pub mod message;
+pub mod ownership;
 pub mod paths;
 pub mod status;
 

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::ownership::{SocketDir, effective_uid};
+
 /// The longest socket path `sun_path` holds on every supported platform (macOS: 104).
 pub const MAX_SOCKET_PATH: usize = 103;
 
@@ -10,6 +12,8 @@ pub const MAX_SOCKET_PATH: usize = 103;
 pub struct Paths {
     /// The daemon's socket.
     pub socket: PathBuf,
+    /// Whether the socket's directory is cxd's own (held to 0700) or one `CXD_SOCKET` chose.
+    pub socket_dir: SocketDir,
     /// Database, lock, logs and snapshots.
     pub state_dir: PathBuf,
     /// The user's config file (it need not exist).
@@ -45,6 +49,14 @@ impl Paths {
 
     /// Resolve with a custom environment lookup (tests).
     pub fn resolve(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<Self, PathsError> {
+        Self::resolve_for(env, effective_uid())
+    }
+
+    /// Resolve for the user `uid` (whose number names the fallback socket directory).
+    pub fn resolve_for(
+        env: impl Fn(&str) -> Option<std::ffi::OsString>,
+        uid: u32,
+    ) -> Result<Self, PathsError> {
         let home = env("HOME")
             .map(PathBuf::from)
             .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()));
@@ -64,11 +76,14 @@ impl Paths {
                     .join(".config/cxd/config.toml"),
             },
         };
-        let socket = match env("CXD_SOCKET") {
-            Some(p) => PathBuf::from(p),
+        let (socket, socket_dir) = match env("CXD_SOCKET") {
+            Some(p) => (PathBuf::from(p), SocketDir::Chosen),
             None => match env("XDG_RUNTIME_DIR") {
-                Some(p) => PathBuf::from(p).join("cxd/cxd.sock"),
-                None => default_runtime_dir(&state_dir).join("cxd.sock"),
+                Some(p) => (PathBuf::from(p).join("cxd/cxd.sock"), SocketDir::Private),
+                None => (
+                    default_runtime_dir(&state_dir, uid).join("cxd.sock"),
+                    SocketDir::Private,
+                ),
             },
         };
         let len = socket.as_os_str().len();
@@ -81,6 +96,7 @@ impl Paths {
         }
         Ok(Self {
             socket,
+            socket_dir,
             state_dir,
             config,
         })
@@ -96,17 +112,15 @@ fn default_state_dir(home: Option<&Path>) -> Result<PathBuf, PathsError> {
 }
 
 /// Without `XDG_RUNTIME_DIR` (macOS, some containers) the socket goes in a short per-user
-/// directory: the state dir when its path is short enough, else the temp dir.
-fn default_runtime_dir(state_dir: &Path) -> PathBuf {
+/// directory: the state dir when its path is short enough, else `cxd-<uid>` in the temp dir.
+/// The number, not `$USER`, names it: a name is not unique, and another user may have made a
+/// directory of that name first (both sides refuse one that is not ours and 0700).
+fn default_runtime_dir(state_dir: &Path, uid: u32) -> PathBuf {
     let candidate = state_dir.join("cxd.sock");
     if candidate.as_os_str().len() <= MAX_SOCKET_PATH {
         return state_dir.to_path_buf();
     }
-    std::env::temp_dir().join(format!("cxd-{}", user_tag()))
-}
-
-fn user_tag() -> String {
-    std::env::var("USER").unwrap_or_else(|_| "user".to_owned())
+    std::env::temp_dir().join(format!("cxd-{uid}"))
 }
 
 #[cfg(test)]
@@ -133,6 +147,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(p.socket, PathBuf::from("/s/x.sock"));
+        assert_eq!(p.socket_dir, SocketDir::Chosen);
         assert_eq!(p.state_dir, PathBuf::from("/state"));
         assert_eq!(p.config, PathBuf::from("/c.toml"));
     }
@@ -141,6 +156,7 @@ mod tests {
     fn xdg_defaults() {
         let p = Paths::resolve(env(&[("HOME", "/h"), ("XDG_RUNTIME_DIR", "/run/user/1")])).unwrap();
         assert_eq!(p.socket, PathBuf::from("/run/user/1/cxd/cxd.sock"));
+        assert_eq!(p.socket_dir, SocketDir::Private);
         assert_eq!(p.config, PathBuf::from("/h/.config/cxd/config.toml"));
         assert!(p.state_dir.ends_with("cxd"));
     }
@@ -149,6 +165,18 @@ mod tests {
     fn no_runtime_dir_uses_state_dir() {
         let p = Paths::resolve(env(&[("HOME", "/h"), ("CXD_STATE_DIR", "/st")])).unwrap();
         assert_eq!(p.socket, PathBuf::from("/st/cxd.sock"));
+    }
+
+    #[test]
+    fn long_state_path_falls_back_to_a_temp_dir_named_by_uid() {
+        let long = format!("/{}", "s".repeat(110));
+        let p = Paths::resolve_for(
+            env(&[("HOME", "/h"), ("CXD_STATE_DIR", &long), ("USER", "alice")]),
+            4242,
+        )
+        .unwrap();
+        assert_eq!(p.socket, std::env::temp_dir().join("cxd-4242/cxd.sock"));
+        assert_eq!(p.socket_dir, SocketDir::Private);
     }
 
     #[test]

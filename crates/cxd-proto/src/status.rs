@@ -28,6 +28,9 @@ pub struct DaemonInfo {
     pub uptime_s: u64,
     /// The configuration in force.
     pub config: ConfigInfo,
+    /// Problems about the daemon itself that the user should know of (such as a state dir
+    /// that was open to other users and has been closed).
+    pub warnings: Vec<String>,
 }
 
 /// Which config file is in force and whether the last load of it failed.

@@ -2,10 +2,11 @@
 
 use std::io::ErrorKind as IoKind;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use cxd_proto::frame::FrameError;
+use cxd_proto::paths::Paths;
 use cxd_proto::{ErrorKind, Hello, Request, Response, read_frame, write_frame};
 
 use crate::exit::{Failure, UNREACHABLE, USAGE};
@@ -20,21 +21,22 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connect and shake hands; a missing or dead daemon is exit code 3.
-    pub fn connect(socket: &Path) -> Result<Self, Failure> {
+    /// Connect and shake hands; a missing or dead daemon is exit code 3, and so is a socket that
+    /// is not provably our own daemon's (checked before anything is sent).
+    pub fn connect(paths: &Paths) -> Result<Self, Failure> {
+        let socket = paths.socket.as_path();
+        crate::trust::check_location(socket, paths.socket_dir)?;
         let stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
-            IoKind::NotFound | IoKind::ConnectionRefused => Failure::new(
+            IoKind::NotFound | IoKind::ConnectionRefused => crate::trust::not_running(socket),
+            _ => Failure::new(
                 UNREACHABLE,
                 format!(
-                    "cxd daemon is not running (no daemon at {}): start it with `cxd daemon`, or install the service with `cxd service install`",
+                    "cannot connect to the cxd daemon at {}: {e}",
                     socket.display()
                 ),
             ),
-            _ => Failure::new(
-                UNREACHABLE,
-                format!("cannot connect to the cxd daemon at {}: {e}", socket.display()),
-            ),
         })?;
+        let stream = crate::trust::check_peer(stream, socket)?;
         let mut client = Self {
             stream,
             socket: socket.to_path_buf(),

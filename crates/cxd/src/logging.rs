@@ -1,5 +1,6 @@
 //! Daemon logging: journald-friendly stderr under systemd, daily-rotated files otherwise.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -22,7 +23,8 @@ pub fn init(state_dir: &Path, to_stderr: bool, level: &str) -> anyhow::Result<Op
     if to_stderr || under_systemd {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+            .with_writer(|| QuietStderr)
+            .log_internal_errors(false)
             .with_ansi(false)
             .with_target(false)
             // journald stamps every line itself
@@ -44,8 +46,27 @@ pub fn init(state_dir: &Path, to_stderr: bool, level: &str) -> anyhow::Result<Op
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
+        .log_internal_errors(false)
         .with_ansi(false)
         .with_target(false)
         .init();
     Ok(Some(guard))
+}
+
+/// Stderr that swallows write errors. When whoever reads the daemon's stderr goes away
+/// (`cxd daemon --log-stderr 2>&1 | head -1`), writes fail with EPIPE (Rust ignores SIGPIPE);
+/// the fmt layer would then report the failure with `eprintln!`, which panics on that same
+/// closed pipe and ends the daemon. A log line that cannot be written is simply lost.
+struct QuietStderr;
+
+impl Write for QuietStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }

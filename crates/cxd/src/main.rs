@@ -7,6 +7,7 @@ mod exit;
 mod logging;
 mod sanitize;
 mod style;
+mod trust;
 
 use std::process::ExitCode;
 

@@ -8,10 +8,15 @@ use cxd_proto::paths::Paths;
 use crate::cli::DaemonArgs;
 
 pub fn run(paths: Paths, args: &DaemonArgs) -> anyhow::Result<ExitCode> {
-    // Logging needs the state dir; the daemon creates it too, with 0700.
-    std::fs::create_dir_all(&paths.state_dir).ok();
+    // Private from the first file on: the log files are created before the daemon proper runs.
+    cxd_daemon::state_dir::restrict_umask();
+    let repaired = cxd_daemon::state_dir::prepare(&paths.state_dir)?;
     let _guard = crate::logging::init(&paths.state_dir, args.log_stderr, &args.log_level)?;
-    if let Err(e) = cxd_daemon::run(DaemonOptions { paths }) {
+    if let Some(w) = &repaired {
+        tracing::warn!("{w}");
+    }
+    let warnings = repaired.into_iter().collect();
+    if let Err(e) = cxd_daemon::run(DaemonOptions { paths, warnings }) {
         tracing::error!(error = %e, "cxd daemon failed");
         return Err(e.into());
     }

@@ -12,7 +12,7 @@ use crate::exit::{Failure, UNREACHABLE};
 use crate::sanitize::line;
 
 pub fn run(paths: &Paths, args: &EventsArgs) -> anyhow::Result<ExitCode> {
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     client.send(&Request::Subscribe)?;
     client.set_timeout(None)?;
     match client.recv()? {

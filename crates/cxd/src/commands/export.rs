@@ -61,7 +61,7 @@ const ROOT_BASE: &str = "SRCROOT";
 /// Fetch the findings and print them in the chosen format.
 pub fn run(paths: &Paths, args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     let findings = super::findings::fetch_all(&mut client, &path, args.all, None)?;
     let root = match client.request(&Request::Status {
         path: Some(path.clone()),

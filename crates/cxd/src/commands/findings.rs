@@ -14,7 +14,7 @@ use crate::exit::{Failure, UNREACHABLE};
 
 pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     let findings = fetch_all(&mut client, &path, args.all, args.severity.as_deref())?;
     if args.json {
         println!("{}", crate::sanitize::json(&findings, true)?);

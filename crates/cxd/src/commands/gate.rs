@@ -16,7 +16,7 @@ use crate::exit::{Failure, NO, UNREACHABLE};
 
 pub fn run(paths: &Paths, args: &GateArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     client.send(&Request::Gate {
         path,
         block_on: args.block_on.clone(),

@@ -145,7 +145,7 @@ fn post_tool_use(paths: &Paths, input: &Value) -> Option<String> {
     } else {
         cwd.clone()?.join(file)
     };
-    let mut client = Client::connect(&paths.socket).ok()?;
+    let mut client = Client::connect(paths).ok()?;
     client.set_timeout(Some(EDIT_TIMEOUT)).ok()?;
     let response = client
         .request(&Request::AgentEdit {
@@ -180,10 +180,14 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let way_out = "(`cxd pause` turns cxd's stop check off for this workspace)";
-    let Ok(mut client) = Client::connect(&paths.socket) else {
-        return system_message(&format!(
-            "cxd: the daemon is not running, so Codex did not check this turn; start it with `cxd daemon` {way_out}"
-        ));
+    // Not running, or not provably ours (then nothing was sent to it): fail open, saying why.
+    let mut client = match Client::connect(paths) {
+        Ok(c) => c,
+        Err(e) => {
+            return system_message(&format!(
+                "cxd: Codex did not check this turn: {e} {way_out}"
+            ));
+        }
     };
     if !continuing {
         // A new turn: the round counter starts again.
@@ -300,8 +304,9 @@ fn pre_tool_use(paths: &Paths, config: &Config, input: &Value) -> Option<String>
             "cxd: {why}; the plan goes ahead without Codex's check"
         ))
     };
-    let Ok(mut client) = Client::connect(&paths.socket) else {
-        return fail_open("the daemon is not running");
+    let mut client = match Client::connect(paths) {
+        Ok(c) => c,
+        Err(e) => return fail_open(&e.message),
     };
     if client
         .set_timeout(Some(Duration::from_secs(config.review.timeout_s + 60)))

@@ -16,7 +16,7 @@ pub fn run(paths: &Paths, args: &LogArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Some(abs_path(Some(p))?),
         None => None,
     };
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     let entries = match client.request(&Request::Log {
         path,
         limit: args.lines,

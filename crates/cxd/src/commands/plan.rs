@@ -20,7 +20,7 @@ const MAX_PLAN: u64 = 1024 * 1024;
 pub fn run(paths: &Paths, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let text = read_plan(args)?;
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     client.send(&Request::Plan {
         path,
         text,

@@ -17,7 +17,7 @@ use crate::sanitize::{line, lines};
 
 pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     let request = Request::Review {
         path,
         all: args.all,

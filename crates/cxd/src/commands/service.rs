@@ -435,7 +435,7 @@ fn install(paths: &Paths, site: &Site, print: bool) -> anyhow::Result<ExitCode> 
         site.manager.describe(),
         site.file.display()
     );
-    match wait_answering(&paths.socket, START_WAIT) {
+    match wait_answering(paths, START_WAIT) {
         Some(pid) => println!(
             "the daemon (pid {pid}) answers on {}; it starts at login from now on",
             paths.socket.display()
@@ -457,7 +457,7 @@ fn activate(paths: &Paths, site: &Site, tool: &Tool, domain: Option<&str>) -> an
     }
     // One daemon a user: a daemon outside the service would hold the lock the service needs. The
     // workspaces it watched are stored; the service's daemon watches them again.
-    if let Some(pid) = wait_answering(&paths.socket, Duration::ZERO) {
+    if let Some(pid) = wait_answering(paths, Duration::ZERO) {
         eprintln!("cxd: stopping the running daemon (pid {pid}) so the service can take over");
         super::stop::run(paths).context("cannot stop the running daemon")?;
     }
@@ -620,7 +620,7 @@ fn status(paths: &Paths, site: &Site) -> anyhow::Result<ExitCode> {
             },
         }
     }
-    match wait_answering(&paths.socket, Duration::ZERO) {
+    match wait_answering(paths, Duration::ZERO) {
         Some(pid) => println!(
             "daemon:  pid {pid}, answering on {}",
             paths.socket.display()
@@ -650,10 +650,10 @@ fn launchd_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// The pid of a daemon answering on `socket`, polling until `wait` passes.
-fn wait_answering(socket: &Path, wait: Duration) -> Option<u32> {
+fn wait_answering(paths: &Paths, wait: Duration) -> Option<u32> {
     let deadline = Instant::now() + wait;
     loop {
-        if let Ok(mut c) = Client::connect(socket)
+        if let Ok(mut c) = Client::connect(paths)
             && let Ok(Response::Status(r)) = c.request(&Request::Status { path: None })
         {
             return Some(r.daemon.pid);
@@ -712,7 +712,7 @@ pub fn start_installed(paths: &Paths) -> Result<Option<Client>, Failure> {
     eprintln!("cxd: started the {}", manager.describe());
     let deadline = Instant::now() + START_WAIT;
     loop {
-        if let Ok(c) = Client::connect(&paths.socket) {
+        if let Ok(c) = Client::connect(paths) {
             return Ok(Some(c));
         }
         if Instant::now() > deadline {

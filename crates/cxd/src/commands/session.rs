@@ -26,7 +26,7 @@ pub fn run(paths: &Paths, args: SessionArgs) -> anyhow::Result<ExitCode> {
     };
     let showing = action == SessionAction::Show;
     let path = abs_path(path.as_deref())?;
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     match client.request(&Request::Session { path, action })? {
         Response::Session { root, thread_id } => {
             match (thread_id, showing) {

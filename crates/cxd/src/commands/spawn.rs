@@ -1,5 +1,6 @@
 //! Starting a daemon in the background when a command needs one (as watchman's client does).
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -15,7 +16,7 @@ const SPAWN_WAIT: Duration = Duration::from_secs(15);
 
 /// Connect, starting `cxd daemon` in the background first if none answers.
 pub fn connect_or_spawn(paths: &Paths, spawn: bool) -> Result<Client, Failure> {
-    match Client::connect(&paths.socket) {
+    match Client::connect(paths) {
         Ok(c) => return Ok(c),
         Err(e) if !spawn || e.code != UNREACHABLE => return Err(e),
         Err(e) if paths.socket.exists() && !stale(&paths.socket) => return Err(e),
@@ -25,19 +26,26 @@ pub fn connect_or_spawn(paths: &Paths, spawn: bool) -> Result<Client, Failure> {
     if let Some(client) = super::service::start_installed(paths)? {
         return Ok(client);
     }
-    std::fs::create_dir_all(&paths.state_dir).map_err(|e| {
+    // The daemon checks the state dir (and closes one open to others); create it private.
+    cxd_daemon::state_dir::create_private(&paths.state_dir).map_err(|e| {
         Failure::new(
             UNREACHABLE,
             format!("cannot create {}: {e}", paths.state_dir.display()),
         )
     })?;
     let err_path = paths.state_dir.join("daemon.stderr");
-    let err_file = std::fs::File::create(&err_path).map_err(|e| {
-        Failure::new(
-            UNREACHABLE,
-            format!("cannot create {}: {e}", err_path.display()),
-        )
-    })?;
+    let err_file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&err_path)
+        .map_err(|e| {
+            Failure::new(
+                UNREACHABLE,
+                format!("cannot create {}: {e}", err_path.display()),
+            )
+        })?;
     let exe = std::env::current_exe()
         .map_err(|e| Failure::new(UNREACHABLE, format!("cannot find the cxd executable: {e}")))?;
     let mut child = Command::new(exe)
@@ -62,7 +70,7 @@ pub fn connect_or_spawn(paths: &Paths, spawn: bool) -> Result<Client, Failure> {
                 format!("the daemon exited at start ({status}): {}", why.trim()),
             ));
         }
-        if let Ok(c) = Client::connect(&paths.socket) {
+        if let Ok(c) = Client::connect(paths) {
             return Ok(c);
         }
         if Instant::now() > deadline {

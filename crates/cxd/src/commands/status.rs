@@ -14,7 +14,7 @@ use crate::sanitize::{line, lines};
 use crate::style::{self, paint};
 
 pub fn run(paths: &Paths, args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     let path = match &args.path {
         Some(p) => Some(std::path::absolute(p)?),
         None => None,
@@ -56,6 +56,9 @@ pub fn render(report: &StatusReport) -> String {
     );
     if let Some(err) = &d.config.error {
         let _ = writeln!(out, "  config error: {}", lines(err, "    "));
+    }
+    for warning in &d.warnings {
+        let _ = writeln!(out, "  warning: {warning}");
     }
     if report.workspaces.is_empty() {
         let _ = writeln!(

@@ -13,7 +13,7 @@ use crate::exit::{Failure, UNREACHABLE};
 const STOP_WAIT: Duration = Duration::from_secs(10);
 
 pub fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     match client.request(&Request::Stop)? {
         Response::Ok { .. } => {}
         other => {

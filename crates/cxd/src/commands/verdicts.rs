@@ -12,7 +12,7 @@ use crate::client::Client;
 use crate::exit::{Failure, UNREACHABLE};
 
 fn say(paths: &Paths, request: &Request) -> anyhow::Result<ExitCode> {
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     match client.request(request)? {
         Response::Ok { message } => {
             println!("{}", crate::sanitize::line(&message));

@@ -43,7 +43,7 @@ pub fn watch(paths: &Paths, args: &WatchArgs) -> anyhow::Result<ExitCode> {
 
 pub fn unwatch(paths: &Paths, args: &PathArg) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     match client.request(&Request::Unwatch { path })? {
         Response::Ok { message } => {
             println!("{}", crate::sanitize::line(&message));
@@ -54,7 +54,7 @@ pub fn unwatch(paths: &Paths, args: &PathArg) -> anyhow::Result<ExitCode> {
 }
 
 pub fn list(paths: &Paths, args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     let report = match client.request(&Request::Status { path: None })? {
         Response::Status(r) => r,
         other => return Err(unexpected("list", &other).into()),
@@ -89,7 +89,7 @@ pub fn list(paths: &Paths, args: &ListArgs) -> anyhow::Result<ExitCode> {
 
 pub fn pause(paths: &Paths, args: &PathArg, pause: bool) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(&paths.socket)?;
+    let mut client = Client::connect(paths)?;
     let request = if pause {
         Request::Pause { path }
     } else {
