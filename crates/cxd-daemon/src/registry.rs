@@ -338,6 +338,8 @@ fn resolve_root_blocking(path: &Path) -> Result<PathBuf, RegistryError> {
     } else {
         path.parent().unwrap_or(path)
     };
+    // The daemon checked git at start; it may have been replaced or removed since.
+    crate::git_version::require().map_err(|e| RegistryError::Usage(e.to_string()))?;
     let out = std::process::Command::new("git")
         .args(["rev-parse", "--show-toplevel"])
         .current_dir(dir)
