@@ -159,10 +159,7 @@ mod tests {
             v("git version 2.37.1 (Apple Git-137.1)"),
             Some(GitVersion::new(2, 37, 1))
         );
-        assert_eq!(
-            v("git version 2.45.0.rc1"),
-            Some(GitVersion::new(2, 45, 0))
-        );
+        assert_eq!(v("git version 2.45.0.rc1"), Some(GitVersion::new(2, 45, 0)));
         assert_eq!(v("git version 2.41"), Some(GitVersion::new(2, 41, 0)));
         assert_eq!(v("hub version 2.14.2"), None);
         assert_eq!(v(""), None);

@@ -1,0 +1,102 @@
+//! Which git cxd works with, and what it tells the user when the git on PATH is unusable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use cxd_e2e::{TestEnv, init_repo};
+
+/// A directory holding a `git` script that prints `version_line` for `--version` and fails
+/// otherwise, first on a PATH that keeps the rest.
+fn fake_git_path(env: &TestEnv, version_line: &str) -> String {
+    let dir = env.dir.path().join("fake-git-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let git = dir.join("git");
+    std::fs::write(
+        &git,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = --version ]; then echo '{version_line}'; exit 0; fi\n\
+             echo 'fake git: unexpected call' >&2\nexit 1\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path_with(&dir)
+}
+
+fn path_with(dir: &Path) -> String {
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Run `cmd` to completion; a daemon that starts anyway is killed after a deadline (and the
+/// test fails on its exit status).
+fn output_bounded(mut cmd: std::process::Command) -> std::process::Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exited = cxd_e2e::wait_for_or_none(std::time::Duration::from_secs(20), || {
+        child.try_wait().unwrap()
+    });
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_git_older_than_the_minimum_makes_the_daemon_refuse_to_start() {
+    let env = TestEnv::new();
+    let path = fake_git_path(&env, "git version 2.20.1");
+    let mut cmd = env.cmd(&["daemon", "--log-stderr"]);
+    cmd.env("PATH", &path);
+    let out = output_bounded(cmd);
+    assert!(!out.status.success(), "the daemon started with git 2.20.1");
+    let err = stderr_of(&out);
+    assert!(err.contains("git 2.20.1 is too old"), "{err}");
+    assert!(err.contains("needs git 2.30.0 or newer"), "{err}");
+    assert!(err.contains("install a newer git"), "{err}");
+    assert!(!env.socket().exists(), "a refused daemon left its socket");
+}
+
+#[test]
+fn cxd_watch_with_an_old_git_says_why_nothing_will_be_watched() {
+    let env = TestEnv::new();
+    let repo = init_repo(env.dir.path(), "repo");
+    let path = fake_git_path(&env, "git version 2.20.1");
+    // No daemon runs: `cxd watch` starts one, which refuses; the user sees why.
+    let out = env
+        .cmd(&["watch", repo.to_str().unwrap()])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "cxd watch succeeded with git 2.20.1");
+    let err = stderr_of(&out);
+    assert!(err.contains("git 2.20.1 is too old"), "{err}");
+    assert!(err.contains("2.30.0"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("watching"));
+}
+
+#[test]
+fn without_git_the_daemon_says_to_install_it() {
+    let env = TestEnv::new();
+    let empty: PathBuf = env.dir.path().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut cmd = env.cmd(&["daemon", "--log-stderr"]);
+    cmd.env("PATH", &empty);
+    let out = output_bounded(cmd);
+    assert!(!out.status.success(), "the daemon started without git");
+    let err = stderr_of(&out);
+    assert!(err.contains("cannot run `git --version`"), "{err}");
+    assert!(err.contains("install git"), "{err}");
+}
