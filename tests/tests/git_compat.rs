@@ -4,8 +4,11 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use cxd_e2e::{TestEnv, init_repo};
+use cxd_e2e::{TestEnv, init_repo, wait_for};
+
+const T: Duration = Duration::from_secs(30);
 
 /// A directory holding a `git` script that prints `version_line` for `--version` and fails
 /// otherwise, first on a PATH that keeps the rest.
@@ -99,4 +102,69 @@ fn without_git_the_daemon_says_to_install_it() {
     let err = stderr_of(&out);
     assert!(err.contains("cannot run `git --version`"), "{err}");
     assert!(err.contains("install git"), "{err}");
+}
+
+/// `len` bytes no compressor can shrink, different for each `seed`.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn workspace_dirs(env: &TestEnv) -> Vec<PathBuf> {
+    match std::fs::read_dir(env.state.join("workspaces")) {
+        Ok(d) => d.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn the_private_object_store_is_pruned_and_unwatch_removes_it() {
+    const MIB: u64 = 1024 * 1024;
+    let env = TestEnv::new();
+    env.fast_settle();
+    let repo = init_repo(env.dir.path(), "repo");
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    let rounds = 6;
+    let mut sizes = Vec::new();
+    for round in 1..=rounds {
+        // A big file rewritten: each version's blob lands in the private store.
+        std::fs::write(repo.join("big.bin"), noise(round, 8 * MIB as usize)).unwrap();
+        let bytes = wait_for(&format!("review {round} in status"), T, || {
+            let w = env.status_json()["workspaces"][0].clone();
+            (w["reviews"] == round && w["state"] == "idle")
+                .then(|| w["snapshot_bytes"].as_u64().expect("snapshot_bytes"))
+        });
+        sizes.push(bytes);
+    }
+    eprintln!("private store after each review: {sizes:?}");
+    // Unpruned, six 8 MiB versions would take 48 MiB; only the reviewed one (plus at most
+    // the prune threshold's worth of newer ones) may stay.
+    let last = *sizes.last().unwrap();
+    assert!(last >= 8 * MIB, "the reviewed version is gone: {sizes:?}");
+    assert!(
+        sizes.iter().all(|&s| s < 8 * MIB + 16 * MIB + 8 * MIB),
+        "the store kept growing: {sizes:?}"
+    );
+    assert!(
+        sizes.windows(2).any(|w| w[1] < w[0]),
+        "the store never shrank: {sizes:?}"
+    );
+    let dirs = workspace_dirs(&env);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    assert!(dirs[0].join("objects").is_dir());
+    env.ok(&["unwatch", repo.to_str().unwrap()]);
+    assert!(
+        !dirs[0].exists(),
+        "unwatch left {} behind",
+        dirs[0].display()
+    );
 }

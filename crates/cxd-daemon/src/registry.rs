@@ -287,7 +287,18 @@ impl Actor {
     async fn unwatch(&mut self, path: PathBuf) -> Result<PathBuf, RegistryError> {
         let root = self.holding(&path)?.root.clone();
         if let Some(handle) = self.workspaces.remove(&root) {
+            let dir = workspace::private_dir(&self.ctx.state_dir, handle.id);
             handle.stop().await;
+            // Its snapshots (a copy of every blob it reviewed) go with it.
+            let removed =
+                tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err((dir, e)),
+                    _ => Ok(()),
+                })
+                .await;
+            if let Ok(Err((dir, error))) = removed {
+                tracing::warn!(path = %dir.display(), %error, "cannot remove an unwatched workspace's snapshots");
+            }
         }
         let r = root.clone();
         self.store

@@ -22,7 +22,7 @@ use crate::review::jsonl::Activity;
 use crate::review::prompt::{self, ChangedFile, OpenFinding};
 use crate::reviewer::{self, Job, JobError, JobResult};
 use crate::settle::{self, Settle};
-use crate::snapshot::{Diff, Snapshot, Snapshotter};
+use crate::snapshot::{Diff, Snapshot, Snapshotter, upkeep};
 use crate::store::findings::FindingRow;
 use crate::store::{self, NewEvent, Store, WorkspaceRow};
 use crate::watch::{WatchConfig, WatchEvent, Watcher};
@@ -176,6 +176,11 @@ pub async fn spawn(
         agent_files: std::collections::HashSet::new(),
         agent_session: None,
         queued_plan: None,
+        upkeep: Upkeep {
+            bytes: 0,
+            after_prune: 0,
+            pruned_at: Instant::now(),
+        },
     };
     actor.start(events_tx).await;
     let channels = Inbox {
@@ -214,6 +219,7 @@ fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
         error: None,
         reviewing_with: None,
         up_to_date: false,
+        snapshot_bytes: 0,
     }
 }
 
@@ -269,6 +275,16 @@ struct Actor {
     agent_session: Option<String>,
     /// A plan waiting for the running review to end.
     queued_plan: Option<(String, oneshot::Sender<Response>)>,
+    /// The private object store's size, and when it was last pruned.
+    upkeep: Upkeep,
+}
+
+/// The private object store's size as last measured, and its size right after the last prune.
+#[derive(Debug, Clone, Copy)]
+struct Upkeep {
+    bytes: u64,
+    after_prune: u64,
+    pruned_at: Instant,
 }
 
 /// Everything that reaches the actor.
@@ -316,10 +332,7 @@ impl Actor {
     }
 
     fn dir(&self) -> PathBuf {
-        self.ctx
-            .state_dir
-            .join("workspaces")
-            .join(self.row.id.to_string())
+        private_dir(&self.ctx.state_dir, self.row.id)
     }
 
     /// Open the snapshotter, establish the baseline, start watching.
@@ -348,24 +361,28 @@ impl Actor {
         });
         let orphan = reviewer::pidfile(&dir);
         let opened = tokio::task::spawn_blocking(
-            move || -> Result<(Snapshotter, Snapshot, bool), String> {
+            move || -> Result<(Snapshotter, Snapshot, bool, u64), String> {
                 if crate::review::runner::reap_orphan(&orphan) {
                     tracing::warn!(root = %root.display(), "ended a codex left running by a daemon that was killed");
                 }
                 let mut snap = Snapshotter::open(&root, &dir).map_err(|e| e.to_string())?;
                 snap.set_exclude(&snap_exclude);
-                match stored {
-                    Some(base) => Ok((snap, base, false)),
-                    None => {
-                        let base = snap.snapshot(None).map_err(|e| e.to_string())?;
-                        Ok((snap, base, true))
-                    }
-                }
+                let (base, fresh) = match stored {
+                    Some(base) => (base, false),
+                    None => (snap.snapshot(None).map_err(|e| e.to_string())?, true),
+                };
+                let bytes = snap.store_bytes().unwrap_or(0);
+                Ok((snap, base, fresh, bytes))
             },
         )
         .await;
         match opened {
-            Ok(Ok((snap, base, fresh))) => {
+            Ok(Ok((snap, base, fresh, bytes))) => {
+                self.upkeep = Upkeep {
+                    bytes,
+                    after_prune: bytes,
+                    pruned_at: Instant::now(),
+                };
                 if fresh {
                     self.save_baseline(&base).await;
                 } else {
@@ -1244,6 +1261,7 @@ impl Actor {
                 let _ = w.send(done.clone());
             }
         }
+        self.upkeep().await;
         // A review's diff, prompt and transcript are freed now: hand the memory back.
         crate::memory::trim();
         if let Some((text, waiter)) = self.queued_plan.take() {
@@ -1291,6 +1309,54 @@ impl Actor {
                 kind: ErrorKind::Internal,
                 message: e.to_string(),
             }),
+        }
+    }
+
+    /// Measure the private object store and prune it when it grew enough (see
+    /// [`crate::snapshot::upkeep`]): only what the baseline and the last snapshot need stays.
+    async fn upkeep(&mut self) {
+        if self.running.is_some() {
+            return;
+        }
+        let Some(snap) = self.snapshotter.take() else {
+            return;
+        };
+        let keep: Vec<Snapshot> = self.baseline.iter().cloned().collect();
+        let upkeep = self.upkeep;
+        let result = tokio::task::spawn_blocking(move || {
+            let outcome = (|| {
+                let bytes = snap.store_bytes()?;
+                if !upkeep::prune_due(bytes, upkeep.after_prune, upkeep.pruned_at.elapsed()) {
+                    return Ok((bytes, None));
+                }
+                let removed = snap.prune(&keep.iter().collect::<Vec<_>>())?;
+                Ok::<_, crate::snapshot::SnapshotError>((
+                    bytes,
+                    Some((removed, snap.store_bytes()?)),
+                ))
+            })();
+            (snap, outcome)
+        })
+        .await;
+        match result {
+            Ok((snap, outcome)) => {
+                self.snapshotter = Some(snap);
+                match outcome {
+                    Ok((bytes, None)) => self.upkeep.bytes = bytes,
+                    Ok((before, Some((removed, after)))) => {
+                        tracing::info!(root = %self.root().display(), before, after, removed, "pruned the private object store");
+                        self.upkeep = Upkeep {
+                            bytes: after,
+                            after_prune: after,
+                            pruned_at: Instant::now(),
+                        };
+                    }
+                    Err(e) => {
+                        tracing::warn!(root = %self.root().display(), error = %e, "cannot prune the private object store");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "the prune task failed"),
         }
     }
 
@@ -1434,6 +1500,7 @@ impl Actor {
             error: self.halted.as_ref().map(|(_, m)| m.clone()),
             reviewing_with: self.running.as_ref().map(|r| r.with.clone()),
             up_to_date: self.up_to_date(),
+            snapshot_bytes: self.upkeep.bytes,
         };
         let deadline = if state == "settling" {
             self.settle.deadline()
@@ -1446,6 +1513,12 @@ impl Actor {
             since,
         });
     }
+}
+
+/// cxd's private directory for the workspace with this store id: its snapshot index and
+/// objects, the codex pid file and answers. Removed when the workspace is unwatched.
+pub fn private_dir(state_dir: &Path, id: i64) -> PathBuf {
+    state_dir.join("workspaces").join(id.to_string())
 }
 
 /// `F1`, `F2`, ... for row ids.

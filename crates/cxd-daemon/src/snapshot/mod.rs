@@ -24,6 +24,7 @@ mod git;
 mod parse;
 #[cfg(test)]
 mod tests;
+pub mod upkeep;
 
 use std::ffi::OsStr;
 use std::io::Write as _;
@@ -708,6 +709,11 @@ impl Snapshotter {
             ..self.reader(&args)
         })?;
         Ok(format!("pack-{}.", hex_line(&out, "pack-objects")?))
+    }
+
+    /// Bytes the private object directory holds (loose objects and packs).
+    pub fn store_bytes(&self) -> Result<u64, SnapshotError> {
+        upkeep::tree_bytes(&self.git.objects).map_err(io_err(&self.git.objects, "measure"))
     }
 
     /// How many loose objects the private object directory holds (a hint for [`Self::prune`]).
