@@ -168,3 +168,61 @@ fn the_private_object_store_is_pruned_and_unwatch_removes_it() {
         dirs[0].display()
     );
 }
+
+#[test]
+fn tracked_files_that_gitignore_matches_are_still_reviewed() {
+    let env = TestEnv::new();
+    env.fast_settle();
+    let repo = init_repo(env.dir.path(), "repo");
+    // Tracked first, ignored afterwards: git keeps tracking them, so cxd keeps reviewing them.
+    std::fs::write(repo.join("app.log"), "one\n").unwrap();
+    std::fs::create_dir_all(repo.join("build/sub")).unwrap();
+    std::fs::write(repo.join("build/sub/keep.txt"), "one\n").unwrap();
+    cxd_e2e::git(&repo, &["add", "-A"]);
+    cxd_e2e::git(&repo, &["commit", "-q", "-m", "tracked"]);
+    std::fs::write(
+        repo.join(".gitignore"),
+        "target/\nnode_modules/\n*.log\nbuild/\n",
+    )
+    .unwrap();
+    cxd_e2e::git(&repo, &["commit", "-q", "-am", "ignore them"]);
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    std::fs::write(repo.join("app.log"), "one\ntwo\n").unwrap();
+    let reqs = env.wait_log("review_started", 1, T);
+    assert_eq!(reqs[0]["files"], serde_json::json!(["app.log"]));
+    std::fs::write(repo.join("build/sub/keep.txt"), "one\ntwo\n").unwrap();
+    // An untracked file in the ignored directory stays ignored.
+    std::fs::write(repo.join("build/sub/out.o"), "junk\n").unwrap();
+    let reqs = env.wait_log("review_started", 2, T);
+    assert_eq!(reqs[1]["files"], serde_json::json!(["build/sub/keep.txt"]));
+    let prompt = wait_for("the second codex run", T, || {
+        let calls = env.codex_calls();
+        calls
+            .get(1)
+            .map(|c| c["prompt"].as_str().unwrap_or_default().to_owned())
+    });
+    assert!(
+        prompt.contains("+two"),
+        "the diff lacks the edit:\n{prompt}"
+    );
+}
+
+#[test]
+fn a_gitignore_added_over_a_tracked_file_leaves_it_reviewed() {
+    let env = TestEnv::new();
+    env.fast_settle();
+    let repo = init_repo(env.dir.path(), "repo");
+    std::fs::write(repo.join("notes.md"), "one\n").unwrap();
+    cxd_e2e::git(&repo, &["add", "-A"]);
+    cxd_e2e::git(&repo, &["commit", "-q", "-m", "notes"]);
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    std::fs::write(repo.join(".gitignore"), "target/\nnode_modules/\n*.md\n").unwrap();
+    let reqs = env.wait_log("review_started", 1, T);
+    assert_eq!(reqs[0]["files"], serde_json::json!([".gitignore"]));
+    env.wait_log("review_finished", 1, T);
+    std::fs::write(repo.join("notes.md"), "one\ntwo\n").unwrap();
+    let reqs = env.wait_log("review_started", 2, T);
+    assert_eq!(reqs[1]["files"], serde_json::json!(["notes.md"]));
+}
