@@ -226,3 +226,49 @@ fn a_gitignore_added_over_a_tracked_file_leaves_it_reviewed() {
     let reqs = env.wait_log("review_started", 2, T);
     assert_eq!(reqs[1]["files"], serde_json::json!(["notes.md"]));
 }
+
+#[test]
+fn a_deleted_then_recreated_workspace_is_watched_again() {
+    let env = TestEnv::new();
+    env.fast_settle();
+    let repo = init_repo(env.dir.path(), "repo");
+    let d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    std::fs::write(repo.join("README"), "hello\nworld\n").unwrap();
+    env.wait_log("review_finished", 1, T);
+    std::fs::remove_dir_all(&repo).unwrap();
+    wait_for("the workspace to go missing", T, || {
+        (env.status_json()["workspaces"][0]["state"] == "missing").then_some(())
+    });
+    // Back, as a new repository with its own history.
+    let repo = init_repo(env.dir.path(), "repo");
+    cxd_e2e::git(&repo, &["commit", "-q", "--amend", "-m", "another root"]);
+    std::fs::write(repo.join("extra.txt"), "committed\n").unwrap();
+    cxd_e2e::git(&repo, &["add", "-A"]);
+    cxd_e2e::git(&repo, &["commit", "-q", "-m", "a new history"]);
+    wait_for("the workspace to be watched again", T, || {
+        let w = env.status_json()["workspaces"][0].clone();
+        (w["state"] != "missing" && w["os_watches"].as_u64().unwrap_or(0) > 0).then_some(())
+    });
+    std::fs::write(repo.join("after.txt"), "an edit after the return\n").unwrap();
+    wait_for("a review of the edit made after the return", T, || {
+        env.log_kind("review_started")
+            .iter()
+            .any(|r| {
+                r["files"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|f| f == "after.txt"))
+            })
+            .then_some(())
+    });
+    let w = env.status_json()["workspaces"][0].clone();
+    assert!(
+        w["warnings"].as_array().unwrap().is_empty(),
+        "warnings after the return: {w}"
+    );
+    assert!(
+        d.log_text().contains("workspace root is back"),
+        "{}",
+        d.log_text()
+    );
+}

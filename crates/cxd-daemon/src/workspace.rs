@@ -33,6 +33,9 @@ const REPO_CONFIG_WARNING: &str = "ignoring .cxd.toml";
 /// At most this many file names go into one log entry (the count is always exact).
 const MAX_LOGGED_FILES: usize = 200;
 
+/// How often a missing root is looked for; no timer runs while nothing is missing.
+const MISSING_POLL: Duration = Duration::from_secs(2);
+
 /// What the registry may ask a workspace.
 #[derive(Debug)]
 pub enum Command {
@@ -181,6 +184,8 @@ pub async fn spawn(
             after_prune: 0,
             pruned_at: Instant::now(),
         },
+        root_check: None,
+        baseline_unverified: false,
     };
     actor.start(events_tx).await;
     let channels = Inbox {
@@ -277,6 +282,11 @@ struct Actor {
     queued_plan: Option<(String, oneshot::Sender<Response>)>,
     /// The private object store's size, and when it was last pruned.
     upkeep: Upkeep,
+    /// While the root is missing: when to look for it again.
+    root_check: Option<Instant>,
+    /// The baseline came from the store (a restart, or the root came back) and no diff
+    /// against it has worked yet: if the repository was recreated, its objects may be gone.
+    baseline_unverified: bool,
 }
 
 /// The private object store's size as last measured, and its size right after the last prune.
@@ -355,9 +365,11 @@ impl Actor {
             .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
             .collect();
         let snap_exclude = exclude.clone();
-        let stored = self.row.baseline_tree.clone().map(|tree| Snapshot {
-            tree,
-            head: self.row.baseline_head.clone(),
+        let stored = self.baseline.clone().or_else(|| {
+            self.row.baseline_tree.clone().map(|tree| Snapshot {
+                tree,
+                head: self.row.baseline_head.clone(),
+            })
         });
         let orphan = reviewer::pidfile(&dir);
         let opened = tokio::task::spawn_blocking(
@@ -388,6 +400,7 @@ impl Actor {
                 } else {
                     // Edits made while the daemon was down (or a review it was running when it
                     // stopped) are reviewed at the next settle.
+                    self.baseline_unverified = true;
                     self.full_rescan = true;
                     self.settle.change(Instant::now());
                 }
@@ -432,6 +445,16 @@ impl Actor {
                     self.ctx.emit("review_activity", Some(self.row.root.clone()), a);
                 }
                 Some(result) = inbox.done.recv() => self.on_review_done(result).await,
+                () = settle::until(self.root_check), if self.missing => {
+                    if self.root_is_back() {
+                        let (events_tx, events) = mpsc::unbounded_channel();
+                        inbox.events = events;
+                        watching = true;
+                        self.come_back(events_tx).await;
+                    } else {
+                        self.root_check = Some(Instant::now() + MISSING_POLL);
+                    }
+                }
                 () = settle::until(self.settle.deadline()) => {
                     if self.settle.poll(Instant::now()) {
                         self.on_settled().await;
@@ -500,6 +523,7 @@ impl Actor {
 
     fn go_missing(&mut self) {
         self.missing = true;
+        self.root_check = Some(Instant::now() + MISSING_POLL);
         self.settle.clear();
         self.pending.clear();
         self.watcher = None;
@@ -516,6 +540,40 @@ impl Actor {
                 self.root().display()
             ),
         );
+    }
+
+    /// The root is a git work tree again (recreated, or moved back).
+    fn root_is_back(&self) -> bool {
+        self.row.root.is_dir() && self.row.root.join(".git").exists()
+    }
+
+    /// The root came back: snapshot and watch it again. The private index is dropped (it may
+    /// describe another repository now); the baseline stays, so what changed since the last
+    /// review is reviewed at the next settle (against HEAD if the baseline's objects are gone).
+    async fn come_back(&mut self, events_tx: mpsc::UnboundedSender<WatchEvent>) {
+        self.missing = false;
+        self.root_check = None;
+        self.watcher = None;
+        self.snapshotter = None;
+        self.warnings.clear();
+        let index = self.dir().join("index");
+        if let Err(e) = std::fs::remove_file(&index)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %index.display(), error = %e, "cannot remove a stale private index");
+        }
+        tracing::info!(root = %self.root().display(), "workspace root is back");
+        self.ctx.emit(
+            "returned",
+            Some(self.row.root.clone()),
+            format!("{} is back: watching it again", self.root().display()),
+        );
+        self.start(events_tx).await;
+        if self.baseline.is_some() {
+            self.baseline_unverified = true;
+            self.full_rescan = true;
+            self.settle.change(Instant::now());
+        }
     }
 
     async fn on_command(&mut self, cmd: Command) {
@@ -732,18 +790,36 @@ impl Actor {
         let paths: Vec<PathBuf> = std::mem::take(&mut self.pending).into_iter().collect();
         let full = std::mem::take(&mut self.full_rescan);
         let max_bytes = self.config().review.max_diff_bytes as usize;
+        let unverified = self.baseline_unverified && !all;
+        let root = self.row.root.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let outcome = (|| {
+            let outcome: Result<(Change, bool), crate::snapshot::SnapshotError> = (|| {
                 let to = snap.snapshot(if full { None } else { Some(&paths) })?;
-                let base = if all {
-                    snap.head_snapshot()?
-                } else if to.head != base.head {
-                    snap.rebase_onto_head(&base, &to)?
-                } else {
-                    base
+                let against = |base: Snapshot| {
+                    let base = if all {
+                        snap.head_snapshot()?
+                    } else if to.head != base.head {
+                        snap.rebase_onto_head(&base, &to)?
+                    } else {
+                        base
+                    };
+                    let diff = snap.diff(&base, &to, max_bytes)?;
+                    Ok::<_, crate::snapshot::SnapshotError>((base, diff))
                 };
-                let diff = snap.diff(&base, &to, max_bytes)?;
-                Ok::<_, crate::snapshot::SnapshotError>(Change { base, to, diff })
+                let (base, diff, replaced) = match against(base) {
+                    Err(e) if unverified => {
+                        // The repository was recreated: the last reviewed tree's objects went
+                        // with the old one. Every uncommitted change is reviewed instead.
+                        tracing::warn!(root = %root.display(), error = %e, "the last reviewed tree is unreadable; reviewing against HEAD");
+                        let (base, diff) = against(snap.head_snapshot()?)?;
+                        (base, diff, true)
+                    }
+                    other => {
+                        let (base, diff) = other?;
+                        (base, diff, false)
+                    }
+                };
+                Ok((Change { base, to, diff }, replaced))
             })();
             (snap, outcome)
         })
@@ -751,6 +827,17 @@ impl Actor {
         match result {
             Ok((snap, outcome)) => {
                 self.snapshotter = Some(snap);
+                let outcome = match outcome {
+                    Ok((change, replaced)) => {
+                        self.baseline_unverified = false;
+                        if replaced {
+                            self.baseline = Some(change.base.clone());
+                            self.save_baseline(&change.base).await;
+                        }
+                        Ok(change)
+                    }
+                    Err(e) => Err(e),
+                };
                 if let Ok(c) = &outcome
                     && !all
                 {
