@@ -675,6 +675,19 @@ impl Snapshotter {
         filter: Option<&str>,
         opts: &[&str],
     ) -> Result<String, SnapshotError> {
+        let direct = crate::git_version::supports_pack_filter_to_dir();
+        self.pack_with(roots, filter, opts, direct)
+    }
+
+    /// [`Self::pack`], filtering in `pack-objects` itself (`direct`, git 2.41+) or through
+    /// `rev-list`.
+    fn pack_with(
+        &self,
+        roots: &[String],
+        filter: Option<&str>,
+        opts: &[&str],
+        direct: bool,
+    ) -> Result<String, SnapshotError> {
         let pack_dir = self.git.objects.join("pack");
         std::fs::create_dir_all(&pack_dir).map_err(io_err(&pack_dir, "create"))?;
         let mut revs = Vec::new();
@@ -686,7 +699,7 @@ impl Snapshotter {
         args.extend(opts.iter().map(OsStr::new));
         let objects;
         let stdin = match filter {
-            Some(filter) if !crate::git_version::supports_pack_filter_to_dir() => {
+            Some(filter) if !direct => {
                 let list = ["rev-list", "--objects", filter, "--stdin"].map(OsStr::new);
                 objects = self.git.run(&Call {
                     stdin: Some(&revs),
