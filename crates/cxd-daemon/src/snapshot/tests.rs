@@ -639,7 +639,9 @@ fn snapshot_packs_trees_alike_with_any_git() {
     trees.insert(head.clone());
     let filter = Some("--filter=blob:none");
     // Through rev-list (what gits before 2.41 need): the trees, no blob.
-    let walked = s.pack_with(&[head.clone()], filter, &[], false).unwrap();
+    let walked = s
+        .pack_with(std::slice::from_ref(&head), filter, &[], false)
+        .unwrap();
     assert_eq!(pack_objects(&repo, &walked), trees);
     if crate::git_version::supports_pack_filter_to_dir() {
         let direct = s.pack_with(&[head], filter, &[], true).unwrap();
