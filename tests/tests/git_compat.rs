@@ -272,3 +272,51 @@ fn a_deleted_then_recreated_workspace_is_watched_again() {
         d.log_text()
     );
 }
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_running_daemon_refuses_to_watch_once_git_was_downgraded() {
+    let env = TestEnv::new();
+    let repo = init_repo(env.dir.path(), "repo");
+    // The daemon's PATH starts with a directory whose `git` is the real one at first.
+    let bin = env.dir.path().join("swap-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let real = std::env::split_paths(&path)
+        .map(|d| d.join("git"))
+        .find(|g| g.is_file())
+        .expect("git on PATH");
+    std::os::unix::fs::symlink(&real, bin.join("git")).unwrap();
+    let log = std::fs::File::create(env.dir.path().join("daemon.log")).unwrap();
+    let _daemon = KillOnDrop(
+        env.cmd(&["daemon", "--log-stderr"])
+            .env("PATH", path_with(&bin))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the daemon to answer", T, || {
+        env.run(&["status", "--json"])
+            .status
+            .success()
+            .then_some(())
+    });
+    std::fs::remove_file(bin.join("git")).unwrap();
+    fake_git_path(&env, "git version 2.20.1");
+    std::fs::rename(env.dir.path().join("fake-git-bin/git"), bin.join("git")).unwrap();
+    let out = env.run(&["watch", repo.to_str().unwrap()]);
+    assert!(!out.status.success(), "watched with git 2.20.1");
+    let err = stderr_of(&out);
+    assert!(err.contains("git 2.20.1 is too old"), "{err}");
+    assert!(err.contains("2.30.0"), "{err}");
+}
