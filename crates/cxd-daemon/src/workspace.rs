@@ -568,12 +568,8 @@ impl Actor {
             Some(self.row.root.clone()),
             format!("{} is back: watching it again", self.root().display()),
         );
+        // With a baseline, `start` queues a full rescan and marks the baseline unverified.
         self.start(events_tx).await;
-        if self.baseline.is_some() {
-            self.baseline_unverified = true;
-            self.full_rescan = true;
-            self.settle.change(Instant::now());
-        }
     }
 
     async fn on_command(&mut self, cmd: Command) {
