@@ -320,3 +320,32 @@ fn a_running_daemon_refuses_to_watch_once_git_was_downgraded() {
     assert!(err.contains("git 2.20.1 is too old"), "{err}");
     assert!(err.contains("2.30.0"), "{err}");
 }
+
+#[test]
+fn a_file_added_with_git_add_force_is_reviewed_from_then_on() {
+    let env = TestEnv::new();
+    env.fast_settle();
+    let repo = init_repo(env.dir.path(), "repo");
+    std::fs::create_dir_all(repo.join("target")).unwrap();
+    std::fs::write(repo.join("target/config.toml"), "one\n").unwrap();
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    let watches = || {
+        env.status_json()["workspaces"][0]["os_watches"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = watches();
+    // Ignored (target/) until the user forces it into the index.
+    cxd_e2e::git(&repo, &["add", "-f", "target/config.toml"]);
+    cxd_e2e::git(&repo, &["commit", "-q", "-m", "keep this one"]);
+    wait_for("target/ to be watched", T, || {
+        (watches() > before).then_some(())
+    });
+    wait_for("the commit to settle", T, || {
+        (env.status_json()["workspaces"][0]["state"] == "idle").then_some(())
+    });
+    std::fs::write(repo.join("target/config.toml"), "one\ntwo\n").unwrap();
+    let reqs = env.wait_log("review_started", 1, T);
+    assert_eq!(reqs[0]["files"], serde_json::json!(["target/config.toml"]));
+}

@@ -210,6 +210,7 @@ impl Watcher {
             tx,
             batch: Batch::default(),
             polling_warned: false,
+            index_len: None,
         };
         state.watch_git();
         match state.os_watch(&root) {
@@ -346,6 +347,9 @@ struct State {
     tx: UnboundedSender<WatchEvent>,
     batch: Batch,
     polling_warned: bool,
+    /// The user's index size when git last listed the tracked ignored files: a file added
+    /// with `git add -f` (or untracked with `git rm --cached`) changes it.
+    index_len: Option<u64>,
 }
 
 impl State {
@@ -412,6 +416,7 @@ impl State {
     /// Ask git which tracked files its ignore rules match: those are reviewed all the same, so
     /// the directories holding them are watched (and left again when none is left there).
     fn refresh_tracked(&mut self) {
+        self.index_len = self.user_index_len();
         let files = git::tracked_but_ignored(&self.root);
         let (added, removed) = self.rules.set_tracked(files);
         for dir in added {
@@ -430,6 +435,14 @@ impl State {
                 self.batch.reconcile.push(parent.to_path_buf());
             }
         }
+    }
+
+    /// The size of the user's index now (`None` without one).
+    fn user_index_len(&self) -> Option<u64> {
+        let git = self.git.as_ref()?;
+        fs::metadata(git.git_dir.join("index"))
+            .ok()
+            .map(|m| m.len())
     }
 
     /// Drop every OS watch.
@@ -865,9 +878,12 @@ impl State {
     /// Finish a batch: re-walk where rules changed, then send what was seen. False once the
     /// receiver is gone.
     fn flush(&mut self) -> bool {
-        if self.batch.rescan || !self.batch.reconcile.is_empty() {
-            // An ignore file changed (or anything may have): which tracked files it matches
-            // may have too.
+        let index_changed = self.batch.git
+            && !self.git.as_ref().is_some_and(GitDirs::index_locked)
+            && self.user_index_len() != self.index_len;
+        if self.batch.rescan || !self.batch.reconcile.is_empty() || index_changed {
+            // An ignore file changed (or anything may have), or the index gained or lost
+            // entries: which tracked files the ignore rules match may have changed.
             self.refresh_tracked();
         }
         if self.batch.rescan {
