@@ -54,7 +54,13 @@ fn python_path() -> Option<PathBuf> {
     let dir = tools().join("python");
     if !have(Some(&dir)) {
         let out = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .arg("--target")
             .arg(&dir)
             .arg("jsonschema")
@@ -87,7 +93,10 @@ fn validate(schema: &Path, log: &Value, dir: &Path) -> Result<(), String> {
     match out.status.code() {
         Some(0) => Ok(()),
         Some(1) => Err(stderr),
-        _ => panic!("the SARIF validator could not run ({}): {stderr}", out.status),
+        _ => panic!(
+            "the SARIF validator could not run ({}): {stderr}",
+            out.status
+        ),
     }
 }
 

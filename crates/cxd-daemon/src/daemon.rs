@@ -45,6 +45,9 @@ pub enum DaemonError {
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// git is missing or too old to snapshot work trees.
+    #[error(transparent)]
+    Git(#[from] crate::git_version::GitVersionError),
     /// The async runtime or signal handling could not start.
     #[error("cannot start {what}: {source}")]
     Runtime {
@@ -71,6 +74,9 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         tracing::warn!("{w}");
         warnings.push(w);
     }
+    // Every workspace needs git: say so now rather than failing each snapshot later.
+    let git = crate::git_version::require()?;
+    tracing::info!(version = %git, "using git");
     let lock = InstanceLock::acquire(&paths.state_dir, &paths.socket)?;
     let config = Config::load(&paths.config)?;
 

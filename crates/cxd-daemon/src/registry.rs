@@ -287,7 +287,18 @@ impl Actor {
     async fn unwatch(&mut self, path: PathBuf) -> Result<PathBuf, RegistryError> {
         let root = self.holding(&path)?.root.clone();
         if let Some(handle) = self.workspaces.remove(&root) {
+            let dir = workspace::private_dir(&self.ctx.state_dir, handle.id);
             handle.stop().await;
+            // Its snapshots (a copy of every blob it reviewed) go with it.
+            let removed =
+                tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err((dir, e)),
+                    _ => Ok(()),
+                })
+                .await;
+            if let Ok(Err((dir, error))) = removed {
+                tracing::warn!(path = %dir.display(), %error, "cannot remove an unwatched workspace's snapshots");
+            }
         }
         let r = root.clone();
         self.store
@@ -338,6 +349,8 @@ fn resolve_root_blocking(path: &Path) -> Result<PathBuf, RegistryError> {
     } else {
         path.parent().unwrap_or(path)
     };
+    // The daemon checked git at start; it may have been replaced or removed since.
+    crate::git_version::require().map_err(|e| RegistryError::Usage(e.to_string()))?;
     let out = std::process::Command::new("git")
         .args(["rev-parse", "--show-toplevel"])
         .current_dir(dir)

@@ -22,7 +22,7 @@ use crate::review::jsonl::Activity;
 use crate::review::prompt::{self, ChangedFile, OpenFinding};
 use crate::reviewer::{self, Job, JobError, JobResult};
 use crate::settle::{self, Settle};
-use crate::snapshot::{Diff, Snapshot, Snapshotter};
+use crate::snapshot::{Diff, Snapshot, Snapshotter, upkeep};
 use crate::store::findings::FindingRow;
 use crate::store::{self, NewEvent, Store, WorkspaceRow};
 use crate::watch::{WatchConfig, WatchEvent, Watcher};
@@ -37,6 +37,9 @@ fn is_repo_config_warning(w: &str) -> bool {
 
 /// At most this many file names go into one log entry (the count is always exact).
 const MAX_LOGGED_FILES: usize = 200;
+
+/// How often a missing root is looked for; no timer runs while nothing is missing.
+const MISSING_POLL: Duration = Duration::from_secs(2);
 
 /// What the registry may ask a workspace.
 #[derive(Debug)]
@@ -183,6 +186,13 @@ pub async fn spawn(
         agent_files: std::collections::HashSet::new(),
         agent_session: None,
         queued_plan: None,
+        upkeep: Upkeep {
+            bytes: 0,
+            after_prune: 0,
+            pruned_at: Instant::now(),
+        },
+        root_check: None,
+        baseline_unverified: false,
     };
     actor.start(events_tx).await;
     let channels = Inbox {
@@ -221,6 +231,7 @@ fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
         error: None,
         reviewing_with: None,
         up_to_date: false,
+        snapshot_bytes: 0,
     }
 }
 
@@ -276,6 +287,21 @@ struct Actor {
     agent_session: Option<String>,
     /// A plan waiting for the running review to end.
     queued_plan: Option<(String, oneshot::Sender<Response>)>,
+    /// The private object store's size, and when it was last pruned.
+    upkeep: Upkeep,
+    /// While the root is missing: when to look for it again.
+    root_check: Option<Instant>,
+    /// The baseline came from the store (a restart, or the root came back) and no diff
+    /// against it has worked yet: if the repository was recreated, its objects may be gone.
+    baseline_unverified: bool,
+}
+
+/// The private object store's size as last measured, and its size right after the last prune.
+#[derive(Debug, Clone, Copy)]
+struct Upkeep {
+    bytes: u64,
+    after_prune: u64,
+    pruned_at: Instant,
 }
 
 /// Everything that reaches the actor.
@@ -329,10 +355,7 @@ impl Actor {
     }
 
     fn dir(&self) -> PathBuf {
-        self.ctx
-            .state_dir
-            .join("workspaces")
-            .join(self.row.id.to_string())
+        private_dir(&self.ctx.state_dir, self.row.id)
     }
 
     /// Open the snapshotter, establish the baseline, start watching.
@@ -355,35 +378,42 @@ impl Actor {
             .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
             .collect();
         let snap_exclude = exclude.clone();
-        let stored = self.row.baseline_tree.clone().map(|tree| Snapshot {
-            tree,
-            head: self.row.baseline_head.clone(),
+        let stored = self.baseline.clone().or_else(|| {
+            self.row.baseline_tree.clone().map(|tree| Snapshot {
+                tree,
+                head: self.row.baseline_head.clone(),
+            })
         });
         let orphan = reviewer::pidfile(&dir);
         let opened = tokio::task::spawn_blocking(
-            move || -> Result<(Snapshotter, Snapshot, bool), String> {
+            move || -> Result<(Snapshotter, Snapshot, bool, u64), String> {
                 if crate::review::runner::reap_orphan(&orphan) {
                     tracing::warn!(root = %root.display(), "ended a codex left running by a daemon that was killed");
                 }
                 let mut snap = Snapshotter::open(&root, &dir).map_err(|e| e.to_string())?;
                 snap.set_exclude(&snap_exclude);
-                match stored {
-                    Some(base) => Ok((snap, base, false)),
-                    None => {
-                        let base = snap.snapshot(None).map_err(|e| e.to_string())?;
-                        Ok((snap, base, true))
-                    }
-                }
+                let (base, fresh) = match stored {
+                    Some(base) => (base, false),
+                    None => (snap.snapshot(None).map_err(|e| e.to_string())?, true),
+                };
+                let bytes = snap.store_bytes().unwrap_or(0);
+                Ok((snap, base, fresh, bytes))
             },
         )
         .await;
         match opened {
-            Ok(Ok((snap, base, fresh))) => {
+            Ok(Ok((snap, base, fresh, bytes))) => {
+                self.upkeep = Upkeep {
+                    bytes,
+                    after_prune: bytes,
+                    pruned_at: Instant::now(),
+                };
                 if fresh {
                     self.save_baseline(&base).await;
                 } else {
                     // Edits made while the daemon was down (or a review it was running when it
                     // stopped) are reviewed at the next settle.
+                    self.baseline_unverified = true;
                     self.full_rescan = true;
                     self.settle.change(Instant::now());
                 }
@@ -428,6 +458,16 @@ impl Actor {
                     self.ctx.emit("review_activity", Some(self.row.root.clone()), a);
                 }
                 Some(result) = inbox.done.recv() => self.on_review_done(result).await,
+                () = settle::until(self.root_check), if self.missing => {
+                    if self.root_is_back() {
+                        let (events_tx, events) = mpsc::unbounded_channel();
+                        inbox.events = events;
+                        watching = true;
+                        self.come_back(events_tx).await;
+                    } else {
+                        self.root_check = Some(Instant::now() + MISSING_POLL);
+                    }
+                }
                 () = settle::until(self.settle.deadline()) => {
                     if self.settle.poll(Instant::now()) {
                         self.on_settled().await;
@@ -496,6 +536,7 @@ impl Actor {
 
     fn go_missing(&mut self) {
         self.missing = true;
+        self.root_check = Some(Instant::now() + MISSING_POLL);
         self.settle.clear();
         self.pending.clear();
         self.watcher = None;
@@ -512,6 +553,36 @@ impl Actor {
                 self.root().display()
             ),
         );
+    }
+
+    /// The root is a git work tree again (recreated, or moved back).
+    fn root_is_back(&self) -> bool {
+        self.row.root.is_dir() && self.row.root.join(".git").exists()
+    }
+
+    /// The root came back: snapshot and watch it again. The private index is dropped (it may
+    /// describe another repository now); the baseline stays, so what changed since the last
+    /// review is reviewed at the next settle (against HEAD if the baseline's objects are gone).
+    async fn come_back(&mut self, events_tx: mpsc::UnboundedSender<WatchEvent>) {
+        self.missing = false;
+        self.root_check = None;
+        self.watcher = None;
+        self.snapshotter = None;
+        self.warnings.clear();
+        let index = self.dir().join("index");
+        if let Err(e) = std::fs::remove_file(&index)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %index.display(), error = %e, "cannot remove a stale private index");
+        }
+        tracing::info!(root = %self.root().display(), "workspace root is back");
+        self.ctx.emit(
+            "returned",
+            Some(self.row.root.clone()),
+            format!("{} is back: watching it again", self.root().display()),
+        );
+        // With a baseline, `start` queues a full rescan and marks the baseline unverified.
+        self.start(events_tx).await;
     }
 
     async fn on_command(&mut self, cmd: Command) {
@@ -731,18 +802,36 @@ impl Actor {
         let paths: Vec<PathBuf> = std::mem::take(&mut self.pending).into_iter().collect();
         let full = std::mem::take(&mut self.full_rescan);
         let max_bytes = self.config().review.max_diff_bytes as usize;
+        let unverified = self.baseline_unverified && !all;
+        let root = self.row.root.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let outcome = (|| {
+            let outcome: Result<(Change, bool), crate::snapshot::SnapshotError> = (|| {
                 let to = snap.snapshot(if full { None } else { Some(&paths) })?;
-                let base = if all {
-                    snap.head_snapshot()?
-                } else if to.head != base.head {
-                    snap.rebase_onto_head(&base, &to)?
-                } else {
-                    base
+                let against = |base: Snapshot| {
+                    let base = if all {
+                        snap.head_snapshot()?
+                    } else if to.head != base.head {
+                        snap.rebase_onto_head(&base, &to)?
+                    } else {
+                        base
+                    };
+                    let diff = snap.diff(&base, &to, max_bytes)?;
+                    Ok::<_, crate::snapshot::SnapshotError>((base, diff))
                 };
-                let diff = snap.diff(&base, &to, max_bytes)?;
-                Ok::<_, crate::snapshot::SnapshotError>(Change { base, to, diff })
+                let (base, diff, replaced) = match against(base) {
+                    Err(e) if unverified => {
+                        // The repository was recreated: the last reviewed tree's objects went
+                        // with the old one. Every uncommitted change is reviewed instead.
+                        tracing::warn!(root = %root.display(), error = %e, "the last reviewed tree is unreadable; reviewing against HEAD");
+                        let (base, diff) = against(snap.head_snapshot()?)?;
+                        (base, diff, true)
+                    }
+                    other => {
+                        let (base, diff) = other?;
+                        (base, diff, false)
+                    }
+                };
+                Ok((Change { base, to, diff }, replaced))
             })();
             (snap, outcome)
         })
@@ -750,6 +839,17 @@ impl Actor {
         match result {
             Ok((snap, outcome)) => {
                 self.snapshotter = Some(snap);
+                let outcome = match outcome {
+                    Ok((change, replaced)) => {
+                        self.baseline_unverified = false;
+                        if replaced {
+                            self.baseline = Some(change.base.clone());
+                            self.save_baseline(&change.base).await;
+                        }
+                        Ok(change)
+                    }
+                    Err(e) => Err(e),
+                };
                 if let Ok(c) = &outcome
                     && !all
                 {
@@ -1336,6 +1436,7 @@ impl Actor {
                 let _ = w.send(done.clone());
             }
         }
+        self.upkeep().await;
         // A review's diff, prompt and transcript are freed now: hand the memory back.
         crate::memory::trim();
         if let Some((text, waiter)) = self.queued_plan.take() {
@@ -1399,6 +1500,54 @@ impl Actor {
                 kind: ErrorKind::Internal,
                 message: e.to_string(),
             }),
+        }
+    }
+
+    /// Measure the private object store and prune it when it grew enough (see
+    /// [`crate::snapshot::upkeep`]): only what the baseline and the last snapshot need stays.
+    async fn upkeep(&mut self) {
+        if self.running.is_some() {
+            return;
+        }
+        let Some(snap) = self.snapshotter.take() else {
+            return;
+        };
+        let keep: Vec<Snapshot> = self.baseline.iter().cloned().collect();
+        let upkeep = self.upkeep;
+        let result = tokio::task::spawn_blocking(move || {
+            let outcome = (|| {
+                let bytes = snap.store_bytes()?;
+                if !upkeep::prune_due(bytes, upkeep.after_prune, upkeep.pruned_at.elapsed()) {
+                    return Ok((bytes, None));
+                }
+                let removed = snap.prune(&keep.iter().collect::<Vec<_>>())?;
+                Ok::<_, crate::snapshot::SnapshotError>((
+                    bytes,
+                    Some((removed, snap.store_bytes()?)),
+                ))
+            })();
+            (snap, outcome)
+        })
+        .await;
+        match result {
+            Ok((snap, outcome)) => {
+                self.snapshotter = Some(snap);
+                match outcome {
+                    Ok((bytes, None)) => self.upkeep.bytes = bytes,
+                    Ok((before, Some((removed, after)))) => {
+                        tracing::info!(root = %self.root().display(), before, after, removed, "pruned the private object store");
+                        self.upkeep = Upkeep {
+                            bytes: after,
+                            after_prune: after,
+                            pruned_at: Instant::now(),
+                        };
+                    }
+                    Err(e) => {
+                        tracing::warn!(root = %self.root().display(), error = %e, "cannot prune the private object store");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "the prune task failed"),
         }
     }
 
@@ -1542,6 +1691,7 @@ impl Actor {
             error: self.halted.as_ref().map(|(_, m)| m.clone()),
             reviewing_with: self.running.as_ref().map(|r| r.with.clone()),
             up_to_date: self.up_to_date(),
+            snapshot_bytes: self.upkeep.bytes,
         };
         let deadline = if state == "settling" {
             self.settle.deadline()
@@ -1558,6 +1708,12 @@ impl Actor {
 
 /// At most this many findings of each list in one answer (a byte budget cuts them further).
 pub const ANSWER_FINDINGS: usize = 200;
+
+/// cxd's private directory for the workspace with this store id: its snapshot index and
+/// objects, the codex pid file and answers. Removed when the workspace is unwatched.
+pub fn private_dir(state_dir: &Path, id: i64) -> PathBuf {
+    state_dir.join("workspaces").join(id.to_string())
+}
 
 /// `F1`, `F2`, ... for row ids.
 fn public_ids(ids: &[i64]) -> Vec<String> {

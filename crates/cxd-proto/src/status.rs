@@ -79,6 +79,8 @@ pub struct WorkspaceStatus {
     pub reviewing_with: Option<String>,
     /// The newest review covers the working tree as the daemon last saw it.
     pub up_to_date: bool,
+    /// Bytes in cxd's private object store for this workspace (pruned now and then).
+    pub snapshot_bytes: u64,
 }
 
 /// A finished review, as status shows it.

@@ -111,9 +111,10 @@ pub(crate) fn discover(root: &Path) -> Result<Located, SnapshotError> {
     for k in &scrub {
         cmd.env_remove(k);
     }
+    // No `--path-format=absolute` (git 2.31+): the relative paths older gits print are
+    // relative to `root`, where git runs, and are joined to it below.
     let args = [
         "rev-parse",
-        "--path-format=absolute",
         "--show-toplevel",
         "--git-dir",
         "--git-common-dir",
@@ -138,7 +139,11 @@ pub(crate) fn discover(root: &Path) -> Result<Located, SnapshotError> {
             detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         });
     }
-    let text = bytes_to_path_lines(&out.stdout);
+    let base = root.canonicalize().unwrap_or_else(|_| root.to_owned());
+    let text: Vec<PathBuf> = bytes_to_path_lines(&out.stdout)
+        .into_iter()
+        .map(|p| base.join(p))
+        .collect();
     match <[PathBuf; 5]>::try_from(text) {
         Ok([toplevel, git_dir, common_dir, objects, index]) => Ok(Located {
             toplevel,

@@ -24,6 +24,7 @@ mod git;
 mod parse;
 #[cfg(test)]
 mod tests;
+pub mod upkeep;
 
 use std::ffi::OsStr;
 use std::io::Write as _;
@@ -367,7 +368,7 @@ impl Snapshotter {
                 revs.push(format!("^{old}^{{tree}}"));
             }
             // No delta search: these packs are short-lived (prune repacks them).
-            self.pack(&revs, &["--filter=blob:none", "--window=0"])?;
+            self.pack(&revs, Some("--filter=blob:none"), &["--window=0"])?;
         }
         let temp = self.dir.join("index.seed");
         std::fs::copy(&self.user_index, &temp).map_err(io_err(&self.user_index, "copy"))?;
@@ -630,7 +631,7 @@ impl Snapshotter {
         // Every tree (so write-tree's existence checks stay pack lookups), and every object
         // the repository lacks (our blobs).
         let trees = self.pack_trees(&roots)?;
-        let ours = self.pack(&roots, &["--local"])?;
+        let ours = self.pack(&roots, None, &["--local"])?;
         let pack_dir = self.git.objects.join("pack");
         let mut removed = 0;
         let objects = &self.git.objects;
@@ -660,30 +661,72 @@ impl Snapshotter {
     /// Pack every tree reachable from `roots` into the private object directory.
     /// Returns the pack's name prefix (`pack-HASH.`).
     fn pack_trees(&self, roots: &[String]) -> Result<String, SnapshotError> {
-        self.pack(roots, &["--filter=blob:none"])
+        self.pack(roots, Some("--filter=blob:none"), &[])
     }
 
-    /// Pack the objects `revs` (one `--revs` line each, `^` to exclude) reach.
-    fn pack(&self, roots: &[String], opts: &[&str]) -> Result<String, SnapshotError> {
+    /// Pack the objects `revs` (one `--revs` line each, `^` to exclude) reach, less those
+    /// `filter` (an object filter such as `--filter=blob:none`) leaves out.
+    ///
+    /// Before git 2.41, `pack-objects --filter` only writes to `--stdout`: there the walk is
+    /// `rev-list --objects --filter`, whose object list `pack-objects` then packs.
+    fn pack(
+        &self,
+        roots: &[String],
+        filter: Option<&str>,
+        opts: &[&str],
+    ) -> Result<String, SnapshotError> {
+        let direct = crate::git_version::supports_pack_filter_to_dir();
+        self.pack_with(roots, filter, opts, direct)
+    }
+
+    /// [`Self::pack`], filtering in `pack-objects` itself (`direct`, git 2.41+) or through
+    /// `rev-list`.
+    fn pack_with(
+        &self,
+        roots: &[String],
+        filter: Option<&str>,
+        opts: &[&str],
+        direct: bool,
+    ) -> Result<String, SnapshotError> {
         let pack_dir = self.git.objects.join("pack");
         std::fs::create_dir_all(&pack_dir).map_err(io_err(&pack_dir, "create"))?;
-        let mut stdin = Vec::new();
+        let mut revs = Vec::new();
         for r in roots {
-            let _ = writeln!(stdin, "{r}");
+            let _ = writeln!(revs, "{r}");
         }
         let base = pack_dir.join("pack");
-        let mut args = vec![
-            OsStr::new("pack-objects"),
-            OsStr::new("--revs"),
-            OsStr::new("-q"),
-        ];
+        let mut args = vec![OsStr::new("pack-objects"), OsStr::new("-q")];
         args.extend(opts.iter().map(OsStr::new));
+        let objects;
+        let stdin = match filter {
+            Some(filter) if !direct => {
+                let list = ["rev-list", "--objects", filter, "--stdin"].map(OsStr::new);
+                objects = self.git.run(&Call {
+                    stdin: Some(&revs),
+                    ..self.reader(&list)
+                })?;
+                &objects
+            }
+            Some(filter) => {
+                args.extend([OsStr::new("--revs"), OsStr::new(filter)]);
+                &revs
+            }
+            None => {
+                args.push(OsStr::new("--revs"));
+                &revs
+            }
+        };
         args.push(base.as_os_str());
         let out = self.git.run(&Call {
-            stdin: Some(&stdin),
+            stdin: Some(stdin),
             ..self.reader(&args)
         })?;
         Ok(format!("pack-{}.", hex_line(&out, "pack-objects")?))
+    }
+
+    /// Bytes the private object directory holds (loose objects and packs).
+    pub fn store_bytes(&self) -> Result<u64, SnapshotError> {
+        upkeep::tree_bytes(&self.git.objects).map_err(io_err(&self.git.objects, "measure"))
     }
 
     /// How many loose objects the private object directory holds (a hint for [`Self::prune`]).

@@ -600,3 +600,51 @@ fn snapshot_open_rejects_a_subdirectory_and_a_non_repo() {
     let err = Snapshotter::open(plain.path(), &repo.state).unwrap_err();
     assert!(matches!(err, SnapshotError::NotARepo { .. }), "{err}");
 }
+
+/// The object ids in a private pack (`pack-HASH.` prefix), from its index.
+fn pack_objects(repo: &Repo, prefix: &str) -> std::collections::BTreeSet<String> {
+    let idx = repo.state.join("objects/pack").join(format!("{prefix}idx"));
+    let out = Command::new("git")
+        .args(["show-index"])
+        .stdin(std::fs::File::open(&idx).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn snapshot_packs_trees_alike_with_any_git() {
+    let repo = Repo::new(&[
+        ("a.txt", "a\n"),
+        ("src/b.rs", "b\n"),
+        ("src/deep/c.rs", "c\n"),
+        ("docs/d.md", "d\n"),
+    ]);
+    let s = repo.open();
+    let head = repo.git(&["rev-parse", "HEAD^{tree}"]);
+    let mut trees: std::collections::BTreeSet<String> = repo
+        .git(&["ls-tree", "-r", "-t", "HEAD"])
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("tree"))
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+        .collect();
+    trees.insert(head.clone());
+    let filter = Some("--filter=blob:none");
+    // Through rev-list (what gits before 2.41 need): the trees, no blob.
+    let walked = s
+        .pack_with(std::slice::from_ref(&head), filter, &[], false)
+        .unwrap();
+    assert_eq!(pack_objects(&repo, &walked), trees);
+    if crate::git_version::supports_pack_filter_to_dir() {
+        let direct = s.pack_with(&[head], filter, &[], true).unwrap();
+        assert_eq!(pack_objects(&repo, &direct), trees);
+    }
+}

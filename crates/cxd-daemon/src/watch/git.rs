@@ -101,3 +101,38 @@ impl GitDirs {
         self.git_dir.join("index.lock").exists()
     }
 }
+
+/// The files git tracks at `root` although its ignore rules match them (absolute paths), from
+/// `git ls-files -c -i --exclude-standard`. Empty when git cannot say (it is logged).
+pub(super) fn tracked_but_ignored(root: &Path) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut cmd = std::process::Command::new("git");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("GIT_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["-c", "core.quotepath=off", "-c", "core.fsmonitor=false"])
+        .args(["ls-files", "-z", "-c", "-i", "--exclude-standard"])
+        .current_dir(root)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => out
+            .stdout
+            .split(|&b| b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| root.join(std::ffi::OsStr::from_bytes(p)))
+            .collect(),
+        Ok(out) => {
+            tracing::debug!(root = %root.display(), stderr = %String::from_utf8_lossy(&out.stderr).trim(), "cannot list tracked ignored files");
+            Vec::new()
+        }
+        Err(error) => {
+            tracing::debug!(root = %root.display(), %error, "cannot run git to list tracked ignored files");
+            Vec::new()
+        }
+    }
+}

@@ -210,6 +210,7 @@ impl Watcher {
             tx,
             batch: Batch::default(),
             polling_warned: false,
+            index_len: None,
         };
         state.watch_git();
         match state.os_watch(&root) {
@@ -346,11 +347,18 @@ struct State {
     tx: UnboundedSender<WatchEvent>,
     batch: Batch,
     polling_warned: bool,
+    /// The user's index size when git last listed the tracked ignored files: a file added
+    /// with `git add -f` (or untracked with `git rm --cached`) changes it.
+    index_len: Option<u64>,
 }
 
 impl State {
     /// The watch thread: block for an event, drain the rest, send one batch; repeat.
     fn run(mut self, rx: Receiver<Msg>) {
+        // Off `start`'s path: asking git costs ~200 ms on a 100 000-file tree. Events that
+        // come meanwhile wait in the queue.
+        self.refresh_tracked();
+        self.publish();
         let mut next_poll: Option<Instant> = None;
         let mut shutting_down = false;
         loop {
@@ -403,6 +411,38 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Ask git which tracked files its ignore rules match: those are reviewed all the same, so
+    /// the directories holding them are watched (and left again when none is left there).
+    fn refresh_tracked(&mut self) {
+        self.index_len = self.user_index_len();
+        let files = git::tracked_but_ignored(&self.root);
+        let (added, removed) = self.rules.set_tracked(files);
+        for dir in added {
+            if !self.is_known_dir(&dir)
+                && dir.parent().is_some_and(|p| self.is_known_dir(p))
+                && !self.is_excluded(&dir)
+                && !self.rules.is_ignored(&dir, true)
+            {
+                self.walk(&dir, false);
+            }
+        }
+        for dir in removed {
+            if let Some(parent) = dir.parent()
+                && self.is_known_dir(&dir)
+            {
+                self.batch.reconcile.push(parent.to_path_buf());
+            }
+        }
+    }
+
+    /// The size of the user's index now (`None` without one).
+    fn user_index_len(&self) -> Option<u64> {
+        let git = self.git.as_ref()?;
+        fs::metadata(git.git_dir.join("index"))
+            .ok()
+            .map(|m| m.len())
     }
 
     /// Drop every OS watch.
@@ -838,6 +878,14 @@ impl State {
     /// Finish a batch: re-walk where rules changed, then send what was seen. False once the
     /// receiver is gone.
     fn flush(&mut self) -> bool {
+        let index_changed = self.batch.git
+            && !self.git.as_ref().is_some_and(GitDirs::index_locked)
+            && self.user_index_len() != self.index_len;
+        if self.batch.rescan || !self.batch.reconcile.is_empty() || index_changed {
+            // An ignore file changed (or anything may have), or the index gained or lost
+            // entries: which tracked files the ignore rules match may have changed.
+            self.refresh_tracked();
+        }
         if self.batch.rescan {
             self.batch.reconcile.clear();
             let root = self.root.clone();

@@ -47,7 +47,8 @@ pub fn install(args: &PathArg) -> anyhow::Result<ExitCode> {
 /// The repository's hooks directory (honours core.hooksPath and linked worktrees).
 fn hooks_dir(path: &Path) -> anyhow::Result<PathBuf> {
     let out = Command::new("git")
-        .args(["rev-parse", "--path-format=absolute", "--git-path", "hooks"])
+        // No `--path-format=absolute` (git 2.31+): a relative answer is relative to `path`.
+        .args(["rev-parse", "--git-path", "hooks"])
         .current_dir(path)
         .output()
         .context("cannot run git")?;
@@ -58,5 +59,5 @@ fn hooks_dir(path: &Path) -> anyhow::Result<PathBuf> {
         )
         .into());
     }
-    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    Ok(path.join(String::from_utf8_lossy(&out.stdout).trim()))
 }

@@ -136,6 +136,11 @@ pub fn render(report: &StatusReport) -> String {
             );
         }
         let _ = writeln!(out, "  watches   {}", w.os_watches);
+        let _ = writeln!(
+            out,
+            "  snapshots {:.1} MiB",
+            w.snapshot_bytes as f64 / (1024.0 * 1024.0)
+        );
         for warning in &w.warnings {
             let _ = writeln!(out, "  warning   {}", lines(warning, "            "));
         }
