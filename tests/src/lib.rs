@@ -269,6 +269,38 @@ impl Drop for Daemon {
     }
 }
 
+/// Run `cmd` the way Claude Code runs a hook: `input` as one JSON line on stdin; its output.
+pub fn run_hook(mut cmd: Command, input: &serde_json::Value) -> Output {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{input}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+impl TestEnv {
+    /// `cxd hook claude EVENT` with `input` on stdin, asserting the exit 0 every hook gives.
+    pub fn hook(&self, event: &str, input: &serde_json::Value) -> Output {
+        let out = run_hook(self.cmd(&["hook", "claude", event]), input);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "hooks always exit 0: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
 /// Is `path` a socket file?
 pub fn is_socket(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;

@@ -22,27 +22,7 @@ fn setup(extra: &str) -> (TestEnv, std::path::PathBuf) {
 }
 
 fn hook(env: &TestEnv, event: &str, input: &Value) -> Output {
-    let mut child = env
-        .cmd(&["hook", "claude", event])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{input}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "hooks always exit 0: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    env.hook(event, input)
 }
 
 fn stdout_json(out: &Output) -> Value {

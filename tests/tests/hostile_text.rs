@@ -215,43 +215,15 @@ fn hostile_text_never_reaches_a_terminal_and_json_keeps_it_exact() {
 
 /// The edit hook's JSON for Claude carries findings it has not seen.
 fn edit_hook(env: &TestEnv, repo: &Path) -> Vec<u8> {
-    use std::io::Write as _;
     let input = json!({"session_id": "s1", "cwd": repo, "hook_event_name": "PostToolUse",
                        "tool_name": "Write", "tool_input": {"file_path": repo.join("README")}});
-    let mut child = env
-        .cmd(&["hook", "claude", "post-tool-use"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let out = env.hook("post-tool-use", &input);
     out.stdout
 }
 
 /// Run a hook with `input` on stdin; hooks always exit 0.
 fn hook(env: &TestEnv, event: &str, input: &Value) -> Value {
-    use std::io::Write as _;
-    let mut child = env
-        .cmd(&["hook", "claude", event])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = env.hook(event, input);
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&out.stdout)))
 }

@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -134,23 +133,9 @@ fn a_cloned_repository_cannot_choose_the_program_loosen_the_sandbox_or_lower_the
 }
 
 fn hook_stop(env: &TestEnv, repo: &Path) -> String {
-    let mut child = env
-        .cmd(&["hook", "claude", "stop"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
     let input = json!({"session_id": "s1", "cwd": repo, "hook_event_name": "Stop",
                        "stop_hook_active": false, "last_assistant_message": "done"});
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(env.hook("stop", &input).stdout).unwrap()
 }
 
 #[test]

@@ -7,7 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::Write as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -177,20 +176,8 @@ fn run_bounded(mut cmd: Command) -> Output {
 }
 
 /// Run a hook the way Claude Code does: JSON on stdin.
-fn hook(mut cmd: Command, input: &serde_json::Value) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+fn hook(cmd: Command, input: &serde_json::Value) -> Output {
+    cxd_e2e::run_hook(cmd, input)
 }
 
 fn stderr(out: &Output) -> String {
