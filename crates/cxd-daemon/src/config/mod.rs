@@ -168,15 +168,20 @@ impl Config {
                 message: e.message().trim().to_owned(),
             }
         })?;
-        config
-            .validate()
+        config.validated(path, text)
+    }
+
+    /// This config if its values are acceptable, else the error naming the key and its line in
+    /// `text` (the file at `path`).
+    fn validated(self, path: &Path, text: &str) -> Result<Self, ConfigError> {
+        self.validate()
             .map_err(|(key, message)| ConfigError::Invalid {
                 path: path.to_path_buf(),
                 line: find_key_line(text, key),
                 key: key.to_owned(),
                 message,
             })?;
-        Ok(config)
+        Ok(self)
     }
 
     /// Check values a type cannot express; returns the offending key and why.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::read::{Confine, read_config};
 use super::trust::{Trust, TrustList};
-use super::{Config, ConfigError, find_key_line, line_of, merge};
+use super::{Config, ConfigError, line_of, merge};
 
 /// A repository's own config file, at the root of its work tree.
 pub const REPO_FILE: &str = ".cxd.toml";
@@ -197,15 +197,7 @@ impl Config {
                     line: 0,
                     message: e.message().trim().to_owned(),
                 })?;
-        merged
-            .validate()
-            .map_err(|(key, message)| ConfigError::Invalid {
-                path: path.to_path_buf(),
-                line: find_key_line(text, key),
-                key: key.to_owned(),
-                message,
-            })?;
-        Ok((merged, refused))
+        Ok((merged.validated(path, text)?, refused))
     }
 }
 
