@@ -181,6 +181,39 @@ impl TestEnv {
         serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
     }
 
+    /// The first workspace of `cxd status --json`.
+    pub fn workspace(&self) -> serde_json::Value {
+        self.status_json()["workspaces"][0].clone()
+    }
+
+    /// Wait until the first workspace has `n` finished reviews and is not reviewing; its status.
+    pub fn wait_reviews(&self, n: u64, timeout: Duration) -> serde_json::Value {
+        wait_for(&format!("{n} finished review(s)"), timeout, || {
+            let w = self.workspace();
+            (w["reviews"].as_u64() == Some(n) && w["state"] != "reviewing").then_some(w)
+        })
+    }
+
+    /// Run `cxd COMMAND_LINE` (a shell command line after the binary) on a terminal, through
+    /// `script`, with this environment; `script` writes what the terminal got to `typescript`.
+    pub fn on_a_terminal(&self, command_line: &str, typescript: &Path) -> Output {
+        let command = format!("{} {command_line}", cxd_bin().display());
+        self.cmd(&[])
+            .get_envs()
+            .fold(Command::new("script"), |mut c, (k, v)| {
+                match v {
+                    Some(v) => c.env(k, v),
+                    None => c.env_remove(k),
+                };
+                c
+            })
+            .args(["-q", "-e", "-c", &command])
+            .arg(typescript)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
     /// Start `cxd daemon` and wait until it answers.
     pub fn start_daemon(&self) -> Daemon {
         self.start_daemon_with(|_| {})
@@ -269,8 +302,8 @@ impl Drop for Daemon {
     }
 }
 
-/// Run `cmd` the way Claude Code runs a hook: `input` as one JSON line on stdin; its output.
-pub fn run_hook(mut cmd: Command, input: &serde_json::Value) -> Output {
+/// Run `cmd` with `input` on its stdin (then closed); its output.
+pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
     use std::io::Write as _;
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -278,13 +311,13 @@ pub fn run_hook(mut cmd: Command, input: &serde_json::Value) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{input}\n").as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// Run `cmd` the way Claude Code runs a hook: `input` as one JSON line on stdin; its output.
+pub fn run_hook(cmd: Command, input: &serde_json::Value) -> Output {
+    run_with_stdin(cmd, format!("{input}\n").as_bytes())
 }
 
 impl TestEnv {

@@ -20,10 +20,6 @@ fn setup() -> (TestEnv, std::path::PathBuf) {
     (env, repo)
 }
 
-fn ws(env: &TestEnv) -> Value {
-    env.status_json()["workspaces"][0].clone()
-}
-
 fn finding(title: &str, severity: &str) -> Value {
     json!({"severity": severity, "category": "bug", "file": "README", "line_start": 1, "line_end": 1,
            "title": title, "body": "b", "recommendation": "r", "confidence": 0.5})
@@ -114,7 +110,7 @@ fn a_halted_workspace_fails_the_gate() {
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "changed\n").unwrap();
     wait_for("halted", T, || {
-        (ws(&env)["state"] == "halted").then_some(())
+        (env.workspace()["state"] == "halted").then_some(())
     });
     let (code, r) = gate(&env, &repo, &[]);
     assert_eq!(code, 1);
@@ -132,24 +128,24 @@ fn approval_goes_stale_after_an_edit() {
     let (env, repo) = setup();
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
-    assert!(ws(&env)["approval"].is_null());
+    assert!(env.workspace()["approval"].is_null());
     let out = env.ok(&["approve", repo.to_str().unwrap(), "--note", "ship it"]);
     assert_eq!(
         out.trim(),
         format!("approved {} as it is now", repo.display())
     );
-    let a = ws(&env)["approval"].clone();
+    let a = env.workspace()["approval"].clone();
     assert_eq!(a["current"], true, "{a:#}");
     assert!(env.ok(&["status"]).contains("approval  current"));
     std::fs::write(repo.join("README"), "edited after approval\n").unwrap();
     wait_for("stale approval", T, || {
-        (ws(&env)["approval"]["current"] == false).then_some(())
+        (env.workspace()["approval"]["current"] == false).then_some(())
     });
     wait_for("reviewed", T, || {
-        (ws(&env)["reviews"] == 1 && ws(&env)["state"] == "idle").then_some(())
+        (env.workspace()["reviews"] == 1 && env.workspace()["state"] == "idle").then_some(())
     });
     assert_eq!(
-        ws(&env)["approval"]["current"],
+        env.workspace()["approval"]["current"],
         false,
         "a review does not renew an approval"
     );
@@ -166,10 +162,10 @@ fn dismiss_and_reopen() {
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "changed\n").unwrap();
     wait_for("finding", T, || {
-        (ws(&env)["open_findings"]["high"] == 1).then_some(())
+        (env.workspace()["open_findings"]["high"] == 1).then_some(())
     });
     env.ok(&["dismiss", "F1", "--reason", "false positive"]);
-    assert_eq!(ws(&env)["open_findings"]["high"], 0);
+    assert_eq!(env.workspace()["open_findings"]["high"], 0);
     let out = env.run(&["dismiss", "F1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already dismissed"));
@@ -183,7 +179,7 @@ fn dismiss_and_reopen() {
             .unwrap();
     assert_eq!(all[0]["status"], "dismissed");
     assert_eq!(env.ok(&["reopen", "F1"]).trim(), "reopened F1 (leak)");
-    assert_eq!(ws(&env)["open_findings"]["high"], 1);
+    assert_eq!(env.workspace()["open_findings"]["high"], 1);
     let d = env.log_kind("dismissal");
     assert_eq!(
         (d[0]["finding"].clone(), d[0]["reason"].clone()),
@@ -200,7 +196,7 @@ fn the_log_records_who_did_what() {
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "changed\n").unwrap();
     wait_for("reviewed", T, || {
-        (ws(&env)["reviews"] == 1 && ws(&env)["state"] == "idle").then_some(())
+        (env.workspace()["reviews"] == 1 && env.workspace()["state"] == "idle").then_some(())
     });
     env.ok(&["approve", repo.to_str().unwrap()]);
     env.ok(&["dismiss", "F1"]);
@@ -289,7 +285,7 @@ fn colour_only_on_request_and_never_with_no_color() {
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "changed\n").unwrap();
     wait_for("finding", T, || {
-        (ws(&env)["open_findings"]["high"] == 1).then_some(())
+        (env.workspace()["open_findings"]["high"] == 1).then_some(())
     });
     // A pipe, NO_COLOR set (the harness default): plain text.
     for args in [&["status"][..], &["findings", repo.to_str().unwrap()]] {
@@ -360,7 +356,7 @@ fn the_git_hook_runs_the_gate_and_keeps_the_users_hook() {
     );
     std::fs::write(repo.join("README"), "changed\n").unwrap();
     wait_for("finding", T, || {
-        (ws(&env)["open_findings"]["high"] == 1).then_some(())
+        (env.workspace()["open_findings"]["high"] == 1).then_some(())
     });
     // The hook runs `cxd` from PATH with this test's environment.
     let bin_dir = cxd_e2e::cxd_bin().parent().unwrap().to_path_buf();

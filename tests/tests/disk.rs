@@ -53,10 +53,6 @@ impl Drop for Mount {
     }
 }
 
-fn ws(env: &TestEnv) -> Value {
-    env.status_json()["workspaces"][0].clone()
-}
-
 /// Everything the workspace says is wrong, in one string.
 fn complaints(w: &Value) -> String {
     format!(
@@ -87,13 +83,13 @@ fn a_full_disk_is_reported_and_survived() {
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "one\n").unwrap();
     wait_for("first review", T, || {
-        (ws(&env)["reviews"] == 1 && ws(&env)["state"] == "idle").then_some(())
+        (env.workspace()["reviews"] == 1 && env.workspace()["state"] == "idle").then_some(())
     });
 
     let filler = fill(&mount.0);
     std::fs::write(repo.join("README"), "two\n").unwrap();
     let w = wait_for("the full disk reported", T, || {
-        let w = ws(&env);
+        let w = env.workspace();
         let text = complaints(&w).to_lowercase();
         (text.contains("full") || text.contains("no space")).then_some(w)
     });
@@ -147,5 +143,5 @@ fn a_read_only_state_dir_is_a_clear_error_at_start() {
     // Writable again: it starts, and the workspace it watched is back.
     mount.remount("rw");
     let _d = env.start_daemon();
-    assert_eq!(ws(&env)["root"], repo.to_str().unwrap());
+    assert_eq!(env.workspace()["root"], repo.to_str().unwrap());
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, fixtures, init_repo, wait_for};
+use cxd_e2e::{TestEnv, fixtures, init_repo};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
@@ -111,13 +111,6 @@ fn answer(verdict: &str, findings: Vec<Value>, fixed: &[&str]) -> Value {
                       "fixed_finding_ids": fixed}})
 }
 
-fn wait_reviews(env: &TestEnv, n: u64) {
-    wait_for(&format!("{n} finished review(s)"), T, || {
-        let w = env.status_json()["workspaces"][0].clone();
-        (w["reviews"].as_u64() == Some(n) && w["state"] != "reviewing").then_some(())
-    });
-}
-
 #[test]
 fn findings_export_as_valid_sarif_and_rdjsonl() {
     let schema = sarif_schema();
@@ -140,7 +133,7 @@ fn findings_export_as_valid_sarif_and_rdjsonl() {
     let _d = env.start_daemon();
     env.ok(&["watch", repo_s]);
     std::fs::write(repo.join("README"), "hello\nbroken\nthree\n").unwrap();
-    wait_reviews(&env, 1);
+    env.wait_reviews(1, T);
 
     let log: Value =
         serde_json::from_str(&env.ok(&["export", repo_s, "--format", "sarif"])).unwrap();
@@ -207,7 +200,7 @@ fn findings_export_as_valid_sarif_and_rdjsonl() {
 
     // A fix resolves F1: only --all still exports it, marked resolved.
     std::fs::write(repo.join("README"), "hello\nfixed\n").unwrap();
-    wait_reviews(&env, 2);
+    env.wait_reviews(2, T);
     let open: Value =
         serde_json::from_str(&env.ok(&["export", repo_s, "--format", "sarif"])).unwrap();
     assert_eq!(open["runs"][0]["results"].as_array().unwrap().len(), 2);

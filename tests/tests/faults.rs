@@ -10,10 +10,6 @@ use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
 
-fn ws(env: &TestEnv) -> Value {
-    env.status_json()["workspaces"][0].clone()
-}
-
 fn setup() -> (TestEnv, std::path::PathBuf) {
     let env = TestEnv::new();
     env.write_config("[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n");
@@ -65,7 +61,7 @@ fn codex_killed_by_a_signal_halts_with_the_reason() {
     let rc = unsafe { libc::kill(pid, libc::SIGKILL) };
     assert_eq!(rc, 0);
     let w = wait_for("halted", T, || {
-        let w = ws(&env);
+        let w = env.workspace();
         (w["state"] == "halted").then_some(w)
     });
     assert_eq!(w["last_review"]["error_class"], "crash");
@@ -91,7 +87,7 @@ fn a_workspace_deleted_during_a_review_goes_missing() {
     wait_for("codex running", T, || env.codex_calls().first().cloned());
     std::fs::remove_dir_all(&repo).unwrap();
     let w = wait_for("missing and done", T, || {
-        let w = ws(&env);
+        let w = env.workspace();
         (w["state"] == "missing" && w["reviews"] == 1).then_some(w)
     });
     assert_eq!(w["last_review"]["verdict"], "interrupted", "{w:#}");

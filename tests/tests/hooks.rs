@@ -56,10 +56,6 @@ fn finding(title: &str) -> Value {
            "title": title, "body": "b", "recommendation": "check the bound", "confidence": 0.9})
 }
 
-fn ws(env: &TestEnv) -> Value {
-    env.status_json()["workspaces"][0].clone()
-}
-
 #[test]
 fn post_tool_use_attributes_the_edit_and_passes_findings_on_once() {
     let (env, repo) = setup("");
@@ -78,7 +74,9 @@ fn post_tool_use_attributes_the_edit_and_passes_findings_on_once() {
     assert_eq!(edits[0]["by"], "agent");
     assert_eq!(edits[0]["session"], "sess-1");
     assert_eq!(edits[0]["files"], json!(["src.rs"]));
-    wait_for("the review", T, || (ws(&env)["reviews"] == 1).then_some(()));
+    wait_for("the review", T, || {
+        (env.workspace()["reviews"] == 1).then_some(())
+    });
     // The next edit hears about the finding, once.
     let out = hook(
         &env,
@@ -188,7 +186,7 @@ fn the_stop_hook_blocks_then_fails_open_past_max_rounds() {
         "{reason}"
     );
     assert!(reason.len() < 10_000);
-    assert_eq!(ws(&env)["last_review"]["trigger"], "stop");
+    assert_eq!(env.workspace()["last_review"]["trigger"], "stop");
     // The block told this session about F1: its next edit does not hear it again.
     let out = hook(
         &env,
@@ -287,7 +285,7 @@ fn a_plan_is_denied_then_allowed_after_a_revision_on_the_same_thread() {
     );
     let calls = env.codex_calls();
     assert_eq!(calls.len(), 2);
-    let thread = ws(&env)["thread_id"].as_str().unwrap().to_owned();
+    let thread = env.workspace()["thread_id"].as_str().unwrap().to_owned();
     assert_eq!(calls[1]["argv"][1], "resume");
     assert_eq!(calls[1]["argv"][2], thread.as_str());
     let prompt = calls[1]["prompt"].as_str().unwrap();
@@ -307,9 +305,9 @@ fn a_plan_is_denied_then_allowed_after_a_revision_on_the_same_thread() {
         (plans[0]["revision"].clone(), plans[1]["revision"].clone()),
         (json!(false), json!(true))
     );
-    assert_eq!(ws(&env)["last_review"]["trigger"], "plan");
+    assert_eq!(env.workspace()["last_review"]["trigger"], "plan");
     assert_eq!(
-        ws(&env)["open_findings"]["high"],
+        env.workspace()["open_findings"]["high"],
         0,
         "the revision resolved the concern"
     );
@@ -338,19 +336,10 @@ fn cxd_plan_from_a_file_or_stdin() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(": changes_requested"));
-    let mut child = env
-        .cmd(&["plan", "-", repo.to_str().unwrap(), "--wait", "--json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"1. Do the thing, carefully.\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = cxd_e2e::run_with_stdin(
+        env.cmd(&["plan", "-", repo.to_str().unwrap(), "--wait", "--json"]),
+        b"1. Do the thing, carefully.\n",
+    );
     assert_eq!(out.status.code(), Some(0));
     let done: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(done["review"]["trigger"], "plan");
@@ -375,6 +364,6 @@ fn watch_auto_watches_the_repo_an_agent_edits() {
     );
     assert!(out.stdout.is_empty());
     wait_for("auto watch", T, || {
-        (ws(&env)["root"] == repo.to_str().unwrap()).then_some(())
+        (env.workspace()["root"] == repo.to_str().unwrap()).then_some(())
     });
 }

@@ -55,22 +55,7 @@ fn hostile_answer() -> Value {
 /// terminal received.
 fn on_a_terminal(env: &TestEnv, args: &str) -> (Option<i32>, Vec<u8>) {
     let typescript = env.dir.path().join(format!("typescript-{}", args.len()));
-    let command = format!("{} {args}", cxd_e2e::cxd_bin().display());
-    let out = env
-        .cmd(&[])
-        .get_envs()
-        .fold(std::process::Command::new("script"), |mut c, (k, v)| {
-            match v {
-                Some(v) => c.env(k, v),
-                None => c.env_remove(k),
-            };
-            c
-        })
-        .args(["-q", "-e", "-c", &command])
-        .arg(&typescript)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = env.on_a_terminal(args, &typescript);
     (out.status.code(), std::fs::read(&typescript).unwrap())
 }
 

@@ -20,17 +20,6 @@ fn high_finding() -> Value {
         "fixed_finding_ids": []}})
 }
 
-fn ws(env: &TestEnv) -> Value {
-    env.status_json()["workspaces"][0].clone()
-}
-
-fn wait_reviews(env: &TestEnv, n: u64) -> Value {
-    wait_for(&format!("{n} finished review(s)"), T, || {
-        let w = ws(env);
-        (w["reviews"].as_u64() == Some(n) && w["state"] != "reviewing").then_some(w)
-    })
-}
-
 fn warnings(w: &Value) -> String {
     w["warnings"]
         .as_array()
@@ -88,7 +77,7 @@ fn a_cloned_repository_cannot_choose_the_program_loosen_the_sandbox_or_lower_the
     });
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "hello\nworld\n").unwrap();
-    let w = wait_reviews(&env, 1);
+    let w = env.wait_reviews(1, T);
 
     assert!(
         !env.dir.path().join("pwned").exists(),
@@ -148,14 +137,14 @@ fn trust_applies_a_repository_file_until_it_changes() {
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "hello\nworld\n").unwrap();
-    wait_reviews(&env, 1);
+    env.wait_reviews(1, T);
     let r = repo.to_str().unwrap();
     assert_eq!(env.run(&["gate", r]).status.code(), Some(1));
 
     let said = env.ok(&["trust", r]);
     assert!(said.contains("trusted"), "{said}");
     assert!(said.contains("gate.block_on = \"critical\""), "{said}");
-    let w = ws(&env);
+    let w = env.workspace();
     assert!(
         !warnings(&w).contains("gate.block_on"),
         "trusted, the warning goes: {w:#}"
@@ -175,7 +164,7 @@ fn trust_applies_a_repository_file_until_it_changes() {
     )
     .unwrap();
     let w = wait_for("the changed file to be refused", T, || {
-        let w = ws(&env);
+        let w = env.workspace();
         warnings(&w)
             .contains("changed since you trusted it")
             .then_some(w)

@@ -28,18 +28,6 @@ fn setup(config_extra: &str) -> (TestEnv, std::path::PathBuf) {
     (env, repo)
 }
 
-fn ws(env: &TestEnv) -> Value {
-    env.status_json()["workspaces"][0].clone()
-}
-
-/// Wait until the workspace has `n` finished reviews and is no longer reviewing.
-fn wait_reviews(env: &TestEnv, n: u64) -> Value {
-    wait_for(&format!("{n} finished review(s)"), T, || {
-        let w = ws(env);
-        (w["reviews"].as_u64() == Some(n) && w["state"] != "reviewing").then_some(w)
-    })
-}
-
 fn edit(repo: &Path, text: &str) {
     std::fs::write(repo.join("README"), text).unwrap();
 }
@@ -61,7 +49,7 @@ fn an_edit_is_reviewed_on_a_new_read_only_thread() {
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "hello\nworld\n");
-    let w = wait_reviews(&env, 1);
+    let w = env.wait_reviews(1, T);
     let last = &w["last_review"];
     assert_eq!(last["verdict"], "approve");
     assert_eq!(last["trigger"], "edit");
@@ -119,7 +107,7 @@ fn findings_open_then_resolve_and_later_reviews_resume_the_thread() {
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "hello\nbroken\n");
-    let w = wait_reviews(&env, 1);
+    let w = env.wait_reviews(1, T);
     assert_eq!(w["last_review"]["verdict"], "changes_requested");
     assert_eq!(
         w["open_findings"],
@@ -144,7 +132,7 @@ fn findings_open_then_resolve_and_later_reviews_resume_the_thread() {
     assert_eq!(high.as_array().unwrap().len(), 1);
 
     edit(&repo, "hello\nfixed\n");
-    let w = wait_reviews(&env, 2);
+    let w = env.wait_reviews(2, T);
     assert_eq!(w["last_review"]["verdict"], "approve");
     assert_eq!(w["thread_id"], thread.as_str());
     assert_eq!(w["open_findings"]["high"], 0);
@@ -202,16 +190,16 @@ fn a_restart_between_reviews_still_resumes_the_thread() {
     let mut d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
-    let thread = wait_reviews(&env, 1)["thread_id"]
+    let thread = env.wait_reviews(1, T)["thread_id"]
         .as_str()
         .unwrap()
         .to_owned();
     env.ok(&["stop"]);
     d.wait_exit(Duration::from_secs(10));
     let _d = env.start_daemon();
-    assert_eq!(ws(&env)["thread_id"], thread.as_str());
+    assert_eq!(env.workspace()["thread_id"], thread.as_str());
     edit(&repo, "two\n");
-    wait_reviews(&env, 2);
+    env.wait_reviews(2, T);
     let a = argv(&env.codex_calls()[1]);
     assert_eq!(a[1..3], ["resume", thread.as_str()]);
     assert_eq!(env.ok(&["session", repo.to_str().unwrap()]).trim(), thread);
@@ -225,7 +213,7 @@ fn a_usage_limit_halts_without_retrying_until_asked() {
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
     let w = wait_for("halted", T, || {
-        let w = ws(&env);
+        let w = env.workspace();
         (w["state"] == "halted").then_some(w)
     });
     assert_eq!(w["last_review"]["verdict"], "error");
@@ -243,7 +231,7 @@ fn a_usage_limit_halts_without_retrying_until_asked() {
     edit(&repo, "two\n");
     env.wait_log("edit", 2, T);
     assert_eq!(env.codex_calls().len(), 1);
-    assert_eq!(ws(&env)["state"], "halted");
+    assert_eq!(env.workspace()["state"], "halted");
     // `cxd review` retries, and covers both edits.
     let out = env.run(&["review", "--wait", repo.to_str().unwrap()]);
     assert_eq!(
@@ -254,7 +242,7 @@ fn a_usage_limit_halts_without_retrying_until_asked() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(": approve"));
     assert_eq!(env.codex_calls().len(), 2);
-    assert_eq!(ws(&env)["state"], "idle");
+    assert_eq!(env.workspace()["state"], "idle");
 }
 
 #[test]
@@ -306,7 +294,7 @@ fn a_hung_codex_is_killed_at_the_timeout_with_its_children() {
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
     let w = wait_for("halted by the timeout", T, || {
-        let w = ws(&env);
+        let w = env.workspace();
         (w["state"] == "halted").then_some(w)
     });
     assert_eq!(w["last_review"]["error_class"], "timeout");
@@ -336,9 +324,9 @@ fn garbage_plain_text_and_empty_answers() {
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
     // Junk around a good turn: the turn counts.
-    assert_eq!(wait_reviews(&env, 1)["last_review"]["verdict"], "approve");
+    assert_eq!(env.wait_reviews(1, T)["last_review"]["verdict"], "approve");
     edit(&repo, "two\n");
-    let w = wait_reviews(&env, 2);
+    let w = env.wait_reviews(2, T);
     assert_eq!(w["state"], "halted");
     assert_eq!(w["last_review"]["error_class"], "schema");
     assert!(
@@ -347,13 +335,13 @@ fn garbage_plain_text_and_empty_answers() {
     );
     let out = env.run(&["review", "--wait", repo.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4));
-    assert_eq!(ws(&env)["last_review"]["error_class"], "schema");
+    assert_eq!(env.workspace()["last_review"]["error_class"], "schema");
     let out = env.run(&["review", "--wait", repo.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4));
-    assert_eq!(ws(&env)["last_review"]["error_class"], "crash");
-    assert_eq!(ws(&env)["last_review"]["exit_code"], 101);
+    assert_eq!(env.workspace()["last_review"]["error_class"], "crash");
+    assert_eq!(env.workspace()["last_review"]["exit_code"], 101);
     // The daemon is unharmed and says why the workspace stopped.
-    let w = ws(&env);
+    let w = env.workspace();
     assert_eq!(w["state"], "halted");
     assert!(
         w["last_review"]["error"]
@@ -382,7 +370,7 @@ fn a_missing_codex_says_how_to_install_it() {
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
     let w = wait_for("halted", T, || {
-        let w = ws(&env);
+        let w = env.workspace();
         (w["state"] == "halted").then_some(w)
     });
     assert_eq!(w["last_review"]["error_class"], "not_found");
@@ -405,14 +393,14 @@ fn edits_during_a_review_give_exactly_one_follow_up() {
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
     wait_for("reviewing", T, || {
-        (ws(&env)["state"] == "reviewing").then_some(())
+        (env.workspace()["state"] == "reviewing").then_some(())
     });
     for i in 0..5 {
         std::fs::write(repo.join(format!("during{i}")), "x\n").unwrap();
         // Paced like an agent at work, so that several bursts settle during the review.
         std::thread::sleep(Duration::from_millis(300));
     }
-    let w = wait_reviews(&env, 2);
+    let w = env.wait_reviews(2, T);
     assert_eq!(w["state"], "idle");
     let calls = env.codex_calls();
     assert_eq!(calls.len(), 2);
@@ -425,7 +413,7 @@ fn edits_during_a_review_give_exactly_one_follow_up() {
     }
     // Nothing more runs: the next review is a new edit's alone.
     std::fs::write(repo.join("SENTINEL"), "x\n").unwrap();
-    wait_reviews(&env, 3);
+    env.wait_reviews(3, T);
     let calls = env.codex_calls();
     assert_eq!(calls.len(), 3);
     assert!(!calls[2]["prompt"].as_str().unwrap().contains("during0"));
@@ -469,7 +457,7 @@ fn a_forgotten_thread_is_replaced_once() {
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
-    let old = wait_reviews(&env, 1)["thread_id"]
+    let old = env.wait_reviews(1, T)["thread_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -483,7 +471,7 @@ fn a_forgotten_thread_is_replaced_once() {
     edit(&repo, "two\n");
     let started = Instant::now();
     let w = wait_for("a new thread", T, || {
-        let w = ws(&env);
+        let w = env.workspace();
         (w["thread_id"].as_str().is_some_and(|t| t != old) && w["state"] == "idle").then_some(w)
     });
     assert!(started.elapsed() < T);
@@ -506,7 +494,7 @@ fn pause_records_edits_and_unpause_reviews_them() {
         env.ok(&["pause", repo.to_str().unwrap()])
             .starts_with("paused")
     );
-    assert_eq!(ws(&env)["state"], "paused");
+    assert_eq!(env.workspace()["state"], "paused");
     edit(&repo, "while paused\n");
     env.wait_log("edit", 1, T);
     assert!(env.codex_calls().is_empty());
@@ -516,7 +504,7 @@ fn pause_records_edits_and_unpause_reviews_them() {
         env.ok(&["unpause", repo.to_str().unwrap()])
             .starts_with("unpaused")
     );
-    let w = wait_reviews(&env, 1);
+    let w = env.wait_reviews(1, T);
     assert_eq!(w["last_review"]["verdict"], "approve");
     assert!(
         env.codex_calls()[0]["prompt"]
@@ -536,7 +524,7 @@ fn a_review_cut_short_is_interrupted_and_runs_again_after_restart() {
         env.ok(&["watch", repo.to_str().unwrap()]);
         edit(&repo, "one\n");
         wait_for("reviewing", T, || {
-            (ws(&env)["state"] == "reviewing").then_some(())
+            (env.workspace()["state"] == "reviewing").then_some(())
         });
         // codex is up and has taken its (slow) step.
         let first = wait_for("codex running", T, || env.codex_calls().first().cloned());
@@ -553,7 +541,7 @@ fn a_review_cut_short_is_interrupted_and_runs_again_after_restart() {
             (stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")).then_some(())
         });
         // The interrupted review is on record, and the change is reviewed again.
-        let w = wait_reviews(&env, 2);
+        let w = env.wait_reviews(2, T);
         assert_eq!(
             w["last_review"]["verdict"], "approve",
             "signal {sig}: {w:#}"
@@ -579,7 +567,7 @@ fn a_repositorys_cxd_toml_overrides_the_user_config() {
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
-    let w = wait_reviews(&env, 1);
+    let w = env.wait_reviews(1, T);
     assert_eq!(
         (
             w["last_review"]["model"].clone(),
@@ -590,7 +578,7 @@ fn a_repositorys_cxd_toml_overrides_the_user_config() {
     assert_eq!(argv(&env.codex_calls()[0])[5], "repo-model");
     // A broken one is reported, and the user's config applies meanwhile.
     std::fs::write(repo.join(".cxd.toml"), "[review]\nmodle = \"x\"\n").unwrap();
-    let w = wait_reviews(&env, 2);
+    let w = env.wait_reviews(2, T);
     assert_eq!(w["last_review"]["model"], "user-model");
     let warning = w["warnings"]
         .as_array()
@@ -614,26 +602,7 @@ fn on_a_terminal_progress_is_one_updating_line() {
     edit(&repo, "one\n");
     // `script` gives the command a terminal; its transcript is what the terminal received.
     let typescript = env.dir.path().join("typescript");
-    let command = format!(
-        "{} review --wait {}",
-        cxd_e2e::cxd_bin().display(),
-        repo.display()
-    );
-    let out = env
-        .cmd(&[])
-        .get_envs()
-        .fold(std::process::Command::new("script"), |mut c, (k, v)| {
-            match v {
-                Some(v) => c.env(k, v),
-                None => c.env_remove(k),
-            };
-            c
-        })
-        .args(["-q", "-e", "-c", &command])
-        .arg(&typescript)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = env.on_a_terminal(&format!("review --wait {}", repo.display()), &typescript);
     assert!(
         out.status.success(),
         "{}",
