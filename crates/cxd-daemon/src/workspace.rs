@@ -27,14 +27,6 @@ use crate::store::findings::FindingRow;
 use crate::store::{self, NewEvent, Store, WorkspaceRow};
 use crate::watch::{WatchConfig, WatchEvent, Watcher};
 
-/// Whether a status warning is about the repository's `.cxd.toml` (they are recomputed each
-/// time the config is read).
-fn is_repo_config_warning(w: &str) -> bool {
-    w.starts_with("ignoring .cxd.toml")
-        || w.starts_with(".cxd.toml:")
-        || w.starts_with("trust list")
-}
-
 /// At most this many file names go into one log entry (the count is always exact).
 const MAX_LOGGED_FILES: usize = 200;
 
@@ -186,6 +178,7 @@ pub async fn spawn(
         agent_files: std::collections::HashSet::new(),
         agent_session: None,
         queued_plan: None,
+        config_warnings: Vec::new(),
         upkeep: Upkeep {
             bytes: 0,
             after_prune: 0,
@@ -287,6 +280,8 @@ struct Actor {
     agent_session: Option<String>,
     /// A plan waiting for the running review to end.
     queued_plan: Option<(String, oneshot::Sender<Response>)>,
+    /// What of the repository's `.cxd.toml` is broken or not applied, as last read.
+    config_warnings: Vec<String>,
     /// The private object store's size, and when it was last pruned.
     upkeep: Upkeep,
     /// While the root is missing: when to look for it again.
@@ -330,17 +325,11 @@ impl Actor {
         let user = self.ctx.config.borrow().config.clone();
         let rc = user.for_repo(&self.row.root, &self.ctx.state_dir);
         let fresh = rc.warnings();
-        let changed = self
-            .warnings
-            .iter()
-            .filter(|w| is_repo_config_warning(w))
-            .ne(fresh.iter());
-        if changed {
-            self.warnings.retain(|w| !is_repo_config_warning(w));
-            for w in fresh {
+        if fresh != self.config_warnings {
+            for w in &fresh {
                 tracing::warn!(root = %self.row.root.display(), "{w}");
-                self.warnings.push(w);
             }
+            self.config_warnings = fresh;
         }
         rc.config
     }
@@ -1024,83 +1013,40 @@ impl Actor {
         self.launch(job, None, vec![waiter], format!("{model}, {effort}"));
     }
 
-    /// `cxd approve`: the user accepts the tree as it is now.
     /// Record the user's trust in this repository's `.cxd.toml` (its SHA-256, so a change of
     /// the file needs trust again), or revoke it; the config in force follows at once.
     async fn trust(&mut self, revoke: bool) -> Response {
-        use crate::config::read::{Confine, read_config};
-        use crate::config::trust::{TrustList, fingerprint};
-        let fail = |kind, message: String| Response::Error(ErrorReply { kind, message });
-        let path = self.row.root.join(crate::config::REPO_FILE);
-        let text = match read_config(&path, Confine::Within(&self.row.root)) {
-            Ok(Some(t)) => t,
-            Ok(None) if !revoke => {
-                return fail(
-                    ErrorKind::Usage,
-                    format!(
-                        "{} does not exist: there is nothing to trust",
-                        path.display()
-                    ),
-                );
-            }
-            Ok(None) => String::new(),
-            Err(e) => return fail(ErrorKind::Usage, e.to_string()),
-        };
-        let mut list = match TrustList::load(&self.ctx.state_dir) {
-            Ok(l) => l,
-            Err(e) => return fail(ErrorKind::Internal, e.to_string()),
-        };
-        let sha256 = fingerprint(&text);
-        let message = if revoke {
-            if !list.revoke(&self.row.root) {
-                return Response::Ok {
-                    message: format!("{} was not trusted; nothing changed", path.display()),
-                };
-            }
-            format!(
-                "{} is no longer trusted: only what a repository may set applies",
-                path.display()
+        let at = crate::clock::now_rfc3339();
+        let recorded =
+            match crate::config::trust::record(&self.ctx.state_dir, &self.row.root, revoke, at) {
+                Ok(r) => r,
+                Err(e) => {
+                    let kind = if e.is_usage() {
+                        ErrorKind::Usage
+                    } else {
+                        ErrorKind::Internal
+                    };
+                    return Response::Error(ErrorReply {
+                        kind,
+                        message: e.to_string(),
+                    });
+                }
+            };
+        if recorded.changed {
+            self.log(
+                "trust",
+                serde_json::json!({"file": recorded.file, "sha256": recorded.sha256, "revoked": revoke}),
             )
-        } else {
-            list.trust(&self.row.root, &text, crate::clock::now_rfc3339());
-            let sets: Vec<String> = text
-                .parse::<toml::Table>()
-                .map(|t| {
-                    crate::config::repo::POLICY
-                        .iter()
-                        .filter(|(_, owner, _)| *owner == crate::config::repo::Owner::Trusted)
-                        .filter_map(|(key, _, _)| {
-                            let (section, name) = key.split_once('.')?;
-                            let value = t.get(section)?.get(name)?;
-                            Some(format!("{key} = {value}"))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut m = format!(
-                "trusted {} (sha256 {}): its settings apply until the file changes",
-                path.display(),
-                &sha256[..12]
-            );
-            if !sets.is_empty() {
-                m.push_str("; now in force: ");
-                m.push_str(&sets.join(", "));
-            }
-            m
-        };
-        if let Err(e) = list.save(&self.ctx.state_dir) {
-            return fail(ErrorKind::Internal, e.to_string());
+            .await;
+            self.retime();
+            self.publish();
         }
-        self.log(
-            "trust",
-            serde_json::json!({"file": path, "sha256": sha256, "revoked": revoke}),
-        )
-        .await;
-        self.retime();
-        self.publish();
-        Response::Ok { message }
+        Response::Ok {
+            message: recorded.message,
+        }
     }
 
+    /// `cxd approve`: the user accepts the tree as it is now.
     async fn approve(&mut self, note: Option<String>) -> Response {
         let up_to_date = match self.check().await {
             Ok(u) => u,
@@ -1657,6 +1603,7 @@ impl Actor {
             ("idle", None)
         };
         let mut warnings = self.warnings.clone();
+        warnings.extend(self.config_warnings.iter().cloned());
         if let Some(w) = &self.watcher {
             for warning in w.warnings() {
                 if !warnings.contains(&warning) {

@@ -233,6 +233,22 @@ fn refusal(key: &str, repo: &Config, trust: Trust, root: &Path) -> Option<String
     }
 }
 
+/// `key = value` for each setting in `text` (a `.cxd.toml`) that applies only when trusted.
+pub fn needing_trust(text: &str) -> Vec<String> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    POLICY
+        .iter()
+        .filter(|(_, owner, _)| *owner == Owner::Trusted)
+        .filter_map(|(key, _, _)| {
+            let (section, name) = key.split_once('.')?;
+            let value = table.get(section)?.get(name)?;
+            Some(format!("{key} = {value}"))
+        })
+        .collect()
+}
+
 /// The git work tree holding `path`: the nearest ancestor (or itself) with a `.git`.
 pub fn work_tree_of(path: &Path) -> Option<PathBuf> {
     let start = std::fs::canonicalize(path).ok()?;

@@ -53,6 +53,12 @@ pub enum TrustError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// There is no `.cxd.toml` to trust.
+    #[error("{0} does not exist: there is nothing to trust")]
+    NoFile(PathBuf),
+    /// The `.cxd.toml` cannot be read as config (a FIFO, too big, a link out of the repository).
+    #[error(transparent)]
+    Unreadable(super::ConfigError),
     /// The file is not what cxd writes.
     #[error(
         "{path} is damaged ({reason}): remove it and run `cxd trust` again for the repositories you trust"
@@ -142,6 +148,79 @@ impl TrustList {
             .map_err(io("write", &tmp))?;
         std::fs::rename(&tmp, &path).map_err(io("replace", &path))
     }
+}
+
+impl TrustError {
+    /// The user asked for something that cannot be done (as opposed to cxd failing).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Self::NoFile(_) | Self::Unreadable(_))
+    }
+}
+
+/// What `cxd trust` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The repository's `.cxd.toml`.
+    pub file: PathBuf,
+    /// Its SHA-256 now (of empty text when revoking a file that is gone).
+    pub sha256: String,
+    /// False when a revoke found nothing to revoke (nothing was written).
+    pub changed: bool,
+    /// What to tell the user.
+    pub message: String,
+}
+
+/// Trust the `.cxd.toml` of `root` as it is now (or revoke that trust), and save the list in
+/// `state_dir`.
+pub fn record(
+    state_dir: &Path,
+    root: &Path,
+    revoke: bool,
+    at: String,
+) -> Result<Recorded, TrustError> {
+    use super::read::{Confine, read_config};
+    let file = root.join(super::REPO_FILE);
+    let text = match read_config(&file, Confine::Within(root)).map_err(TrustError::Unreadable)? {
+        Some(t) => t,
+        None if revoke => String::new(),
+        None => return Err(TrustError::NoFile(file)),
+    };
+    let sha256 = fingerprint(&text);
+    let mut list = TrustList::load(state_dir)?;
+    let message = if revoke {
+        if !list.revoke(root) {
+            return Ok(Recorded {
+                message: format!("{} was not trusted; nothing changed", file.display()),
+                file,
+                sha256,
+                changed: false,
+            });
+        }
+        format!(
+            "{} is no longer trusted: only what a repository may set applies",
+            file.display()
+        )
+    } else {
+        list.trust(root, &text, at);
+        let mut m = format!(
+            "trusted {} (sha256 {}): its settings apply until the file changes",
+            file.display(),
+            &sha256[..12]
+        );
+        let sets = super::repo::needing_trust(&text);
+        if !sets.is_empty() {
+            m.push_str("; now in force: ");
+            m.push_str(&sets.join(", "));
+        }
+        m
+    };
+    list.save(state_dir)?;
+    Ok(Recorded {
+        file,
+        sha256,
+        changed: true,
+        message,
+    })
 }
 
 #[cfg(test)]
