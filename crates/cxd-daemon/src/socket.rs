@@ -1,8 +1,10 @@
 //! The listening socket: a directory only we control, a file-path name, stale-socket reclaim
 //! that never removes anything but a dead socket of our own.
 
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use crate::state_dir::Found;
 
 use cxd_proto::ownership::{
     DirProblem, SocketDir, SocketProblem, effective_uid, judge_socket_dir, judge_socket_file,
@@ -98,33 +100,22 @@ pub fn listen(socket: &Path, kind: SocketDir) -> Result<Listener, SocketError> {
 /// Create the directory 0700 when it is missing (no window in which it is wider), then judge
 /// whatever is there: another user's directory, or one others can reach into, is refused.
 fn prepare_dir(dir: &Path, kind: SocketDir, euid: u32) -> Result<(), SocketError> {
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(io_err(parent, "create"))?;
-    }
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(io_err(dir, "create socket directory")(e)),
-    }
-    // In a shared place such as /tmp, whoever owns a symlink decides where it points.
-    let link = std::fs::symlink_metadata(dir).map_err(io_err(dir, "inspect"))?;
-    if link.file_type().is_symlink() && link.uid() != euid && link.uid() != 0 {
-        return Err(SocketError::Untrusted {
-            why: format!(
-                "{} is a symlink made by uid {}, not by you (uid {euid})",
-                dir.display(),
-                link.uid()
-            ),
-            fix: FOREIGN_FIX.to_owned(),
-        });
-    }
-    let meta = std::fs::metadata(dir).map_err(io_err(dir, "inspect"))?;
-    if !meta.is_dir() {
-        return Err(SocketError::Untrusted {
-            why: format!("{} is not a directory", dir.display()),
-            fix: "move it aside, or set CXD_SOCKET to a path in a directory".to_owned(),
-        });
-    }
+    crate::state_dir::create_private(dir).map_err(io_err(dir, "create socket directory"))?;
+    let meta = match crate::state_dir::inspect_dir(dir, euid).map_err(io_err(dir, "inspect"))? {
+        Found::Dir(meta) => meta,
+        Found::ForeignLink(why) => {
+            return Err(SocketError::Untrusted {
+                why,
+                fix: FOREIGN_FIX.to_owned(),
+            });
+        }
+        Found::NotADir(why) => {
+            return Err(SocketError::Untrusted {
+                why,
+                fix: "move it aside, or set CXD_SOCKET to a path in a directory".to_owned(),
+            });
+        }
+    };
     judge_socket_dir(kind, meta.uid(), meta.mode(), euid).map_err(|p| SocketError::Untrusted {
         why: p.describe(dir, euid),
         fix: match p {

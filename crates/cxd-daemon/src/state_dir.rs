@@ -53,6 +53,38 @@ pub fn create_private(dir: &Path) -> std::io::Result<bool> {
     }
 }
 
+/// What stands where a directory of ours should be.
+#[derive(Debug)]
+pub enum Found {
+    /// A directory (through a link of ours or root's, if a link): its metadata.
+    Dir(std::fs::Metadata),
+    /// A symlink another user made: why (naming the path).
+    ForeignLink(String),
+    /// Something other than a directory: why (naming the path).
+    NotADir(String),
+}
+
+/// Look at `dir` without trusting it: a symlink made by another user (whoever owns a link
+/// decides where it points) or anything but a directory is not to be used.
+pub fn inspect_dir(dir: &Path, euid: u32) -> std::io::Result<Found> {
+    let link = std::fs::symlink_metadata(dir)?;
+    if link.file_type().is_symlink() && link.uid() != euid && link.uid() != 0 {
+        return Ok(Found::ForeignLink(format!(
+            "{} is a symlink made by uid {}, not by you (uid {euid})",
+            dir.display(),
+            link.uid()
+        )));
+    }
+    let meta = std::fs::metadata(dir)?;
+    if !meta.is_dir() {
+        return Ok(Found::NotADir(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    Ok(Found::Dir(meta))
+}
+
 /// Create the state dir 0700 (its parents as usual), or check the one that is there: another
 /// user's is refused; ours with group/other access is set to 0700, and the returned warning says
 /// so (for the log and `cxd status`).
@@ -68,22 +100,12 @@ pub fn prepare(dir: &Path) -> Result<Option<String>, StateDirError> {
         return Ok(None);
     }
     let euid = effective_uid();
-    let link = std::fs::symlink_metadata(dir).map_err(io("inspect"))?;
-    if link.file_type().is_symlink() && link.uid() != euid && link.uid() != 0 {
-        return Err(StateDirError::Untrusted {
-            why: format!(
-                "{} is a symlink made by uid {}, not by you (uid {euid})",
-                dir.display(),
-                link.uid()
-            ),
-        });
-    }
-    let meta = std::fs::metadata(dir).map_err(io("inspect"))?;
-    if !meta.is_dir() {
-        return Err(StateDirError::Untrusted {
-            why: format!("{} is not a directory", dir.display()),
-        });
-    }
+    let meta = match inspect_dir(dir, euid).map_err(io("inspect"))? {
+        Found::Dir(meta) => meta,
+        Found::ForeignLink(why) | Found::NotADir(why) => {
+            return Err(StateDirError::Untrusted { why });
+        }
+    };
     match judge_private_dir(meta.uid(), meta.mode(), euid) {
         Ok(()) => Ok(None),
         Err(p @ DirProblem::TooOpen { .. }) => {
