@@ -25,9 +25,11 @@ impl Client {
     /// is not provably our own daemon's (checked before anything is sent).
     pub fn connect(paths: &Paths) -> Result<Self, Failure> {
         let socket = paths.socket.as_path();
-        crate::trust::check_location(socket, paths.socket_dir)?;
+        crate::socket_check::check_location(socket, paths.socket_dir)?;
         let stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
-            IoKind::NotFound | IoKind::ConnectionRefused => crate::trust::not_running(socket),
+            IoKind::NotFound | IoKind::ConnectionRefused => {
+                crate::socket_check::not_running(socket)
+            }
             _ => Failure::new(
                 UNREACHABLE,
                 format!(
@@ -36,7 +38,7 @@ impl Client {
                 ),
             ),
         })?;
-        let stream = crate::trust::check_peer(stream, socket)?;
+        let stream = crate::socket_check::check_peer(stream, socket)?;
         let mut client = Self {
             stream,
             socket: socket.to_path_buf(),

@@ -6,8 +6,8 @@ mod commands;
 mod exit;
 mod logging;
 mod sanitize;
+mod socket_check;
 mod style;
-mod trust;
 
 use std::process::ExitCode;
 
