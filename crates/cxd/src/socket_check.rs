@@ -11,6 +11,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+use cxd_daemon::state_dir::{Found, inspect_dir};
 use cxd_proto::ownership::{
     DirProblem, SocketDir, SocketProblem, effective_uid, judge_socket_dir, judge_socket_file,
 };
@@ -55,15 +56,16 @@ pub fn check_location(socket: &Path, kind: SocketDir) -> Result<(), Failure> {
     };
     // A symlink in place of the directory is judged by its own owner as well as its target's:
     // in a shared place such as /tmp, whoever owns the link decides where it points.
-    let link = std::fs::symlink_metadata(dir).map_err(|e| cannot_check(dir, e))?;
-    if link.file_type().is_symlink() && link.uid() != euid && link.uid() != 0 {
-        return Err(refuse(format!(
-            "{} is a symlink made by uid {}, not by you (uid {euid})",
-            dir.display(),
-            link.uid()
-        )));
-    }
-    let meta = std::fs::metadata(dir).map_err(|e| cannot_check(dir, e))?;
+    let meta = match inspect_dir(dir, euid).map_err(|e| cannot_check(dir, e))? {
+        Found::Dir(meta) => meta,
+        Found::ForeignLink(why) => return Err(refuse(why)),
+        Found::NotADir(why) => {
+            return Err(Failure::new(
+                UNREACHABLE,
+                format!("{why}: point CXD_SOCKET at a path in a directory"),
+            ));
+        }
+    };
     judge_socket_dir(kind, meta.uid(), meta.mode(), euid).map_err(|p| match p {
         DirProblem::TooOpen { .. } => Failure::new(
             UNREACHABLE,
