@@ -302,6 +302,16 @@ impl Drop for Daemon {
     }
 }
 
+/// The argv one recorded fake-codex call received (after the program name).
+pub fn argv(call: &serde_json::Value) -> Vec<String> {
+    call["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// Run `cmd` with `input` on its stdin (then closed); its output.
 pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
     use std::io::Write as _;

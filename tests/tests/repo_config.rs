@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, fake_codex, git, init_repo, wait_for};
+use cxd_e2e::{TestEnv, argv, fake_codex, git, init_repo, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
@@ -28,15 +28,6 @@ fn warnings(w: &Value) -> String {
         .filter_map(Value::as_str)
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn argv(call: &Value) -> Vec<String> {
-    call["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// The repository of the reproduction: a committed `.cxd.toml` naming its own program, a

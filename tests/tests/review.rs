@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cxd_e2e::{TestEnv, init_repo, wait_for};
+use cxd_e2e::{TestEnv, argv, init_repo, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
@@ -30,15 +30,6 @@ fn setup(config_extra: &str) -> (TestEnv, std::path::PathBuf) {
 
 fn edit(repo: &Path, text: &str) {
     std::fs::write(repo.join("README"), text).unwrap();
-}
-
-fn argv(call: &Value) -> Vec<String> {
-    call["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]
