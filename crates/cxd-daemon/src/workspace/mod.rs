@@ -22,6 +22,8 @@ use crate::review::jsonl::Activity;
 use crate::review::prompt::{self, ChangedFile, OpenFinding};
 use crate::reviewer::{self, Job, JobError, JobResult};
 use crate::settle::{self, Settle};
+
+pub mod machine;
 use crate::snapshot::{Diff, Snapshot, Snapshotter, upkeep};
 use crate::store::findings::FindingRow;
 use crate::store::{self, NewEvent, Store, WorkspaceRow};
