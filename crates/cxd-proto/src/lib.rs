@@ -4,6 +4,7 @@
 //! system call is `geteuid`), so the thin client can depend on it alone.
 
 pub mod codec;
+pub mod domain;
 pub mod frame;
 pub mod limits;
 pub mod message;

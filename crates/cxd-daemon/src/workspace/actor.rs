@@ -1,0 +1,536 @@
+//! The workspace actor: one task that owns the workspace's I/O (watcher, snapshotter, codex
+//! runs, store, status) and its inbox. What happens goes to the [`Machine`]; what the machine
+//! says is carried out here, one effect at a time.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cxd_proto::{ErrorKind, ErrorReply, Response};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::machine::{Effect, Input, Machine, Refusal};
+use super::runs::Running;
+use super::tree::Change;
+use super::view::Summary;
+use super::{Command, Started, View};
+use crate::context::Context;
+use crate::reviewer::{JobError, JobResult};
+use crate::settle;
+use crate::snapshot::{Snapshot, Snapshotter};
+use crate::store::{Store, WorkspaceRow};
+use crate::watch::{WatchEvent, Watcher};
+
+/// Everything that reaches the actor.
+pub(super) struct Inbox {
+    events: mpsc::UnboundedReceiver<WatchEvent>,
+    commands: mpsc::Receiver<Command>,
+    activity: mpsc::UnboundedReceiver<String>,
+    done: mpsc::UnboundedReceiver<Result<JobResult, JobError>>,
+}
+
+/// The request being answered while the machine handles it.
+pub(super) enum Asker {
+    /// `cxd review`, the gate, the stop hook.
+    Review {
+        /// Answered when the review starts, or why not.
+        started: Started,
+        /// manual | agent | stop
+        trigger: String,
+        /// Model override.
+        model: Option<String>,
+        /// Effort override.
+        effort: Option<String>,
+    },
+    /// `cxd plan`.
+    Plan {
+        /// The plan.
+        text: String,
+        /// Answered when the validation starts (or is queued), or why not.
+        started: Started,
+    },
+    /// Is the newest review up to date with the tree?
+    Check(oneshot::Sender<Result<bool, Response>>),
+}
+
+/// The private object store's size as last measured, and its size right after the last prune.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Upkeep {
+    pub(super) bytes: u64,
+    pub(super) after_prune: u64,
+    pub(super) pruned_at: Instant,
+}
+
+/// One workspace's task; see the module doc.
+pub(super) struct Actor {
+    pub(super) ctx: Arc<Context>,
+    pub(super) store: Store,
+    pub(super) row: WorkspaceRow,
+    pub(super) view_tx: watch::Sender<View>,
+    /// When reviews run.
+    pub(super) machine: Machine,
+    pub(super) watcher: Option<Watcher>,
+    pub(super) snapshotter: Option<Snapshotter>,
+    /// The last reviewed tree (or the tree when watching began).
+    pub(super) baseline: Option<Snapshot>,
+    /// Paths the watcher reported since the last look at the tree.
+    pub(super) pending: BTreeSet<PathBuf>,
+    pub(super) warnings: Vec<String>,
+    /// The codex run under way (its I/O side; the machine knows its phase).
+    pub(super) running: Option<Running>,
+    pub(super) activity_tx: mpsc::UnboundedSender<String>,
+    pub(super) done_tx: mpsc::UnboundedSender<Result<JobResult, JobError>>,
+    pub(super) summary: Summary,
+    /// The tree of the newest snapshot.
+    pub(super) last_tree: Option<String>,
+    /// Files the agent reported editing since the last settle.
+    pub(super) agent_files: HashSet<PathBuf>,
+    /// The agent session that reported them.
+    pub(super) agent_session: Option<String>,
+    /// A plan waiting for the running review to end.
+    pub(super) queued_plan: Option<(String, oneshot::Sender<Response>)>,
+    /// What of the repository's `.cxd.toml` is broken or not applied, as last read.
+    pub(super) config_warnings: Vec<String>,
+    /// The private object store's size, and when it was last pruned.
+    pub(super) upkeep: Upkeep,
+    /// The baseline came from the store (a restart, or the root came back) and no diff
+    /// against it has worked yet: if the repository was recreated, its objects may be gone.
+    pub(super) baseline_unverified: bool,
+    /// The change the last look at the tree found, for the review the machine may start.
+    pub(super) change: Option<Change>,
+    /// The request being handled.
+    pub(super) asker: Option<Asker>,
+    /// The watcher's new event channel after the root came back.
+    pub(super) rewatched: Option<mpsc::UnboundedReceiver<WatchEvent>>,
+}
+
+impl Actor {
+    /// An actor for `row` with its inbox; nothing runs until [`Actor::begin`].
+    pub(super) fn new(
+        ctx: Arc<Context>,
+        store: Store,
+        row: WorkspaceRow,
+        view_tx: watch::Sender<View>,
+        commands: mpsc::Receiver<Command>,
+    ) -> (Self, Inbox) {
+        let (activity_tx, activity) = mpsc::unbounded_channel();
+        let (done_tx, done) = mpsc::unbounded_channel();
+        let (_, events) = mpsc::unbounded_channel();
+        let machine = {
+            let c = &ctx.config.borrow().config.settle;
+            Machine::new(
+                row.paused,
+                Duration::from_millis(c.quiet_ms),
+                Duration::from_millis(c.max_wait_ms),
+            )
+        };
+        let actor = Self {
+            ctx,
+            store,
+            row,
+            view_tx,
+            machine,
+            watcher: None,
+            snapshotter: None,
+            baseline: None,
+            pending: BTreeSet::new(),
+            warnings: Vec::new(),
+            running: None,
+            activity_tx,
+            done_tx,
+            summary: Summary::default(),
+            last_tree: None,
+            agent_files: HashSet::new(),
+            agent_session: None,
+            queued_plan: None,
+            config_warnings: Vec::new(),
+            upkeep: Upkeep {
+                bytes: 0,
+                after_prune: 0,
+                pruned_at: Instant::now(),
+            },
+            baseline_unverified: false,
+            change: None,
+            asker: None,
+            rewatched: None,
+        };
+        let inbox = Inbox {
+            events,
+            commands,
+            activity,
+            done,
+        };
+        (actor, inbox)
+    }
+
+    pub(super) fn root(&self) -> &Path {
+        &self.row.root
+    }
+
+    /// Baseline, watches, first status.
+    pub(super) async fn begin(&mut self, inbox: &mut Inbox) {
+        self.refresh_summary().await;
+        self.retime().await;
+        let (events_tx, events) = mpsc::unbounded_channel();
+        inbox.events = events;
+        let opened = self.open(events_tx).await;
+        self.drive(opened).await;
+        self.publish();
+    }
+
+    pub(super) async fn run(mut self, mut inbox: Inbox, stop: CancellationToken) {
+        let mut config = self.ctx.config.clone();
+        let mut watching = true;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                ev = inbox.events.recv(), if watching => match ev {
+                    Some(ev) => self.on_watch_event(ev).await,
+                    // The watcher is gone (never started, or the root vanished).
+                    None => watching = false,
+                },
+                Some(cmd) = inbox.commands.recv() => self.on_command(cmd).await,
+                Some(a) = inbox.activity.recv() => {
+                    if let Some(r) = self.running.as_mut() {
+                        r.activity = Some(a.clone());
+                    }
+                    self.ctx.emit("review_activity", Some(self.row.root.clone()), a);
+                }
+                Some(result) = inbox.done.recv() => {
+                    let ending = self.record_run(result).await;
+                    self.drive(Input::Ended(ending)).await;
+                }
+                () = settle::until(self.machine.deadline()) => self.drive(Input::Tick).await,
+                changed = config.changed() => {
+                    if changed.is_err() { break; }
+                    config.borrow_and_update();
+                    self.retime().await;
+                }
+            }
+            if let Some(events) = self.rewatched.take() {
+                inbox.events = events;
+                watching = true;
+            }
+            self.publish();
+        }
+        // Shutdown: a running review is cut short and recorded as interrupted; its changes
+        // stay unreviewed (the baseline does not move) and are reviewed after a restart.
+        if let Some(running) = self.running.as_ref() {
+            running.cancel.cancel();
+            if let Some(result) = inbox.done.recv().await {
+                self.record_run(result).await;
+            }
+        }
+        drop(self.watcher.take());
+        tracing::info!(root = %self.root().display(), "stopped watching workspace");
+    }
+
+    /// Tell the machine what happened and carry out what it says, including what follows
+    /// from that (a look at the tree reports what it found, and so on).
+    pub(super) async fn drive(&mut self, input: impl Into<Option<Input>>) {
+        let mut queue: VecDeque<Input> = input.into().into_iter().collect();
+        while let Some(input) = queue.pop_front() {
+            for effect in self.machine.step(input, Instant::now()) {
+                if let Some(next) = self.perform(effect).await {
+                    queue.push_back(next);
+                }
+            }
+        }
+    }
+
+    async fn perform(&mut self, effect: Effect) -> Option<Input> {
+        match effect {
+            Effect::Inspect { why, full } => return Some(self.inspect(why, full).await),
+            Effect::StartReview { asked } => self.start_asked_review(asked).await,
+            Effect::StartPlan => match self.asker.take() {
+                Some(Asker::Plan { text, started }) => {
+                    let (tx, rx) = oneshot::channel();
+                    self.start_plan(text, tx).await;
+                    let _ = started.send(Ok(Some(rx)));
+                }
+                other => {
+                    self.asker = other;
+                    if let Some((text, waiter)) = self.queued_plan.take() {
+                        self.start_plan(text, waiter).await;
+                    }
+                }
+            },
+            Effect::JoinRunning => {
+                if let (Some(Asker::Review { started, .. }), Some(running)) =
+                    (self.asker.take(), self.running.as_mut())
+                {
+                    let (tx, rx) = oneshot::channel();
+                    running.waiters.push(tx);
+                    let _ = started.send(Ok(Some(rx)));
+                }
+            }
+            Effect::QueuePlan => {
+                if let Some(Asker::Plan { text, started }) = self.asker.take() {
+                    let (tx, rx) = oneshot::channel();
+                    self.queued_plan = Some((text, tx));
+                    let _ = started.send(Ok(Some(rx)));
+                }
+            }
+            Effect::Refuse(why) => {
+                let reply = self.refusal(why);
+                match self.asker.take() {
+                    Some(Asker::Review { started, .. } | Asker::Plan { started, .. }) => {
+                        let _ = started.send(Err(reply));
+                    }
+                    Some(Asker::Check(tx)) => {
+                        let _ = tx.send(Err(reply));
+                    }
+                    None => {}
+                }
+            }
+            Effect::RefuseQueuedPlan(why) => {
+                if let Some((_, waiter)) = self.queued_plan.take() {
+                    let _ = waiter.send(self.refusal(why));
+                }
+            }
+            Effect::NoReview => {
+                if let Some(Asker::Review { started, .. }) = self.asker.take() {
+                    let _ = started.send(Ok(None));
+                }
+            }
+            Effect::UpToDate(up_to_date) => {
+                if let Some(Asker::Check(tx)) = self.asker.take() {
+                    let _ = tx.send(Ok(up_to_date));
+                }
+            }
+            Effect::Fail(message) => {
+                let reply = Response::Error(ErrorReply {
+                    kind: ErrorKind::Internal,
+                    message,
+                });
+                match self.asker.take() {
+                    Some(Asker::Review { started, .. } | Asker::Plan { started, .. }) => {
+                        let _ = started.send(Err(reply));
+                    }
+                    Some(Asker::Check(tx)) => {
+                        let _ = tx.send(Err(reply));
+                    }
+                    None => {}
+                }
+            }
+            Effect::Warn(e) => self.warn(format!("cannot snapshot the work tree: {e}")),
+            Effect::Cancel => {
+                if let Some(r) = &self.running {
+                    r.cancel.cancel();
+                }
+            }
+            Effect::Unwatch => self.unwatch(),
+            Effect::LookForRoot => {
+                return Some(if self.root_is_back() {
+                    Input::RootBack
+                } else {
+                    Input::RootStillGone
+                });
+            }
+            Effect::Rewatch => return self.come_back().await,
+        }
+        None
+    }
+
+    /// Start the review the machine decided on, for the asker or for an edit burst.
+    async fn start_asked_review(&mut self, asked: bool) {
+        let Some(change) = self.change.take() else {
+            tracing::error!(root = %self.root().display(), "a review was due with no change to review");
+            return;
+        };
+        if !asked {
+            self.start_review(change, "edit", None, None, Vec::new())
+                .await;
+            return;
+        }
+        match self.asker.take() {
+            Some(Asker::Review {
+                started,
+                trigger,
+                model,
+                effort,
+            }) => {
+                let (tx, rx) = oneshot::channel();
+                self.start_review(change, &trigger, model, effort, vec![tx])
+                    .await;
+                let _ = started.send(Ok(Some(rx)));
+            }
+            other => {
+                self.asker = other;
+                self.start_review(change, "manual", None, None, Vec::new())
+                    .await;
+            }
+        }
+    }
+
+    fn refusal(&self, why: Refusal) -> Response {
+        let root = self.root().display();
+        let message = match why {
+            Refusal::Missing => format!("{root} is missing: nothing to review"),
+            Refusal::Paused => format!("{root} is paused: `cxd unpause` first"),
+            Refusal::PlanQueued => {
+                "a plan is already waiting for the running review: try again when it is done"
+                    .to_owned()
+            }
+        };
+        Response::Error(ErrorReply {
+            kind: ErrorKind::Usage,
+            message,
+        })
+    }
+
+    /// Handle a request with the machine, as `asker`.
+    async fn ask(&mut self, asker: Asker, input: Input) {
+        self.asker = Some(asker);
+        self.drive(input).await;
+        if self.asker.take().is_some() {
+            tracing::error!(root = %self.root().display(), "a request went unanswered");
+        }
+    }
+
+    /// Look at the whole tree now (a write may not have reached the watcher yet) and say
+    /// whether the newest review covers it. Unreviewed changes are queued for review.
+    pub(super) async fn check(&mut self) -> Result<bool, Response> {
+        let (tx, mut rx) = oneshot::channel();
+        self.ask(Asker::Check(tx), Input::CheckAsked).await;
+        match rx.try_recv() {
+            Ok(answer) => answer,
+            Err(_) => Err(Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: "the workspace did not answer".into(),
+            })),
+        }
+    }
+
+    async fn on_watch_event(&mut self, ev: WatchEvent) {
+        let input = match ev {
+            WatchEvent::Changed(paths) => {
+                if !self.machine.takes_edits() {
+                    return;
+                }
+                // The kernel reports the root's own deletion only once nothing holds it open
+                // (a running codex has it as its working directory): look for ourselves.
+                if !self.row.root.is_dir() {
+                    Input::RootGone
+                } else {
+                    if paths.iter().any(|p| p == Path::new(".cxd.toml")) {
+                        self.retime().await;
+                    }
+                    self.pending.extend(paths);
+                    Input::Edited
+                }
+            }
+            WatchEvent::Git {
+                head_moved,
+                index_locked,
+            } => Input::Git {
+                head_moved,
+                index_locked,
+            },
+            WatchEvent::Rescan => {
+                self.add_warning("the OS event queue overflowed: rescanned the whole tree".into());
+                Input::Overflowed
+            }
+            WatchEvent::RootMissing => Input::RootGone,
+        };
+        self.drive(input).await;
+    }
+
+    async fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Review {
+                all,
+                model,
+                effort,
+                trigger,
+                retry_halted,
+                started,
+            } => {
+                let asker = Asker::Review {
+                    started,
+                    trigger,
+                    model,
+                    effort,
+                };
+                self.ask(asker, Input::ReviewAsked { all, retry_halted })
+                    .await;
+            }
+            Command::Plan { text, started } => {
+                if text.trim().is_empty() {
+                    let _ = started.send(Err(Response::Error(ErrorReply {
+                        kind: ErrorKind::Usage,
+                        message: "the plan is empty".into(),
+                    })));
+                    return;
+                }
+                self.ask(Asker::Plan { text, started }, Input::PlanAsked)
+                    .await;
+            }
+            Command::Check(reply) => {
+                let _ = reply.send(self.check().await);
+            }
+            Command::Pause(pause, reply) => {
+                let _ = reply.send(self.set_paused(pause).await);
+            }
+            Command::Session(action, reply) => {
+                let _ = reply.send(self.session(action).await);
+            }
+            Command::Approve(note, reply) => {
+                let _ = reply.send(self.approve(note).await);
+            }
+            Command::Trust(revoke, reply) => {
+                let _ = reply.send(self.trust(revoke).await);
+            }
+            Command::Refresh => self.refresh_summary().await,
+            Command::AgentEdit { file, session } => {
+                if let Ok(rel) = file.strip_prefix(&self.row.root)
+                    && self.machine.takes_edits()
+                {
+                    self.pending.insert(rel.to_path_buf());
+                    self.agent_files.insert(rel.to_path_buf());
+                    self.agent_session = Some(session);
+                    self.drive(Input::Edited).await;
+                }
+            }
+        }
+    }
+
+    /// The config in force here: the user's, with what the repository's `.cxd.toml` may decide
+    /// over it. A broken file and every key not applied are warnings in status.
+    pub(super) fn config(&mut self) -> crate::config::Config {
+        let user = self.ctx.config.borrow().config.clone();
+        let rc = user.for_repo(&self.row.root, &self.ctx.state_dir);
+        let fresh = rc.warnings();
+        if fresh != self.config_warnings {
+            for w in &fresh {
+                tracing::warn!(root = %self.row.root.display(), "{w}");
+            }
+            self.config_warnings = fresh;
+        }
+        rc.config
+    }
+
+    /// Take the settle timings of the config in force.
+    pub(super) async fn retime(&mut self) {
+        let c = self.config().settle;
+        let timing = Input::Timing {
+            quiet: Duration::from_millis(c.quiet_ms),
+            max_wait: Duration::from_millis(c.max_wait_ms),
+        };
+        self.drive(timing).await;
+    }
+
+    pub(super) fn warn(&mut self, message: String) {
+        tracing::warn!(root = %self.root().display(), "{message}");
+        self.add_warning(message);
+    }
+
+    pub(super) fn add_warning(&mut self, message: String) {
+        if !self.warnings.contains(&message) {
+            self.warnings.push(message);
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The requests a workspace answers outside its review cycle: pause, the codex thread, trust
+//! in the repository's config, approval of the tree.
+
+use cxd_proto::message::SessionAction;
+use cxd_proto::{ErrorKind, ErrorReply, Response};
+
+use super::actor::Actor;
+use super::machine::Input;
+use crate::store;
+
+impl Actor {
+    /// `cxd pause` / `cxd unpause`, kept in the store so a restart keeps it.
+    pub(super) async fn set_paused(&mut self, pause: bool) -> Response {
+        let was_halted = self.machine.halted().is_some();
+        let id = self.row.id;
+        if let Err(e) = self
+            .store
+            .call(move |c| store::workspaces::set_paused(c, id, pause))
+            .await
+        {
+            return Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: e.to_string(),
+            });
+        }
+        let message = if pause {
+            format!(
+                "paused {}: edits are recorded, no review runs until `cxd unpause`",
+                self.root().display()
+            )
+        } else {
+            if was_halted {
+                format!("unpaused {} (the halt is cleared)", self.root().display())
+            } else {
+                format!("unpaused {}", self.root().display())
+            }
+        };
+        let input = if pause { Input::Pause } else { Input::Unpause };
+        self.drive(input).await;
+        self.log(
+            if pause { "pause" } else { "unpause" },
+            serde_json::json!({}),
+        )
+        .await;
+        Response::Ok { message }
+    }
+
+    /// `cxd session`: show, reset or adopt the workspace's codex thread.
+    pub(super) async fn session(&mut self, action: SessionAction) -> Response {
+        let id = self.row.id;
+        let new_thread = match action {
+            SessionAction::Show => {
+                return Response::Session {
+                    root: self.row.root.clone(),
+                    thread_id: self.summary.thread_id.clone(),
+                };
+            }
+            SessionAction::Reset => None,
+            SessionAction::Adopt(t) => {
+                if !crate::review::invocation::is_thread_id(&t) {
+                    return Response::Error(ErrorReply {
+                        kind: ErrorKind::Usage,
+                        message: format!(
+                            "{t:?} is not a codex thread id (a UUID such as 01a20bcf-a64a-7b03-bf54-a703d0125150)"
+                        ),
+                    });
+                }
+                Some(t)
+            }
+            SessionAction::AdoptLast => match crate::codex_sessions::newest_thread_for(self.root())
+            {
+                Ok(Some(t)) => Some(t),
+                Ok(None) => {
+                    return Response::Error(ErrorReply {
+                        kind: ErrorKind::Usage,
+                        message: format!(
+                            "no codex session found whose working directory is {}",
+                            self.root().display()
+                        ),
+                    });
+                }
+                Err(e) => {
+                    return Response::Error(ErrorReply {
+                        kind: ErrorKind::Internal,
+                        message: e,
+                    });
+                }
+            },
+        };
+        let t = new_thread.clone();
+        if let Err(e) = self
+            .store
+            .call(move |c| store::workspaces::set_thread(c, id, t.as_deref()))
+            .await
+        {
+            return Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: e.to_string(),
+            });
+        }
+        self.log("session", serde_json::json!({ "thread_id": new_thread }))
+            .await;
+        self.refresh_summary().await;
+        Response::Session {
+            root: self.row.root.clone(),
+            thread_id: new_thread,
+        }
+    }
+
+    /// Record the user's trust in this repository's `.cxd.toml` (its SHA-256, so a change of
+    /// the file needs trust again), or revoke it; the config in force follows at once.
+    pub(super) async fn trust(&mut self, revoke: bool) -> Response {
+        let at = crate::clock::now_rfc3339();
+        let recorded =
+            match crate::config::trust::record(&self.ctx.state_dir, &self.row.root, revoke, at) {
+                Ok(r) => r,
+                Err(e) => {
+                    let kind = if e.is_usage() {
+                        ErrorKind::Usage
+                    } else {
+                        ErrorKind::Internal
+                    };
+                    return Response::Error(ErrorReply {
+                        kind,
+                        message: e.to_string(),
+                    });
+                }
+            };
+        if recorded.changed {
+            self.log(
+                "trust",
+                serde_json::json!({"file": recorded.file, "sha256": recorded.sha256, "revoked": revoke}),
+            )
+            .await;
+            self.retime().await;
+            self.publish();
+        }
+        Response::Ok {
+            message: recorded.message,
+        }
+    }
+
+    /// `cxd approve`: the user accepts the tree as it is now.
+    pub(super) async fn approve(&mut self, note: Option<String>) -> Response {
+        let up_to_date = match self.check().await {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
+        let Some(tree) = self.last_tree.clone() else {
+            return Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: "this workspace has no snapshot to approve (see `cxd status`)".into(),
+            });
+        };
+        let row = store::approvals::ApprovalRow {
+            at: crate::clock::now_rfc3339(),
+            tree: tree.clone(),
+            head: self.baseline.as_ref().and_then(|b| b.head.clone()),
+            note: note.clone(),
+        };
+        let id = self.row.id;
+        if let Err(e) = self
+            .store
+            .call(move |c| store::approvals::add(c, id, &row))
+            .await
+        {
+            return Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: e.to_string(),
+            });
+        }
+        let open = self.summary.open.len();
+        self.log("approval", serde_json::json!({"note": note, "tree": tree, "up_to_date": up_to_date, "open_findings": open}))
+            .await;
+        self.ctx.emit(
+            "approval",
+            Some(self.row.root.clone()),
+            format!("approved {}", self.root().display()),
+        );
+        self.refresh_summary().await;
+        let mut message = format!("approved {} as it is now", self.root().display());
+        if !up_to_date {
+            message.push_str(" (it has changes no review covers yet)");
+        }
+        if open > 0 {
+            message.push_str(&format!(" with {open} finding(s) still open"));
+        }
+        Response::Ok { message }
+    }
+
+}

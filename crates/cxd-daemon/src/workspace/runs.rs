@@ -1,0 +1,410 @@
+//! Codex runs of the workspace: starting a review of a change or a plan validation, recording
+//! how it ended (baseline, audit trail, events, the answers to whoever waits), and the upkeep
+//! of the private object store afterwards.
+
+use std::time::Duration;
+
+use cxd_proto::status::Finding;
+use cxd_proto::message::ReviewDone;
+use cxd_proto::{ErrorKind, ErrorReply, Response};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::actor::{Actor, Upkeep};
+use super::machine::Ending;
+use super::tree::{Change, MAX_LOGGED_FILES};
+use super::wire::{ANSWER_FINDINGS, finding_wire, location, public_ids, review_info};
+use crate::review::jsonl::Activity;
+use crate::review::prompt::{self, ChangedFile, OpenFinding};
+use crate::reviewer::{self, Job, JobError, JobResult};
+use crate::snapshot::{Snapshot, upkeep};
+use crate::store;
+
+/// A review under way.
+pub(super) struct Running {
+    pub(super) cancel: CancellationToken,
+    /// The tree a code review covers (None for a plan).
+    pub(super) to: Option<Snapshot>,
+    pub(super) started: Instant,
+    pub(super) with: String,
+    pub(super) activity: Option<String>,
+    pub(super) waiters: Vec<oneshot::Sender<Response>>,
+}
+
+impl Actor {
+    /// The open findings, as a prompt lists them for Codex to say which are fixed.
+    fn open_for_prompt(&self) -> Vec<OpenFinding> {
+        self.summary
+            .open
+            .iter()
+            .map(|f| OpenFinding {
+                id: f.public_id(),
+                severity: f.finding.severity.clone(),
+                location: location(&f.finding.file, f.finding.line_start),
+                title: f.finding.title.clone(),
+            })
+            .collect()
+    }
+
+    pub(super) async fn start_plan(&mut self, text: String, waiter: oneshot::Sender<Response>) {
+        let config = self.config();
+        let open = self.open_for_prompt();
+        let ws = self.row.id;
+        let revision = self
+            .store
+            .call(move |c| store::reviews::count_trigger(c, ws, "plan"))
+            .await
+            .unwrap_or(0)
+            > 0;
+        let (model, effort) = (config.review.model.clone(), config.review.effort.clone());
+        let job = Job {
+            workspace_id: self.row.id,
+            root: self.row.root.clone(),
+            trigger: "plan".into(),
+            prompt: prompt::plan(&text, &open, revision),
+            model: model.clone(),
+            effort: effort.clone(),
+            timeout: Duration::from_secs(config.review.timeout_s),
+            codex: reviewer::codex_bin(&config.review.codex_bin),
+            extra_args: config.review.extra_args.clone(),
+            thread: self.summary.thread_id.clone(),
+            dir: self.dir(),
+            stats: (0, 0, 0),
+            trees: (None, None),
+        };
+        self.log(
+            "plan",
+            serde_json::json!({"revision": revision, "bytes": text.len(), "model": model, "effort": effort}),
+        )
+        .await;
+        self.log(
+            "review_started",
+            serde_json::json!({"trigger": "plan", "model": model, "effort": effort, "count": 0}),
+        )
+        .await;
+        self.ctx.emit(
+            "review_started",
+            Some(self.row.root.clone()),
+            format!("plan validation, {model} ({effort})"),
+        );
+        self.launch(job, None, vec![waiter], format!("{model}, {effort}"));
+    }
+
+    /// Start codex on a change (one per workspace; `review.max_concurrent` across all).
+    pub(super) async fn start_review(
+        &mut self,
+        change: Change,
+        trigger: &str,
+        model: Option<String>,
+        effort: Option<String>,
+        waiters: Vec<oneshot::Sender<Response>>,
+    ) {
+        let config = self.config();
+        let model = model.unwrap_or_else(|| config.review.model.clone());
+        let effort = effort.unwrap_or_else(|| config.review.effort.clone());
+        let open = self.open_for_prompt();
+        let files: Vec<ChangedFile> = change
+            .diff
+            .files
+            .iter()
+            .map(|f| ChangedFile {
+                path: f.path.to_string_lossy().into_owned(),
+                status: f.status.as_str().to_owned(),
+                insertions: f.insertions,
+                deletions: f.deletions,
+            })
+            .collect();
+        let prompt = prompt::review(&prompt::ReviewInput {
+            files: &files,
+            diff: change.diff.unified.as_deref(),
+            open: &open,
+        });
+        let job = Job {
+            workspace_id: self.row.id,
+            root: self.row.root.clone(),
+            trigger: trigger.to_owned(),
+            prompt,
+            model: model.clone(),
+            effort: effort.clone(),
+            timeout: Duration::from_secs(config.review.timeout_s),
+            codex: reviewer::codex_bin(&config.review.codex_bin),
+            extra_args: config.review.extra_args.clone(),
+            thread: self.summary.thread_id.clone(),
+            dir: self.dir(),
+            stats: (
+                files.len() as u64,
+                change.diff.insertions(),
+                change.diff.deletions(),
+            ),
+            trees: (Some(change.base.tree.clone()), Some(change.to.tree.clone())),
+        };
+        self.log(
+            "review_started",
+            serde_json::json!({
+                "trigger": trigger,
+                "model": model,
+                "effort": effort,
+                "files": files.iter().take(MAX_LOGGED_FILES).map(|f| &f.path).collect::<Vec<_>>(),
+                "count": files.len(),
+                "insertions": change.diff.insertions(),
+                "deletions": change.diff.deletions(),
+                "diff_bytes": change.diff.bytes,
+                "diff_inline": change.diff.unified.is_some(),
+            }),
+        )
+        .await;
+        self.ctx.emit(
+            "review_started",
+            Some(self.row.root.clone()),
+            format!("{} file(s), {model} ({effort})", files.len()),
+        );
+        self.launch(job, Some(change.to), waiters, format!("{model}, {effort}"));
+    }
+
+    /// Run a job in the background (one per workspace; `review.max_concurrent` across all).
+    fn launch(
+        &mut self,
+        job: Job,
+        to: Option<Snapshot>,
+        waiters: Vec<oneshot::Sender<Response>>,
+        with: String,
+    ) {
+        let cancel = CancellationToken::new();
+        let slots = self.ctx.review_slots.clone();
+        let store = self.store.clone();
+        let activity_tx = self.activity_tx.clone();
+        let done_tx = self.done_tx.clone();
+        let root = self.row.root.clone();
+        let ctx = self.ctx.clone();
+        let task_cancel = cancel.clone();
+        tokio::spawn(async move {
+            let permit = tokio::select! {
+                p = slots.acquire_owned() => p.ok(),
+                () = task_cancel.cancelled() => None,
+            };
+            let result = if permit.is_some() || !task_cancel.is_cancelled() {
+                let notes_root = root.clone();
+                reviewer::run(
+                    job,
+                    &store,
+                    &task_cancel,
+                    |a| {
+                        let text = match a {
+                            Activity::Thinking(t) => t,
+                            Activity::Running(c) => format!("running {c}"),
+                        };
+                        let _ = activity_tx.send(text);
+                    },
+                    |note| {
+                        tracing::warn!(root = %notes_root.display(), "{note}");
+                        ctx.emit("thread_replaced", Some(notes_root.clone()), note);
+                    },
+                )
+                .await
+            } else {
+                Err(JobError::Store(store::StoreError::Closed))
+            };
+            drop(permit);
+            let _ = done_tx.send(result);
+        });
+        self.running = Some(Running {
+            cancel,
+            to,
+            started: Instant::now(),
+            with,
+            activity: None,
+            waiters,
+        });
+    }
+
+    /// Record how a run ended: the baseline moves when a review answered, whoever waits is
+    /// answered, the audit trail and the live events say how it went. Says how it ended, for
+    /// the machine.
+    pub(super) async fn record_run(&mut self, result: Result<JobResult, JobError>) -> Ending {
+        let Some(running) = self.running.take() else {
+            return Ending::Interrupted;
+        };
+        let outcome = match result {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(root = %self.root().display(), error = %e, "review could not be recorded");
+                for w in running.waiters {
+                    let _ = w.send(Response::Error(ErrorReply {
+                        kind: ErrorKind::Internal,
+                        message: e.to_string(),
+                    }));
+                }
+                return Ending::Failed(format!("the review could not be recorded: {e}"));
+            }
+        };
+        let ending = match &outcome.error {
+            None => Ending::Answered,
+            Some((crate::review::ErrorClass::Interrupted, _)) => Ending::Interrupted,
+            // No automatic retry: `cxd review` or `cxd unpause` starts again.
+            Some((class, msg)) => {
+                Ending::Failed(format!("{msg} ({}) — {}", class.as_str(), class.advice()))
+            }
+        };
+        if let (Ending::Answered, Some(to)) = (&ending, &running.to) {
+            self.baseline = Some(to.clone());
+            self.save_baseline(to).await;
+        }
+        self.refresh_summary().await;
+        let r = self.summary.last_review.clone();
+        self.log(
+            "review_finished",
+            serde_json::json!({
+                "review": outcome.review_id,
+                "verdict": outcome.verdict,
+                "error_class": outcome.error.as_ref().map(|(c, _)| c.as_str()),
+                "exit_code": outcome.exit_code,
+                "model": r.as_ref().map(|r| r.model.clone()),
+                "effort": r.as_ref().map(|r| r.effort.clone()),
+                "duration_ms": running.started.elapsed().as_millis() as u64,
+                "tokens": {"input": outcome.tokens.input, "cached_input": outcome.tokens.cached_input, "output": outcome.tokens.output},
+                "opened": public_ids(&outcome.opened),
+                "resolved": public_ids(&outcome.resolved),
+                "thread_id": outcome.thread_id,
+            }),
+        )
+        .await;
+        let msg = match &outcome.error {
+            Some((class, m)) => format!(
+                "review {} failed ({}): {m}",
+                outcome.review_id,
+                class.as_str()
+            ),
+            None => format!(
+                "review {}: {} — {} new finding(s), {} resolved",
+                outcome.review_id,
+                outcome.verdict,
+                outcome.opened.len(),
+                outcome.resolved.len()
+            ),
+        };
+        self.ctx
+            .emit("review_finished", Some(self.row.root.clone()), msg);
+        for (kind, ids) in [
+            ("findings_opened", &outcome.opened),
+            ("findings_resolved", &outcome.resolved),
+        ] {
+            if !ids.is_empty() {
+                self.ctx
+                    .emit(kind, Some(self.row.root.clone()), public_ids(ids).join(" "));
+            }
+        }
+        if !running.waiters.is_empty() {
+            let done = self.review_done(&outcome).await;
+            for w in running.waiters {
+                let _ = w.send(done.clone());
+            }
+        }
+        self.upkeep().await;
+        // A review's diff, prompt and transcript are freed now: hand the memory back.
+        crate::memory::trim();
+        ending
+    }
+
+    async fn review_done(&self, outcome: &JobResult) -> Response {
+        let id = outcome.review_id;
+        let ws = self.row.id;
+        let opened_ids = outcome.opened.clone();
+        let open_filter = store::findings::Filter {
+            all: false,
+            min_rank: 0,
+        };
+        let rows = self
+            .store
+            .call(move |c| {
+                let review = store::reviews::get(c, id)?;
+                // The answer carries the first open findings and the count: a list of every
+                // open finding could outgrow the frame limit.
+                let open = store::findings::list_page(c, ws, open_filter, 0, ANSWER_FINDINGS)?;
+                let open_total = store::findings::count(c, ws, open_filter)?;
+                let mut opened = Vec::new();
+                for i in opened_ids.into_iter().take(ANSWER_FINDINGS) {
+                    if let Some(f) = store::findings::get(c, i)? {
+                        opened.push(f);
+                    }
+                }
+                Ok((review, open, open_total, opened))
+            })
+            .await;
+        match rows {
+            Ok((Some(review), open, open_total, opened)) => {
+                let half = cxd_proto::limits::PAGE_BYTES / 2;
+                let mut opened: Vec<Finding> = opened.iter().map(finding_wire).collect();
+                opened.truncate(cxd_proto::limits::fitting(&opened, half));
+                let mut open: Vec<Finding> = open.iter().map(finding_wire).collect();
+                open.truncate(cxd_proto::limits::fitting(&open, half));
+                Response::ReviewDone(Box::new(ReviewDone {
+                    root: self.row.root.clone(),
+                    review: review_info(&review),
+                    opened,
+                    opened_total: outcome.opened.len() as u64,
+                    resolved: public_ids(&outcome.resolved),
+                    open,
+                    open_total,
+                }))
+            }
+            Ok((None, ..)) => Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: format!("review {id} vanished"),
+            }),
+            Err(e) => Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Measure the private object store and prune it when it grew enough (see
+    /// [`crate::snapshot::upkeep`]): only what the baseline and the last snapshot need stays.
+    async fn upkeep(&mut self) {
+        if self.running.is_some() {
+            return;
+        }
+        let Some(snap) = self.snapshotter.take() else {
+            return;
+        };
+        let keep: Vec<Snapshot> = self.baseline.iter().cloned().collect();
+        let upkeep = self.upkeep;
+        let result = tokio::task::spawn_blocking(move || {
+            let outcome = (|| {
+                let bytes = snap.store_bytes()?;
+                if !upkeep::prune_due(bytes, upkeep.after_prune, upkeep.pruned_at.elapsed()) {
+                    return Ok((bytes, None));
+                }
+                let removed = snap.prune(&keep.iter().collect::<Vec<_>>())?;
+                Ok::<_, crate::snapshot::SnapshotError>((
+                    bytes,
+                    Some((removed, snap.store_bytes()?)),
+                ))
+            })();
+            (snap, outcome)
+        })
+        .await;
+        match result {
+            Ok((snap, outcome)) => {
+                self.snapshotter = Some(snap);
+                match outcome {
+                    Ok((bytes, None)) => self.upkeep.bytes = bytes,
+                    Ok((before, Some((removed, after)))) => {
+                        tracing::info!(root = %self.root().display(), before, after, removed, "pruned the private object store");
+                        self.upkeep = Upkeep {
+                            bytes: after,
+                            after_prune: after,
+                            pruned_at: Instant::now(),
+                        };
+                    }
+                    Err(e) => {
+                        tracing::warn!(root = %self.root().display(), error = %e, "cannot prune the private object store");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "the prune task failed"),
+        }
+    }
+
+}

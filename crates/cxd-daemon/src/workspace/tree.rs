@@ -1,0 +1,352 @@
+//! The workspace's tree: opening the snapshotter and the watches, looking at what changed
+//! since the last review (and recording the burst in the audit trail), following the root
+//! when it disappears and comes back.
+
+use std::path::{Path, PathBuf};
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::actor::{Actor, Upkeep};
+use super::machine::{Input, Inspection, Why};
+use super::private_dir;
+use crate::reviewer;
+use crate::snapshot::{Diff, Snapshot, SnapshotError, Snapshotter};
+use crate::store;
+use crate::watch::{WatchConfig, WatchEvent, Watcher};
+
+/// At most this many file names go into one log entry (the count is always exact).
+pub(super) const MAX_LOGGED_FILES: usize = 200;
+
+/// What a review would cover now.
+pub(super) struct Change {
+    pub(super) base: Snapshot,
+    pub(super) to: Snapshot,
+    pub(super) diff: Diff,
+}
+
+impl Actor {
+    pub(super) fn dir(&self) -> PathBuf {
+        private_dir(&self.ctx.state_dir, self.row.id)
+    }
+
+    /// Open the snapshotter, establish the baseline, start watching. Says what the machine
+    /// must hear: the root is gone, or watching began (from a stored baseline or a new one).
+    pub(super) async fn open(
+        &mut self,
+        events_tx: mpsc::UnboundedSender<WatchEvent>,
+    ) -> Option<Input> {
+        if !self.root().is_dir() {
+            return Some(Input::RootGone);
+        }
+        let dir = self.dir();
+        let root = self.row.root.clone();
+        let mut exclude = vec![self.ctx.state_dir.clone()];
+        if let Some(dir) = self.ctx.socket.parent() {
+            exclude.push(dir.to_path_buf());
+        }
+        // The root is canonical; so must be what is compared against it.
+        let exclude: Vec<PathBuf> = exclude
+            .into_iter()
+            .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+            .collect();
+        let snap_exclude = exclude.clone();
+        let stored = self.baseline.clone().or_else(|| {
+            self.row.baseline_tree.clone().map(|tree| Snapshot {
+                tree,
+                head: self.row.baseline_head.clone(),
+            })
+        });
+        let orphan = reviewer::pidfile(&dir);
+        let opened = tokio::task::spawn_blocking(
+            move || -> Result<(Snapshotter, Snapshot, bool, u64), String> {
+                if crate::review::runner::reap_orphan(&orphan) {
+                    tracing::warn!(root = %root.display(), "ended a codex left running by a daemon that was killed");
+                }
+                let mut snap = Snapshotter::open(&root, &dir).map_err(|e| e.to_string())?;
+                snap.set_exclude(&snap_exclude);
+                let (base, fresh) = match stored {
+                    Some(base) => (base, false),
+                    None => (snap.snapshot(None).map_err(|e| e.to_string())?, true),
+                };
+                let bytes = snap.store_bytes().unwrap_or(0);
+                Ok((snap, base, fresh, bytes))
+            },
+        )
+        .await;
+        let mut resumed = false;
+        match opened {
+            Ok(Ok((snap, base, fresh, bytes))) => {
+                self.upkeep = Upkeep {
+                    bytes,
+                    after_prune: bytes,
+                    pruned_at: Instant::now(),
+                };
+                if fresh {
+                    self.save_baseline(&base).await;
+                } else {
+                    // Edits made while the daemon was down (or a review it was running when it
+                    // stopped) are reviewed at the next settle.
+                    self.baseline_unverified = true;
+                    resumed = true;
+                }
+                self.snapshotter = Some(snap);
+                self.last_tree = Some(base.tree.clone());
+                self.baseline = Some(base);
+            }
+            Ok(Err(e)) => self.warn(format!("cannot snapshot the work tree: {e}")),
+            Err(e) => self.warn(format!("snapshot task failed: {e}")),
+        }
+        let config = WatchConfig {
+            root: self.row.root.clone(),
+            extra_ignore: self.config().watch.ignore.clone(),
+            exclude,
+        };
+        // Walking a big tree takes a while: keep it off the async workers.
+        match tokio::task::spawn_blocking(move || Watcher::start(config, events_tx)).await {
+            Ok(Ok(w)) => self.watcher = Some(w),
+            Ok(Err(e)) => self.warn(format!("cannot watch: {e}")),
+            Err(e) => self.warn(format!("watch task failed: {e}")),
+        }
+        tracing::info!(root = %self.root().display(), watches = self.os_watches(), "watching workspace");
+        Some(Input::Watching { resumed })
+    }
+
+    /// The root is gone: drop the watches and what they reported, and tell the user.
+    pub(super) fn unwatch(&mut self) {
+        self.pending.clear();
+        self.watcher = None;
+        tracing::warn!(root = %self.root().display(), "workspace root is gone");
+        self.ctx.emit(
+            "missing",
+            Some(self.row.root.clone()),
+            format!(
+                "{} was deleted or moved: `cxd unwatch {}` forgets it",
+                self.root().display(),
+                self.root().display()
+            ),
+        );
+    }
+
+    /// The root is a git work tree again (recreated, or moved back).
+    pub(super) fn root_is_back(&self) -> bool {
+        self.row.root.is_dir() && self.row.root.join(".git").exists()
+    }
+
+    /// The root came back: snapshot and watch it again. The private index is dropped (it may
+    /// describe another repository now); the baseline stays, so what changed since the last
+    /// review is reviewed at the next settle (against HEAD if the baseline's objects are gone).
+    pub(super) async fn come_back(&mut self) -> Option<Input> {
+        self.watcher = None;
+        self.snapshotter = None;
+        self.warnings.clear();
+        let index = self.dir().join("index");
+        if let Err(e) = std::fs::remove_file(&index)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %index.display(), error = %e, "cannot remove a stale private index");
+        }
+        tracing::info!(root = %self.root().display(), "workspace root is back");
+        self.ctx.emit(
+            "returned",
+            Some(self.row.root.clone()),
+            format!("{} is back: watching it again", self.root().display()),
+        );
+        let (events_tx, events) = mpsc::unbounded_channel();
+        self.rewatched = Some(events);
+        self.open(events_tx).await
+    }
+
+    /// Look at the tree for the machine: snapshot, diff, record the burst, and keep the change
+    /// for the review that may follow.
+    pub(super) async fn inspect(&mut self, why: Why, full: bool) -> Input {
+        if why == Why::Settled && !self.row.root.is_dir() {
+            // Deleted (the kernel may not say so while codex still has it as its cwd).
+            return Input::RootGone;
+        }
+        let all = why == (Why::Review { all: true });
+        let watched: Vec<PathBuf> = self.pending.iter().cloned().collect();
+        let change = match self.prepare(all, full).await {
+            Ok(c) => c,
+            Err(e) => return Input::Inspected(why, Inspection::Failed(e)),
+        };
+        if !all {
+            self.record_burst(&watched, &change).await;
+            if change.diff.is_empty() && Some(&change.base) != self.baseline.as_ref() {
+                // No net change: the baseline follows a HEAD move.
+                self.baseline = Some(change.base.clone());
+                self.save_baseline(&change.base).await;
+            }
+        }
+        let found = if change.diff.is_empty() {
+            Inspection::Unchanged
+        } else {
+            Inspection::Changed
+        };
+        self.change = Some(change);
+        Input::Inspected(why, found)
+    }
+
+    /// Snapshot the tree (every file when `full`, else the reported paths) and diff it against
+    /// the baseline (or HEAD with `all`), moving the baseline over a HEAD move.
+    async fn prepare(&mut self, all: bool, full: bool) -> Result<Change, String> {
+        let (Some(mut snap), Some(base)) = (self.snapshotter.take(), self.baseline.clone()) else {
+            return Err("this workspace has no snapshot (see its warnings in `cxd status`)".into());
+        };
+        let paths: Vec<PathBuf> = std::mem::take(&mut self.pending).into_iter().collect();
+        let max_bytes = self.config().review.max_diff_bytes as usize;
+        let unverified = self.baseline_unverified && !all;
+        let root = self.row.root.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let outcome: Result<(Change, bool), SnapshotError> = (|| {
+                let to = snap.snapshot(if full { None } else { Some(&paths) })?;
+                let against = |base: Snapshot| {
+                    let base = if all {
+                        snap.head_snapshot()?
+                    } else if to.head != base.head {
+                        snap.rebase_onto_head(&base, &to)?
+                    } else {
+                        base
+                    };
+                    let diff = snap.diff(&base, &to, max_bytes)?;
+                    Ok::<_, SnapshotError>((base, diff))
+                };
+                let (base, diff, replaced) = match against(base) {
+                    Err(e) if unverified => {
+                        // The repository was recreated: the last reviewed tree's objects went
+                        // with the old one. Every uncommitted change is reviewed instead.
+                        tracing::warn!(root = %root.display(), error = %e, "the last reviewed tree is unreadable; reviewing against HEAD");
+                        let (base, diff) = against(snap.head_snapshot()?)?;
+                        (base, diff, true)
+                    }
+                    other => {
+                        let (base, diff) = other?;
+                        (base, diff, false)
+                    }
+                };
+                Ok((Change { base, to, diff }, replaced))
+            })();
+            (snap, outcome)
+        })
+        .await;
+        let (snap, outcome) = result.map_err(|e| format!("snapshot task failed: {e}"))?;
+        self.snapshotter = Some(snap);
+        let (change, replaced) = outcome.map_err(|e| e.to_string())?;
+        self.baseline_unverified = false;
+        if replaced {
+            self.baseline = Some(change.base.clone());
+            self.save_baseline(&change.base).await;
+        }
+        if !all {
+            self.last_tree = Some(change.to.tree.clone());
+        }
+        Ok(change)
+    }
+
+    /// Put a settled burst in the audit trail: a HEAD move, and the edits (with whether they
+    /// changed anything in the end).
+    async fn record_burst(&mut self, watched: &[PathBuf], change: &Change) {
+        let previous_head = self.baseline.as_ref().and_then(|b| b.head.clone());
+        let head_moved = change.base.head != previous_head;
+        let diff_files: Vec<String> = change
+            .diff
+            .files
+            .iter()
+            .map(|f| f.path.to_string_lossy().into_owned())
+            .collect();
+        if head_moved {
+            tracing::info!(root = %self.root().display(), from = ?previous_head, to = ?change.to.head, "HEAD moved; the baseline follows it");
+            self.log("head_moved", serde_json::json!({"from": previous_head, "to": change.to.head, "count": watched.len()})).await;
+            if !change.diff.is_empty() {
+                self.log_edit(&diff_files, true).await;
+            }
+        } else if !watched.is_empty() {
+            // Editors and agents save through temporary files that are gone by now: name only
+            // what exists or what the change touched (a deletion).
+            let names: Vec<String> = watched
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .filter(|p| self.row.root.join(p).exists() || diff_files.contains(p))
+                .collect();
+            if !names.is_empty() {
+                self.log_edit(&names, !change.diff.is_empty()).await;
+            } else if !change.diff.is_empty() {
+                self.log_edit(&diff_files, true).await;
+            }
+        } else if !change.diff.is_empty() {
+            // Found by a full rescan (a restart, an overflow, a manual review) rather than
+            // reported path by path.
+            self.log_edit(&diff_files, true).await;
+        }
+    }
+
+    async fn log_edit(&mut self, files: &[String], net_change: bool) {
+        // The agent's hook reported (some of) these files: the agent edited them.
+        let by = if files
+            .iter()
+            .any(|f| self.agent_files.contains(Path::new(f)))
+        {
+            "agent"
+        } else {
+            "human"
+        };
+        let session = if by == "agent" {
+            self.agent_session.clone()
+        } else {
+            None
+        };
+        self.agent_files.clear();
+        let shown: Vec<&str> = files.iter().take(5).map(String::as_str).collect();
+        let more = files.len().saturating_sub(shown.len());
+        let mut message = format!("{} file(s) edited: {}", files.len(), shown.join(", "));
+        if more > 0 {
+            message.push_str(&format!(" (+{more} more)"));
+        }
+        if !net_change {
+            message.push_str(" — no net change, nothing to review");
+        }
+        self.ctx.emit("edit", Some(self.row.root.clone()), message);
+        self.log(
+            "edit",
+            serde_json::json!({
+                "files": files.iter().take(MAX_LOGGED_FILES).collect::<Vec<_>>(),
+                "count": files.len(),
+                "by": by,
+                "session": session,
+                "net_change": net_change,
+            }),
+        )
+        .await;
+    }
+
+    pub(super) async fn save_baseline(&self, base: &Snapshot) {
+        let (id, tree, head) = (self.row.id, base.tree.clone(), base.head.clone());
+        if let Err(e) = self
+            .store
+            .call(move |c| store::workspaces::set_baseline(c, id, &tree, head.as_deref()))
+            .await
+        {
+            tracing::error!(error = %e, "cannot store the baseline");
+        }
+    }
+
+    pub(super) async fn log(&self, kind: &str, data: serde_json::Value) {
+        let ev = store::NewEvent {
+            at: crate::clock::now_rfc3339(),
+            workspace: Some(self.row.root.clone()),
+            kind: kind.to_owned(),
+            data,
+        };
+        if let Err(e) = self
+            .store
+            .call(move |c| store::events::append(c, &ev))
+            .await
+        {
+            tracing::error!(error = %e, "cannot append to the audit trail");
+        }
+    }
+
+    pub(super) fn os_watches(&self) -> u64 {
+        self.watcher.as_ref().map_or(0, |w| w.os_watches() as u64)
+    }
+}

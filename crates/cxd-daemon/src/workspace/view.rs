@@ -1,0 +1,122 @@
+//! What the workspace shows: the store's summary of its reviews and findings, and the status
+//! it publishes for `cxd status` after every step.
+
+use cxd_proto::domain::WorkspaceState;
+use cxd_proto::status::{Approval, ReviewInfo, SeverityCounts, Tokens, WorkspaceStatus};
+
+use super::View;
+use super::actor::Actor;
+use super::review_info;
+use crate::store::{self, findings::FindingRow};
+
+/// What the store says about this workspace, refreshed after each review.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Summary {
+    pub(super) reviews: u64,
+    pub(super) thread_id: Option<String>,
+    pub(super) last_review: Option<ReviewInfo>,
+    pub(super) open: Vec<FindingRow>,
+    pub(super) tokens_total: Tokens,
+    pub(super) approval: Option<store::approvals::ApprovalRow>,
+}
+
+impl Actor {
+    /// Re-read the reviews, findings and approval from the store.
+    pub(super) async fn refresh_summary(&mut self) {
+        let ws = self.row.id;
+        let root = self.row.root.clone();
+        let got = self
+            .store
+            .call(move |c| {
+                let row = store::workspaces::get(c, &root)?;
+                let last = store::reviews::last(c, ws)?;
+                let (reviews, tokens) = store::reviews::totals(c, ws)?;
+                let open = store::findings::list(c, ws, false)?;
+                let approval = store::approvals::last(c, ws)?;
+                Ok((
+                    row.and_then(|r| r.thread_id),
+                    last,
+                    reviews,
+                    tokens,
+                    open,
+                    approval,
+                ))
+            })
+            .await;
+        match got {
+            Ok((thread_id, last, reviews, tokens, open, approval)) => {
+                self.summary = Summary {
+                    reviews,
+                    thread_id,
+                    last_review: last.as_ref().map(review_info),
+                    open,
+                    tokens_total: Tokens {
+                        input: tokens.0,
+                        cached_input: tokens.1,
+                        output: tokens.2,
+                    },
+                    approval,
+                };
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the workspace's reviews"),
+        }
+    }
+
+    /// No change the daemon knows of is waiting for a review.
+    fn up_to_date(&self) -> bool {
+        self.machine.up_to_date() && self.pending.is_empty()
+    }
+
+    /// Publish the status `cxd status` shows.
+    pub(super) fn publish(&self) {
+        let (state, since) = self.machine.state();
+        let mut warnings = self.warnings.clone();
+        warnings.extend(self.config_warnings.iter().cloned());
+        if let Some(w) = &self.watcher {
+            for warning in w.warnings() {
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+        }
+        let mut open_findings = SeverityCounts::default();
+        for f in &self.summary.open {
+            open_findings.add(&f.finding.severity);
+        }
+        let status = WorkspaceStatus {
+            root: self.row.root.clone(),
+            state: state.as_str().into(),
+            pending_files: self.pending.len() as u64,
+            settle_in_ms: None,
+            os_watches: self.os_watches(),
+            warnings,
+            reviews: self.summary.reviews,
+            thread_id: self.summary.thread_id.clone(),
+            last_review: self.summary.last_review.clone(),
+            open_findings,
+            approval: self.summary.approval.as_ref().map(|a| Approval {
+                at: a.at.clone(),
+                current: Some(&a.tree) == self.last_tree.as_ref()
+                    && self.pending.is_empty()
+                    && !self.machine.settling(),
+            }),
+            tokens_total: self.summary.tokens_total,
+            activity: self.running.as_ref().and_then(|r| r.activity.clone()),
+            state_for_s: None,
+            error: self.machine.halted().map(str::to_owned),
+            reviewing_with: self.running.as_ref().map(|r| r.with.clone()),
+            up_to_date: self.up_to_date(),
+            snapshot_bytes: self.upkeep.bytes,
+        };
+        let deadline = if state == WorkspaceState::Settling {
+            self.machine.settle_deadline()
+        } else {
+            None
+        };
+        self.view_tx.send_replace(View {
+            status,
+            deadline,
+            since,
+        });
+    }
+}
