@@ -71,11 +71,9 @@ impl Kind {
         let ok = match self {
             Kind::Timestamp => s.is_some_and(is_rfc3339),
             Kind::Unsigned(_) => v.is_u64(),
-            Kind::Version => s.is_some_and(|s| {
-                let core = s.split(['-', '+']).next().unwrap_or("");
-                let parts: Vec<&str> = core.split('.').collect();
-                parts.len() == 3 && parts.iter().all(|p| is_digits(p))
-            }),
+            // cxd's own version (the workspace's), not any version: SARIF's "2.1.0" is a
+            // constant of the format and stays literal.
+            Kind::Version => s == Some(env!("CARGO_PKG_VERSION")),
             Kind::AbsPath => s.is_some_and(|s| s.starts_with('/')),
             Kind::Uuid => s.is_some_and(is_uuid),
             Kind::GitOid => s.is_some_and(|s| is_hex(s) && (s.len() == 40 || s.len() == 64)),
@@ -276,12 +274,12 @@ mod tests {
     #[test]
     fn volatile_values_become_their_type_and_the_rest_stays() {
         let v = json!({
-            "pid": 4242, "version": "0.1.0", "uptime_s": 3,
+            "pid": 4242, "version": env!("CARGO_PKG_VERSION"), "uptime_s": 3,
             "root": "/tmp/cxdAB/repo", "message": "watching /tmp/cxdAB/repo",
             "at": "2026-11-29T16:58:07.123Z", "finished_at": null,
             "thread_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
             "tree": "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
-            "verdict": "approve", "z": [ {"severity": "high", "b": 1, "a": 2} ]
+            "verdict": "approve", "sarif": {"version": "2.1.0"}, "z": [ {"severity": "high", "b": 1, "a": 2} ]
         });
         let n = normalise(&v, Path::new("/tmp/cxdAB"));
         assert_eq!(
@@ -289,7 +287,8 @@ mod tests {
             json!({
                 "at": "<timestamp>", "finished_at": null, "message": "watching <tmp>/repo",
                 "pid": "<u32>", "root": "<path>", "thread_id": "<uuid>", "tree": "<git-oid>",
-                "uptime_s": "<u64>", "verdict": "approve", "version": "<version>",
+                "sarif": {"version": "2.1.0"}, "uptime_s": "<u64>", "verdict": "approve",
+                "version": "<version>",
                 "z": [ {"a": 2, "b": 1, "severity": "high"} ]
             })
         );

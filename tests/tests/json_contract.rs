@@ -93,7 +93,12 @@ impl Ws {
     /// Run `cxd ARGS`, expecting exit `code`; stdout parsed as one JSON document.
     fn json(&self, args: &[&str], code: i32) -> Value {
         let out = self.env.run(args);
-        assert_eq!(out.status.code(), Some(code), "cxd {args:?}: {}", show(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "cxd {args:?}: {}",
+            show(&out)
+        );
         serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("cxd {args:?} printed no JSON ({e}): {}", show(&out)))
     }
@@ -181,7 +186,11 @@ fn story() -> Story {
     // The agent edits (its hook reports the file), then a review finds two problems fixed.
     let hook = json!({"session_id": "s-json", "cwd": ws.repo, "hook_event_name": "PostToolUse",
                       "tool_name": "Write", "tool_input": {"file_path": ws.repo.join("src/lib.rs")}});
-    std::fs::write(ws.repo.join("src/lib.rs"), "fn main() {\n    run(safe());\n}\n").unwrap();
+    std::fs::write(
+        ws.repo.join("src/lib.rs"),
+        "fn main() {\n    run(safe());\n}\n",
+    )
+    .unwrap();
     ws.env.hook("post-tool-use", &hook);
     wait_for("the watcher to see the agent's edit", T, || {
         (ws.env.workspace()["pending_files"] == 1).then_some(())
@@ -200,7 +209,11 @@ fn story() -> Story {
         ],
         1,
     );
-    std::fs::write(&plan_file, "1. add a cache\n2. ship it\n3. roll back on error\n").unwrap();
+    std::fs::write(
+        &plan_file,
+        "1. add a cache\n2. ship it\n3. roll back on error\n",
+    )
+    .unwrap();
     let revised_plan = ws.json(
         &[
             "plan",
@@ -255,24 +268,24 @@ fn list_json() {
 fn findings_json_open_and_all() {
     let s = story();
     let r = s.ws.r();
-    s.ws
-        .snapshot("findings_open", &s.ws.json(&["findings", r, "--json"], 0));
+    s.ws.snapshot("findings_open", &s.ws.json(&["findings", r, "--json"], 0));
     s.ws.snapshot(
         "findings_all",
         &s.ws.json(&["findings", r, "--all", "--json"], 0),
     );
     s.ws.snapshot(
         "findings_all_medium_and_above",
-        &s.ws
-            .json(&["findings", r, "--all", "--severity", "medium", "--json"], 0),
+        &s.ws.json(
+            &["findings", r, "--all", "--severity", "medium", "--json"],
+            0,
+        ),
     );
 }
 
 #[test]
 fn log_json() {
     let s = story();
-    s.ws
-        .snapshot("log", &s.ws.json(&["log", "--json", "-n", "100"], 0));
+    s.ws.snapshot("log", &s.ws.json(&["log", "--json", "-n", "100"], 0));
     s.ws.snapshot(
         "log_last_2",
         &s.ws.json(&["log", s.ws.r(), "--json", "-n", "2"], 0),
@@ -283,8 +296,7 @@ fn log_json() {
 fn gate_json_pass_and_fail() {
     let s = story();
     let r = s.ws.r();
-    s.ws
-        .snapshot("gate_pass", &s.ws.json(&["gate", r, "--json"], 0));
+    s.ws.snapshot("gate_pass", &s.ws.json(&["gate", r, "--json"], 0));
     s.ws.snapshot(
         "gate_fail",
         &s.ws.json(&["gate", r, "--block-on", "medium", "--json"], 1),
@@ -369,7 +381,10 @@ fn events_json() {
         )
     };
     // Every event up to the dismissal, the last one asked for.
-    while events.last().is_none_or(|e: &Value| e["kind"] != "dismissal") {
+    while events
+        .last()
+        .is_none_or(|e: &Value| e["kind"] != "dismissal")
+    {
         events.push(next().expect("the dismissal event before the stream ends"));
     }
     // Stopping the daemon ends the stream (no event was delivered after the dismissal).
@@ -380,9 +395,22 @@ fn events_json() {
     assert!(child.wait().unwrap().success());
     ws.daemon.take().unwrap().wait_exit(T);
     // A late echo of the subscription's approvals may lead.
-    let first = events
-        .iter()
-        .position(|e| e["kind"] != "approval")
-        .unwrap();
+    let first = events.iter().position(|e| e["kind"] != "approval").unwrap();
     ws.snapshot("events", &Value::Array(events.split_off(first)));
+}
+
+/// `cxd export` prints JSON too (no `--json` flag: it is the format): SARIF, and rdjsonl
+/// (one object a line, pinned here as an array of lines).
+#[test]
+fn export_sarif_and_rdjsonl() {
+    let s = story();
+    let r = s.ws.r();
+    let sarif = s.ws.json(&["export", r, "--format", "sarif", "--all"], 0);
+    s.ws.snapshot("export_sarif_all", &sarif);
+    let out = s.ws.env.ok(&["export", r, "--format", "rdjsonl", "--all"]);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    s.ws.snapshot("export_rdjsonl_all", &Value::Array(lines));
 }
