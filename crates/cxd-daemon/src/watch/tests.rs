@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
+use super::batch::{Batch, Fate};
 use super::*;
 
 const DEADLINE: Duration = Duration::from_secs(10);
