@@ -25,7 +25,7 @@ use crate::settle::{self, Settle};
 use crate::snapshot::{Diff, Snapshot, Snapshotter, upkeep};
 use crate::store::findings::FindingRow;
 use crate::store::{self, NewEvent, Store, WorkspaceRow};
-use crate::watch::{WatchConfig, WatchEvent, Watcher};
+use crate::watch::{WatchEvent, WatchSpec, Watcher};
 
 /// At most this many file names go into one log entry (the count is always exact).
 const MAX_LOGGED_FILES: usize = 200;
@@ -413,7 +413,7 @@ impl Actor {
             Ok(Err(e)) => self.warn(format!("cannot snapshot the work tree: {e}")),
             Err(e) => self.warn(format!("snapshot task failed: {e}")),
         }
-        let config = WatchConfig {
+        let config = WatchSpec {
             root: self.row.root.clone(),
             extra_ignore: self.config().watch.ignore.clone(),
             exclude,

@@ -61,9 +61,10 @@ pub enum WatchEvent {
     RootMissing,
 }
 
-/// What to watch.
+/// What a [`Watcher`] is started with: one tree, the config's extra ignore patterns, and the
+/// directories never to watch. Built by the workspace from `[watch]` and the repository's config.
 #[derive(Debug, Clone, Default)]
-pub struct WatchConfig {
+pub struct WatchSpec {
     /// The working tree's root directory.
     pub root: PathBuf,
     /// More gitignore-style patterns, relative to the root; they win over the tree's own files.
@@ -155,15 +156,12 @@ impl Watcher {
     /// Walk the tree, add one non-recursive OS watch per non-ignored directory, and start
     /// delivering events to `tx`. Blocks until the tree is fully watched (from async code,
     /// call it in `spawn_blocking`).
-    pub fn start(
-        config: WatchConfig,
-        tx: UnboundedSender<WatchEvent>,
-    ) -> Result<Watcher, WatchError> {
-        Self::start_tuned(config, tx, Tuning::default())
+    pub fn start(spec: WatchSpec, tx: UnboundedSender<WatchEvent>) -> Result<Watcher, WatchError> {
+        Self::start_tuned(spec, tx, Tuning::default())
     }
 
     fn start_tuned(
-        config: WatchConfig,
+        spec: WatchSpec,
         tx: UnboundedSender<WatchEvent>,
         tuning: Tuning,
     ) -> Result<Watcher, WatchError> {
@@ -175,20 +173,20 @@ impl Watcher {
                 source,
             }
         };
-        let root = fs::canonicalize(&config.root)
-            .map_err(io_error(&config.root, "resolve the watch root"))?;
+        let root =
+            fs::canonicalize(&spec.root).map_err(io_error(&spec.root, "resolve the watch root"))?;
         let meta = fs::metadata(&root).map_err(io_error(&root, "read the watch root"))?;
         if !meta.is_dir() {
             return Err(WatchError::NotADirectory { path: root });
         }
-        let exclude = config
+        let exclude = spec
             .exclude
             .iter()
             .map(|p| fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
             .collect();
         let git = GitDirs::find(&root);
         let info_exclude = git.as_ref().map(GitDirs::info_exclude);
-        let rules = Rules::new(&root, &config.extra_ignore, info_exclude.as_deref());
+        let rules = Rules::new(&root, &spec.extra_ignore, info_exclude.as_deref());
 
         let (raw_tx, raw_rx) = mpsc::channel();
         let backend =
