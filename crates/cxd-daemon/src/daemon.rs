@@ -51,7 +51,7 @@ pub enum DaemonError {
     /// The async runtime or signal handling could not start.
     #[error("cannot start {what}: {source}")]
     Runtime {
-        /// Which part.
+        /// The piece that failed to start (the runtime, a signal handler), for the message.
         what: &'static str,
         /// The OS error.
         source: std::io::Error,

@@ -20,7 +20,7 @@ pub enum ChangeStatus {
     Added,
     /// Content or mode changed.
     Modified,
-    /// Removed.
+    /// The file is gone in the newer snapshot.
     Deleted,
     /// Moved, maybe with edits (`old_path` says from where).
     Renamed,
@@ -49,7 +49,7 @@ pub struct FileChange {
     pub path: PathBuf,
     /// For a rename, the path before it.
     pub old_path: Option<PathBuf>,
-    /// How it changed.
+    /// How it changed, as the reviewer's file list names it ([`ChangeStatus::as_str`]).
     pub status: ChangeStatus,
     /// Lines added; `None` for a binary file.
     pub insertions: Option<u64>,

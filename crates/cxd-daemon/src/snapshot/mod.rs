@@ -52,7 +52,7 @@ pub struct Snapshotter {
     user_index: PathBuf,
     /// cxd's private directory for this workspace.
     dir: PathBuf,
-    /// The private index.
+    /// The private index file (`<dir>/index`): `GIT_INDEX_FILE` of every call that writes.
     index: PathBuf,
     /// A path that is never created, the index of read-only calls.
     no_index: PathBuf,

@@ -26,7 +26,8 @@ pub(super) struct State {
     pub(super) exclude: Vec<PathBuf>,
     pub(super) rules: Rules,
     pub(super) git: Option<GitDirs>,
-    /// The OS watches.
+    /// The OS watch facility (inotify or notify), holding one watch per entry of `watched` and
+    /// `git_watched`.
     pub(super) backend: Backend,
     /// Tree directories holding an OS watch.
     pub(super) watched: BTreeSet<PathBuf>,

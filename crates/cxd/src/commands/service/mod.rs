@@ -24,7 +24,7 @@ pub use start::start_installed;
 /// `cxd service`
 #[derive(Debug, clap::Args)]
 pub struct ServiceArgs {
-    /// What to do.
+    /// install, uninstall or status; each variant's doc comment is its `--help` text.
     #[command(subcommand)]
     pub action: ServiceCommand,
     /// Which service manager (default: systemd on Linux, launchd on macOS).
