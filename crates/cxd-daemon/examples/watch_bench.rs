@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cxd_daemon::watch::{WatchConfig, Watcher};
+use cxd_daemon::watch::{WatchSpec, Watcher};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
@@ -55,9 +55,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut kept = None;
     for run in 0..runs {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let config = WatchConfig {
+        let config = WatchSpec {
             root: root.clone(),
-            ..WatchConfig::default()
+            ..WatchSpec::default()
         };
         let cpu = cpu_ticks();
         let started = Instant::now();

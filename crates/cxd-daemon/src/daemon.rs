@@ -51,7 +51,7 @@ pub enum DaemonError {
     /// The async runtime or signal handling could not start.
     #[error("cannot start {what}: {source}")]
     Runtime {
-        /// Which part.
+        /// The piece that failed to start (the runtime, a signal handler), for the message.
         what: &'static str,
         /// The OS error.
         source: std::io::Error,
@@ -99,7 +99,7 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
 async fn serve(paths: Paths, config: Config, warnings: Vec<String>) -> Result<(), DaemonError> {
     let listener = socket::listen(&paths.socket, paths.socket_dir)?;
     let shutdown = CancellationToken::new();
-    crate::notify::stopping_on(shutdown.clone());
+    crate::readiness::stopping_on(shutdown.clone());
 
     let (signal_tx, mut signal_rx) = mpsc::channel::<Signal>(8);
     let mut signals =
@@ -185,7 +185,7 @@ async fn serve(paths: Paths, config: Config, warnings: Vec<String>) -> Result<()
         store: store.clone(),
     });
     // The socket listens and the stored workspaces are watched: systemd may go on.
-    crate::notify::ready();
+    crate::readiness::ready();
     let endpoint = crate::server::Endpoint {
         socket: paths.socket.clone(),
         socket_dir: paths.socket_dir,

@@ -19,11 +19,11 @@ const PACK_FILTER_TO_DIR: GitVersion = GitVersion::new(2, 41, 0);
 /// A git release number, compared field by field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct GitVersion {
-    /// Major.
+    /// The major release: 2 in git 2.41.0.
     pub major: u32,
-    /// Minor.
+    /// The minor release: 41 in git 2.41.0; features arrive here.
     pub minor: u32,
-    /// Patch.
+    /// The maintenance release: 0 in git 2.41.0 (0 when `git --version` omits it).
     pub patch: u32,
 }
 

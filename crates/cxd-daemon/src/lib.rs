@@ -11,7 +11,7 @@ pub mod dispatch;
 pub mod git_version;
 pub mod lock;
 pub mod memory;
-pub mod notify;
+pub mod readiness;
 pub mod registry;
 pub mod review;
 pub mod reviewer;

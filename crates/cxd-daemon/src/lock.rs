@@ -86,7 +86,7 @@ impl InstanceLock {
         Ok(Self { file, path })
     }
 
-    /// The lock file's path.
+    /// Where the lock file lives (in the state dir), for messages that name it.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -74,11 +74,12 @@ pub enum Command {
 /// Enough of a workspace to send it commands.
 #[derive(Debug, Clone)]
 pub struct WorkspaceRef {
-    /// Its root.
+    /// The work tree's top directory, as the workspace was registered: the key requests find
+    /// it by.
     pub root: PathBuf,
-    /// Its store row.
+    /// The `workspaces` row id in the store, which reviews, findings and events refer to.
     pub id: i64,
-    /// Its actor's inbox.
+    /// The workspace actor's inbox; a send fails once the actor has stopped (unwatched).
     pub commands: mpsc::Sender<workspace::Command>,
 }
 

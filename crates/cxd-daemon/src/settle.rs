@@ -45,7 +45,8 @@ impl Settle {
         self.git_busy = busy;
     }
 
-    /// Whether git is busy.
+    /// Whether git held `.git/index.lock` at the last report, which suspends the quiet period
+    /// (see [`Self::deadline`]); the workspace compares it to see the lock released.
     pub fn git_busy(&self) -> bool {
         self.git_busy
     }

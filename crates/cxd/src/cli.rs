@@ -14,12 +14,12 @@ use clap::{Args, Parser, Subcommand};
 Environment: CXD_SOCKET, CXD_STATE_DIR, CXD_CONFIG, CXD_CODEX_BIN."
 )]
 pub struct Cli {
-    /// What to do.
+    /// The subcommand given; each variant's doc comment is its `--help` text.
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Subcommands.
+/// Every `cxd` subcommand; `commands::run` hands each to the module named after it.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon in the foreground (what systemd or launchd start).

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 /// A gate, check or review said no.
 pub const NO: u8 = 1;
-/// Usage error.
+/// The request was wrong (an unknown id, a path outside any workspace, unusable cxd paths):
+/// the user has to change what they asked, retrying the same will not help.
 pub const USAGE: u8 = 2;
 /// The daemon is not running or does not answer.
 pub const UNREACHABLE: u8 = 3;
@@ -14,7 +15,7 @@ pub const REVIEW_FAILED: u8 = 4;
 /// An error that carries the exit code it should end the process with.
 #[derive(Debug)]
 pub struct Failure {
-    /// The exit code.
+    /// The status the process exits with: one of the constants above.
     pub code: u8,
     /// The message, printed as `cxd: {message}`.
     pub message: String,
@@ -29,7 +30,7 @@ impl std::fmt::Display for Failure {
 }
 
 impl Failure {
-    /// A failure with `code`.
+    /// A failure that prints `cxd: {message}` and ends the process with `code`.
     pub fn new(code: u8, message: impl Into<String>) -> Self {
         Self {
             code,

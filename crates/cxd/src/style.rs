@@ -3,7 +3,8 @@
 
 use anstyle::{AnsiColor, Style};
 
-/// `text` in `style`.
+/// `text` wrapped in `style`'s ANSI codes; printing through `anstream` strips them where
+/// colour is off.
 pub fn paint(text: &str, style: Style) -> String {
     format!("{}{text}{}", style.render(), style.render_reset())
 }
@@ -31,7 +32,7 @@ pub fn state(s: &str) -> Style {
     }
 }
 
-/// A heading.
+/// The style of headings and field labels in human output.
 pub fn bold() -> Style {
     Style::new().bold()
 }

@@ -26,7 +26,7 @@ pub struct Config {
     /// What blocks the gate and the stop hook.
     pub gate: GateConfig,
     /// What is watched.
-    pub watch: WatchConfig,
+    pub watch: WatchSection,
 }
 
 /// `[review]`
@@ -107,7 +107,7 @@ impl Default for GateConfig {
 /// `[watch]`
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
-pub struct WatchConfig {
+pub struct WatchSection {
     /// Gitignore-style patterns on top of .gitignore.
     pub ignore: Vec<String>,
     /// Watch a repository by itself when the Claude hook reports an edit in it.

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use super::git::read_field;
 use super::{ChangeStatus, Diff, FileChange};
 
-/// One raw record.
+/// One `diff-tree --raw` record, with the new mode and blob id that rebuilding an index
+/// (reseeding, rebasing onto a moved HEAD) needs besides the path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawEntry {
     pub(crate) status: ChangeStatus,

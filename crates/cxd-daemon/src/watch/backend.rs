@@ -89,7 +89,7 @@ pub(super) enum Backend {
     #[cfg(target_os = "linux")]
     Inotify(inotify_backend::Inotify),
     Notify(RecommendedWatcher),
-    /// Released.
+    /// Every watch was released (the thread is stopping); calls do nothing.
     None,
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
+use super::batch::{Batch, Fate};
 use super::*;
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -54,20 +55,20 @@ fn write(path: &Path, text: &str) {
     fs::write(path, text).unwrap();
 }
 
-fn start(config: WatchConfig) -> (Watcher, UnboundedReceiver<WatchEvent>) {
+fn start(config: WatchSpec) -> (Watcher, UnboundedReceiver<WatchEvent>) {
     start_tuned(config, Tuning::default())
 }
 
-fn start_tuned(config: WatchConfig, tuning: Tuning) -> (Watcher, UnboundedReceiver<WatchEvent>) {
+fn start_tuned(config: WatchSpec, tuning: Tuning) -> (Watcher, UnboundedReceiver<WatchEvent>) {
     let (tx, rx) = unbounded_channel();
     let watcher = Watcher::start_tuned(config, tx, tuning).unwrap();
     (watcher, rx)
 }
 
-fn config(root: &Path) -> WatchConfig {
-    WatchConfig {
+fn config(root: &Path) -> WatchSpec {
+    WatchSpec {
         root: root.to_path_buf(),
-        ..WatchConfig::default()
+        ..WatchSpec::default()
     }
 }
 

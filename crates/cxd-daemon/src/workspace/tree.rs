@@ -13,7 +13,7 @@ use super::private_dir;
 use crate::reviewer;
 use crate::snapshot::{Diff, Snapshot, SnapshotError, Snapshotter};
 use crate::store;
-use crate::watch::{WatchConfig, WatchEvent, Watcher};
+use crate::watch::{WatchEvent, WatchSpec, Watcher};
 
 /// At most this many file names go into one log entry (the count is always exact).
 pub(super) const MAX_LOGGED_FILES: usize = 200;
@@ -97,7 +97,7 @@ impl Actor {
             Ok(Err(e)) => self.warn(format!("cannot snapshot the work tree: {e}")),
             Err(e) => self.warn(format!("snapshot task failed: {e}")),
         }
-        let config = WatchConfig {
+        let config = WatchSpec {
             root: self.row.root.clone(),
             extra_ignore: self.config().watch.ignore.clone(),
             exclude,

@@ -46,7 +46,7 @@ pub fn run(paths: &Paths, args: &GateArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The human form.
+/// The gate report as printed for people; `--json` prints the wire struct instead.
 pub fn render(r: &GateReport) -> String {
     let mut out = String::new();
     let word = if r.pass { "pass" } else { "fail" };

@@ -39,7 +39,8 @@ pub fn until_answer(client: &mut Client, quiet: bool) -> Result<Response, Failur
     }
 }
 
-/// Where progress goes.
+/// What codex is doing, on stderr (stdout stays for the answer): one updating line on a
+/// terminal, timestamped lines in a pipe, nothing when the caller prints JSON.
 pub struct Progress {
     mode: Mode,
     last: String,

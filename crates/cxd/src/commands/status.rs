@@ -37,7 +37,7 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The human form.
+/// The status report as printed for people; `--json` prints the wire struct instead.
 pub fn render(report: &StatusReport) -> String {
     let d = &report.daemon;
     let mut out = String::new();

@@ -1,0 +1,176 @@
+//! Comparing snapshots: the diff a reviewer reads, a baseline carried onto a moved HEAD, and
+//! HEAD itself as a baseline.
+
+use std::ffi::OsStr;
+
+use super::git::{Call, Odb};
+use super::head::hex_line;
+use super::{ChangeStatus, Diff, Snapshot, SnapshotError, Snapshotter, parse};
+
+impl Snapshotter {
+    /// The diff from `base` to `to`; the unified text is kept only up to `max_bytes`.
+    pub fn diff(
+        &self,
+        base: &Snapshot,
+        to: &Snapshot,
+        max_bytes: usize,
+    ) -> Result<Diff, SnapshotError> {
+        if base.tree == to.tree {
+            return Ok(Diff::empty());
+        }
+        let args = [
+            "diff-tree",
+            "-r",
+            "-M",
+            "-z",
+            "--raw",
+            "--numstat",
+            "-p",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
+            &base.tree,
+            &to.tree,
+        ]
+        .map(OsStr::new);
+        let call = self.reader(&args);
+        self.git.stream(&call, |out| {
+            parse::diff(out, max_bytes).map_err(|detail| SnapshotError::Parse {
+                command: "diff-tree".into(),
+                detail,
+            })
+        })
+    }
+
+    /// `base` moved onto `to.head`: every path that differs between `base.head` and `to.head`
+    /// takes its version at `to.head` (or is deleted). So `diff(rebased, to)` shows only what
+    /// the HEAD move does not explain: a checkout, pull, rebase, reset or commit shows nothing,
+    /// uncommitted edits on top still show.
+    pub fn rebase_onto_head(
+        &self,
+        base: &Snapshot,
+        to: &Snapshot,
+    ) -> Result<Snapshot, SnapshotError> {
+        if base.head == to.head {
+            return Ok(base.clone());
+        }
+        let from = base.head.as_deref().unwrap_or(&self.empty_tree);
+        let onto = to.head.as_deref().unwrap_or(&self.empty_tree);
+        let args = ["diff-tree", "-r", "--no-renames", "-z", "--raw", from, onto].map(OsStr::new);
+        let entries = self.git.stream(&self.reader(&args), |out| {
+            parse::raw_entries(out).map_err(|detail| SnapshotError::Parse {
+                command: "diff-tree --raw".into(),
+                detail,
+            })
+        })?;
+        if entries.is_empty() {
+            return Ok(Snapshot {
+                tree: base.tree.clone(),
+                head: to.head.clone(),
+            });
+        }
+        // Start from `to.head` and put back what `base` changed on top of `base.head` where
+        // the move left the path alone: the same tree as `base` with the moved paths taken
+        // from `to.head`, but the index starts from trees the object directory has (after a
+        // checkout, its new trees are packed), and only the few uncommitted changes are
+        // written. Without such changes, the result is `to.head`'s tree itself.
+        let moved: std::collections::HashSet<&[u8]> =
+            entries.iter().map(|e| e.path.as_slice()).collect();
+        let args = [
+            "diff-tree",
+            "-r",
+            "--no-renames",
+            "-z",
+            "--raw",
+            from,
+            &base.tree,
+        ]
+        .map(OsStr::new);
+        let mut edits = self.git.stream(&self.reader(&args), |out| {
+            parse::raw_entries(out).map_err(|detail| SnapshotError::Parse {
+                command: "diff-tree --raw".into(),
+                detail,
+            })
+        })?;
+        edits.retain(|e| !moved.contains(e.path.as_slice()));
+        let onto_tree = match &to.head {
+            Some(head) => {
+                let spec = format!("{head}^{{tree}}");
+                let out = self
+                    .git
+                    .run(&self.reader(&["rev-parse", "--verify", "-q", &spec].map(OsStr::new)))?;
+                hex_line(&out, "rev-parse HEAD^{tree}")?
+            }
+            None => self.empty_tree.clone(),
+        };
+        if edits.is_empty() {
+            return Ok(Snapshot {
+                tree: onto_tree,
+                head: to.head.clone(),
+            });
+        }
+        let zero = "0".repeat(self.empty_tree.len());
+        let mut info = Vec::new();
+        for e in &edits {
+            if e.status == ChangeStatus::Deleted {
+                info.extend_from_slice(b"0 ");
+                info.extend_from_slice(zero.as_bytes());
+            } else {
+                info.extend_from_slice(&e.new_mode);
+                info.push(b' ');
+                info.extend_from_slice(&e.new_oid);
+            }
+            info.push(b'\t');
+            info.extend_from_slice(&e.path);
+            info.push(0);
+        }
+        let temp = self.dir.join("rebase.index");
+        let _ = std::fs::remove_file(&temp);
+        let result = (|| {
+            self.git.run(&Call {
+                args: &[OsStr::new("read-tree"), OsStr::new(&onto_tree)],
+                index: &temp,
+                odb: Odb::WithRepo,
+                stdin: None,
+                ok_codes: &[],
+            })?;
+            self.git.run(&Call {
+                args: &[
+                    OsStr::new("update-index"),
+                    OsStr::new("-z"),
+                    OsStr::new("--index-info"),
+                ],
+                index: &temp,
+                odb: Odb::Private,
+                stdin: Some(&info),
+                ok_codes: &[],
+            })?;
+            self.write_tree(&temp)
+        })();
+        let _ = std::fs::remove_file(&temp);
+        Ok(Snapshot {
+            tree: result?,
+            head: to.head.clone(),
+        })
+    }
+
+    /// HEAD itself, for reviewing every uncommitted change. On an unborn branch: the empty
+    /// tree with `head: None`.
+    pub fn head_snapshot(&self) -> Result<Snapshot, SnapshotError> {
+        let Some(head) = self.read_head()? else {
+            return Ok(Snapshot {
+                tree: self.empty_tree.clone(),
+                head: None,
+            });
+        };
+        let spec = format!("{head}^{{tree}}");
+        let out = self
+            .git
+            .run(&self.reader(&["rev-parse", "--verify", "-q", &spec].map(OsStr::new)))?;
+        Ok(Snapshot {
+            tree: hex_line(&out, "rev-parse HEAD^{tree}")?,
+            head: Some(head),
+        })
+    }
+}

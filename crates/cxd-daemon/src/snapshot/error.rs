@@ -1,0 +1,80 @@
+//! Why a snapshot, diff or prune failed, each variant naming the git command or path and what
+//! the user can do about it.
+
+use std::path::{Path, PathBuf};
+
+/// Why a snapshot, diff or prune failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The `git` executable could not be run.
+    #[error("cannot run `git {command}` in {root}: {source}; is git installed and on PATH?")]
+    Spawn {
+        /// The git arguments.
+        command: String,
+        /// The work tree it ran in.
+        root: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// git ran and failed.
+    #[error(
+        "`git {command}` failed in {root} (exit {code:?}): {stderr}; check that the repository \
+         is healthy (`git status`, `git fsck`), or remove cxd's state for this workspace to reseed"
+    )]
+    Git {
+        /// The git arguments.
+        command: String,
+        /// The work tree it ran in.
+        root: PathBuf,
+        /// Its exit code (`None` if killed by a signal).
+        code: Option<i32>,
+        /// What it said.
+        stderr: String,
+    },
+    /// The directory is not the root of a git work tree.
+    #[error(
+        "{root} is not the root of a git work tree ({detail}); watch the repository's top directory"
+    )]
+    NotARepo {
+        /// The directory given.
+        root: PathBuf,
+        /// What git said, or the real top directory.
+        detail: String,
+    },
+    /// cxd's private state could not be read or written.
+    #[error(
+        "cannot {action} {path}: {source}; check the permissions and free space of cxd's state dir"
+    )]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// git printed something cxd does not understand.
+    #[error(
+        "unexpected output from `git {command}`: {detail}; please report this with `git --version`"
+    )]
+    Parse {
+        /// The git arguments.
+        command: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// Wraps an I/O error with the path and the action that failed.
+pub(super) fn io_err(
+    path: &Path,
+    action: &'static str,
+) -> impl FnOnce(std::io::Error) -> SnapshotError {
+    let path = path.to_owned();
+    move |source| SnapshotError::Io {
+        path,
+        action,
+        source,
+    }
+}

@@ -1,0 +1,252 @@
+//! Which directories hold an OS watch: walking the tree under the ignore rules, re-walking
+//! where the rules changed, dropping what is gone, and the few watches under `.git`.
+
+use std::collections::HashSet;
+use std::fs;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use super::backend::WatchFailure;
+use super::batch::Fate;
+use super::git;
+use super::poll::Poller;
+use super::thread::{State, sysctl_hint};
+
+impl State {
+    /// Ask git which tracked files its ignore rules match: those are reviewed all the same, so
+    /// the directories holding them are watched (and left again when none is left there).
+    pub(super) fn refresh_tracked(&mut self) {
+        self.index_len = self.user_index_len();
+        let files = git::tracked_but_ignored(&self.root);
+        let (added, removed) = self.rules.set_tracked(files);
+        for dir in added {
+            if !self.is_known_dir(&dir)
+                && dir.parent().is_some_and(|p| self.is_known_dir(p))
+                && !self.is_excluded(&dir)
+                && !self.rules.is_ignored(&dir, true)
+            {
+                self.walk(&dir, false);
+            }
+        }
+        for dir in removed {
+            if let Some(parent) = dir.parent()
+                && self.is_known_dir(&dir)
+            {
+                self.batch.reconcile.push(parent.to_path_buf());
+            }
+        }
+    }
+
+    /// The size of the user's index now (`None` without one).
+    pub(super) fn user_index_len(&self) -> Option<u64> {
+        let git = self.git.as_ref()?;
+        fs::metadata(git.git_dir.join("index"))
+            .ok()
+            .map(|m| m.len())
+    }
+
+    /// Drop every OS watch.
+    pub(super) fn release(&mut self) {
+        self.backend.release();
+        self.watched.clear();
+        self.git_watched.clear();
+        self.poller = Poller::default();
+        self.publish();
+    }
+
+    /// Add one OS watch on `dir` (not yet recorded anywhere).
+    pub(super) fn os_watch(&mut self, dir: &Path) -> Result<(), WatchFailure> {
+        if let Some(max) = self.tuning.max_watches
+            && self.watched.len() + self.git_watched.len() >= max
+        {
+            return Err(WatchFailure::OutOfWatches);
+        }
+        self.backend.watch(dir)
+    }
+
+    pub(super) fn os_unwatch(&mut self, dir: &Path) {
+        self.backend.unwatch(dir);
+    }
+
+    /// Watch the git dir (HEAD, index.lock), the common dir (packed-refs) and refs/heads.
+    pub(super) fn watch_git(&mut self) {
+        let Some(git) = self.git.clone() else {
+            return;
+        };
+        self.watch_git_dir(&git.git_dir);
+        if git.common_dir != git.git_dir {
+            self.watch_git_dir(&git.common_dir);
+        }
+        let mut stack = vec![git.refs_heads];
+        while let Some(dir) = stack.pop() {
+            if !self.watch_git_dir(&dir) {
+                continue;
+            }
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(entry.path());
+                }
+            }
+        }
+    }
+
+    pub(super) fn watch_git_dir(&mut self, dir: &Path) -> bool {
+        if self.git_watched.contains(dir) {
+            return true;
+        }
+        match self.os_watch(dir) {
+            Ok(()) => {
+                self.git_watched.insert(dir.to_path_buf());
+                true
+            }
+            Err(failure) => {
+                tracing::warn!(path = %dir.display(), %failure, "cannot watch; git operations there go unseen");
+                false
+            }
+        }
+    }
+
+    /// Make sure `dir` is watched (or polled); false when it cannot be read at all.
+    pub(super) fn watch_tree_dir(&mut self, dir: &Path) -> bool {
+        if self.watched.contains(dir) || self.poller.contains(dir) {
+            return true;
+        }
+        match self.os_watch(dir) {
+            Ok(()) => {
+                self.watched.insert(dir.to_path_buf());
+                true
+            }
+            Err(WatchFailure::OutOfWatches) => {
+                self.start_polling(dir);
+                true
+            }
+            Err(WatchFailure::NotFound) => false,
+            Err(WatchFailure::Other(error)) => {
+                tracing::warn!(path = %dir.display(), %error, "cannot watch directory; skipping it");
+                false
+            }
+        }
+    }
+
+    pub(super) fn start_polling(&mut self, dir: &Path) {
+        if !self.polling_warned {
+            self.polling_warned = true;
+            tracing::warn!(
+                path = %dir.display(),
+                "out of inotify watches: polling the directories left unwatched; {}",
+                sysctl_hint()
+            );
+        }
+        self.poller.add(dir);
+    }
+
+    /// Watch `start` and every non-ignored directory below it, each watched before it is read
+    /// so nothing written in between is lost. With `report`, the files found are marked created.
+    /// Returns the directories visited.
+    pub(super) fn walk(&mut self, start: &Path, report: bool) -> Vec<PathBuf> {
+        let mut visited = Vec::new();
+        let mut stack = vec![start.to_path_buf()];
+        let mut subdirs = Vec::new();
+        let mut files = Vec::new();
+        while let Some(dir) = stack.pop() {
+            if !self.watch_tree_dir(&dir) {
+                continue;
+            }
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(error) => {
+                    tracing::debug!(path = %dir.display(), %error, "cannot read directory");
+                    continue;
+                }
+            };
+            let (mut has_ignore, mut has_gitignore) = (false, false);
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if name == ".git" {
+                    continue;
+                }
+                let Ok(file_type) = entry.file_type() else {
+                    continue;
+                };
+                if file_type.is_dir() {
+                    subdirs.push(dir.join(&name));
+                } else {
+                    has_ignore |= name == ".ignore";
+                    has_gitignore |= name == ".gitignore";
+                    if report {
+                        files.push(dir.join(&name));
+                    }
+                }
+            }
+            self.rules.set_dir(&dir, has_ignore, has_gitignore);
+            for sub in subdirs.drain(..) {
+                if !self.is_excluded(&sub) && !self.rules.is_ignored(&sub, true) {
+                    stack.push(sub);
+                }
+            }
+            for file in files.drain(..) {
+                if !self.rules.is_ignored(&file, false) {
+                    self.mark(&file, Fate::Created);
+                }
+            }
+            visited.push(dir);
+        }
+        visited
+    }
+
+    /// Re-walk `dir` under the current rules: newly un-ignored directories gain a watch, newly
+    /// ignored ones (and anything gone) lose theirs.
+    pub(super) fn reconcile(&mut self, dir: &Path) {
+        if !self.watched.contains(dir) && !self.poller.contains(dir) {
+            return;
+        }
+        let visited: HashSet<PathBuf> = self.walk(dir, false).into_iter().collect();
+        let stale: Vec<PathBuf> = self
+            .watched
+            .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
+            .take_while(|d| d.starts_with(dir))
+            .filter(|d| !visited.contains(*d))
+            .cloned()
+            .collect();
+        for d in &stale {
+            self.watched.remove(d);
+            self.os_unwatch(d);
+            self.rules.forget(d);
+        }
+        for d in self.poller.dirs() {
+            if d.starts_with(dir) && !visited.contains(&d) {
+                self.poller.remove(&d);
+                self.rules.forget(&d);
+            }
+        }
+        tracing::debug!(path = %dir.display(), unwatched = stale.len(), "re-evaluated ignore rules");
+    }
+
+    /// `dir` and everything below it are gone: drop their watches. With `list`, report the
+    /// directory's own path, its files being out of reach.
+    pub(super) fn dir_gone(&mut self, dir: &Path, list: bool) {
+        let under: Vec<PathBuf> = self
+            .watched
+            .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
+            .take_while(|d| d.starts_with(dir))
+            .cloned()
+            .collect();
+        for d in &under {
+            self.watched.remove(d);
+            self.os_unwatch(d);
+            self.rules.forget(d);
+        }
+        let polled = self.poller.remove_under(dir);
+        if list && under.len() + polled > 0 {
+            self.mark(dir, Fate::Gone);
+        }
+    }
+
+    pub(super) fn is_known_dir(&self, path: &Path) -> bool {
+        self.watched.contains(path) || self.poller.contains(path)
+    }
+
+    pub(super) fn is_excluded(&self, path: &Path) -> bool {
+        self.exclude.iter().any(|e| path.starts_with(e))
+    }
+}
