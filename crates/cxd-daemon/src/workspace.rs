@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cxd_proto::domain::{Severity, Trigger, WorkspaceState};
 use cxd_proto::message::{ReviewDone, SessionAction};
 use cxd_proto::status::{Approval, Finding, ReviewInfo, SeverityCounts, Tokens, WorkspaceStatus};
 use cxd_proto::{ErrorKind, ErrorReply, Response};
@@ -45,7 +46,7 @@ pub enum Command {
         /// Effort override.
         effort: Option<String>,
         /// manual | agent | stop
-        trigger: String,
+        trigger: Trigger,
         /// Retry after a failed review (`cxd review` does; the gate and stop hook do not).
         retry_halted: bool,
         /// Answered when the review starts (or why it cannot), then when it ends.
@@ -208,7 +209,7 @@ pub async fn spawn(
 fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
     WorkspaceStatus {
         root: root.to_path_buf(),
-        state: "idle".into(),
+        state: WorkspaceState::Idle,
         pending_files: 0,
         settle_in_ms: None,
         os_watches: 0,
@@ -587,7 +588,7 @@ impl Actor {
                 let answer = if self.halted.is_some() && !retry_halted {
                     Ok(None)
                 } else {
-                    self.manual_review(all, model, effort, &trigger).await
+                    self.manual_review(all, model, effort, trigger).await
                 };
                 let _ = started.send(answer);
             }
@@ -629,7 +630,7 @@ impl Actor {
         all: bool,
         model: Option<String>,
         effort: Option<String>,
-        trigger: &str,
+        trigger: Trigger,
     ) -> Result<Option<oneshot::Receiver<Response>>, Response> {
         let usage = |m: String| {
             Response::Error(ErrorReply {
@@ -878,7 +879,7 @@ impl Actor {
             // Recorded; reviewed once unpaused (or by `cxd review`).
             return;
         }
-        self.start_review(change, "edit", None, None, Vec::new())
+        self.start_review(change, Trigger::Edit, None, None, Vec::new())
             .await;
     }
 
@@ -961,7 +962,7 @@ impl Actor {
             .iter()
             .map(|f| OpenFinding {
                 id: f.public_id(),
-                severity: f.finding.severity.clone(),
+                severity: f.finding.severity,
                 location: location(&f.finding.file, f.finding.line_start),
                 title: f.finding.title.clone(),
             })
@@ -975,7 +976,7 @@ impl Actor {
         let ws = self.row.id;
         let revision = self
             .store
-            .call(move |c| store::reviews::count_trigger(c, ws, "plan"))
+            .call(move |c| store::reviews::count_trigger(c, ws, Trigger::Plan))
             .await
             .unwrap_or(0)
             > 0;
@@ -983,7 +984,7 @@ impl Actor {
         let job = Job {
             workspace_id: self.row.id,
             root: self.row.root.clone(),
-            trigger: "plan".into(),
+            trigger: Trigger::Plan,
             prompt: prompt::plan(&text, &open, revision),
             model: model.clone(),
             effort: effort.clone(),
@@ -1002,7 +1003,7 @@ impl Actor {
         .await;
         self.log(
             "review_started",
-            serde_json::json!({"trigger": "plan", "model": model, "effort": effort, "count": 0}),
+            serde_json::json!({"trigger": Trigger::Plan, "model": model, "effort": effort, "count": 0}),
         )
         .await;
         self.ctx.emit(
@@ -1174,7 +1175,7 @@ impl Actor {
     async fn start_review(
         &mut self,
         change: Change,
-        trigger: &str,
+        trigger: Trigger,
         model: Option<String>,
         effort: Option<String>,
         waiters: Vec<oneshot::Sender<Response>>,
@@ -1202,7 +1203,7 @@ impl Actor {
         let job = Job {
             workspace_id: self.row.id,
             root: self.row.root.clone(),
-            trigger: trigger.to_owned(),
+            trigger,
             prompt,
             model: model.clone(),
             effort: effort.clone(),
@@ -1402,7 +1403,7 @@ impl Actor {
         let opened_ids = outcome.opened.clone();
         let open_filter = store::findings::Filter {
             all: false,
-            min_rank: 0,
+            min: Severity::Info,
         };
         let rows = self
             .store
@@ -1590,17 +1591,17 @@ impl Actor {
 
     fn publish(&self) {
         let (state, since) = if self.missing {
-            ("missing", None)
+            (WorkspaceState::Missing, None)
         } else if self.paused {
-            ("paused", None)
+            (WorkspaceState::Paused, None)
         } else if let Some(r) = &self.running {
-            ("reviewing", Some(r.started))
+            (WorkspaceState::Reviewing, Some(r.started))
         } else if let Some((at, _)) = &self.halted {
-            ("halted", Some(*at))
+            (WorkspaceState::Halted, Some(*at))
         } else if self.settle.is_pending() {
-            ("settling", None)
+            (WorkspaceState::Settling, None)
         } else {
-            ("idle", None)
+            (WorkspaceState::Idle, None)
         };
         let mut warnings = self.warnings.clone();
         warnings.extend(self.config_warnings.iter().cloned());
@@ -1613,11 +1614,11 @@ impl Actor {
         }
         let mut open_findings = SeverityCounts::default();
         for f in &self.summary.open {
-            open_findings.add(&f.finding.severity);
+            open_findings.add(f.finding.severity);
         }
         let status = WorkspaceStatus {
             root: self.row.root.clone(),
-            state: state.into(),
+            state,
             pending_files: self.pending.len() as u64,
             settle_in_ms: None,
             os_watches: self.os_watches(),
@@ -1640,7 +1641,7 @@ impl Actor {
             up_to_date: self.up_to_date(),
             snapshot_bytes: self.upkeep.bytes,
         };
-        let deadline = if state == "settling" {
+        let deadline = if state == WorkspaceState::Settling {
             self.settle.deadline()
         } else {
             None
@@ -1680,9 +1681,9 @@ pub fn location(file: &str, line: i64) -> String {
 pub fn review_info(r: &store::reviews::ReviewRow) -> ReviewInfo {
     ReviewInfo {
         id: r.id,
-        verdict: r.verdict.clone(),
-        error_class: r.error_class.clone(),
-        trigger: r.trigger.clone(),
+        verdict: r.verdict,
+        error_class: r.error_class,
+        trigger: r.trigger,
         model: r.model.clone(),
         effort: r.effort.clone(),
         exit_code: r.exit_code,
@@ -1705,7 +1706,7 @@ pub fn finding_wire(f: &FindingRow) -> Finding {
     use cxd_proto::limits::{self, truncate};
     Finding {
         id: f.public_id(),
-        severity: f.finding.severity.clone(),
+        severity: f.finding.severity,
         category: f.finding.category.clone(),
         file: if f.finding.file.len() > limits::MAX_FILE {
             String::new()
@@ -1719,7 +1720,7 @@ pub fn finding_wire(f: &FindingRow) -> Finding {
         recommendation: truncate(&f.finding.recommendation, limits::MAX_RECOMMENDATION)
             .into_owned(),
         confidence: f.finding.confidence,
-        status: f.status.clone(),
+        status: f.status,
         first_review: f.first_review,
         last_review: f.last_review,
     }

@@ -32,7 +32,8 @@ macro_rules! words {
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
+        // Read through FromStr, so an unknown word gets the same clear error everywhere.
+        #[serde(rename_all = "snake_case", try_from = "String")]
         pub enum $name {
             $( $(#[$vmeta])* $variant, )+
         }
@@ -66,9 +67,18 @@ macro_rules! words {
             }
         }
 
+        impl TryFrom<String> for $name {
+            type Error = ParseError;
+
+            fn try_from(s: String) -> Result<Self, ParseError> {
+                s.parse()
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                // pad, not write_str: a width such as `{:<8}` applies.
+                f.pad(self.as_str())
             }
         }
     };
@@ -336,6 +346,11 @@ mod tests {
             "High".parse::<Severity>().is_err(),
             "words are case-sensitive"
         );
-        assert!(serde_json::from_str::<Verdict>("\"maybe\"").is_err());
+        let e = serde_json::from_str::<Verdict>("\"maybe\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("is not a verdict; use one of approve"),
+            "{e}"
+        );
     }
 }
