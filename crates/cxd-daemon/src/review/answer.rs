@@ -178,7 +178,7 @@ mod tests {
         let text = serde_json::json!({"verdict": "approve", "summary": "s", "findings": [f], "fixed_finding_ids": []});
         let e = Answer::parse(&text.to_string()).unwrap_err().0;
         assert!(
-            e.contains(r#""severe" is not a severity; use one of info"#),
+            e.contains("unknown variant `severe`, expected one of `info`"),
             "{e}"
         );
         // A model may not claim a failure verdict for itself.
