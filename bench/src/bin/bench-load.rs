@@ -291,7 +291,7 @@ fn reviews() {
             match read_frame::<_, Response>(&mut s).unwrap() {
                 Response::Progress { .. } => {}
                 Response::ReviewDone(r) => {
-                    assert_eq!(r.review.verdict, "approve", "{r:?}");
+                    assert_eq!(r.review.verdict.as_str(), "approve", "{r:?}");
                     done += 1;
                     break;
                 }

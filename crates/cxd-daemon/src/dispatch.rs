@@ -4,13 +4,16 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use cxd_proto::domain::{Severity, Trigger};
 use cxd_proto::message::{Event, FindingsPage, LogEntry, SessionAction};
 use cxd_proto::status::{ConfigInfo, DaemonInfo, StatusReport};
 use cxd_proto::{ErrorKind, ErrorReply, Request, Response};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::context::Context;
+use crate::gate::{self, Facts};
 use crate::registry::{Registry, RegistryError, WorkspaceRef};
+use crate::store::findings::UserChange;
 use crate::store::{self, Store};
 use crate::workspace::{self, finding_wire};
 
@@ -113,8 +116,10 @@ impl Handler {
                 self.ask(path, |tx| workspace::Command::Approve(note, tx))
                     .await
             }
-            Request::Dismiss { id, reason } => self.set_finding(&id, "dismissed", reason).await,
-            Request::Reopen { id } => self.set_finding(&id, "open", None).await,
+            Request::Dismiss { id, reason } => {
+                self.set_finding(&id, UserChange::Dismiss, reason).await
+            }
+            Request::Reopen { id } => self.set_finding(&id, UserChange::Reopen, None).await,
             Request::Plan { path, text, wait } => return self.plan(path, text, wait).await,
             Request::AgentEdit { file, cwd, session } => self.agent_edit(file, cwd, session).await,
             Request::StopRound {
@@ -195,7 +200,7 @@ impl Handler {
             all,
             model,
             effort,
-            trigger: "manual".into(),
+            trigger: Trigger::Manual,
             retry_halted: true,
             started,
         };
@@ -314,8 +319,9 @@ impl Handler {
             .await
     }
 
-    /// Dismiss (`dismissed`) or reopen (`open`) a finding by its id.
-    async fn set_finding(&self, id: &str, status: &'static str, note: Option<String>) -> Response {
+    /// Dismiss or reopen a finding by its id: the change and its audit entry are one store
+    /// transaction.
+    async fn set_finding(&self, id: &str, change: UserChange, note: Option<String>) -> Response {
         let Some(row_id) = store::findings::parse_id(id) else {
             return error(
                 ErrorKind::Usage,
@@ -325,69 +331,23 @@ impl Handler {
             );
         };
         let at = crate::clock::now_rfc3339();
-        let note2 = note.clone();
         let result = self
             .store
-            .call(move |c| {
-                let Some(before) = store::findings::get(c, row_id)? else {
-                    return Ok(Err(format!(
-                        "there is no finding {}",
-                        store::findings::public_id(row_id)
-                    )));
-                };
-                match (status, before.status.as_str()) {
-                    ("dismissed", "dismissed") => {
-                        return Ok(Err(format!("{} is already dismissed", before.public_id())));
-                    }
-                    ("dismissed", "resolved") => {
-                        return Ok(Err(format!("{} is already resolved", before.public_id())));
-                    }
-                    ("open", "open") => {
-                        return Ok(Err(format!("{} is already open", before.public_id())));
-                    }
-                    _ => {}
-                }
-                let after = store::findings::set_status(c, row_id, status, note2.as_deref(), &at)?;
-                Ok(Ok(after))
-            })
+            .call(move |c| store::findings::change_status(c, row_id, change, note.as_deref(), &at))
             .await;
-        let row = match result {
-            Ok(Ok(Some(row))) => row,
-            Ok(Ok(None)) => return error(ErrorKind::Internal, "the finding vanished"),
-            Ok(Err(msg)) => return error(ErrorKind::Usage, msg),
+        let changed = match result {
+            Ok(Ok(changed)) => changed,
+            Ok(Err(refusal)) => return error(ErrorKind::Usage, refusal.to_string()),
             Err(e) => return error(ErrorKind::Internal, e.to_string()),
         };
-        let ws = self.registry.lookup_id(row.workspace_id).await.ok();
-        let root = ws.as_ref().map(|w| w.root.clone());
-        let kind = if status == "dismissed" {
-            "dismissal"
-        } else {
-            "reopen"
-        };
-        let ev = store::NewEvent {
-            at: crate::clock::now_rfc3339(),
-            workspace: root.clone(),
-            kind: kind.into(),
-            data: serde_json::json!({"finding": row.public_id(), "title": row.finding.title, "reason": note}),
-        };
-        if let Err(e) = self
-            .store
-            .call(move |c| store::events::append(c, &ev))
-            .await
-        {
-            tracing::error!(error = %e, "cannot append to the audit trail");
-        }
-        if let Some(w) = ws {
+        let row = &changed.row;
+        if let Ok(w) = self.registry.lookup_id(row.workspace_id).await {
             let _ = w.commands.send(workspace::Command::Refresh).await;
         }
-        let verb = if status == "dismissed" {
-            "dismissed"
-        } else {
-            "reopened"
-        };
+        let verb = change.verb();
         self.ctx.emit(
-            kind,
-            root,
+            change.audit_kind(),
+            changed.root.clone(),
             format!("{verb} {}: {}", row.public_id(), row.finding.title),
         );
         Response::Ok {
@@ -400,9 +360,9 @@ impl Handler {
     async fn gate(
         &self,
         path: PathBuf,
-        block_on: Option<String>,
+        block_on: Option<Severity>,
         wait_s: Option<u64>,
-        trigger: String,
+        trigger: Trigger,
     ) -> Reply {
         let ws = match self.lookup(path).await {
             Ok(w) => w,
@@ -413,18 +373,10 @@ impl Handler {
             user.for_repo(&ws.root, &self.ctx.state_dir)
                 .config
                 .gate
-                .block_on
+                .threshold()
         });
-        if severity_rank(&threshold).is_none() {
-            return Reply::One(error(
-                ErrorKind::Usage,
-                format!(
-                    "{threshold:?} is not a severity; use one of critical, high, medium, low, info"
-                ),
-            ));
-        }
         let Some(secs) = wait_s else {
-            return Reply::One(judge(&self.registry, &self.store, &ws, &threshold, false).await);
+            return Reply::One(judge(&self.registry, &self.store, &ws, threshold, false).await);
         };
         let events = self.ctx.events.subscribe();
         let (done_tx, done) = oneshot::channel();
@@ -439,7 +391,7 @@ impl Handler {
                     all: false,
                     model: None,
                     effort: None,
-                    trigger: trigger.clone(),
+                    trigger,
                     retry_halted: false,
                     started,
                 };
@@ -454,7 +406,7 @@ impl Handler {
                     break;
                 }
             }
-            let _ = done_tx.send(judge(&registry, &store, &ws, &threshold, timed_out).await);
+            let _ = done_tx.send(judge(&registry, &store, &ws, threshold, timed_out).await);
         });
         Reply::Wait { root, events, done }
     }
@@ -465,28 +417,18 @@ impl Handler {
         &self,
         path: PathBuf,
         all: bool,
-        severity: Option<String>,
+        severity: Option<Severity>,
         after: Option<i64>,
     ) -> Response {
         let ws = match self.lookup(path).await {
             Ok(w) => w,
             Err(r) => return r,
         };
-        let min = match severity.as_deref().map(severity_rank) {
-            None => 0,
-            Some(Some(r)) => r,
-            Some(None) => {
-                return error(
-                    ErrorKind::Usage,
-                    format!(
-                        "{:?} is not a severity; use one of critical, high, medium, low, info",
-                        severity.unwrap_or_default()
-                    ),
-                );
-            }
-        };
         let id = ws.id;
-        let filter = store::findings::Filter { all, min_rank: min };
+        let filter = store::findings::Filter {
+            all,
+            min: severity.unwrap_or(Severity::Info),
+        };
         let after = after.unwrap_or(0);
         let page = self
             .store
@@ -584,17 +526,12 @@ const GATE_FINDINGS: usize = 50;
 /// At most this many findings go back to the agent after one edit; the rest follow later.
 const UNDELIVERED_FINDINGS: usize = 50;
 
-/// info 0 … critical 4; None for an unknown word.
-pub fn severity_rank(s: &str) -> Option<usize> {
-    crate::config::SEVERITIES.iter().position(|x| *x == s)
-}
-
 /// The gate's verdict on a workspace as it is now.
 async fn judge(
     registry: &Registry,
     store: &Store,
     ws: &WorkspaceRef,
-    threshold: &str,
+    threshold: Severity,
     timed_out: bool,
 ) -> Response {
     let (tx, rx) = oneshot::channel();
@@ -616,18 +553,17 @@ async fn judge(
         Ok(_) => return gone(),
         Err(e) => return e.into(),
     };
-    let min = severity_rank(threshold).unwrap_or(3);
     let id = ws.id;
-    // The decision comes from the count; the answer shows only the first blocking findings,
+    // The decision comes from the counts; the answer shows only the first blocking findings,
     // so its size can never make the gate fail open.
     let filter = store::findings::Filter {
         all: false,
-        min_rank: min,
+        min: threshold,
     };
-    let (rows, blocking_total) = match store
+    let (rows, open) = match store
         .call(move |c| {
             let rows = store::findings::list_page(c, id, filter, 0, GATE_FINDINGS)?;
-            Ok((rows, store::findings::count(c, id, filter)?))
+            Ok((rows, store::findings::open_counts(c, id)?))
         })
         .await
     {
@@ -639,32 +575,23 @@ async fn judge(
         &blocking,
         cxd_proto::limits::PAGE_BYTES,
     ));
-    let pass = up_to_date && blocking_total == 0;
-    let reason = if timed_out {
-        "the review did not finish in time: run `cxd gate --wait SECS` with more time, or check `cxd status`".to_owned()
-    } else if !up_to_date {
-        match status.state.as_str() {
-            "halted" => format!("the last review failed: {}", status.error.clone().unwrap_or_default()),
-            "paused" => "reviews are paused and changes are unreviewed: `cxd unpause`, or `cxd review --wait`".to_owned(),
-            "missing" => "the workspace directory is gone".to_owned(),
-            "reviewing" => "a review is running: `cxd gate --wait SECS` waits for it".to_owned(),
-            _ => "changes since the last review are not reviewed yet: `cxd review --wait` or `cxd gate --wait SECS`".to_owned(),
-        }
-    } else if blocking_total > 0 {
-        format!(
-            "{blocking_total} open finding(s) at or above {threshold}: fix them, or `cxd dismiss ID --reason ...`"
-        )
-    } else {
-        format!("reviewed up to date; nothing open at or above {threshold}")
+    let facts = Facts {
+        threshold,
+        open,
+        up_to_date,
+        state: status.state,
+        halt_error: status.error.clone(),
+        timed_out,
     };
+    let decision = gate::decide(&facts);
     Response::Gate(Box::new(cxd_proto::message::GateReport {
         root: ws.root.clone(),
-        pass,
+        pass: decision.passed(),
         up_to_date,
-        block_on: threshold.to_owned(),
+        block_on: threshold,
         blocking,
-        blocking_total,
-        reason,
+        blocking_total: facts.blocking(),
+        reason: decision.to_string(),
         last_review: status.last_review,
         state: status.state,
     }))

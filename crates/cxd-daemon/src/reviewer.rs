@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cxd_proto::domain::{Trigger, Verdict};
 use cxd_proto::limits::{self, truncate};
 use tokio_util::sync::CancellationToken;
 
@@ -25,7 +26,7 @@ pub struct Job {
     /// Its root (codex's working directory).
     pub root: PathBuf,
     /// edit | manual | agent | plan | stop
-    pub trigger: String,
+    pub trigger: Trigger,
     /// The prompt.
     pub prompt: String,
     /// Model.
@@ -54,7 +55,7 @@ pub struct JobResult {
     /// The review row.
     pub review_id: i64,
     /// approve | changes_requested | error | interrupted
-    pub verdict: String,
+    pub verdict: Verdict,
     /// Why it failed.
     pub error: Option<(ErrorClass, String)>,
     /// The thread now (new, resumed, or replaced).
@@ -149,7 +150,7 @@ pub async fn run(
         let argv = argv_json(&job.codex, &args);
         let new = NewReview {
             workspace_id: job.workspace_id,
-            trigger: job.trigger.clone(),
+            trigger: job.trigger,
             started_at: crate::clock::now_rfc3339(),
             model: job.model.clone(),
             effort: job.effort.clone(),
@@ -187,16 +188,14 @@ pub async fn run(
                 "codex no longer knows thread {old}; replacing it with a new thread"
             ));
             let finish = Finish {
-                finished_at: crate::clock::now_rfc3339(),
-                verdict: "error".into(),
                 exit_code: outcome.exit_code(),
-                error_class: Some("crash".into()),
+                error_class: Some(ErrorClass::Crash),
                 error_message: Some(format!(
                     "thread {old} is gone: {}",
                     last_lines(&outcome.stderr_tail, 5)
                 )),
                 duration_ms: outcome.duration.as_millis() as u64,
-                ..Finish::default()
+                ..Finish::new(crate::clock::now_rfc3339(), Verdict::Error)
             };
             store
                 .call(move |c| store::reviews::finish(c, review_id, &finish))
@@ -297,13 +296,13 @@ async fn settle_outcome(
             .await?;
     }
 
+    // The verdict is set below, once the answer is read.
     let mut finish = Finish {
-        finished_at: crate::clock::now_rfc3339(),
         exit_code,
         thread_id: thread_id.clone(),
         tokens: (tokens.input, tokens.cached_input, tokens.output),
         duration_ms: outcome.duration.as_millis() as u64,
-        ..Finish::default()
+        ..Finish::new(crate::clock::now_rfc3339(), Verdict::Error)
     };
     let parsed = match (&failure, &final_text) {
         (None, Some(text)) => Some(Answer::parse(text).map_err(|e| (text.clone(), e))),
@@ -312,32 +311,32 @@ async fn settle_outcome(
     let (verdict, error, answer) = match (failure, parsed) {
         (Some((class, msg)), _) => {
             let verdict = if class == ErrorClass::Interrupted {
-                "interrupted"
+                Verdict::Interrupted
             } else {
-                "error"
+                Verdict::Error
             };
-            (verdict.to_owned(), Some((class, msg)), None)
+            (verdict, Some((class, msg)), None)
         }
-        (None, Some(Ok(a))) => (a.verdict.as_str().to_owned(), None, Some(a)),
+        (None, Some(Ok(a))) => (a.verdict.into(), None, Some(a)),
         (None, Some(Err((raw, e)))) => {
             finish.raw_answer = Some(truncate(&raw, limits::MAX_RAW_ANSWER).into_owned());
             (
-                "error".to_owned(),
+                Verdict::Error,
                 Some((ErrorClass::Schema, e.to_string())),
                 None,
             )
         }
         (None, None) => (
-            "error".to_owned(),
+            Verdict::Error,
             Some((ErrorClass::Schema, "no answer".into())),
             None,
         ),
     };
     // Codex's own failure text can be megabytes: it is stored, shown in status and logged.
     let error = error.map(|(class, msg)| (class, truncate(&msg, limits::MAX_ERROR).into_owned()));
-    finish.verdict = verdict.clone();
+    finish.verdict = verdict;
     if let Some((class, msg)) = &error {
-        finish.error_class = Some(class.as_str().to_owned());
+        finish.error_class = Some(*class);
         finish.error_message = Some(if stderr.is_empty() {
             msg.clone()
         } else {
@@ -399,7 +398,7 @@ fn recorded(f: &answer::AnswerFinding, root: &Path) -> NewFinding {
         limits::normalize_lines(f.line_start, f.line_end)
     };
     NewFinding {
-        severity: f.severity.clone(),
+        severity: f.severity,
         category: f.category.clone(),
         file,
         line_start,
@@ -431,7 +430,7 @@ mod tests {
 
     fn finding(file: &str, lines: (i64, i64), text: &str) -> answer::AnswerFinding {
         answer::AnswerFinding {
-            severity: "high".into(),
+            severity: cxd_proto::domain::Severity::High,
             category: "bug".into(),
             file: file.into(),
             line_start: lines.0,

@@ -68,7 +68,8 @@ macro_rules! words {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                // pad, not write_str: a width such as `{:<8}` applies.
+                f.pad(self.as_str())
             }
         }
     };
@@ -336,6 +337,7 @@ mod tests {
             "High".parse::<Severity>().is_err(),
             "words are case-sensitive"
         );
-        assert!(serde_json::from_str::<Verdict>("\"maybe\"").is_err());
+        let e = serde_json::from_str::<Verdict>("\"maybe\"").unwrap_err();
+        assert!(e.to_string().contains("unknown variant `maybe`"), "{e}");
     }
 }

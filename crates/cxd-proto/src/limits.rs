@@ -31,14 +31,14 @@ pub const PAGE_BYTES: usize = 2 * 1024 * 1024;
 /// An upper estimate of a finding's encoded size on the wire.
 pub fn wire_size(f: &Finding) -> usize {
     [
-        &f.id,
-        &f.severity,
+        f.id.as_str(),
+        f.severity.as_str(),
         &f.category,
         &f.file,
         &f.title,
         &f.body,
         &f.recommendation,
-        &f.status,
+        f.status.as_str(),
     ]
     .iter()
     .map(|s| s.len() + 10)

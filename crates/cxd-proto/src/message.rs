@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{Severity, Trigger, WorkspaceState};
 use crate::status::{Finding, ReviewInfo, StatusReport};
 
 /// The first frame a client sends on every connection.
@@ -93,7 +94,7 @@ pub enum Request {
         /// Resolved and dismissed ones too.
         all: bool,
         /// Only this severity and above.
-        severity: Option<String>,
+        severity: Option<Severity>,
         /// Continue after this point: the `next` of the previous page (None: from the start).
         after: Option<i64>,
     },
@@ -128,11 +129,11 @@ pub enum Request {
         /// Any path inside the workspace.
         path: PathBuf,
         /// The threshold (default `gate.block_on`).
-        block_on: Option<String>,
+        block_on: Option<Severity>,
         /// Review anything unreviewed first and wait up to this many seconds for it.
         wait_s: Option<u64>,
         /// What asks: manual (cxd gate), stop (the Claude stop hook), agent.
-        trigger: String,
+        trigger: Trigger,
     },
     /// Validate a plan with Codex before it is implemented.
     Plan {
@@ -259,7 +260,7 @@ pub struct GateReport {
     /// The newest review covers the working tree as it is.
     pub up_to_date: bool,
     /// The severity threshold applied.
-    pub block_on: String,
+    pub block_on: Severity,
     /// Open findings at or above the threshold: the first of them, as many as fit an answer.
     pub blocking: Vec<Finding>,
     /// How many open findings are at or above the threshold (`blocking` may hold fewer).
@@ -269,7 +270,7 @@ pub struct GateReport {
     /// The newest finished review.
     pub last_review: Option<ReviewInfo>,
     /// The workspace state (idle, settling, reviewing, halted, paused, missing).
-    pub state: String,
+    pub state: WorkspaceState,
 }
 
 /// The result of a review someone waited for.

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{ErrorClass, FindingStatus, Severity, Trigger, Verdict, WorkspaceState};
+
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusReport {
@@ -48,7 +50,7 @@ pub struct WorkspaceStatus {
     /// The git work-tree root.
     pub root: PathBuf,
     /// `idle`, `settling`, `reviewing`, `halted`, `paused` or `missing`.
-    pub state: String,
+    pub state: WorkspaceState,
     /// Files changed since the last review.
     pub pending_files: u64,
     /// Milliseconds until the pending changes settle (when `settling`).
@@ -89,11 +91,11 @@ pub struct ReviewInfo {
     /// Review id.
     pub id: i64,
     /// approve | changes_requested | error | interrupted
-    pub verdict: String,
+    pub verdict: Verdict,
     /// quota | auth | network | schema | timeout | crash | not_found | interrupted
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     /// edit | manual | agent | plan | stop
-    pub trigger: String,
+    pub trigger: Trigger,
     /// Model.
     pub model: String,
     /// Effort.
@@ -142,13 +144,33 @@ pub struct SeverityCounts {
 
 impl SeverityCounts {
     /// Count one finding of `severity`.
-    pub fn add(&mut self, severity: &str) {
+    pub fn add(&mut self, severity: Severity) {
+        self.add_n(severity, 1);
+    }
+
+    /// Count `n` findings of `severity`.
+    pub fn add_n(&mut self, severity: Severity, n: u64) {
+        *self.slot(severity) += n;
+    }
+
+    /// How many findings of `severity`.
+    pub fn get(&self, severity: Severity) -> u64 {
         match severity {
-            "critical" => self.critical += 1,
-            "high" => self.high += 1,
-            "medium" => self.medium += 1,
-            "low" => self.low += 1,
-            _ => self.info += 1,
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+            Severity::Info => self.info,
+        }
+    }
+
+    fn slot(&mut self, severity: Severity) -> &mut u64 {
+        match severity {
+            Severity::Critical => &mut self.critical,
+            Severity::High => &mut self.high,
+            Severity::Medium => &mut self.medium,
+            Severity::Low => &mut self.low,
+            Severity::Info => &mut self.info,
         }
     }
 
@@ -173,7 +195,7 @@ pub struct Finding {
     /// Short stable id (`F12`).
     pub id: String,
     /// critical | high | medium | low | info
-    pub severity: String,
+    pub severity: Severity,
     /// bug | security | performance | edge-case | architecture | test | style
     pub category: String,
     /// Relative path, or "" for the change as a whole.
@@ -191,7 +213,7 @@ pub struct Finding {
     /// 0..1
     pub confidence: f64,
     /// open | resolved | dismissed
-    pub status: String,
+    pub status: FindingStatus,
     /// The review that opened it.
     pub first_review: i64,
     /// The last review that saw or resolved it.

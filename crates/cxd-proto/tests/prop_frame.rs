@@ -13,6 +13,7 @@ use std::cell::Cell;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
+use cxd_proto::domain::{ErrorClass, FindingStatus, Severity, Trigger, Verdict, WorkspaceState};
 use cxd_proto::frame::{FrameError, check_len, encode_frame};
 use cxd_proto::message::{Event, FindingsPage, GateReport, LogEntry, ReviewDone, SessionAction};
 use cxd_proto::status::{Finding, ReviewInfo, Tokens};
@@ -174,26 +175,34 @@ fn request() -> impl Strategy<Value = Request> {
             }),
         path().prop_map(|path| Request::Pause { path }),
         path().prop_map(|path| Request::Unpause { path }),
-        (path(), any::<bool>(), opt(text()), opt(any::<i64>())).prop_map(
-            |(path, all, severity, after)| Request::Findings {
+        (
+            path(),
+            any::<bool>(),
+            opt(word(Severity::ALL)),
+            opt(any::<i64>())
+        )
+            .prop_map(|(path, all, severity, after)| Request::Findings {
                 path,
                 all,
                 severity,
                 after,
-            }
-        ),
+            }),
         (path(), session_action()).prop_map(|(path, action)| Request::Session { path, action }),
         (path(), opt(text())).prop_map(|(path, note)| Request::Approve { path, note }),
         (text(), opt(text())).prop_map(|(id, reason)| Request::Dismiss { id, reason }),
         text().prop_map(|id| Request::Reopen { id }),
-        (path(), opt(text()), opt(any::<u64>()), text()).prop_map(
-            |(path, block_on, wait_s, trigger)| Request::Gate {
+        (
+            path(),
+            opt(word(Severity::ALL)),
+            opt(any::<u64>()),
+            word(Trigger::ALL)
+        )
+            .prop_map(|(path, block_on, wait_s, trigger)| Request::Gate {
                 path,
                 block_on,
                 wait_s,
                 trigger
-            }
-        ),
+            }),
         (path(), text(), any::<bool>()).prop_map(|(path, text, wait)| Request::Plan {
             path,
             text,
@@ -217,6 +226,11 @@ fn request() -> impl Strategy<Value = Request> {
     ]
 }
 
+/// Any value of a domain type.
+fn word<T: Clone + std::fmt::Debug + 'static>(all: &'static [T]) -> impl Strategy<Value = T> {
+    proptest::sample::select(all)
+}
+
 fn tokens() -> impl Strategy<Value = Tokens> {
     (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(input, cached_input, output)| Tokens {
         input,
@@ -227,9 +241,14 @@ fn tokens() -> impl Strategy<Value = Tokens> {
 
 fn finding() -> impl Strategy<Value = Finding> {
     (
-        (text(), text(), text(), path()),
+        (text(), word(Severity::ALL), text(), path()),
         (any::<i64>(), any::<i64>(), text(), text(), text()),
-        (0.0f64..=1.0, text(), any::<i64>(), any::<i64>()),
+        (
+            0.0f64..=1.0,
+            word(FindingStatus::ALL),
+            any::<i64>(),
+            any::<i64>(),
+        ),
     )
         .prop_map(
             |(
@@ -256,7 +275,14 @@ fn finding() -> impl Strategy<Value = Finding> {
 
 fn review_info() -> impl Strategy<Value = ReviewInfo> {
     (
-        (any::<i64>(), text(), opt(text()), text(), text(), text()),
+        (
+            any::<i64>(),
+            word(Verdict::ALL),
+            opt(word(ErrorClass::ALL)),
+            word(Trigger::ALL),
+            text(),
+            text(),
+        ),
         (opt(any::<i32>()), tokens(), opt(text()), opt(text())),
         (opt(text()), opt(text()), opt(any::<u64>())),
     )
@@ -368,8 +394,13 @@ fn response() -> impl Strategy<Value = Response> {
         }),
         (path(), opt(text())).prop_map(|(root, thread_id)| Response::Session { root, thread_id }),
         (
-            (path(), any::<bool>(), any::<bool>(), text()),
-            (findings(), text(), opt(review_info()), text())
+            (path(), any::<bool>(), any::<bool>(), word(Severity::ALL)),
+            (
+                findings(),
+                text(),
+                opt(review_info()),
+                word(WorkspaceState::ALL)
+            )
         )
             .prop_map(
                 |((root, pass, up_to_date, block_on), (blocking, reason, last_review, state))| {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use cxd_proto::domain::Severity;
 
 /// cxd gives an AI coding agent a second, independent reviewer: a daemon watches your working
 /// trees and has the Codex CLI review every settled burst of edits.
@@ -167,7 +168,7 @@ pub struct GateArgs {
     pub wait: Option<u64>,
     /// Severity at or above which open findings fail the gate (default: gate.block_on).
     #[arg(long, value_name = "SEVERITY")]
-    pub block_on: Option<String>,
+    pub block_on: Option<Severity>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -213,7 +214,7 @@ pub struct FindingsArgs {
     pub all: bool,
     /// Only this severity and above (critical, high, medium, low, info).
     #[arg(long, value_name = "SEVERITY")]
-    pub severity: Option<String>,
+    pub severity: Option<Severity>,
     /// Print JSON (see the README).
     #[arg(long)]
     pub json: bool,

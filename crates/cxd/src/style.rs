@@ -2,6 +2,7 @@
 //! strips them when stdout is not a terminal or `NO_COLOR` is set.
 
 use anstyle::{AnsiColor, Style};
+use cxd_proto::domain::Severity;
 
 /// `text` wrapped in `style`'s ANSI codes; printing through `anstream` strips them where
 /// colour is off.
@@ -9,14 +10,14 @@ pub fn paint(text: &str, style: Style) -> String {
     format!("{}{text}{}", style.render(), style.render_reset())
 }
 
-/// The style of a severity word.
-pub fn severity(s: &str) -> Style {
+/// The style of a severity.
+pub fn severity(s: Severity) -> Style {
     match s {
-        "critical" => AnsiColor::Red.on_default().bold(),
-        "high" => AnsiColor::Red.on_default(),
-        "medium" => AnsiColor::Yellow.on_default(),
-        "low" => AnsiColor::Cyan.on_default(),
-        _ => Style::new().dimmed(),
+        Severity::Critical => AnsiColor::Red.on_default().bold(),
+        Severity::High => AnsiColor::Red.on_default(),
+        Severity::Medium => AnsiColor::Yellow.on_default(),
+        Severity::Low => AnsiColor::Cyan.on_default(),
+        Severity::Info => Style::new().dimmed(),
     }
 }
 

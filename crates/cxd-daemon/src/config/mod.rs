@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use cxd_proto::domain::Severity;
 use serde::{Deserialize, Serialize};
 
 pub mod read;
@@ -11,9 +12,6 @@ pub mod sandbox;
 pub mod trust;
 
 pub use repo::{REPO_FILE, RepoConfig};
-
-/// Severities in increasing order of weight; `gate.block_on` takes one of them.
-pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
 
 /// The whole configuration, with DESIGN's defaults.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
@@ -94,10 +92,21 @@ pub struct GateConfig {
     pub stop_wait_s: u64,
 }
 
+impl GateConfig {
+    /// `block_on` as a severity: the text is kept so that a bad value is reported with its key
+    /// and line, and checked on load, so the fallback to the default is never reached.
+    pub fn threshold(&self) -> Severity {
+        self.block_on.parse().unwrap_or(DEFAULT_BLOCK_ON)
+    }
+}
+
+/// The gate's threshold when none is configured.
+const DEFAULT_BLOCK_ON: Severity = Severity::High;
+
 impl Default for GateConfig {
     fn default() -> Self {
         Self {
-            block_on: "high".into(),
+            block_on: DEFAULT_BLOCK_ON.as_str().into(),
             max_rounds: 3,
             stop_wait_s: 600,
         }
@@ -243,15 +252,8 @@ impl Config {
                 format!("must be at least settle.quiet_ms ({})", s.quiet_ms),
             ));
         }
-        if !SEVERITIES.contains(&self.gate.block_on.as_str()) {
-            return Err((
-                "gate.block_on",
-                format!(
-                    "\"{}\" is not a severity; use one of {}",
-                    self.gate.block_on,
-                    SEVERITIES.join(", ")
-                ),
-            ));
+        if let Err(e) = self.gate.block_on.parse::<Severity>() {
+            return Err(("gate.block_on", e.to_string()));
         }
         for pattern in &self.watch.ignore {
             if pattern.trim().is_empty() {

@@ -1,23 +1,24 @@
 //! The one shape Codex answers in (DESIGN §6), its strict JSON schema, and parsing it.
 
+use cxd_proto::domain::{Severity, Verdict};
 use serde::{Deserialize, Serialize};
 
-/// Codex's verdict on a change or a plan.
+/// The verdicts Codex may give: a review's [`Verdict`] also has failures, which a model's answer
+/// must never be able to claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum AnswerVerdict {
     /// Nothing blocks.
     Approve,
     /// Findings need work.
     ChangesRequested,
 }
 
-impl Verdict {
-    /// The word used in JSON and the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Approve => "approve",
-            Verdict::ChangesRequested => "changes_requested",
+impl From<AnswerVerdict> for Verdict {
+    fn from(v: AnswerVerdict) -> Self {
+        match v {
+            AnswerVerdict::Approve => Verdict::Approve,
+            AnswerVerdict::ChangesRequested => Verdict::ChangesRequested,
         }
     }
 }
@@ -26,8 +27,8 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerFinding {
-    /// critical | high | medium | low | info
-    pub severity: String,
+    /// critical | high | medium | low | info (an unknown word fails the parse)
+    pub severity: Severity,
     /// bug | security | performance | edge-case | architecture | test | style
     pub category: String,
     /// Path relative to the root, or "" for the change as a whole.
@@ -51,7 +52,7 @@ pub struct AnswerFinding {
 #[serde(deny_unknown_fields)]
 pub struct Answer {
     /// approve | changes_requested
-    pub verdict: Verdict,
+    pub verdict: AnswerVerdict,
     /// A few sentences.
     pub summary: String,
     /// New problems.
@@ -60,8 +61,6 @@ pub struct Answer {
     pub fixed_finding_ids: Vec<String>,
 }
 
-/// Accepted severities, most severe last.
-pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
 /// Accepted categories.
 pub const CATEGORIES: [&str; 7] = [
     "bug",
@@ -88,12 +87,6 @@ impl Answer {
         let answer: Answer =
             serde_json::from_str(trimmed).map_err(|e| AnswerError(e.to_string()))?;
         for (i, f) in answer.findings.iter().enumerate() {
-            if !SEVERITIES.contains(&f.severity.as_str()) {
-                return Err(AnswerError(format!(
-                    "finding {i}: unknown severity {:?}",
-                    f.severity
-                )));
-            }
             if !CATEGORIES.contains(&f.category.as_str()) {
                 return Err(AnswerError(format!(
                     "finding {i}: unknown category {:?}",
@@ -132,7 +125,7 @@ pub fn schema() -> serde_json::Value {
                     "required": ["severity", "category", "file", "line_start", "line_end",
                                  "title", "body", "recommendation", "confidence"],
                     "properties": {
-                        "severity": {"type": "string", "enum": SEVERITIES},
+                        "severity": {"type": "string", "enum": Severity::WORDS},
                         "category": {"type": "string", "enum": CATEGORIES},
                         "file": {"type": "string"},
                         "line_start": {"type": "integer"},
@@ -164,7 +157,8 @@ mod tests {
             "findings": [finding()], "fixed_finding_ids": ["F1"]})
         .to_string();
         let a = Answer::parse(&text).unwrap();
-        assert_eq!(a.verdict, Verdict::ChangesRequested);
+        assert_eq!(a.verdict, AnswerVerdict::ChangesRequested);
+        assert_eq!(a.findings[0].severity, Severity::High);
         assert_eq!(a.findings[0].line_start, 3);
         assert_eq!(a.fixed_finding_ids, ["F1"]);
     }
@@ -182,12 +176,16 @@ mod tests {
         let mut f = finding();
         f["severity"] = "severe".into();
         let text = serde_json::json!({"verdict": "approve", "summary": "s", "findings": [f], "fixed_finding_ids": []});
+        let e = Answer::parse(&text.to_string()).unwrap_err().0;
         assert!(
-            Answer::parse(&text.to_string())
-                .unwrap_err()
-                .0
-                .contains("severity")
+            e.contains("unknown variant `severe`, expected one of `info`"),
+            "{e}"
         );
+        // A model may not claim a failure verdict for itself.
+        for verdict in ["error", "interrupted", "running"] {
+            let text = serde_json::json!({"verdict": verdict, "summary": "s", "findings": [], "fixed_finding_ids": []});
+            assert!(Answer::parse(&text.to_string()).is_err(), "{verdict}");
+        }
         let mut f = finding();
         f["confidence"] = 3.into();
         let text = serde_json::json!({"verdict": "approve", "summary": "s", "findings": [f], "fixed_finding_ids": []});

@@ -8,7 +8,7 @@ pub mod jsonl;
 pub mod prompt;
 pub mod runner;
 
-pub use answer::{Answer, AnswerFinding, Verdict};
+pub use answer::{Answer, AnswerFinding, AnswerVerdict};
 pub use classify::ErrorClass;
 pub use invocation::Invocation;
 pub use runner::{RunOutcome, run};

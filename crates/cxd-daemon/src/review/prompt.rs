@@ -2,13 +2,15 @@
 
 use std::fmt::Write as _;
 
+use cxd_proto::domain::Severity;
+
 /// An open finding the prompt lists, so Codex can say which are fixed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenFinding {
     /// Its id.
     pub id: String,
-    /// Severity word.
-    pub severity: String,
+    /// How much it matters (the most severe are listed first).
+    pub severity: Severity,
     /// `file:line` or "".
     pub location: String,
     /// One line.
@@ -54,14 +56,6 @@ pub const MAX_PROMPT_FILES: usize = 500;
 /// A title longer than this is cut in a prompt (stored titles are capped already).
 const MAX_PROMPT_TITLE: usize = 300;
 
-/// Rank of a severity word, most severe highest.
-fn rank(severity: &str) -> usize {
-    crate::review::answer::SEVERITIES
-        .iter()
-        .position(|s| *s == severity)
-        .unwrap_or(0)
-}
-
 /// A JSON string literal: quotes, backslashes, newlines and control characters escaped, so
 /// text from the repository or a model stays on its line and inside its quotes.
 fn quoted(text: &str) -> String {
@@ -102,7 +96,7 @@ fn open_findings(out: &mut String, open: &[OpenFinding]) {
     }
     let mut listed: Vec<&OpenFinding> = open.iter().collect();
     // Most severe first; the sort is stable, so older findings come first within a severity.
-    listed.sort_by_key(|f| std::cmp::Reverse(rank(&f.severity)));
+    listed.sort_by_key(|f| std::cmp::Reverse(f.severity));
     listed.truncate(MAX_PROMPT_FINDINGS);
     out.push_str("\nOpen findings from earlier reviews, one JSON object a line (list the ids this change fixes in fixed_finding_ids):\n");
     for f in &listed {
@@ -117,7 +111,7 @@ fn open_findings(out: &mut String, open: &[OpenFinding]) {
         }
         let line = Line {
             id: &f.id,
-            severity: &f.severity,
+            severity: f.severity.as_str(),
             location: &f.location,
             title: &title,
         };
@@ -211,7 +205,7 @@ mod tests {
     fn finding(id: &str, severity: &str, title: &str) -> OpenFinding {
         OpenFinding {
             id: id.into(),
-            severity: severity.into(),
+            severity: severity.parse().unwrap(),
             location: "src/a.rs:3".into(),
             title: title.into(),
         }

@@ -1,5 +1,6 @@
 //! Reviews: one row per codex run, from `running` to its verdict, with what it cost.
 
+use cxd_proto::domain::{ErrorClass, Trigger, Verdict};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
@@ -10,7 +11,7 @@ pub struct NewReview {
     /// The workspace row.
     pub workspace_id: i64,
     /// edit | manual | agent | plan | stop
-    pub trigger: String,
+    pub trigger: Trigger,
     /// RFC 3339.
     pub started_at: String,
     /// Model passed to codex.
@@ -34,16 +35,16 @@ pub struct NewReview {
 }
 
 /// How a review ended.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Finish {
     /// RFC 3339.
     pub finished_at: String,
     /// approve | changes_requested | error | interrupted
-    pub verdict: String,
+    pub verdict: Verdict,
     /// codex's exit code, if it exited.
     pub exit_code: Option<i32>,
     /// quota | auth | network | schema | timeout | crash | not_found | interrupted
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     /// The error and the stderr tail.
     pub error_message: Option<String>,
     /// Codex's summary.
@@ -58,13 +59,31 @@ pub struct Finish {
     pub duration_ms: u64,
 }
 
+impl Finish {
+    /// An ending with this verdict and nothing else known yet.
+    pub fn new(finished_at: String, verdict: Verdict) -> Self {
+        Self {
+            finished_at,
+            verdict,
+            exit_code: None,
+            error_class: None,
+            error_message: None,
+            summary: None,
+            raw_answer: None,
+            thread_id: None,
+            tokens: (0, 0, 0),
+            duration_ms: 0,
+        }
+    }
+}
+
 /// A stored review, as status and the log show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewRow {
     /// Row id.
     pub id: i64,
     /// What started it.
-    pub trigger: String,
+    pub trigger: Trigger,
     /// When.
     pub started_at: String,
     /// When it ended.
@@ -76,9 +95,9 @@ pub struct ReviewRow {
     /// Thread.
     pub thread_id: Option<String>,
     /// running | approve | changes_requested | error | interrupted
-    pub verdict: String,
+    pub verdict: Verdict,
     /// Failure class.
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     /// Failure text.
     pub error_message: Option<String>,
     /// codex's exit code.
@@ -100,10 +119,11 @@ pub fn start(conn: &Connection, r: &NewReview) -> Result<i64, StoreError> {
     conn.execute(
         "INSERT INTO reviews (workspace_id, trigger, started_at, model, effort, thread_id, argv, verdict,
                               files, insertions, deletions, base_tree, tree)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?9, ?10, ?11, ?12)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?13, ?8, ?9, ?10, ?11, ?12)",
         params![
             r.workspace_id, r.trigger, r.started_at, r.model, r.effort, r.thread_id, r.argv,
-            r.files as i64, r.insertions as i64, r.deletions as i64, r.base_tree, r.tree
+            r.files as i64, r.insertions as i64, r.deletions as i64, r.base_tree, r.tree,
+            Verdict::Running
         ],
     )
     .map_err(StoreError::query("start review"))?;
@@ -140,10 +160,15 @@ pub fn finish(conn: &Connection, id: i64, f: &Finish) -> Result<(), StoreError> 
 /// Reviews left `running` by a daemon that died: mark them interrupted. Returns how many.
 pub fn interrupt_running(conn: &Connection, at: &str) -> Result<usize, StoreError> {
     conn.execute(
-        "UPDATE reviews SET verdict = 'interrupted', error_class = 'interrupted', finished_at = ?1,
+        "UPDATE reviews SET verdict = ?2, error_class = ?3, finished_at = ?1,
             error_message = 'the daemon stopped while this review ran'
-         WHERE verdict = 'running'",
-        params![at],
+         WHERE verdict = ?4",
+        params![
+            at,
+            Verdict::Interrupted,
+            ErrorClass::Interrupted,
+            Verdict::Running
+        ],
     )
     .map_err(StoreError::query("interrupt running reviews"))
 }
@@ -179,8 +204,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewRow> {
 /// The newest finished review of a workspace.
 pub fn last(conn: &Connection, workspace_id: i64) -> Result<Option<ReviewRow>, StoreError> {
     conn.query_row(
-        &format!("SELECT {COLUMNS} FROM reviews WHERE workspace_id = ?1 AND verdict != 'running' ORDER BY id DESC LIMIT 1"),
-        params![workspace_id],
+        &format!("SELECT {COLUMNS} FROM reviews WHERE workspace_id = ?1 AND verdict != ?2 ORDER BY id DESC LIMIT 1"),
+        params![workspace_id, Verdict::Running],
         from_row,
     )
     .optional()
@@ -202,8 +227,8 @@ pub fn get(conn: &Connection, id: i64) -> Result<Option<ReviewRow>, StoreError> 
 pub fn totals(conn: &Connection, workspace_id: i64) -> Result<(u64, (u64, u64, u64)), StoreError> {
     conn.query_row(
         "SELECT COUNT(*), COALESCE(SUM(tokens_input), 0), COALESCE(SUM(tokens_cached), 0), COALESCE(SUM(tokens_output), 0)
-         FROM reviews WHERE workspace_id = ?1 AND verdict != 'running'",
-        params![workspace_id],
+         FROM reviews WHERE workspace_id = ?1 AND verdict != ?2",
+        params![workspace_id, Verdict::Running],
         |r| {
             Ok((
                 r.get::<_, i64>(0)? as u64,
@@ -218,7 +243,7 @@ pub fn totals(conn: &Connection, workspace_id: i64) -> Result<(u64, (u64, u64, u
 pub fn count_trigger(
     conn: &Connection,
     workspace_id: i64,
-    trigger: &str,
+    trigger: Trigger,
 ) -> Result<u64, StoreError> {
     conn.query_row(
         "SELECT COUNT(*) FROM reviews WHERE workspace_id = ?1 AND trigger = ?2",

@@ -90,7 +90,7 @@ mod tests {
             .unwrap()
             .id;
         let f = findings::NewFinding {
-            severity: "high".into(),
+            severity: cxd_proto::domain::Severity::High,
             category: "bug".into(),
             file: String::new(),
             line_start: 0,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cxd_proto::domain::Trigger;
 use cxd_proto::{ErrorKind, ErrorReply, Response};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -39,7 +40,7 @@ pub(super) enum Asker {
         /// Answered when the review starts, or why not.
         started: Started,
         /// manual | agent | stop
-        trigger: String,
+        trigger: Trigger,
         /// Model override.
         model: Option<String>,
         /// Effort override.
@@ -342,7 +343,7 @@ impl Actor {
             return;
         };
         if !asked {
-            self.start_review(change, "edit", None, None, Vec::new())
+            self.start_review(change, Trigger::Edit, None, None, Vec::new())
                 .await;
             return;
         }
@@ -354,13 +355,13 @@ impl Actor {
                 effort,
             }) => {
                 let (tx, rx) = oneshot::channel();
-                self.start_review(change, &trigger, model, effort, vec![tx])
+                self.start_review(change, trigger, model, effort, vec![tx])
                     .await;
                 let _ = started.send(Ok(Some(rx)));
             }
             other => {
                 self.asker = other;
-                self.start_review(change, "manual", None, None, Vec::new())
+                self.start_review(change, Trigger::Manual, None, None, Vec::new())
                     .await;
             }
         }

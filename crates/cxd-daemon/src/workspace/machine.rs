@@ -272,10 +272,11 @@ impl Machine {
     pub fn running(&self) -> bool {
         matches!(
             self.phase,
-            Phase::Running(_) | Phase::Missing {
-                ending: Some(_),
-                ..
-            }
+            Phase::Running(_)
+                | Phase::Missing {
+                    ending: Some(_),
+                    ..
+                }
         )
     }
 
@@ -558,7 +559,9 @@ impl Machine {
             Phase::Running(run) => run.clone(),
             Phase::Missing { ending, .. } => {
                 return match ending.take() {
-                    Some(run) if run.plan_queued => vec![Effect::RefuseQueuedPlan(Refusal::Missing)],
+                    Some(run) if run.plan_queued => {
+                        vec![Effect::RefuseQueuedPlan(Refusal::Missing)]
+                    }
                     _ => vec![],
                 };
             }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cxd_proto::Response;
+use cxd_proto::domain::{Trigger, WorkspaceState};
 use cxd_proto::message::SessionAction;
 use cxd_proto::status::{SeverityCounts, Tokens, WorkspaceStatus};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -45,7 +46,7 @@ pub enum Command {
         /// Effort override.
         effort: Option<String>,
         /// manual | agent | stop
-        trigger: String,
+        trigger: Trigger,
         /// Retry after a failed review (`cxd review` does; the gate and stop hook do not).
         retry_halted: bool,
         /// Answered when the review starts (or why it cannot), then when it ends.
@@ -166,7 +167,7 @@ pub fn private_dir(state_dir: &Path, id: i64) -> PathBuf {
 fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
     WorkspaceStatus {
         root: root.to_path_buf(),
-        state: "idle".into(),
+        state: WorkspaceState::Idle,
         pending_files: 0,
         settle_in_ms: None,
         os_watches: 0,
@@ -185,4 +186,3 @@ fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
         snapshot_bytes: 0,
     }
 }
-

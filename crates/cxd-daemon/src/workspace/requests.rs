@@ -187,5 +187,4 @@ impl Actor {
         }
         Response::Ok { message }
     }
-
 }

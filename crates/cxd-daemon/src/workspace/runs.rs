@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use cxd_proto::status::Finding;
+use cxd_proto::domain::{Severity, Trigger};
 use cxd_proto::message::ReviewDone;
+use cxd_proto::status::Finding;
 use cxd_proto::{ErrorKind, ErrorReply, Response};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -40,7 +41,7 @@ impl Actor {
             .iter()
             .map(|f| OpenFinding {
                 id: f.public_id(),
-                severity: f.finding.severity.clone(),
+                severity: f.finding.severity,
                 location: location(&f.finding.file, f.finding.line_start),
                 title: f.finding.title.clone(),
             })
@@ -53,7 +54,7 @@ impl Actor {
         let ws = self.row.id;
         let revision = self
             .store
-            .call(move |c| store::reviews::count_trigger(c, ws, "plan"))
+            .call(move |c| store::reviews::count_trigger(c, ws, Trigger::Plan))
             .await
             .unwrap_or(0)
             > 0;
@@ -61,7 +62,7 @@ impl Actor {
         let job = Job {
             workspace_id: self.row.id,
             root: self.row.root.clone(),
-            trigger: "plan".into(),
+            trigger: Trigger::Plan,
             prompt: prompt::plan(&text, &open, revision),
             model: model.clone(),
             effort: effort.clone(),
@@ -80,7 +81,7 @@ impl Actor {
         .await;
         self.log(
             "review_started",
-            serde_json::json!({"trigger": "plan", "model": model, "effort": effort, "count": 0}),
+            serde_json::json!({"trigger": Trigger::Plan, "model": model, "effort": effort, "count": 0}),
         )
         .await;
         self.ctx.emit(
@@ -95,7 +96,7 @@ impl Actor {
     pub(super) async fn start_review(
         &mut self,
         change: Change,
-        trigger: &str,
+        trigger: Trigger,
         model: Option<String>,
         effort: Option<String>,
         waiters: Vec<oneshot::Sender<Response>>,
@@ -123,7 +124,7 @@ impl Actor {
         let job = Job {
             workspace_id: self.row.id,
             root: self.row.root.clone(),
-            trigger: trigger.to_owned(),
+            trigger,
             prompt,
             model: model.clone(),
             effort: effort.clone(),
@@ -312,7 +313,7 @@ impl Actor {
         let opened_ids = outcome.opened.clone();
         let open_filter = store::findings::Filter {
             all: false,
-            min_rank: 0,
+            min: Severity::Info,
         };
         let rows = self
             .store
@@ -406,5 +407,4 @@ impl Actor {
             Err(e) => tracing::error!(error = %e, "the prune task failed"),
         }
     }
-
 }

@@ -81,11 +81,11 @@ impl Actor {
         }
         let mut open_findings = SeverityCounts::default();
         for f in &self.summary.open {
-            open_findings.add(&f.finding.severity);
+            open_findings.add(f.finding.severity);
         }
         let status = WorkspaceStatus {
             root: self.row.root.clone(),
-            state: state.as_str().into(),
+            state,
             pending_files: self.pending.len() as u64,
             settle_in_ms: None,
             os_watches: self.os_watches(),

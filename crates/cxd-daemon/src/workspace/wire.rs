@@ -25,9 +25,9 @@ pub fn location(file: &str, line: i64) -> String {
 pub fn review_info(r: &store::reviews::ReviewRow) -> ReviewInfo {
     ReviewInfo {
         id: r.id,
-        verdict: r.verdict.clone(),
-        error_class: r.error_class.clone(),
-        trigger: r.trigger.clone(),
+        verdict: r.verdict,
+        error_class: r.error_class,
+        trigger: r.trigger,
         model: r.model.clone(),
         effort: r.effort.clone(),
         exit_code: r.exit_code,
@@ -50,7 +50,7 @@ pub fn finding_wire(f: &FindingRow) -> Finding {
     use cxd_proto::limits::{self, truncate};
     Finding {
         id: f.public_id(),
-        severity: f.finding.severity.clone(),
+        severity: f.finding.severity,
         category: f.finding.category.clone(),
         file: if f.finding.file.len() > limits::MAX_FILE {
             String::new()
@@ -64,7 +64,7 @@ pub fn finding_wire(f: &FindingRow) -> Finding {
         recommendation: truncate(&f.finding.recommendation, limits::MAX_RECOMMENDATION)
             .into_owned(),
         confidence: f.finding.confidence,
-        status: f.status.clone(),
+        status: f.status,
         first_review: f.first_review,
         last_review: f.last_review,
     }

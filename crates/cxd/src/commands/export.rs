@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use cxd_proto::domain::{FindingStatus, Severity};
 use cxd_proto::limits;
 use cxd_proto::paths::Paths;
 use cxd_proto::status::Finding;
@@ -118,7 +119,7 @@ pub fn sarif(findings: &[Finding], root: &Path) -> Value {
             if let Ok(i) = categories.binary_search(&f.category.as_str()) {
                 r.insert("ruleIndex".into(), json!(i));
             }
-            r.insert("level".into(), json!(sarif_level(&f.severity)));
+            r.insert("level".into(), json!(sarif_level(f.severity)));
             r.insert("message".into(), json!({"text": message(f)}));
             if let Some((file, lines)) = place(f, root) {
                 let mut physical = Map::new();
@@ -138,7 +139,7 @@ pub fn sarif(findings: &[Finding], root: &Path) -> Value {
                 "partialFingerprints".into(),
                 json!({"cxdFindingId/v1": f.id}),
             );
-            if f.status == "dismissed" {
+            if f.status == FindingStatus::Dismissed {
                 r.insert("suppressions".into(), json!([{"kind": "external"}]));
             }
             r.insert(
@@ -205,7 +206,7 @@ pub fn rdjsonl(findings: &[Finding], root: &Path) -> String {
         let d = json!({
             "message": message(f),
             "location": location,
-            "severity": rdjson_severity(&f.severity),
+            "severity": rdjson_severity(f.severity),
             "source": {"name": "cxd"},
             "code": {"value": f.id},
         });
@@ -215,20 +216,20 @@ pub fn rdjsonl(findings: &[Finding], root: &Path) -> String {
 }
 
 /// SARIF `level`: critical/high → error, medium → warning, anything else → note.
-fn sarif_level(severity: &str) -> &'static str {
+fn sarif_level(severity: Severity) -> &'static str {
     match severity {
-        "critical" | "high" => "error",
-        "medium" => "warning",
-        _ => "note",
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
     }
 }
 
 /// reviewdog `severity`: critical/high → ERROR, medium → WARNING, anything else → INFO.
-fn rdjson_severity(severity: &str) -> &'static str {
+fn rdjson_severity(severity: Severity) -> &'static str {
     match severity {
-        "critical" | "high" => "ERROR",
-        "medium" => "WARNING",
-        _ => "INFO",
+        Severity::Critical | Severity::High => "ERROR",
+        Severity::Medium => "WARNING",
+        Severity::Low | Severity::Info => "INFO",
     }
 }
 
@@ -291,7 +292,7 @@ mod tests {
     fn finding(id: &str, severity: &str, category: &str, file: &str, lines: (i64, i64)) -> Finding {
         Finding {
             id: id.into(),
-            severity: severity.into(),
+            severity: severity.parse().unwrap(),
             category: category.into(),
             file: file.into(),
             line_start: lines.0,
@@ -300,7 +301,7 @@ mod tests {
             body: "what and why".into(),
             recommendation: "the fix".into(),
             confidence: 0.75,
-            status: "open".into(),
+            status: FindingStatus::Open,
             first_review: 1,
             last_review: 2,
         }
@@ -308,7 +309,7 @@ mod tests {
 
     fn sample() -> Vec<Finding> {
         let mut dismissed = finding("F3", "low", "bug", "src/a b.rs", (4, 0));
-        dismissed.status = "dismissed".into();
+        dismissed.status = FindingStatus::Dismissed;
         vec![
             finding("F1", "critical", "security", "src/lib.rs", (10, 12)),
             finding("F2", "medium", "bug", "", (0, 0)),

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use cxd_proto::domain::{FindingStatus, Severity};
 use cxd_proto::paths::Paths;
 use cxd_proto::status::Finding;
 use cxd_proto::{Request, Response};
@@ -15,7 +16,7 @@ use crate::exit::{Failure, UNREACHABLE};
 pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
     let mut client = Client::connect(paths)?;
-    let findings = fetch_all(&mut client, &path, args.all, args.severity.as_deref())?;
+    let findings = fetch_all(&mut client, &path, args.all, args.severity)?;
     if args.json {
         println!("{}", crate::sanitize::json(&findings, true)?);
         return Ok(ExitCode::SUCCESS);
@@ -31,7 +32,7 @@ pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    for severity in ["critical", "high", "medium", "low", "info"] {
+    for &severity in Severity::ALL.iter().rev() {
         let group: Vec<_> = findings.iter().filter(|f| f.severity == severity).collect();
         if group.is_empty() {
             continue;
@@ -43,8 +44,8 @@ pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
         );
         for f in group {
             anstream::print!("{}", finding_block(f));
-            if f.status != "open" {
-                println!("      status: {}", crate::sanitize::line(&f.status));
+            if f.status != FindingStatus::Open {
+                println!("      status: {}", f.status);
             }
         }
     }
@@ -57,7 +58,7 @@ pub fn fetch_all(
     client: &mut Client,
     path: &std::path::Path,
     all: bool,
-    severity: Option<&str>,
+    severity: Option<Severity>,
 ) -> Result<Vec<Finding>, Failure> {
     let mut findings = Vec::new();
     let mut after = None;
@@ -65,7 +66,7 @@ pub fn fetch_all(
         let request = Request::Findings {
             path: path.to_path_buf(),
             all,
-            severity: severity.map(str::to_owned),
+            severity,
             after,
         };
         let page = match client.request(&request)? {

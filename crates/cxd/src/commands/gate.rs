@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use cxd_proto::domain::Trigger;
 use cxd_proto::message::GateReport;
 use cxd_proto::paths::Paths;
 use cxd_proto::{Request, Response};
@@ -19,9 +20,9 @@ pub fn run(paths: &Paths, args: &GateArgs) -> anyhow::Result<ExitCode> {
     let mut client = Client::connect(paths)?;
     client.send(&Request::Gate {
         path,
-        block_on: args.block_on.clone(),
+        block_on: args.block_on,
         wait_s: args.wait,
-        trigger: "manual".into(),
+        trigger: Trigger::Manual,
     })?;
     if args.wait.is_some() {
         client.set_timeout(None)?;

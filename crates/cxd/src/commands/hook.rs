@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use cxd_daemon::config::Config;
 use cxd_daemon::config::repo::work_tree_of;
+use cxd_proto::domain::{ErrorClass, Trigger, Verdict};
 use cxd_proto::message::{GateReport, ReviewDone};
 use cxd_proto::paths::Paths;
 use cxd_proto::status::Finding;
@@ -208,7 +209,7 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         path: dir,
         block_on: None,
         wait_s: Some(wait),
-        trigger: "stop".into(),
+        trigger: Trigger::Stop,
     };
     if client.send(&request).is_err() {
         return system_message(&format!(
@@ -242,12 +243,11 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
             reset: true,
             told: Vec::new(),
         });
-        let verdict = report
+        let approved = report
             .last_review
             .as_ref()
-            .map(|r| r.verdict.as_str())
-            .unwrap_or("");
-        let text = if verdict == "approve" {
+            .is_some_and(|r| r.verdict == Verdict::Approve);
+        let text = if approved {
             format!("cxd: Codex approved the changes ({review})")
         } else {
             format!("cxd: {} ({review})", report.reason)
@@ -330,10 +330,10 @@ fn pre_tool_use(paths: &Paths, config: &Config, input: &Value) -> Option<String>
         Ok(_) => return fail_open("unexpected answer from the daemon"),
         Err(e) => return fail_open(&e.message),
     };
-    match done.review.verdict.as_str() {
+    match done.review.verdict {
         // An allow would not approve ExitPlanMode anyway: say nothing.
-        "approve" => None,
-        "changes_requested" => {
+        Verdict::Approve => None,
+        Verdict::ChangesRequested => {
             let mut reason = format!(
                 "Codex reviewed the plan (review #{}) and asks for changes: {}\n",
                 done.review.id,
@@ -349,9 +349,9 @@ fn pre_tool_use(paths: &Paths, config: &Config, input: &Value) -> Option<String>
                 &json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}}),
             )
         }
-        _ => fail_open(&format!(
+        Verdict::Error | Verdict::Interrupted | Verdict::Running => fail_open(&format!(
             "plan validation failed ({})",
-            done.review.error_class.as_deref().unwrap_or("error")
+            done.review.error_class.map_or("error", ErrorClass::as_str)
         )),
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use cxd_proto::domain::{ErrorClass, Verdict};
 use cxd_proto::message::ReviewDone;
 use cxd_proto::paths::Paths;
 use cxd_proto::status::Finding;
@@ -54,10 +55,10 @@ pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
 /// Print a finished review (or plan validation) and pick the exit code: 0 approve, 1 changes
 /// requested, 4 the review failed.
 pub fn finish(done: &ReviewDone, json: bool) -> anyhow::Result<ExitCode> {
-    let code = match done.review.verdict.as_str() {
-        "approve" => 0,
-        "changes_requested" => NO,
-        _ => REVIEW_FAILED,
+    let code = match done.review.verdict {
+        Verdict::Approve => 0,
+        Verdict::ChangesRequested => NO,
+        Verdict::Error | Verdict::Interrupted | Verdict::Running => REVIEW_FAILED,
     };
     if json {
         println!("{}", crate::sanitize::json(done, true)?);
@@ -76,8 +77,8 @@ pub fn render(done: &ReviewDone) -> String {
         "{} in ({} cached), {} out",
         r.tokens.input, r.tokens.cached_input, r.tokens.output
     );
-    match r.verdict.as_str() {
-        "approve" | "changes_requested" => {
+    match r.verdict {
+        Verdict::Approve | Verdict::ChangesRequested => {
             let _ = writeln!(
                 out,
                 "review {}: {} ({}, {}; {tokens})",
@@ -90,8 +91,8 @@ pub fn render(done: &ReviewDone) -> String {
                 let _ = writeln!(out, "    {}", lines(s, "    "));
             }
         }
-        _ => {
-            let class = line(r.error_class.as_deref().unwrap_or("error"));
+        Verdict::Error | Verdict::Interrupted | Verdict::Running => {
+            let class = r.error_class.map_or("error", ErrorClass::as_str);
             let _ = writeln!(out, "review {} failed ({class})", r.id);
             if let Some(e) = &r.error {
                 let _ = writeln!(out, "    {}", lines(e, "    "));
@@ -143,7 +144,7 @@ pub fn finding_line(f: &Finding) -> String {
     format!(
         "  {:<4} {:<8} {}  {}\n",
         line(&f.id),
-        line(&f.severity),
+        f.severity.as_str(),
         location(f),
         line(&f.title)
     )
@@ -169,7 +170,7 @@ pub fn finding_block(f: &Finding) -> String {
         out,
         "  {} {} [{}] {}  {}",
         line(&f.id),
-        line(&f.severity),
+        f.severity.as_str(),
         line(&f.category),
         location(f),
         line(&f.title)

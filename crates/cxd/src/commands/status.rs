@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use cxd_proto::domain::{Severity, WorkspaceState};
 use cxd_proto::paths::Paths;
 use cxd_proto::status::StatusReport;
 use cxd_proto::{Request, Response};
@@ -75,19 +76,16 @@ pub fn render(report: &StatusReport) -> String {
         let _ = writeln!(out, "  state     {}", state_line(w));
         if let Some(r) = &w.last_review {
             let when = line(r.finished_at.as_deref().unwrap_or(""));
-            let verdict = line(&r.verdict);
-            let what = match r.error_class.as_deref() {
-                Some(class) => paint(
-                    &format!("{verdict} ({})", line(class)),
-                    style::state(&r.verdict),
-                ),
-                None => paint(&verdict, style::state(&r.verdict)),
+            let verdict = r.verdict.as_str();
+            let what = match r.error_class {
+                Some(class) => paint(&format!("{verdict} ({class})"), style::state(verdict)),
+                None => paint(verdict, style::state(verdict)),
             };
             let _ = writeln!(
                 out,
                 "  last      #{} {what} — {} review, {} ({}), {when}",
                 r.id,
-                line(&r.trigger),
+                r.trigger,
                 line(&r.model),
                 line(&r.effort)
             );
@@ -96,17 +94,13 @@ pub fn render(report: &StatusReport) -> String {
         if c.total() == 0 {
             let _ = writeln!(out, "  findings  none open");
         } else {
-            let parts: Vec<String> = [
-                ("critical", c.critical),
-                ("high", c.high),
-                ("medium", c.medium),
-                ("low", c.low),
-                ("info", c.info),
-            ]
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(s, n)| format!("{n} {s}"))
-            .collect();
+            let parts: Vec<String> = Severity::ALL
+                .iter()
+                .rev()
+                .map(|s| (s, c.get(*s)))
+                .filter(|(_, n)| *n > 0)
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect();
             let _ = writeln!(
                 out,
                 "  findings  {} open — `cxd findings` lists them",
@@ -151,38 +145,42 @@ pub fn render(report: &StatusReport) -> String {
 /// The state with its age and what comes next.
 fn state_line(w: &cxd_proto::status::WorkspaceStatus) -> String {
     let age = w.state_for_s.map(duration).unwrap_or_default();
-    let text = match w.state.as_str() {
-        "settling" => format!(
+    let text = match w.state {
+        WorkspaceState::Settling => format!(
             "settling — {} file(s) changed, review in {}",
             w.pending_files,
             duration(w.settle_in_ms.unwrap_or(0).div_ceil(1000))
         ),
-        "reviewing" => {
+        WorkspaceState::Reviewing => {
             let with = line(w.reviewing_with.as_deref().unwrap_or("codex"));
             match &w.activity {
                 Some(a) => format!("reviewing for {age} ({with}) — {}", line(a)),
                 None => format!("reviewing for {age} ({with})"),
             }
         }
-        "halted" => format!(
+        WorkspaceState::Halted => format!(
             "halted: {}",
             lines(
                 w.error.as_deref().unwrap_or("the last review failed"),
                 "            "
             )
         ),
-        "paused" => "paused — edits are recorded; `cxd unpause` resumes reviews".to_owned(),
-        "missing" => "missing — the directory is gone; `cxd unwatch` forgets it".to_owned(),
-        other => line(other),
+        WorkspaceState::Paused => {
+            "paused — edits are recorded; `cxd unpause` resumes reviews".to_owned()
+        }
+        WorkspaceState::Missing => {
+            "missing — the directory is gone; `cxd unwatch` forgets it".to_owned()
+        }
+        WorkspaceState::Idle => WorkspaceState::Idle.to_string(),
     };
     // Colour the state word at the start of the line.
     match text.split_once([' ', ':']) {
         Some((word, _)) => format!(
             "{}{}",
-            paint(word, style::state(&w.state)),
+            paint(word, style::state(w.state.as_str())),
             &text[word.len()..]
         ),
-        None => paint(&text, style::state(&w.state)),
+        None => paint(&text, style::state(w.state.as_str())),
     }
 }
 

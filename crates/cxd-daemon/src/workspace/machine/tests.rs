@@ -149,7 +149,10 @@ fn a_burst_that_never_pauses_is_reviewed_at_the_maximum_wait() {
         sim.edit();
         sim.advance(QUIET / 2);
     }
-    assert!(sim.now - start >= MAX_WAIT, "reviewed before the burst had to end");
+    assert!(
+        sim.now - start >= MAX_WAIT,
+        "reviewed before the burst had to end"
+    );
     assert_eq!(sim.reviews, 1);
 }
 
@@ -251,9 +254,13 @@ fn a_paused_workspace_records_edits_and_reviews_none_until_unpaused() {
     sim.advance(MAX_WAIT * 2);
     assert_eq!(sim.reviews, 0);
     assert!(
-        sim.effects
-            .iter()
-            .any(|e| matches!(e, Effect::Inspect { why: Why::Settled, .. })),
+        sim.effects.iter().any(|e| matches!(
+            e,
+            Effect::Inspect {
+                why: Why::Settled,
+                ..
+            }
+        )),
         "the burst is still looked at (and recorded)"
     );
     assert_eq!(
@@ -349,7 +356,11 @@ fn a_root_that_disappears_mid_review_cancels_it_and_is_looked_for() {
     assert_eq!(sim.state(), WorkspaceState::Settling);
     sim.advance(QUIET);
     assert_eq!(sim.reviews, 2);
-    assert_eq!(sim.m.deadline(), None, "no timer while it runs and nothing settles");
+    assert_eq!(
+        sim.m.deadline(),
+        None,
+        "no timer while it runs and nothing settles"
+    );
 }
 
 #[test]
@@ -474,7 +485,11 @@ fn state_names_the_most_important_condition() {
     let started = sim.now;
     sim.advance(QUIET / 4);
     sim.edit();
-    assert_eq!(sim.state(), WorkspaceState::Reviewing, "reviewing over settling");
+    assert_eq!(
+        sim.state(),
+        WorkspaceState::Reviewing,
+        "reviewing over settling"
+    );
     sim.feed(Input::Pause);
     assert_eq!(sim.state(), WorkspaceState::Paused, "paused over reviewing");
     let (_, since) = sim.m.state();
@@ -482,5 +497,9 @@ fn state_names_the_most_important_condition() {
     sim.feed(Input::Unpause);
     assert_eq!(sim.m.state().1, Some(started), "reviewing since it started");
     sim.feed(Input::RootGone);
-    assert_eq!(sim.state(), WorkspaceState::Missing, "missing over everything");
+    assert_eq!(
+        sim.state(),
+        WorkspaceState::Missing,
+        "missing over everything"
+    );
 }

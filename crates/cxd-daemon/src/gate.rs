@@ -1,0 +1,247 @@
+//! The gate's decision (`cxd gate`, the stop hook): pass or fail, and why, from plain facts
+//! about a workspace. Pure, so every rule is unit-tested; dispatch gathers the facts and turns
+//! the decision into the answer.
+
+use std::fmt;
+
+use cxd_proto::domain::{Severity, WorkspaceState};
+use cxd_proto::status::SeverityCounts;
+
+/// What the gate decides from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// Open findings at or above this severity block.
+    pub threshold: Severity,
+    /// The workspace's open findings, by severity.
+    pub open: SeverityCounts,
+    /// The newest review covers the working tree as it is.
+    pub up_to_date: bool,
+    /// The workspace's state.
+    pub state: WorkspaceState,
+    /// Why the workspace is halted, when it is.
+    pub halt_error: Option<String>,
+    /// The gate waited for a review and the wait ran out.
+    pub timed_out: bool,
+}
+
+impl Facts {
+    /// How many open findings are at or above the threshold.
+    pub fn blocking(&self) -> u64 {
+        self.threshold
+            .and_above()
+            .iter()
+            .map(|s| self.open.get(*s))
+            .sum()
+    }
+}
+
+/// The gate's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Reviewed up to date, nothing open at or above the threshold.
+    Pass {
+        /// The threshold applied.
+        threshold: Severity,
+    },
+    /// Not passed, and why.
+    Fail(Reason),
+}
+
+/// Why the gate did not pass, in the order they are reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The review the gate waited for did not finish in time.
+    TimedOut,
+    /// The last review failed (the message says how).
+    Halted(String),
+    /// Reviews are paused and changes are unreviewed.
+    Paused,
+    /// The work tree is gone.
+    Missing,
+    /// A review is running.
+    Reviewing,
+    /// Changes are not reviewed yet.
+    Unreviewed,
+    /// Open findings at or above the threshold.
+    Blocking {
+        /// How many.
+        count: u64,
+        /// The threshold applied.
+        threshold: Severity,
+    },
+}
+
+impl Decision {
+    /// Whether the gate passes (exit 0).
+    pub fn passed(&self) -> bool {
+        matches!(self, Decision::Pass { .. })
+    }
+}
+
+/// Decide. Unreviewed changes come before findings: a finding count is only final once the
+/// tree is reviewed.
+pub fn decide(facts: &Facts) -> Decision {
+    let blocking = facts.blocking();
+    if facts.up_to_date && blocking == 0 {
+        return Decision::Pass {
+            threshold: facts.threshold,
+        };
+    }
+    let reason = if facts.timed_out {
+        Reason::TimedOut
+    } else if !facts.up_to_date {
+        match facts.state {
+            WorkspaceState::Halted => Reason::Halted(facts.halt_error.clone().unwrap_or_default()),
+            WorkspaceState::Paused => Reason::Paused,
+            WorkspaceState::Missing => Reason::Missing,
+            WorkspaceState::Reviewing => Reason::Reviewing,
+            WorkspaceState::Idle | WorkspaceState::Settling => Reason::Unreviewed,
+        }
+    } else {
+        Reason::Blocking {
+            count: blocking,
+            threshold: facts.threshold,
+        }
+    };
+    Decision::Fail(reason)
+}
+
+/// One sentence: why, and what to do.
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decision::Pass { threshold } => {
+                write!(f, "reviewed up to date; nothing open at or above {threshold}")
+            }
+            Decision::Fail(Reason::TimedOut) => f.write_str(
+                "the review did not finish in time: run `cxd gate --wait SECS` with more time, or check `cxd status`",
+            ),
+            Decision::Fail(Reason::Halted(error)) => {
+                write!(f, "the last review failed: {error}")
+            }
+            Decision::Fail(Reason::Paused) => f.write_str(
+                "reviews are paused and changes are unreviewed: `cxd unpause`, or `cxd review --wait`",
+            ),
+            Decision::Fail(Reason::Missing) => f.write_str("the workspace directory is gone"),
+            Decision::Fail(Reason::Reviewing) => {
+                f.write_str("a review is running: `cxd gate --wait SECS` waits for it")
+            }
+            Decision::Fail(Reason::Unreviewed) => f.write_str(
+                "changes since the last review are not reviewed yet: `cxd review --wait` or `cxd gate --wait SECS`",
+            ),
+            Decision::Fail(Reason::Blocking { count, threshold }) => write!(
+                f,
+                "{count} open finding(s) at or above {threshold}: fix them, or `cxd dismiss ID --reason ...`"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reviewed up to date, idle, nothing open, threshold high.
+    fn clean() -> Facts {
+        Facts {
+            threshold: Severity::High,
+            open: SeverityCounts::default(),
+            up_to_date: true,
+            state: WorkspaceState::Idle,
+            halt_error: None,
+            timed_out: false,
+        }
+    }
+
+    fn with_open(threshold: Severity, open: Severity) -> Facts {
+        let mut facts = clean();
+        facts.threshold = threshold;
+        facts.open.add(open);
+        facts
+    }
+
+    #[test]
+    fn a_clean_reviewed_tree_passes() {
+        let d = decide(&clean());
+        assert!(d.passed());
+        assert_eq!(
+            d.to_string(),
+            "reviewed up to date; nothing open at or above high"
+        );
+    }
+
+    #[test]
+    fn a_finding_just_below_the_threshold_passes() {
+        assert!(decide(&with_open(Severity::High, Severity::Medium)).passed());
+        assert!(decide(&with_open(Severity::Low, Severity::Info)).passed());
+    }
+
+    #[test]
+    fn a_finding_at_the_threshold_fails() {
+        assert_eq!(
+            decide(&with_open(Severity::High, Severity::High)),
+            Decision::Fail(Reason::Blocking {
+                count: 1,
+                threshold: Severity::High
+            })
+        );
+        assert!(!decide(&with_open(Severity::Info, Severity::Info)).passed());
+    }
+
+    #[test]
+    fn a_finding_above_the_threshold_fails() {
+        let d = decide(&with_open(Severity::Medium, Severity::Critical));
+        assert!(!d.passed());
+        assert_eq!(
+            d.to_string(),
+            "1 open finding(s) at or above medium: fix them, or `cxd dismiss ID --reason ...`"
+        );
+        let mut facts = with_open(Severity::Low, Severity::Critical);
+        facts.open.add(Severity::Low);
+        facts.open.add(Severity::Info);
+        assert_eq!(facts.blocking(), 2, "info is below low and does not count");
+    }
+
+    #[test]
+    fn unreviewed_changes_fail_even_with_nothing_open() {
+        let mut facts = clean();
+        facts.up_to_date = false;
+        facts.state = WorkspaceState::Settling;
+        assert_eq!(decide(&facts), Decision::Fail(Reason::Unreviewed));
+    }
+
+    #[test]
+    fn unreviewed_changes_are_reported_before_findings() {
+        let mut facts = with_open(Severity::High, Severity::Critical);
+        facts.up_to_date = false;
+        assert_eq!(decide(&facts), Decision::Fail(Reason::Unreviewed));
+    }
+
+    #[test]
+    fn a_running_review_fails_and_says_to_wait() {
+        let mut facts = clean();
+        facts.up_to_date = false;
+        facts.state = WorkspaceState::Reviewing;
+        let d = decide(&facts);
+        assert_eq!(d, Decision::Fail(Reason::Reviewing));
+        assert!(d.to_string().contains("cxd gate --wait"), "{d}");
+        facts.timed_out = true;
+        assert_eq!(decide(&facts), Decision::Fail(Reason::TimedOut));
+    }
+
+    #[test]
+    fn halted_paused_and_missing_say_why() {
+        let mut facts = clean();
+        facts.up_to_date = false;
+        facts.state = WorkspaceState::Halted;
+        facts.halt_error = Some("codex exited 1: quota".into());
+        assert_eq!(
+            decide(&facts).to_string(),
+            "the last review failed: codex exited 1: quota"
+        );
+        facts.state = WorkspaceState::Paused;
+        assert_eq!(decide(&facts), Decision::Fail(Reason::Paused));
+        facts.state = WorkspaceState::Missing;
+        assert_eq!(decide(&facts), Decision::Fail(Reason::Missing));
+    }
+}
