@@ -398,3 +398,69 @@ fn the_git_hook_runs_the_gate_and_keeps_the_users_hook() {
     );
     assert!(git(&repo, &["log", "--oneline"]).contains("allowed"));
 }
+
+#[test]
+fn status_names_the_three_most_severe_open_findings_per_workspace() {
+    let (env, repo) = setup();
+    let at = |title: &str, severity: &str, file: &str, line: i64| {
+        let mut f = finding(title, severity);
+        f["file"] = json!(file);
+        f["line_start"] = json!(line);
+        f["line_end"] = json!(line);
+        f
+    };
+    env.script_codex(&json!([changes(vec![
+        at("a style nit", "low", "README", 1),
+        at("an off-by-one", "medium", "README", 2),
+        at("the token leaks", "critical", "README", 3),
+        at("unchecked input", "high", "", 0),
+        at("another high one", "high", "README", 9),
+    ])]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    std::fs::write(repo.join("README"), "changed\n").unwrap();
+    wait_for("findings", T, || {
+        (env.workspace()["open_findings"]["critical"] == 1).then_some(())
+    });
+    let out = env.ok(&["status"]);
+    let named: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("            F"))
+        .collect();
+    assert_eq!(named.len(), 3, "{out}");
+    // Most severe first; of two highs, the older.
+    assert!(
+        named[0].contains("critical") && named[0].contains("README:3  the token leaks"),
+        "{out}"
+    );
+    assert!(
+        named[1].contains("high") && named[1].contains("(whole change)  unchecked input"),
+        "{out}"
+    );
+    assert!(
+        named[2].contains("high") && named[2].contains("README:9  another high one"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("a style nit") && !out.contains("off-by-one"),
+        "{out}"
+    );
+    // The same three, in the same order, for scripts.
+    let top = env.workspace()["top_findings"].clone();
+    let titles: Vec<&str> = top
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        ["the token leaks", "unchecked input", "another high one"]
+    );
+    // Dismissing one brings the next into view.
+    let id = top[0]["id"].as_str().unwrap().to_owned();
+    env.ok(&["dismiss", &id, "--reason", "not reachable"]);
+    wait_for("the next finding named", T, || {
+        env.ok(&["status"]).contains("off-by-one").then_some(())
+    });
+}

@@ -83,7 +83,13 @@ pub struct WorkspaceStatus {
     pub up_to_date: bool,
     /// Bytes in cxd's private object store for this workspace (pruned now and then).
     pub snapshot_bytes: u64,
+    /// The most severe open findings (at most [`TOP_FINDINGS`]; most severe first, then the
+    /// oldest), so `cxd status` names what blocks without another request.
+    pub top_findings: Vec<Finding>,
 }
+
+/// How many open findings a workspace's status names.
+pub const TOP_FINDINGS: usize = 3;
 
 /// A finished review, as status shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::machine::{Effect, Input, Machine, Refusal};
-use super::runs::Running;
+use super::runs::{self, Recorded, Running};
 use super::tree::Change;
 use super::view::Summary;
 use super::{Command, Started, View};
@@ -201,8 +201,10 @@ impl Actor {
                     self.ctx.emit("review_activity", Some(self.row.root.clone()), a);
                 }
                 Some(result) = inbox.done.recv() => {
-                    let ending = self.record_run(result).await;
+                    let Recorded { ending, answers } = self.record_run(result).await;
                     self.drive(Input::Ended(ending)).await;
+                    self.publish();
+                    runs::answer(answers);
                 }
                 () = settle::until(self.machine.deadline()) => self.drive(Input::Tick).await,
                 changed = config.changed() => {
@@ -222,7 +224,7 @@ impl Actor {
         if let Some(running) = self.running.as_ref() {
             running.cancel.cancel();
             if let Some(result) = inbox.done.recv().await {
-                self.record_run(result).await;
+                runs::answer(self.record_run(result).await.answers);
             }
         }
         drop(self.watcher.take());

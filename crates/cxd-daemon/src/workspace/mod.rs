@@ -184,5 +184,6 @@ fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
         reviewing_with: None,
         up_to_date: false,
         snapshot_bytes: 0,
+        top_findings: Vec::new(),
     }
 }

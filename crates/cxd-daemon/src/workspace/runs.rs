@@ -33,6 +33,19 @@ pub(super) struct Running {
     pub(super) waiters: Vec<oneshot::Sender<Response>>,
 }
 
+/// How a run ended, and the answers owed to whoever waited for it.
+pub(super) struct Recorded {
+    pub(super) ending: Ending,
+    pub(super) answers: Vec<(oneshot::Sender<Response>, Response)>,
+}
+
+/// Answer whoever waited for a run.
+pub(super) fn answer(answers: Vec<(oneshot::Sender<Response>, Response)>) {
+    for (waiter, answer) in answers {
+        let _ = waiter.send(answer);
+    }
+}
+
 impl Actor {
     /// The open findings, as a prompt lists them for Codex to say which are fixed.
     fn open_for_prompt(&self) -> Vec<OpenFinding> {
@@ -219,24 +232,33 @@ impl Actor {
         });
     }
 
-    /// Record how a run ended: the baseline moves when a review answered, whoever waits is
-    /// answered, the audit trail and the live events say how it went. Says how it ended, for
-    /// the machine.
-    pub(super) async fn record_run(&mut self, result: Result<JobResult, JobError>) -> Ending {
+    /// Record how a run ended: the baseline moves when a review answered, the audit trail and
+    /// the live events say how it went. Says how it ended, for the machine, and what to answer
+    /// whoever waits: the answers go out once the status shows the end (a script that runs
+    /// `cxd status` right after `cxd review --wait` sees the halt, not the run).
+    pub(super) async fn record_run(&mut self, result: Result<JobResult, JobError>) -> Recorded {
         let Some(running) = self.running.take() else {
-            return Ending::Interrupted;
+            return Recorded {
+                ending: Ending::Interrupted,
+                answers: Vec::new(),
+            };
         };
         let outcome = match result {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(root = %self.root().display(), error = %e, "review could not be recorded");
-                for w in running.waiters {
-                    let _ = w.send(Response::Error(ErrorReply {
-                        kind: ErrorKind::Internal,
-                        message: e.to_string(),
-                    }));
-                }
-                return Ending::Failed(format!("the review could not be recorded: {e}"));
+                let answer = Response::Error(ErrorReply {
+                    kind: ErrorKind::Internal,
+                    message: e.to_string(),
+                });
+                return Recorded {
+                    ending: Ending::Failed(format!("the review could not be recorded: {e}")),
+                    answers: running
+                        .waiters
+                        .into_iter()
+                        .map(|w| (w, answer.clone()))
+                        .collect(),
+                };
             }
         };
         let ending = match &outcome.error {
@@ -295,16 +317,19 @@ impl Actor {
                     .emit(kind, Some(self.row.root.clone()), public_ids(ids).join(" "));
             }
         }
+        let mut answers = Vec::new();
         if !running.waiters.is_empty() {
             let done = self.review_done(&outcome).await;
-            for w in running.waiters {
-                let _ = w.send(done.clone());
-            }
+            answers = running
+                .waiters
+                .into_iter()
+                .map(|w| (w, done.clone()))
+                .collect();
         }
         self.upkeep().await;
         // A review's diff, prompt and transcript are freed now: hand the memory back.
         crate::memory::trim();
-        ending
+        Recorded { ending, answers }
     }
 
     async fn review_done(&self, outcome: &JobResult) -> Response {

@@ -2,11 +2,13 @@
 //! it publishes for `cxd status` after every step.
 
 use cxd_proto::domain::WorkspaceState;
-use cxd_proto::status::{Approval, ReviewInfo, SeverityCounts, Tokens, WorkspaceStatus};
+use cxd_proto::status::{
+    Approval, Finding, ReviewInfo, SeverityCounts, TOP_FINDINGS, Tokens, WorkspaceStatus,
+};
 
 use super::View;
 use super::actor::Actor;
-use super::review_info;
+use super::{finding_wire, review_info};
 use crate::store::{self, findings::FindingRow};
 
 /// What the store says about this workspace, refreshed after each review.
@@ -67,6 +69,16 @@ impl Actor {
         self.machine.up_to_date() && self.pending.is_empty()
     }
 
+    /// The most severe open findings, most severe first, then the oldest.
+    fn top_findings(&self) -> Vec<Finding> {
+        let mut open: Vec<&FindingRow> = self.summary.open.iter().collect();
+        open.sort_by_key(|f| (std::cmp::Reverse(f.finding.severity), f.id));
+        open.into_iter()
+            .take(TOP_FINDINGS)
+            .map(finding_wire)
+            .collect()
+    }
+
     /// Publish the status `cxd status` shows.
     pub(super) fn publish(&self) {
         let (state, since) = self.machine.state();
@@ -107,6 +119,7 @@ impl Actor {
             reviewing_with: self.running.as_ref().map(|r| r.with.clone()),
             up_to_date: self.up_to_date(),
             snapshot_bytes: self.upkeep.bytes,
+            top_findings: self.top_findings(),
         };
         let deadline = if state == WorkspaceState::Settling {
             self.machine.settle_deadline()

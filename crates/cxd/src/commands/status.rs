@@ -106,6 +106,18 @@ pub fn render(report: &StatusReport) -> String {
                 "  findings  {} open — `cxd findings` lists them",
                 parts.join(", ")
             );
+            // The most severe open findings, as the daemon picked them.
+            for f in &w.top_findings {
+                let severity = format!("{:<8}", f.severity.as_str());
+                let _ = writeln!(
+                    out,
+                    "            {} {} {}  {}",
+                    line(&f.id),
+                    paint(&severity, style::severity(f.severity)),
+                    crate::commands::review::location(f),
+                    line(&f.title)
+                );
+            }
         }
         if w.reviews > 0 {
             let t = &w.tokens_total;
