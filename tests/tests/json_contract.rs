@@ -328,6 +328,25 @@ fn review_wait_json_failed_and_status_halted() {
 }
 
 #[test]
+fn review_and_plan_json_without_a_result_still_print_json() {
+    let ws = Ws::new();
+    ws.env
+        .script_codex(&json!([step("approve", "fine", vec![], &[], 10)]));
+    // Nothing changed: nothing to review, said in JSON.
+    let nothing = ws.json(&["review", ws.r(), "--wait", "--json"], 0);
+    ws.snapshot("review_nothing_to_review", &nothing);
+    // Started without --wait: the review is null until it ends.
+    ws.edit(&[("README", "hello\nstarted\n")]);
+    let started = ws.json(&["review", ws.r(), "--json"], 0);
+    ws.snapshot("review_started", &started);
+    ws.env.wait_reviews(1, T);
+    let plan = cxd_e2e::run_with_stdin(ws.env.cmd(&["plan", "-", ws.r(), "--json"]), b"1. do it\n");
+    assert_eq!(plan.status.code(), Some(0), "{}", show(&plan));
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    ws.snapshot("plan_started", &plan);
+}
+
+#[test]
 fn status_and_list_json_with_no_workspace() {
     let env = TestEnv::new();
     let _d = env.start_daemon();

@@ -97,7 +97,7 @@ pub struct PlanArgs {
     /// Wait for the verdict, showing progress.
     #[arg(long)]
     pub wait: bool,
-    /// Print the result as JSON (with --wait).
+    /// Print the result as JSON (without --wait: `review` is null).
     #[arg(long)]
     pub json: bool,
 }
@@ -199,7 +199,7 @@ pub struct ReviewArgs {
     /// Reasoning effort for this review (default: review.effort).
     #[arg(long, value_name = "EFFORT")]
     pub effort: Option<String>,
-    /// Print the result as JSON (with --wait).
+    /// Print the result as JSON (without --wait, or with nothing to review: `review` is null).
     #[arg(long)]
     pub json: bool,
 }

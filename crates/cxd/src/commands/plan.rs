@@ -32,11 +32,11 @@ pub fn run(paths: &Paths, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     match until_answer(&mut client, args.json)? {
         Response::ReviewDone(done) => finish(&done, args.json),
         Response::ReviewStarted { root } => {
-            println!(
+            let message = format!(
                 "plan validation started in {} — `cxd status` shows its progress",
-                crate::sanitize::line(&root.display().to_string())
+                root.display()
             );
-            Ok(ExitCode::SUCCESS)
+            super::review::no_result(Some(&root), &message, args.json)
         }
         other => {
             Err(Failure::new(UNREACHABLE, format!("unexpected reply to plan: {other:?}")).into())

@@ -34,22 +34,36 @@ pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
     match until_answer(&mut client, args.json)? {
         Response::ReviewDone(done) => finish(&done, args.json),
         Response::ReviewStarted { root } => {
-            println!(
+            let message = format!(
                 "review started in {} — `cxd status` shows its progress",
-                line(&root.display().to_string())
+                root.display()
             );
-            Ok(ExitCode::SUCCESS)
+            no_result(Some(&root), &message, args.json)
         }
-        Response::Ok { message } => {
-            println!("{}", line(&message));
-            Ok(ExitCode::SUCCESS)
-        }
+        Response::Ok { message } => no_result(None, &message, args.json),
         other => Err(Failure::new(
             UNREACHABLE,
             format!("unexpected reply to review: {other:?}"),
         )
         .into()),
     }
+}
+
+/// Print an answer that carries no review result (one started without --wait, or nothing to
+/// review): a line for people, and for scripts an object whose `review` is null, so `--json`
+/// output always parses.
+pub fn no_result(
+    root: Option<&std::path::Path>,
+    message: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    if json {
+        let value = serde_json::json!({"root": root, "review": null, "message": message});
+        println!("{}", crate::sanitize::json(&value, true)?);
+    } else {
+        println!("{}", line(message));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Print a finished review (or plan validation) and pick the exit code: 0 approve, 1 changes
