@@ -386,7 +386,7 @@ impl Actor {
     }
 
     /// Handle a request with the machine, as `asker`.
-    async fn ask(&mut self, asker: Asker, input: Input) {
+    pub(super) async fn ask(&mut self, asker: Asker, input: Input) {
         self.asker = Some(asker);
         self.drive(input).await;
         if self.asker.take().is_some() {
@@ -440,65 +440,6 @@ impl Actor {
             WatchEvent::RootMissing => Input::RootGone,
         };
         self.drive(input).await;
-    }
-
-    async fn on_command(&mut self, cmd: Command) {
-        match cmd {
-            Command::Review {
-                all,
-                model,
-                effort,
-                trigger,
-                retry_halted,
-                started,
-            } => {
-                let asker = Asker::Review {
-                    started,
-                    trigger,
-                    model,
-                    effort,
-                };
-                self.ask(asker, Input::ReviewAsked { all, retry_halted })
-                    .await;
-            }
-            Command::Plan { text, started } => {
-                if text.trim().is_empty() {
-                    let _ = started.send(Err(Response::Error(ErrorReply {
-                        kind: ErrorKind::Usage,
-                        message: "the plan is empty".into(),
-                    })));
-                    return;
-                }
-                self.ask(Asker::Plan { text, started }, Input::PlanAsked)
-                    .await;
-            }
-            Command::Check(reply) => {
-                let _ = reply.send(self.check().await);
-            }
-            Command::Pause(pause, reply) => {
-                let _ = reply.send(self.set_paused(pause).await);
-            }
-            Command::Session(action, reply) => {
-                let _ = reply.send(self.session(action).await);
-            }
-            Command::Approve(note, reply) => {
-                let _ = reply.send(self.approve(note).await);
-            }
-            Command::Trust(revoke, reply) => {
-                let _ = reply.send(self.trust(revoke).await);
-            }
-            Command::Refresh => self.refresh_summary().await,
-            Command::AgentEdit { file, session } => {
-                if let Ok(rel) = file.strip_prefix(&self.row.root)
-                    && self.machine.takes_edits()
-                {
-                    self.pending.insert(rel.to_path_buf());
-                    self.agent_files.insert(rel.to_path_buf());
-                    self.agent_session = Some(session);
-                    self.drive(Input::Edited).await;
-                }
-            }
-        }
     }
 
     /// The config in force here: the user's, with what the repository's `.cxd.toml` may decide

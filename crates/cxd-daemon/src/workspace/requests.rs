@@ -1,14 +1,77 @@
-//! The requests a workspace answers outside its review cycle: pause, the codex thread, trust
-//! in the repository's config, approval of the tree.
+//! The requests a workspace answers: those about the review cycle are handed to the machine
+//! as the asker; pause, the codex thread, trust in the repository's config and approval of
+//! the tree are answered here.
 
 use cxd_proto::message::SessionAction;
 use cxd_proto::{ErrorKind, ErrorReply, Response};
 
-use super::actor::Actor;
+use super::Command;
+use super::actor::{Actor, Asker};
 use super::machine::Input;
 use crate::store;
 
 impl Actor {
+    /// Answer one request from the registry: those about the review cycle go to the machine
+    /// (as the asker), the others are answered here.
+    pub(super) async fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Review {
+                all,
+                model,
+                effort,
+                trigger,
+                retry_halted,
+                started,
+            } => {
+                let asker = Asker::Review {
+                    started,
+                    trigger,
+                    model,
+                    effort,
+                };
+                self.ask(asker, Input::ReviewAsked { all, retry_halted })
+                    .await;
+            }
+            Command::Plan { text, started } => {
+                if text.trim().is_empty() {
+                    let _ = started.send(Err(Response::Error(ErrorReply {
+                        kind: ErrorKind::Usage,
+                        message: "the plan is empty".into(),
+                    })));
+                    return;
+                }
+                self.ask(Asker::Plan { text, started }, Input::PlanAsked)
+                    .await;
+            }
+            Command::Check(reply) => {
+                let _ = reply.send(self.check().await);
+            }
+            Command::Pause(pause, reply) => {
+                let _ = reply.send(self.set_paused(pause).await);
+            }
+            Command::Session(action, reply) => {
+                let _ = reply.send(self.session(action).await);
+            }
+            Command::Approve(note, reply) => {
+                let _ = reply.send(self.approve(note).await);
+            }
+            Command::Trust(revoke, reply) => {
+                let _ = reply.send(self.trust(revoke).await);
+            }
+            Command::Refresh => self.refresh_summary().await,
+            Command::AgentEdit { file, session } => {
+                if let Ok(rel) = file.strip_prefix(&self.row.root)
+                    && self.machine.takes_edits()
+                {
+                    self.pending.insert(rel.to_path_buf());
+                    self.agent_files.insert(rel.to_path_buf());
+                    self.agent_session = Some(session);
+                    self.drive(Input::Edited).await;
+                }
+            }
+        }
+    }
+
     /// `cxd pause` / `cxd unpause`, kept in the store so a restart keeps it.
     pub(super) async fn set_paused(&mut self, pause: bool) -> Response {
         let was_halted = self.machine.halted().is_some();
