@@ -207,7 +207,6 @@ async fn serve(paths: Paths, config: Config, warnings: Vec<String>) -> Result<()
         tracing::warn!(error = %e, "cannot checkpoint the database at shutdown");
     }
 
-    ctx.emit("daemon_stopping", None, "cxd daemon is stopping".into());
     socket::remove(&paths.socket);
     signals_handle.close();
     control.abort();

@@ -231,7 +231,17 @@ where
     let mut sink = [0u8; 64];
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
+            () = shutdown.cancelled() => {
+                // The last event a subscriber sees (bounded: it may not be reading).
+                let ev = Event {
+                    at: crate::clock::now_rfc3339(),
+                    kind: "daemon_stopping".into(),
+                    workspace: None,
+                    message: "cxd daemon is stopping".into(),
+                };
+                let _ = tokio::time::timeout(FRAME_TIMEOUT, write_frame(&mut wr, &Response::Event(ev))).await;
+                return Ok(());
+            }
             n = rd.read(&mut sink) => match n {
                 Ok(0) | Err(_) => return Ok(()),
                 Ok(_) => {} // nothing is expected from a subscriber; ignore it
