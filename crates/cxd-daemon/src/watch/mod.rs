@@ -253,11 +253,13 @@ impl Watcher {
         }
     }
 
-    /// Feed a raw event to the watch thread as if notify had sent it.
+    /// Feed what notify's event handler receives to the watch thread, through the same path.
     #[cfg(test)]
-    fn inject(&self, event: notify::Event) {
-        if let Some(control) = &self.control {
-            let _ = control.send(Msg::Notify(Ok(event)));
+    fn inject(&self, raw: notify::Result<notify::Event>) {
+        if let Some(control) = &self.control
+            && let Some(msg) = backend::notify_msg(raw)
+        {
+            let _ = control.send(msg);
         }
     }
 }
@@ -709,7 +711,7 @@ impl State {
 
     fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Notify(Ok(event)) => match backend::from_notify(&event) {
+            Msg::Notify(event) => match backend::from_notify(&event) {
                 Some(changes) => {
                     for (kind, path) in changes {
                         self.route(kind, &path);
@@ -717,7 +719,6 @@ impl State {
                 }
                 None => self.batch.rescan = true,
             },
-            Msg::Notify(Err(error)) => tracing::warn!(%error, "watch error"),
             #[cfg(target_os = "linux")]
             Msg::Inotify(raw) => {
                 for raw in raw {

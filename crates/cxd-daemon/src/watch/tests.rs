@@ -345,9 +345,38 @@ async fn renaming_the_root_away_reports_root_missing() {
 async fn a_rescan_request_is_passed_on() {
     let (_tmp, root) = repo();
     let (watcher, mut rx) = start(config(&root));
-    watcher
-        .inject(notify::Event::new(notify::EventKind::Other).set_flag(notify::event::Flag::Rescan));
+    watcher.inject(Ok(
+        notify::Event::new(notify::EventKind::Other).set_flag(notify::event::Flag::Rescan)
+    ));
     recv_until(&mut rx, |e| *e == WatchEvent::Rescan).await;
+}
+
+/// An error from notify's handler (FSEvents or kqueue failing on macOS) is the backend
+/// failing: events may be lost, so the watcher asks for a rescan, as when inotify fails.
+#[tokio::test]
+async fn a_notify_error_is_a_failure_and_asks_for_a_rescan() {
+    let (_tmp, root) = repo();
+    let (watcher, mut rx) = start(config(&root));
+    watcher.inject(Err(notify::Error::generic("the event stream failed")));
+    recv_until(&mut rx, |e| *e == WatchEvent::Rescan).await;
+}
+
+#[test]
+fn notify_errors_become_failures_and_reads_are_dropped() {
+    let failed = backend::notify_msg(Err(notify::Error::generic("the event stream failed")));
+    assert!(
+        matches!(&failed, Some(Msg::Failed(why)) if why.contains("the event stream failed")),
+        "an error must reach the watch thread as a failure"
+    );
+    let read = notify::Event::new(notify::EventKind::Access(notify::event::AccessKind::Read));
+    assert!(backend::notify_msg(Ok(read)).is_none());
+    let written = notify::Event::new(notify::EventKind::Access(notify::event::AccessKind::Close(
+        notify::event::AccessMode::Write,
+    )));
+    assert!(matches!(
+        backend::notify_msg(Ok(written)),
+        Some(Msg::Notify(_))
+    ));
 }
 
 #[tokio::test]
