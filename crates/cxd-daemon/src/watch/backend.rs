@@ -46,7 +46,7 @@ pub(super) enum Msg {
 /// Why a watch could not be added.
 #[derive(Debug)]
 pub(super) enum WatchFailure {
-    /// The OS has no watches left (inotify's ENOSPC).
+    /// The OS has no watches left (inotify's ENOSPC, notify's MaxFilesWatch).
     OutOfWatches,
     /// The directory is gone.
     NotFound,
@@ -57,7 +57,7 @@ pub(super) enum WatchFailure {
 impl std::fmt::Display for WatchFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WatchFailure::OutOfWatches => f.write_str("out of inotify watches"),
+            WatchFailure::OutOfWatches => f.write_str(super::OUT_OF_WATCHES),
             WatchFailure::NotFound => f.write_str("no such directory"),
             WatchFailure::Other(error) => f.write_str(error),
         }

@@ -535,8 +535,8 @@ impl State {
             self.polling_warned = true;
             tracing::warn!(
                 path = %dir.display(),
-                "out of inotify watches: polling the directories left unwatched; {}",
-                sysctl_hint()
+                "{OUT_OF_WATCHES}: polling the directories left unwatched; {}",
+                out_of_watches_hint()
             );
         }
         self.poller.add(dir);
@@ -862,12 +862,12 @@ impl State {
             Vec::new()
         } else {
             vec![format!(
-                "out of inotify watches: {} directories under {} are polled every {} s instead of \
+                "{OUT_OF_WATCHES}: {} directories under {} are polled every {} s instead of \
                  watched; {}",
                 self.poller.len(),
                 self.root.display(),
                 self.tuning.poll_every.as_secs_f32(),
-                sysctl_hint()
+                out_of_watches_hint()
             )]
         };
         match self.shared.warnings.lock() {
@@ -926,8 +926,16 @@ impl State {
     }
 }
 
+/// What running out of OS watches is called in warnings.
+#[cfg(target_os = "linux")]
+const OUT_OF_WATCHES: &str = "out of inotify watches";
+/// What running out of OS watches is called in warnings (no inotify here).
+#[cfg(not(target_os = "linux"))]
+const OUT_OF_WATCHES: &str = "out of OS file watches";
+
 /// The fix for running out of inotify watches, with a limit twice the current one.
-fn sysctl_hint() -> String {
+#[cfg(target_os = "linux")]
+fn out_of_watches_hint() -> String {
     let current = fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok());
@@ -936,4 +944,13 @@ fn sysctl_hint() -> String {
         "raise the limit with `sudo sysctl fs.inotify.max_user_watches={suggested}` \
          (and persist it in /etc/sysctl.d/)"
     )
+}
+
+/// The fix for running out of OS watches where no inotify sysctl sets the limit: fewer
+/// directories to watch, or a higher open-file limit (kqueue takes a descriptor per watch).
+#[cfg(not(target_os = "linux"))]
+fn out_of_watches_hint() -> String {
+    "ignore generated and dependency directories (.gitignore, or `watch.ignore` in the \
+     config) so fewer need a watch, or raise the open-file limit (`ulimit -n`)"
+        .to_owned()
 }
