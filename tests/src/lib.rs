@@ -422,7 +422,7 @@ impl TestEnv {
     }
 }
 
-/// OS inotify watches a process holds (Linux), from /proc/PID/fdinfo.
+/// OS inotify watches a process holds (Linux), from /proc/PID/fdinfo; 0 without /proc.
 pub fn inotify_watches(pid: i32) -> usize {
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
         return 0;
@@ -435,6 +435,21 @@ pub fn inotify_watches(pid: i32) -> usize {
                 .count()
         })
         .sum()
+}
+
+/// Whether process `pid` has ended: gone, or a zombie waiting to be reaped. From /proc on
+/// Linux, from ps(1) elsewhere (macOS has no /proc: reading it there would always say "gone").
+pub fn process_ended(pid: i64) -> bool {
+    if cfg!(target_os = "linux") {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        return stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z");
+    }
+    let out = Command::new("ps")
+        .args(["-o", "stat=", "-p", &pid.to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ps to see whether process {pid} ended: {e}"));
+    let stat = String::from_utf8_lossy(&out.stdout);
+    stat.trim().is_empty() || stat.trim_start().starts_with('Z')
 }
 
 /// The test fixtures (fake codex, mock model servers, install scripts).

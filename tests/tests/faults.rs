@@ -72,8 +72,7 @@ fn codex_killed_by_a_signal_halts_with_the_reason() {
     // Its leftover child was ended with it.
     let child = call["child_pid"].as_i64().unwrap();
     wait_for("the child gone", T, || {
-        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
-        (stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")).then_some(())
+        cxd_e2e::process_ended(child).then_some(())
     });
 }
 

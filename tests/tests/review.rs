@@ -295,9 +295,7 @@ fn a_hung_codex_is_killed_at_the_timeout_with_its_children() {
         call["child_pid"].as_i64().unwrap(),
     ] {
         wait_for(&format!("process {pid} gone"), T, || {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // Gone, or a zombie waiting for init to reap it.
-            (stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")).then_some(())
+            cxd_e2e::process_ended(pid).then_some(())
         });
     }
 }
@@ -528,8 +526,7 @@ fn a_review_cut_short_is_interrupted_and_runs_again_after_restart() {
         // A codex orphaned by kill -9 is ended by the next daemon.
         let pid = first["pid"].as_i64().unwrap();
         wait_for(&format!("codex {pid} gone"), T, || {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            (stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")).then_some(())
+            cxd_e2e::process_ended(pid).then_some(())
         });
         // The interrupted review is on record, and the change is reviewed again.
         let w = env.wait_reviews(2, T);

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, git, init_repo, inotify_watches, wait_for};
+use cxd_e2e::{TestEnv, git, init_repo, wait_for};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -249,6 +249,8 @@ fn a_commit_moves_the_baseline_without_a_request() {
     assert_eq!(files_of(&reqs[1]), ["SENTINEL"]);
 }
 
+/// Linux only: /proc shows the daemon's inotify watches; no other OS has such a view.
+#[cfg(target_os = "linux")]
 #[test]
 fn unwatch_releases_every_os_watch() {
     let env = TestEnv::new();
@@ -257,19 +259,19 @@ fn unwatch_releases_every_os_watch() {
         std::fs::create_dir_all(repo.join(d)).unwrap();
     }
     let d = env.start_daemon();
-    let baseline = inotify_watches(d.pid());
+    let baseline = cxd_e2e::inotify_watches(d.pid());
     watch(&env, &repo);
     let held = env.status_json()["workspaces"][0]["os_watches"]
         .as_u64()
         .unwrap() as usize;
     assert!(held >= 7, "root, a, a/b, c, d, d/e, d/e/f at least: {held}");
-    assert_eq!(inotify_watches(d.pid()), baseline + held);
+    assert_eq!(cxd_e2e::inotify_watches(d.pid()), baseline + held);
     assert_eq!(
         env.ok(&["unwatch", repo.to_str().unwrap()]).trim(),
         format!("stopped watching {}", repo.display())
     );
     wait_for("watches released", T, || {
-        (inotify_watches(d.pid()) == baseline).then_some(())
+        (cxd_e2e::inotify_watches(d.pid()) == baseline).then_some(())
     });
     assert_eq!(env.status_json()["workspaces"], serde_json::json!([]));
 }

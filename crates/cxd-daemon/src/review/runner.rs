@@ -247,11 +247,41 @@ async fn terminate(pgid: Option<i32>) {
 
 /// A process's start time (clock ticks since boot, from /proc), to tell it from a later
 /// process that reused its pid. None where /proc has no such process (or no /proc).
+#[cfg(not(target_os = "macos"))]
 fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = &stat[stat.rfind(')')? + 2..];
     rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// A process's start time (microseconds since the epoch, from the kernel's process table: macOS
+/// has no /proc), to tell it from a later process that reused its pid. None without such a
+/// process.
+#[cfg(target_os = "macos")]
+fn start_time(pid: i32) -> Option<u64> {
+    let mut info = std::mem::MaybeUninit::<libc::proc_bsdinfo>::zeroed();
+    let size = libc::c_int::try_from(std::mem::size_of::<libc::proc_bsdinfo>()).ok()?;
+    #[allow(unsafe_code)]
+    // SAFETY: proc_pidinfo writes at most `size` bytes, the size of the buffer it is given.
+    let written = unsafe {
+        libc::proc_pidinfo(
+            pid,
+            libc::PROC_PIDTBSDINFO,
+            0,
+            info.as_mut_ptr().cast(),
+            size,
+        )
+    };
+    if written != size {
+        return None;
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: zeroed is a valid proc_bsdinfo (integers and byte arrays), and it was filled in.
+    let info = unsafe { info.assume_init() };
+    info.pbi_start_tvsec
+        .checked_mul(1_000_000)?
+        .checked_add(info.pbi_start_tvusec)
 }
 
 /// End a codex process group that a killed daemon left running (it would otherwise keep
@@ -291,5 +321,24 @@ fn kill_group(pgid: Option<i32>, sig: i32) {
     // SAFETY: killpg(2) on the process group we created for this child; no memory is involved.
     unsafe {
         libc::killpg(pgid, sig);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Orphan reaping trusts a pid only while its start time matches (macOS reads it without
+    /// /proc): steady for a live process, gone with the process.
+    #[test]
+    fn a_live_process_has_a_steady_start_time_and_a_reaped_one_none() {
+        let me = i32::try_from(std::process::id()).unwrap();
+        let first = start_time(me);
+        assert!(first.is_some_and(|t| t > 0), "{first:?}");
+        assert_eq!(start_time(me), first);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        child.wait().unwrap();
+        assert_eq!(start_time(pid), None);
     }
 }

@@ -32,12 +32,12 @@ pub(super) enum Kind {
 
 /// What the watch thread receives.
 pub(super) enum Msg {
-    /// From notify's thread.
-    Notify(notify::Result<notify::Event>),
+    /// From notify's thread: an event it saw.
+    Notify(notify::Event),
     /// From the inotify reader thread: one read's worth.
     #[cfg(target_os = "linux")]
     Inotify(Vec<inotify_backend::RawEvent>),
-    /// The backend failed for good.
+    /// The backend failed (its reader stopped, or it reported an error): events may be lost.
     Failed(String),
     /// The Watcher was dropped.
     Shutdown,
@@ -46,7 +46,7 @@ pub(super) enum Msg {
 /// Why a watch could not be added.
 #[derive(Debug)]
 pub(super) enum WatchFailure {
-    /// The OS has no watches left (inotify's ENOSPC).
+    /// The OS has no watches left (inotify's ENOSPC, notify's MaxFilesWatch).
     OutOfWatches,
     /// The directory is gone.
     NotFound,
@@ -57,7 +57,7 @@ pub(super) enum WatchFailure {
 impl std::fmt::Display for WatchFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WatchFailure::OutOfWatches => f.write_str("out of inotify watches"),
+            WatchFailure::OutOfWatches => f.write_str(super::thread::OUT_OF_WATCHES),
             WatchFailure::NotFound => f.write_str("no such directory"),
             WatchFailure::Other(error) => f.write_str(error),
         }
@@ -101,13 +101,9 @@ impl Backend {
             BackendKind::Inotify => inotify_backend::Inotify::new(tx).map(Backend::Inotify),
             BackendKind::Notify => {
                 notify::recommended_watcher(move |raw: notify::Result<notify::Event>| {
-                    // Reads are not changes: drop them here, without waking the watch thread.
-                    if let Ok(event) = &raw
-                        && matches!(event.kind, EventKind::Access(a) if a != AccessKind::Close(AccessMode::Write))
-                    {
-                        return;
+                    if let Some(msg) = notify_msg(raw) {
+                        let _ = tx.send(msg);
                     }
-                    let _ = tx.send(Msg::Notify(raw));
                 })
                 .map(Backend::Notify)
                 .map_err(|e| e.to_string())
@@ -159,6 +155,19 @@ impl Backend {
             Backend::Notify(notify) => drop(notify),
             Backend::None => {}
         }
+    }
+}
+
+/// What notify's event handler passes on to the watch thread: an error is the backend failing
+/// (FSEvents or kqueue on macOS, inotify under notify) and reaches it as [`Msg::Failed`], as
+/// the inotify reader's failures do; a read is not a change and wakes nobody (`None`).
+pub(super) fn notify_msg(raw: notify::Result<notify::Event>) -> Option<Msg> {
+    match raw {
+        Ok(event) if matches!(event.kind, EventKind::Access(a) if a != AccessKind::Close(AccessMode::Write)) => {
+            None
+        }
+        Ok(event) => Some(Msg::Notify(event)),
+        Err(error) => Some(Msg::Failed(format!("the notify watcher reported: {error}"))),
     }
 }
 

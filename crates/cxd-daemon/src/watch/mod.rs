@@ -255,11 +255,13 @@ impl Watcher {
         }
     }
 
-    /// Feed a raw event to the watch thread as if notify had sent it.
+    /// Feed what notify's event handler receives to the watch thread, through the same path.
     #[cfg(test)]
-    fn inject(&self, event: notify::Event) {
-        if let Some(control) = &self.control {
-            let _ = control.send(Msg::Notify(Ok(event)));
+    fn inject(&self, raw: notify::Result<notify::Event>) {
+        if let Some(control) = &self.control
+            && let Some(msg) = backend::notify_msg(raw)
+        {
+            let _ = control.send(msg);
         }
     }
 }

@@ -4,7 +4,9 @@
 use std::fs;
 use std::path::Path;
 
-use super::backend::{self, Backend, Kind, Msg};
+#[cfg(target_os = "linux")]
+use super::backend::Backend;
+use super::backend::{self, Kind, Msg};
 use super::batch::Fate;
 use super::file_id;
 use super::git::GitHit;
@@ -70,7 +72,7 @@ impl State {
 
     pub(super) fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Notify(Ok(event)) => match backend::from_notify(&event) {
+            Msg::Notify(event) => match backend::from_notify(&event) {
                 Some(changes) => {
                     for (kind, path) in changes {
                         self.route(kind, &path);
@@ -78,7 +80,6 @@ impl State {
                 }
                 None => self.batch.rescan = true,
             },
-            Msg::Notify(Err(error)) => tracing::warn!(%error, "watch error"),
             #[cfg(target_os = "linux")]
             Msg::Inotify(raw) => {
                 for raw in raw {

@@ -120,6 +120,7 @@ async fn changed_until_sentinel(
 }
 
 /// The inotify instance watching `dir` and its watch count, from /proc/self/fdinfo.
+#[cfg(target_os = "linux")]
 fn inotify_watches_on(dir: &Path) -> Option<usize> {
     use std::os::unix::fs::MetadataExt;
     let ino = format!("ino:{:x} ", fs::metadata(dir).ok()?.ino());
@@ -159,6 +160,7 @@ async fn ignored_dirs_hold_no_watch_and_report_nothing() {
 
     // root, src, src/deep
     assert_eq!(watcher.os_watches(), 3 + GIT_WATCHES);
+    #[cfg(target_os = "linux")]
     assert_eq!(inotify_watches_on(&root), Some(watcher.os_watches()));
 
     write(&root.join("target/debug/build/out.o"), "x");
@@ -346,9 +348,38 @@ async fn renaming_the_root_away_reports_root_missing() {
 async fn a_rescan_request_is_passed_on() {
     let (_tmp, root) = repo();
     let (watcher, mut rx) = start(config(&root));
-    watcher
-        .inject(notify::Event::new(notify::EventKind::Other).set_flag(notify::event::Flag::Rescan));
+    watcher.inject(Ok(
+        notify::Event::new(notify::EventKind::Other).set_flag(notify::event::Flag::Rescan)
+    ));
     recv_until(&mut rx, |e| *e == WatchEvent::Rescan).await;
+}
+
+/// An error from notify's handler (FSEvents or kqueue failing on macOS) is the backend
+/// failing: events may be lost, so the watcher asks for a rescan, as when inotify fails.
+#[tokio::test]
+async fn a_notify_error_is_a_failure_and_asks_for_a_rescan() {
+    let (_tmp, root) = repo();
+    let (watcher, mut rx) = start(config(&root));
+    watcher.inject(Err(notify::Error::generic("the event stream failed")));
+    recv_until(&mut rx, |e| *e == WatchEvent::Rescan).await;
+}
+
+#[test]
+fn notify_errors_become_failures_and_reads_are_dropped() {
+    let failed = backend::notify_msg(Err(notify::Error::generic("the event stream failed")));
+    assert!(
+        matches!(&failed, Some(Msg::Failed(why)) if why.contains("the event stream failed")),
+        "an error must reach the watch thread as a failure"
+    );
+    let read = notify::Event::new(notify::EventKind::Access(notify::event::AccessKind::Read));
+    assert!(backend::notify_msg(Ok(read)).is_none());
+    let written = notify::Event::new(notify::EventKind::Access(notify::event::AccessKind::Close(
+        notify::event::AccessMode::Write,
+    )));
+    assert!(matches!(
+        backend::notify_msg(Ok(written)),
+        Some(Msg::Notify(_))
+    ));
 }
 
 #[tokio::test]
@@ -364,18 +395,19 @@ async fn out_of_watches_keeps_running_warns_and_polls() {
     let (watcher, mut rx) = start_tuned(config(&root), tuning);
     assert_eq!(watcher.os_watches(), GIT_WATCHES + 1);
     let warnings = watcher.warnings();
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("sysctl fs.inotify.max_user_watches=")),
-        "{warnings:?}"
-    );
+    #[cfg(target_os = "linux")]
+    let fix = "sysctl fs.inotify.max_user_watches=";
+    #[cfg(not(target_os = "linux"))]
+    let fix = "ulimit -n";
+    assert!(warnings.iter().any(|w| w.contains(fix)), "{warnings:?}");
     write(&root.join("a/old.txt"), "changed");
     recv_until(&mut rx, |e| lists(e, "a/old.txt")).await;
     write(&root.join("b/new/deep.txt"), "new");
     recv_until(&mut rx, |e| lists(e, "b/new/deep.txt")).await;
 }
 
+/// Linux only: /proc shows inotify's watches; no other OS has such a view.
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn dropping_the_watcher_releases_its_os_watches() {
     let (_tmp, root) = repo();

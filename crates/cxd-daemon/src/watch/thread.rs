@@ -2,7 +2,7 @@
 //! batch), the polling fallback and what it publishes for the [`super::Watcher`].
 
 use std::collections::BTreeSet;
-use std::fs;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -153,12 +153,12 @@ impl State {
             Vec::new()
         } else {
             vec![format!(
-                "out of inotify watches: {} directories under {} are polled every {} s instead of \
+                "{OUT_OF_WATCHES}: {} directories under {} are polled every {} s instead of \
                  watched; {}",
                 self.poller.len(),
                 self.root.display(),
                 self.tuning.poll_every.as_secs_f32(),
-                sysctl_hint()
+                out_of_watches_hint()
             )]
         };
         match self.shared.warnings.lock() {
@@ -217,9 +217,17 @@ impl State {
     }
 }
 
+/// What running out of OS watches is called in warnings.
+#[cfg(target_os = "linux")]
+pub(super) const OUT_OF_WATCHES: &str = "out of inotify watches";
+/// What running out of OS watches is called in warnings (no inotify here).
+#[cfg(not(target_os = "linux"))]
+pub(super) const OUT_OF_WATCHES: &str = "out of OS file watches";
+
 /// The fix for running out of inotify watches, with a limit twice the current one.
-pub(super) fn sysctl_hint() -> String {
-    let current = fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
+#[cfg(target_os = "linux")]
+pub(super) fn out_of_watches_hint() -> String {
+    let current = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok());
     let suggested = current.map_or(524_288, |c| (c * 2).max(524_288));
@@ -227,4 +235,13 @@ pub(super) fn sysctl_hint() -> String {
         "raise the limit with `sudo sysctl fs.inotify.max_user_watches={suggested}` \
          (and persist it in /etc/sysctl.d/)"
     )
+}
+
+/// The fix for running out of OS watches where no inotify sysctl sets the limit: fewer
+/// directories to watch, or a higher open-file limit (kqueue takes a descriptor per watch).
+#[cfg(not(target_os = "linux"))]
+pub(super) fn out_of_watches_hint() -> String {
+    "ignore generated and dependency directories (.gitignore, or `watch.ignore` in the \
+     config) so fewer need a watch, or raise the open-file limit (`ulimit -n`)"
+        .to_owned()
 }

@@ -10,7 +10,7 @@ use super::backend::WatchFailure;
 use super::batch::Fate;
 use super::git;
 use super::poll::Poller;
-use super::thread::{State, sysctl_hint};
+use super::thread::{OUT_OF_WATCHES, State, out_of_watches_hint};
 
 impl State {
     /// Ask git which tracked files its ignore rules match: those are reviewed all the same, so
@@ -133,8 +133,8 @@ impl State {
             self.polling_warned = true;
             tracing::warn!(
                 path = %dir.display(),
-                "out of inotify watches: polling the directories left unwatched; {}",
-                sysctl_hint()
+                "{OUT_OF_WATCHES}: polling the directories left unwatched; {}",
+                out_of_watches_hint()
             );
         }
         self.poller.add(dir);
