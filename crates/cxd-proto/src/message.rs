@@ -102,7 +102,7 @@ pub enum Request {
     Session {
         /// Any path inside the workspace.
         path: PathBuf,
-        /// What to do.
+        /// Show it, forget it (the next review starts a new one), or adopt one.
         action: SessionAction,
     },
     /// The user accepts the workspace's tree as it is now.
@@ -278,7 +278,7 @@ pub struct GateReport {
 pub struct ReviewDone {
     /// The workspace root.
     pub root: PathBuf,
-    /// The review.
+    /// How the review (or plan validation) ended: verdict, cost, summary or error.
     pub review: ReviewInfo,
     /// Findings it opened: the first of them, as many as fit an answer.
     pub opened: Vec<Finding>,

@@ -35,7 +35,7 @@ pub enum PathsError {
         path: PathBuf,
         /// Its length in bytes.
         len: usize,
-        /// The limit.
+        /// The most bytes a Unix socket path may have on this OS.
         max: usize,
     },
 }

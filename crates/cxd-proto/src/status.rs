@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ErrorClass, FindingStatus, Severity, Trigger, Verdict, WorkspaceState};
 
-/// The whole report.
+/// Everything `cxd status` shows: the daemon, then each workspace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusReport {
-    /// The daemon itself.
+    /// The daemon itself (the same for every workspace).
     pub daemon: DaemonInfo,
     /// Every watched workspace (or only the one asked for).
     pub workspaces: Vec<WorkspaceStatus>,
@@ -20,9 +20,9 @@ pub struct StatusReport {
 /// Facts about the running daemon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DaemonInfo {
-    /// Process id.
+    /// Process id, for `kill` or a service manager.
     pub pid: u32,
-    /// cxd version.
+    /// cxd version of the daemon (a client of another build is refused at the handshake).
     pub version: String,
     /// The socket it listens on.
     pub socket: PathBuf,
@@ -94,7 +94,7 @@ pub const TOP_FINDINGS: usize = 3;
 /// A finished review, as status shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewInfo {
-    /// Review id.
+    /// Review id, as `cxd log` and `#N` in status name it.
     pub id: i64,
     /// approve | changes_requested | error | interrupted
     pub verdict: Verdict,
@@ -102,15 +102,15 @@ pub struct ReviewInfo {
     pub error_class: Option<ErrorClass>,
     /// edit | manual | agent | plan | stop
     pub trigger: Trigger,
-    /// Model.
+    /// The model codex ran with (the config's, a `.cxd.toml`'s, or `--model`).
     pub model: String,
-    /// Effort.
+    /// The reasoning effort codex ran with.
     pub effort: String,
     /// codex's exit code.
     pub exit_code: Option<i32>,
-    /// What it cost.
+    /// Tokens the review spent (from codex's `turn.completed` usage).
     pub tokens: Tokens,
-    /// Codex's summary.
+    /// Codex's one-paragraph summary of the change (None when the review failed).
     pub summary: Option<String>,
     /// The failure, with codex's stderr tail.
     pub error: Option<String>,
@@ -122,29 +122,29 @@ pub struct ReviewInfo {
     pub duration_ms: Option<u64>,
 }
 
-/// Token counts.
+/// Token counts of one review or a workspace's total, as codex reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tokens {
-    /// Input tokens.
+    /// Input tokens, cached ones included.
     pub input: u64,
     /// Of which served from cache.
     pub cached_input: u64,
-    /// Output tokens.
+    /// Output tokens (reasoning included).
     pub output: u64,
 }
 
-/// Counts by severity.
+/// Open findings by severity: what the gate and `cxd status` count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeverityCounts {
-    /// critical
+    /// Open findings rated critical.
     pub critical: u64,
-    /// high
+    /// Open findings rated high.
     pub high: u64,
-    /// medium
+    /// Open findings rated medium.
     pub medium: u64,
-    /// low
+    /// Open findings rated low.
     pub low: u64,
-    /// info
+    /// Open findings rated info.
     pub info: u64,
 }
 
@@ -180,7 +180,7 @@ impl SeverityCounts {
         }
     }
 
-    /// All of them.
+    /// Open findings of every severity.
     pub fn total(&self) -> u64 {
         self.critical + self.high + self.medium + self.low + self.info
     }
@@ -208,15 +208,15 @@ pub struct Finding {
     pub file: String,
     /// First line (0: not about lines).
     pub line_start: i64,
-    /// Last line.
+    /// Last line (equal to `line_start` for one line).
     pub line_end: i64,
-    /// One line.
+    /// The finding in one line, for lists.
     pub title: String,
-    /// What and why.
+    /// What is wrong and why it matters.
     pub body: String,
-    /// The fix.
+    /// How to fix it.
     pub recommendation: String,
-    /// 0..1
+    /// How sure Codex is, from 0 to 1.
     pub confidence: f64,
     /// open | resolved | dismissed
     pub status: FindingStatus,
