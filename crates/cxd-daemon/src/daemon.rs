@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::context::{ConfigState, Context, EVENT_BUS_CAPACITY};
-use crate::dispatch::Handler;
+use crate::requests::Handler;
 use crate::lock::{InstanceLock, LockError};
 use crate::registry::Registry;
 use crate::socket::{self, SocketError};
