@@ -11,9 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::context::{ConfigState, Context, EVENT_BUS_CAPACITY};
-use crate::dispatch::Handler;
 use crate::lock::{InstanceLock, LockError};
 use crate::registry::Registry;
+use crate::requests::Handler;
 use crate::socket::{self, SocketError};
 use crate::state_dir::StateDirError;
 use crate::store::{Store, StoreError};
@@ -197,13 +197,7 @@ async fn serve(paths: Paths, config: Config, warnings: Vec<String>) -> Result<()
         tracing::warn!(error = %e, "registry task ended abnormally");
     }
     // Fold the write-ahead log into the database so a clean stop leaves one file behind.
-    if let Err(e) = store
-        .call(|c| {
-            c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-                .map_err(crate::store::StoreError::query("checkpoint"))
-        })
-        .await
-    {
+    if let Err(e) = store.call(|c| crate::store::checkpoint(c)).await {
         tracing::warn!(error = %e, "cannot checkpoint the database at shutdown");
     }
 

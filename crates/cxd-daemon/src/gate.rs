@@ -1,6 +1,6 @@
 //! The gate's decision (`cxd gate`, the stop hook): pass or fail, and why, from plain facts
-//! about a workspace. Pure, so every rule is unit-tested; dispatch gathers the facts and turns
-//! the decision into the answer.
+//! about a workspace. Pure, so every rule is unit-tested; `requests::gate` gathers the facts
+//! and turns the decision into the answer.
 
 use std::fmt;
 

@@ -83,6 +83,16 @@ pub struct WorkspaceRef {
     pub commands: mpsc::Sender<workspace::Command>,
 }
 
+impl From<&WorkspaceHandle> for WorkspaceRef {
+    fn from(h: &WorkspaceHandle) -> Self {
+        Self {
+            root: h.root.clone(),
+            id: h.id,
+            commands: h.commands(),
+        }
+    }
+}
+
 /// A handle to send the registry commands.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -198,25 +208,15 @@ impl Actor {
                     let _ = reply.send(self.holding(&path).map(|h| h.root.clone()));
                 }
                 Command::LookupId { id, reply } => {
-                    let found =
-                        self.workspaces
-                            .values()
-                            .find(|h| h.id == id)
-                            .map(|h| WorkspaceRef {
-                                root: h.root.clone(),
-                                id: h.id,
-                                commands: h.commands(),
-                            });
-                    let _ = reply.send(found.ok_or_else(|| {
-                        RegistryError::Usage("that finding's workspace is no longer watched".into())
+                    let found = self.workspaces.values().find(|h| h.id == id);
+                    let _ = reply.send(found.map(WorkspaceRef::from).ok_or_else(|| {
+                        RegistryError::Usage(format!(
+                            "the workspace with store id {id} is no longer watched"
+                        ))
                     }));
                 }
                 Command::Lookup { path, reply } => {
-                    let _ = reply.send(self.holding(&path).map(|h| WorkspaceRef {
-                        root: h.root.clone(),
-                        id: h.id,
-                        commands: h.commands(),
-                    }));
+                    let _ = reply.send(self.holding(&path).map(WorkspaceRef::from));
                 }
             }
         }

@@ -128,3 +128,9 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     migrations::migrate(&mut conn, path)?;
     Ok(conn)
 }
+
+/// Fold the write-ahead log into the database file, so a clean stop leaves one file behind.
+pub fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .map_err(StoreError::query("checkpoint"))
+}

@@ -1,0 +1,51 @@
+//! `cxd dismiss` / `cxd reopen`: change one finding's status by its id; the change and its
+//! audit entry are one call of the store's lifecycle function, one transaction.
+
+use cxd_proto::{ErrorKind, Response};
+
+use super::{Handler, error, internal};
+use crate::store::findings::{self, UserChange};
+use crate::workspace::Command;
+
+/// Dismiss the finding `id` (`F12`), with the user's `reason` for the audit trail.
+pub(super) async fn dismiss(h: &Handler, id: &str, reason: Option<String>) -> Response {
+    change(h, id, UserChange::Dismiss, reason).await
+}
+
+/// Reopen the dismissed or resolved finding `id`.
+pub(super) async fn reopen(h: &Handler, id: &str) -> Response {
+    change(h, id, UserChange::Reopen, None).await
+}
+
+async fn change(h: &Handler, id: &str, change: UserChange, note: Option<String>) -> Response {
+    let Some(row_id) = findings::parse_id(id) else {
+        return error(
+            ErrorKind::Usage,
+            format!("{id:?} is not a finding id (they look like F12; `cxd findings` lists them)"),
+        );
+    };
+    let at = crate::clock::now_rfc3339();
+    let result = h
+        .store
+        .call(move |c| findings::change_status(c, row_id, change, note.as_deref(), &at))
+        .await;
+    let changed = match result {
+        Ok(Ok(changed)) => changed,
+        Ok(Err(refusal)) => return error(ErrorKind::Usage, refusal.to_string()),
+        Err(e) => return internal(e),
+    };
+    let row = &changed.row;
+    // Its workspace (if still watched) re-reads its open findings.
+    if let Ok(w) = h.registry.lookup_id(row.workspace_id).await {
+        let _ = w.commands.send(Command::Refresh).await;
+    }
+    let verb = change.verb();
+    h.ctx.emit(
+        change.audit_kind(),
+        changed.root.clone(),
+        format!("{verb} {}: {}", row.public_id(), row.finding.title),
+    );
+    Response::Ok {
+        message: format!("{verb} {} ({})", row.public_id(), row.finding.title),
+    }
+}

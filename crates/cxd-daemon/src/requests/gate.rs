@@ -1,0 +1,149 @@
+//! `cxd gate` and the stop hook: optionally review what is unreviewed (a bounded wait), then
+//! gather the facts and turn `crate::gate`'s pure decision into the answer.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cxd_proto::Response;
+use cxd_proto::domain::{Severity, Trigger};
+use cxd_proto::limits::{PAGE_BYTES, fitting};
+use cxd_proto::message::GateReport;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::{Handler, Reply, gone, internal};
+use crate::gate::{self, Facts};
+use crate::registry::{Registry, WorkspaceRef};
+use crate::store::Store;
+use crate::store::findings::{self, Filter};
+use crate::workspace::{Command, finding_wire};
+
+/// At most this many blocking findings are listed in a gate's answer (all are counted).
+const GATE_FINDINGS: usize = 50;
+
+/// Reviews run before judging when waiting: edits during a review earn one follow-up.
+const REVIEW_ROUNDS: usize = 4;
+
+/// Judge the workspace holding `path` at `block_on` (default: its `gate.block_on`); with
+/// `wait_s`, review what is unreviewed first and answer within that many seconds.
+pub(super) async fn answer(
+    h: &Handler,
+    path: PathBuf,
+    block_on: Option<Severity>,
+    wait_s: Option<u64>,
+    trigger: Trigger,
+) -> Reply {
+    let ws = match h.lookup(path).await {
+        Ok(w) => w,
+        Err(r) => return r.into(),
+    };
+    let threshold = block_on.unwrap_or_else(|| {
+        let user = h.ctx.config.borrow().config.clone();
+        user.for_repo(&ws.root, &h.ctx.state_dir)
+            .config
+            .gate
+            .threshold()
+    });
+    let Some(secs) = wait_s else {
+        return judge(&h.registry, &h.store, &ws, threshold, false)
+            .await
+            .into();
+    };
+    let events = h.ctx.events.subscribe();
+    let (done_tx, done) = oneshot::channel();
+    let (registry, store, root) = (h.registry.clone(), h.store.clone(), ws.root.clone());
+    tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let timed_out = review_until_done(&ws, trigger, deadline).await;
+        let _ = done_tx.send(judge(&registry, &store, &ws, threshold, timed_out).await);
+    });
+    Reply::Wait { root, events, done }
+}
+
+/// Review until nothing is left or `deadline` passes; whether it passed.
+async fn review_until_done(ws: &WorkspaceRef, trigger: Trigger, deadline: Instant) -> bool {
+    for _ in 0..REVIEW_ROUNDS {
+        let (started, started_rx) = oneshot::channel();
+        let cmd = Command::Review {
+            all: false,
+            model: None,
+            effort: None,
+            trigger,
+            retry_halted: false,
+            started,
+        };
+        if ws.commands.send(cmd).await.is_err() {
+            return false;
+        }
+        let Ok(Ok(Some(rx))) = started_rx.await else {
+            return false;
+        };
+        if tokio::time::timeout_at(deadline, rx).await.is_err() {
+            return true;
+        }
+    }
+    false
+}
+
+/// The gate's verdict on a workspace as it is now.
+async fn judge(
+    registry: &Registry,
+    store: &Store,
+    ws: &WorkspaceRef,
+    threshold: Severity,
+    timed_out: bool,
+) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if ws.commands.send(Command::Check(tx)).await.is_err() {
+        return gone();
+    }
+    let up_to_date = match rx.await {
+        Ok(Ok(u)) => u,
+        Ok(Err(r)) => return r,
+        Err(_) => return gone(),
+    };
+    let status = match registry.status(Some(ws.root.clone())).await {
+        Ok(mut s) if !s.is_empty() => s.remove(0),
+        Ok(_) => return gone(),
+        Err(e) => return e.into(),
+    };
+    let id = ws.id;
+    // The decision comes from the counts; the answer shows only the first blocking findings,
+    // so its size can never make the gate fail open.
+    let filter = Filter {
+        all: false,
+        min: threshold,
+    };
+    let (rows, open) = match store
+        .call(move |c| {
+            let rows = findings::list_page(c, id, filter, 0, GATE_FINDINGS)?;
+            Ok((rows, findings::open_counts(c, id)?))
+        })
+        .await
+    {
+        Ok(got) => got,
+        Err(e) => return internal(e),
+    };
+    let mut blocking: Vec<_> = rows.iter().map(finding_wire).collect();
+    blocking.truncate(fitting(&blocking, PAGE_BYTES));
+    let facts = Facts {
+        threshold,
+        open,
+        up_to_date,
+        state: status.state,
+        halt_error: status.error.clone(),
+        timed_out,
+    };
+    let decision = gate::decide(&facts);
+    Response::Gate(Box::new(GateReport {
+        root: ws.root.clone(),
+        pass: decision.passed(),
+        up_to_date,
+        block_on: threshold,
+        blocking,
+        blocking_total: facts.blocking(),
+        reason: decision.to_string(),
+        last_review: status.last_review,
+        state: status.state,
+    }))
+}

@@ -1,0 +1,170 @@
+//! Turns one request into a response (or, for a review someone waits on, a stream of progress
+//! and then the result).
+//!
+//! One file per request (or per family that is one thing): each takes the request's fields,
+//! asks the owner (the registry, a workspace actor, the store) and answers. This file holds the
+//! one `match` that routes them and the helpers they share.
+
+mod agent_edit;
+mod approve;
+mod finding;
+mod findings;
+mod gate;
+mod log;
+mod pause;
+mod plan;
+mod review;
+mod session;
+mod status;
+mod stop_round;
+mod trust;
+mod watch;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cxd_proto::message::Event;
+use cxd_proto::{ErrorKind, ErrorReply, Request, Response};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::context::Context;
+use crate::registry::{Registry, RegistryError, WorkspaceRef};
+use crate::store::Store;
+use crate::workspace;
+
+/// Everything a request may need.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    /// Shared daemon context.
+    pub ctx: Arc<Context>,
+    /// The watched workspaces.
+    pub registry: Registry,
+    /// The database.
+    pub store: Store,
+}
+
+/// What the connection sends back.
+#[derive(Debug)]
+pub enum Reply {
+    /// One response.
+    One(Response),
+    /// Progress for `root` from `events` until `done` answers.
+    Wait {
+        /// The workspace.
+        root: PathBuf,
+        /// Its live events (subscribed before the review started).
+        events: broadcast::Receiver<Event>,
+        /// The final response.
+        done: oneshot::Receiver<Response>,
+    },
+}
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Self {
+        Self::One(response)
+    }
+}
+
+impl Handler {
+    /// Answer a request (the connection handles `Subscribe` and `Stop` itself).
+    pub async fn handle(&self, request: Request) -> Reply {
+        match request {
+            Request::Status { path } => status::answer(self, path).await.into(),
+            Request::Watch { path } => watch::watch(self, path).await.into(),
+            Request::Unwatch { path } => watch::unwatch(self, path).await.into(),
+            Request::Log { path, limit } => log::answer(self, path, limit).await.into(),
+            Request::Review {
+                path,
+                all,
+                model,
+                effort,
+                wait,
+            } => review::answer(self, path, all, model, effort, wait).await,
+            Request::Pause { path } => pause::answer(self, path, true).await.into(),
+            Request::Unpause { path } => pause::answer(self, path, false).await.into(),
+            Request::Findings {
+                path,
+                all,
+                severity,
+                after,
+            } => findings::answer(self, path, all, severity, after)
+                .await
+                .into(),
+            Request::Session { path, action } => session::answer(self, path, action).await.into(),
+            Request::Trust { path, revoke } => trust::answer(self, path, revoke).await.into(),
+            Request::Approve { path, note } => approve::answer(self, path, note).await.into(),
+            Request::Dismiss { id, reason } => finding::dismiss(self, &id, reason).await.into(),
+            Request::Reopen { id } => finding::reopen(self, &id).await.into(),
+            Request::Plan { path, text, wait } => plan::answer(self, path, text, wait).await,
+            Request::AgentEdit { file, cwd, session } => {
+                agent_edit::answer(self, file, cwd, session).await.into()
+            }
+            Request::StopRound {
+                session,
+                reset,
+                told,
+            } => stop_round::answer(self, session, reset, &told).await.into(),
+            Request::Gate {
+                path,
+                block_on,
+                wait_s,
+                trigger,
+            } => gate::answer(self, path, block_on, wait_s, trigger).await,
+            other => error(
+                ErrorKind::Usage,
+                format!("request {other:?} is not handled here"),
+            )
+            .into(),
+        }
+    }
+
+    /// The watched workspace holding `path`, or the answer saying why there is none.
+    async fn lookup(&self, path: PathBuf) -> Result<WorkspaceRef, Response> {
+        self.registry.lookup(path).await.map_err(Response::from)
+    }
+
+    /// Send the workspace holding `path` a command that answers with a response.
+    async fn ask(
+        &self,
+        path: PathBuf,
+        make: impl FnOnce(oneshot::Sender<Response>) -> workspace::Command,
+    ) -> Response {
+        let ws = match self.lookup(path).await {
+            Ok(w) => w,
+            Err(r) => return r,
+        };
+        let (tx, rx) = oneshot::channel();
+        if ws.commands.send(make(tx)).await.is_err() {
+            return gone();
+        }
+        rx.await.unwrap_or_else(|_| gone())
+    }
+}
+
+fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
+    Response::Error(ErrorReply {
+        kind,
+        message: message.into(),
+    })
+}
+
+/// Something inside the daemon failed (the store, mostly): the message says what.
+fn internal(e: impl std::fmt::Display) -> Response {
+    error(ErrorKind::Internal, e.to_string())
+}
+
+fn gone() -> Response {
+    error(
+        ErrorKind::ShuttingDown,
+        "the workspace stopped (the daemon is shutting down, or it was unwatched)",
+    )
+}
+
+impl From<RegistryError> for Response {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Usage(m) => error(ErrorKind::Usage, m),
+            RegistryError::Internal(m) => error(ErrorKind::Internal, m),
+        }
+    }
+}
