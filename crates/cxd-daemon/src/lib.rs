@@ -3,7 +3,7 @@
 //! One module a concern; each owns its state and talks through channels.
 
 pub mod clock;
-pub mod codex_sessions;
+pub mod codex;
 pub mod config;
 pub mod context;
 pub mod daemon;
@@ -14,8 +14,6 @@ pub mod lock;
 pub mod memory;
 pub mod readiness;
 pub mod registry;
-pub mod review;
-pub mod reviewer;
 pub mod server;
 pub mod settle;
 pub mod snapshot;

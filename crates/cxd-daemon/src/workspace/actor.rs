@@ -19,7 +19,7 @@ use super::tree::Change;
 use super::view::Summary;
 use super::{Command, Started, View};
 use crate::context::Context;
-use crate::reviewer::{JobError, JobResult};
+use crate::codex::job::{JobError, JobResult};
 use crate::settle;
 use crate::snapshot::{Snapshot, Snapshotter};
 use crate::store::{Store, WorkspaceRow};

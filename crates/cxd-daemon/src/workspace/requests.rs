@@ -57,7 +57,7 @@ impl Actor {
             }
             SessionAction::Reset => None,
             SessionAction::Adopt(t) => {
-                if !crate::review::invocation::is_thread_id(&t) {
+                if !crate::codex::argv::is_thread_id(&t) {
                     return Response::Error(ErrorReply {
                         kind: ErrorKind::Usage,
                         message: format!(
@@ -67,7 +67,7 @@ impl Actor {
                 }
                 Some(t)
             }
-            SessionAction::AdoptLast => match crate::codex_sessions::newest_thread_for(self.root())
+            SessionAction::AdoptLast => match crate::codex::sessions::newest_thread_for(self.root())
             {
                 Ok(Some(t)) => Some(t),
                 Ok(None) => {

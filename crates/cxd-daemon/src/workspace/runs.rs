@@ -16,9 +16,9 @@ use super::actor::{Actor, Upkeep};
 use super::machine::Ending;
 use super::tree::{Change, MAX_LOGGED_FILES};
 use super::wire::{ANSWER_FINDINGS, finding_wire, location, public_ids, review_info};
-use crate::review::jsonl::Activity;
-use crate::review::prompt::{self, ChangedFile, OpenFinding};
-use crate::reviewer::{self, Job, JobError, JobResult};
+use crate::codex::jsonl::Activity;
+use crate::codex::prompt::{self, ChangedFile, OpenFinding};
+use crate::codex::job::{self, Job, JobError, JobResult};
 use crate::snapshot::{Snapshot, upkeep};
 use crate::store;
 
@@ -67,7 +67,7 @@ impl Actor {
             model: model.clone(),
             effort: effort.clone(),
             timeout: Duration::from_secs(config.review.timeout_s),
-            codex: reviewer::codex_bin(&config.review.codex_bin),
+            codex: job::codex_bin(&config.review.codex_bin),
             extra_args: config.review.extra_args.clone(),
             thread: self.summary.thread_id.clone(),
             dir: self.dir(),
@@ -129,7 +129,7 @@ impl Actor {
             model: model.clone(),
             effort: effort.clone(),
             timeout: Duration::from_secs(config.review.timeout_s),
-            codex: reviewer::codex_bin(&config.review.codex_bin),
+            codex: job::codex_bin(&config.review.codex_bin),
             extra_args: config.review.extra_args.clone(),
             thread: self.summary.thread_id.clone(),
             dir: self.dir(),
@@ -186,7 +186,7 @@ impl Actor {
             };
             let result = if permit.is_some() || !task_cancel.is_cancelled() {
                 let notes_root = root.clone();
-                reviewer::run(
+                job::run(
                     job,
                     &store,
                     &task_cancel,
@@ -241,7 +241,7 @@ impl Actor {
         };
         let ending = match &outcome.error {
             None => Ending::Answered,
-            Some((crate::review::ErrorClass::Interrupted, _)) => Ending::Interrupted,
+            Some((crate::codex::ErrorClass::Interrupted, _)) => Ending::Interrupted,
             // No automatic retry: `cxd review` or `cxd unpause` starts again.
             Some((class, msg)) => {
                 Ending::Failed(format!("{msg} ({}) — {}", class.as_str(), class.advice()))

@@ -9,11 +9,11 @@ use cxd_proto::domain::{Trigger, Verdict};
 use cxd_proto::limits::{self, truncate};
 use tokio_util::sync::CancellationToken;
 
-use crate::review::answer::{self, Answer};
-use crate::review::classify::{ErrorClass, classify};
-use crate::review::invocation::{Invocation, is_thread_id};
-use crate::review::jsonl::{Activity, Usage};
-use crate::review::runner::{self, Ending, RunOutcome, RunSpec};
+use crate::codex::answer::{self, Answer};
+use crate::codex::classify::{ErrorClass, classify};
+use crate::codex::argv::{Invocation, is_thread_id};
+use crate::codex::jsonl::{Activity, Usage};
+use crate::codex::runner::{self, Ending, RunOutcome, RunSpec};
 use crate::store::findings::NewFinding;
 use crate::store::reviews::{Finish, NewReview};
 use crate::store::{self, Store, StoreError};
