@@ -7,14 +7,17 @@ use std::time::Duration;
 
 use cxd_proto::domain::{Trigger, Verdict};
 use cxd_proto::limits::{self, truncate};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::codex::answer::{self, Answer};
-use crate::codex::classify::{ErrorClass, classify};
 use crate::codex::argv::{Invocation, is_thread_id};
+use crate::codex::classify::{ErrorClass, classify};
 use crate::codex::jsonl::{Activity, Usage};
 use crate::codex::runner::{self, Ending, RunOutcome, RunSpec};
-use crate::store::findings::NewFinding;
+use crate::store::events::NewEvent;
+use crate::store::findings::{NewFinding, public_id};
+use crate::store::record::{Recorded, ReviewResult};
 use crate::store::reviews::{Finish, NewReview};
 use crate::store::{self, Store, StoreError};
 
@@ -47,6 +50,8 @@ pub struct Job {
     pub stats: (u64, u64, u64),
     /// The trees the change goes between.
     pub trees: (Option<String>, Option<String>),
+    /// When the review was asked for (waiting for a slot counts in its duration).
+    pub queued: Instant,
 }
 
 /// How it went.
@@ -269,7 +274,6 @@ async fn settle_outcome(
 
     // Cost: usage is cumulative per thread; a review costs the difference.
     let ws = job.workspace_id;
-    let root = job.root.clone();
     let before = if resumed.is_some() && resumed == thread_id {
         let (i, c, o) = store.call(move |c| store::workspaces::usage(c, ws)).await?;
         Usage {
@@ -281,20 +285,10 @@ async fn settle_outcome(
         Usage::default()
     };
     let tokens = t.usage.map(|u| u.since(before)).unwrap_or_default();
-    if thread_id.is_some() {
+    let thread_usage = thread_id.clone().map(|th| {
         let now = t.usage.unwrap_or(before);
-        let th = thread_id.clone();
-        store
-            .call(move |c| {
-                store::workspaces::set_thread_usage(
-                    c,
-                    ws,
-                    th.as_deref(),
-                    (now.input, now.cached_input, now.output),
-                )
-            })
-            .await?;
-    }
+        (th, (now.input, now.cached_input, now.output))
+    });
 
     // The verdict is set below, once the answer is read.
     let mut finish = Finish {
@@ -347,23 +341,33 @@ async fn settle_outcome(
         .as_ref()
         .map(|a| truncate(&a.summary, limits::MAX_SUMMARY).into_owned());
 
-    let at = finish.finished_at.clone();
-    let (opened, resolved) = store
-        .call(move |c| {
-            let tx = c
-                .transaction()
-                .map_err(StoreError::query("begin review result"))?;
-            store::reviews::finish(&tx, review_id, &finish)?;
-            let (mut opened, mut resolved) = (Vec::new(), Vec::new());
-            if let Some(a) = &answer {
-                let list: Vec<NewFinding> = a.findings.iter().map(|f| recorded(f, &root)).collect();
-                resolved = store::findings::resolve(&tx, ws, review_id, &a.fixed_finding_ids, &at)?;
-                opened = store::findings::open_many(&tx, ws, review_id, &list)?;
-            }
-            tx.commit()
-                .map_err(StoreError::query("commit review result"))?;
-            Ok((opened, resolved))
-        })
+    let (findings, fixed) = answer.map_or_else(Default::default, |a| {
+        let list = a.findings.iter().map(|f| recorded(f, &job.root)).collect();
+        (list, a.fixed_finding_ids)
+    });
+    let result = ReviewResult {
+        workspace_id: ws,
+        review_id,
+        finish,
+        thread_usage,
+        findings,
+        fixed,
+    };
+    let audit = Audit {
+        at: result.finish.finished_at.clone(),
+        root: job.root.clone(),
+        review_id,
+        verdict,
+        error_class: error.as_ref().map(|(c, _)| *c),
+        exit_code,
+        model: job.model.clone(),
+        effort: job.effort.clone(),
+        duration_ms: job.queued.elapsed().as_millis() as u64,
+        tokens,
+        thread_id: thread_id.clone(),
+    };
+    let Recorded { opened, resolved } = store
+        .call(move |c| store::record::review_result(c, &result, |r| audit.event(r)))
         .await?;
     Ok(JobResult {
         review_id,
@@ -407,6 +411,47 @@ fn recorded(f: &answer::AnswerFinding, root: &Path) -> NewFinding {
         body,
         recommendation: truncate(&f.recommendation, limits::MAX_RECOMMENDATION).into_owned(),
         confidence: f.confidence,
+    }
+}
+
+/// What the `review_finished` audit entry says (the log shows it and tests pin its shape).
+#[derive(Debug, Clone)]
+struct Audit {
+    at: String,
+    root: PathBuf,
+    review_id: i64,
+    verdict: Verdict,
+    error_class: Option<ErrorClass>,
+    exit_code: Option<i32>,
+    model: String,
+    effort: String,
+    duration_ms: u64,
+    tokens: Usage,
+    thread_id: Option<String>,
+}
+
+impl Audit {
+    /// The entry, once the store knows which findings were opened and resolved.
+    fn event(self, r: &Recorded) -> NewEvent {
+        let ids = |ids: &[i64]| ids.iter().map(|&i| public_id(i)).collect::<Vec<_>>();
+        NewEvent {
+            at: self.at,
+            workspace: Some(self.root),
+            kind: "review_finished".into(),
+            data: serde_json::json!({
+                "review": self.review_id,
+                "verdict": self.verdict,
+                "error_class": self.error_class.map(ErrorClass::as_str),
+                "exit_code": self.exit_code,
+                "model": self.model,
+                "effort": self.effort,
+                "duration_ms": self.duration_ms,
+                "tokens": {"input": self.tokens.input, "cached_input": self.tokens.cached_input, "output": self.tokens.output},
+                "opened": ids(&r.opened),
+                "resolved": ids(&r.resolved),
+                "thread_id": self.thread_id,
+            }),
+        }
     }
 }
 

@@ -67,25 +67,26 @@ impl Actor {
                 }
                 Some(t)
             }
-            SessionAction::AdoptLast => match crate::codex::sessions::newest_thread_for(self.root())
-            {
-                Ok(Some(t)) => Some(t),
-                Ok(None) => {
-                    return Response::Error(ErrorReply {
-                        kind: ErrorKind::Usage,
-                        message: format!(
-                            "no codex session found whose working directory is {}",
-                            self.root().display()
-                        ),
-                    });
+            SessionAction::AdoptLast => {
+                match crate::codex::sessions::newest_thread_for(self.root()) {
+                    Ok(Some(t)) => Some(t),
+                    Ok(None) => {
+                        return Response::Error(ErrorReply {
+                            kind: ErrorKind::Usage,
+                            message: format!(
+                                "no codex session found whose working directory is {}",
+                                self.root().display()
+                            ),
+                        });
+                    }
+                    Err(e) => {
+                        return Response::Error(ErrorReply {
+                            kind: ErrorKind::Internal,
+                            message: e,
+                        });
+                    }
                 }
-                Err(e) => {
-                    return Response::Error(ErrorReply {
-                        kind: ErrorKind::Internal,
-                        message: e,
-                    });
-                }
-            },
+            }
         };
         let t = new_thread.clone();
         if let Err(e) = self

@@ -16,9 +16,9 @@ use super::actor::{Actor, Upkeep};
 use super::machine::Ending;
 use super::tree::{Change, MAX_LOGGED_FILES};
 use super::wire::{ANSWER_FINDINGS, finding_wire, location, public_ids, review_info};
+use crate::codex::job::{self, Job, JobError, JobResult};
 use crate::codex::jsonl::Activity;
 use crate::codex::prompt::{self, ChangedFile, OpenFinding};
-use crate::codex::job::{self, Job, JobError, JobResult};
 use crate::snapshot::{Snapshot, upkeep};
 use crate::store;
 
@@ -27,7 +27,6 @@ pub(super) struct Running {
     pub(super) cancel: CancellationToken,
     /// The tree a code review covers (None for a plan).
     pub(super) to: Option<Snapshot>,
-    pub(super) started: Instant,
     pub(super) with: String,
     pub(super) activity: Option<String>,
     pub(super) waiters: Vec<oneshot::Sender<Response>>,
@@ -73,6 +72,7 @@ impl Actor {
             dir: self.dir(),
             stats: (0, 0, 0),
             trees: (None, None),
+            queued: Instant::now(),
         };
         self.log(
             "plan",
@@ -139,6 +139,7 @@ impl Actor {
                 change.diff.deletions(),
             ),
             trees: (Some(change.base.tree.clone()), Some(change.to.tree.clone())),
+            queued: Instant::now(),
         };
         self.log(
             "review_started",
@@ -212,7 +213,6 @@ impl Actor {
         self.running = Some(Running {
             cancel,
             to,
-            started: Instant::now(),
             with,
             activity: None,
             waiters,
@@ -220,7 +220,7 @@ impl Actor {
     }
 
     /// Record how a run ended: the baseline moves when a review answered, whoever waits is
-    /// answered, the audit trail and the live events say how it went. Says how it ended, for
+    /// answered, the live events say how it went (the job wrote the audit entry with the result). Says how it ended, for
     /// the machine.
     pub(super) async fn record_run(&mut self, result: Result<JobResult, JobError>) -> Ending {
         let Some(running) = self.running.take() else {
@@ -251,25 +251,8 @@ impl Actor {
             self.baseline = Some(to.clone());
             self.save_baseline(to).await;
         }
+        // The job wrote the `review_finished` audit entry with its result.
         self.refresh_summary().await;
-        let r = self.summary.last_review.clone();
-        self.log(
-            "review_finished",
-            serde_json::json!({
-                "review": outcome.review_id,
-                "verdict": outcome.verdict,
-                "error_class": outcome.error.as_ref().map(|(c, _)| c.as_str()),
-                "exit_code": outcome.exit_code,
-                "model": r.as_ref().map(|r| r.model.clone()),
-                "effort": r.as_ref().map(|r| r.effort.clone()),
-                "duration_ms": running.started.elapsed().as_millis() as u64,
-                "tokens": {"input": outcome.tokens.input, "cached_input": outcome.tokens.cached_input, "output": outcome.tokens.output},
-                "opened": public_ids(&outcome.opened),
-                "resolved": public_ids(&outcome.resolved),
-                "thread_id": outcome.thread_id,
-            }),
-        )
-        .await;
         let msg = match &outcome.error {
             Some((class, m)) => format!(
                 "review {} failed ({}): {m}",
