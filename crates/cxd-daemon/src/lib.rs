@@ -8,6 +8,7 @@ pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod dispatch;
+pub mod finding;
 pub mod gate;
 pub mod git_version;
 pub mod lock;

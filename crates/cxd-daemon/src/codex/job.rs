@@ -15,8 +15,9 @@ use crate::codex::argv::{Invocation, is_thread_id};
 use crate::codex::classify::{ErrorClass, classify};
 use crate::codex::jsonl::{Activity, Usage};
 use crate::codex::runner::{self, Ending, RunOutcome, RunSpec};
+use crate::finding::Finding;
 use crate::store::events::NewEvent;
-use crate::store::findings::{NewFinding, public_id};
+use crate::store::findings::public_id;
 use crate::store::record::{Recorded, ReviewResult};
 use crate::store::reviews::{Finish, NewReview};
 use crate::store::{self, Store, StoreError};
@@ -384,7 +385,7 @@ async fn settle_outcome(
 /// A finding of Codex's answer as it is stored: texts capped (so that answers stay under the
 /// frame limit and prompts small), the file made relative to the root or dropped when it
 /// points outside the repository, lines within `1..=MAX_LINE` or none.
-fn recorded(f: &answer::AnswerFinding, root: &Path) -> NewFinding {
+fn recorded(f: &Finding, root: &Path) -> Finding {
     let mut body = truncate(&f.body, limits::MAX_BODY).into_owned();
     let file = match limits::normalize_file(&f.file, Some(root)) {
         Some(file) => file,
@@ -401,7 +402,7 @@ fn recorded(f: &answer::AnswerFinding, root: &Path) -> NewFinding {
     } else {
         limits::normalize_lines(f.line_start, f.line_end)
     };
-    NewFinding {
+    Finding {
         severity: f.severity,
         category: f.category.clone(),
         file,
@@ -473,8 +474,8 @@ fn last_lines(text: &str, n: usize) -> String {
 mod tests {
     use super::*;
 
-    fn finding(file: &str, lines: (i64, i64), text: &str) -> answer::AnswerFinding {
-        answer::AnswerFinding {
+    fn finding(file: &str, lines: (i64, i64), text: &str) -> Finding {
+        Finding {
             severity: cxd_proto::domain::Severity::High,
             category: "bug".into(),
             file: file.into(),

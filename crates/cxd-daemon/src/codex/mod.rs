@@ -34,7 +34,7 @@ pub mod prompt;
 pub mod runner;
 pub mod sessions;
 
-pub use answer::{Answer, AnswerFinding, AnswerVerdict};
+pub use answer::{Answer, AnswerVerdict};
 pub use argv::Invocation;
 pub use classify::ErrorClass;
 pub use job::{Job, JobError, JobResult};

@@ -7,9 +7,10 @@ use rusqlite::Connection;
 
 use super::StoreError;
 use super::events::{self, NewEvent};
-use super::findings::{self, NewFinding};
+use super::findings;
 use super::reviews::{self, Finish};
 use super::workspaces;
+use crate::finding::Finding;
 
 /// Everything one finished review writes.
 #[derive(Debug, Clone)]
@@ -24,7 +25,7 @@ pub struct ReviewResult {
     /// and the workspace's thread and usage stay as they are).
     pub thread_usage: Option<(String, (u64, u64, u64))>,
     /// The findings Codex reported, to open.
-    pub findings: Vec<NewFinding>,
+    pub findings: Vec<Finding>,
     /// The public ids Codex said are fixed.
     pub fixed: Vec<String>,
 }
@@ -72,8 +73,8 @@ mod tests {
     use super::*;
     use crate::store::reviews::NewReview;
 
-    fn finding(title: &str) -> NewFinding {
-        NewFinding {
+    fn finding(title: &str) -> Finding {
+        Finding {
             severity: Severity::High,
             category: "bug".into(),
             file: "a.rs".into(),

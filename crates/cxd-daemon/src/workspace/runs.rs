@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::actor::{Actor, Upkeep};
 use super::machine::Ending;
 use super::tree::{Change, MAX_LOGGED_FILES};
-use super::wire::{ANSWER_FINDINGS, finding_wire, location, public_ids, review_info};
+use super::wire::{ANSWER_FINDINGS, public_ids, review_info};
 use crate::codex::job::{self, Job, JobError, JobResult};
 use crate::codex::jsonl::Activity;
 use crate::codex::prompt::{self, ChangedFile, OpenFinding};
@@ -35,16 +35,7 @@ pub(super) struct Running {
 impl Actor {
     /// The open findings, as a prompt lists them for Codex to say which are fixed.
     fn open_for_prompt(&self) -> Vec<OpenFinding> {
-        self.summary
-            .open
-            .iter()
-            .map(|f| OpenFinding {
-                id: f.public_id(),
-                severity: f.finding.severity,
-                location: location(&f.finding.file, f.finding.line_start),
-                title: f.finding.title.clone(),
-            })
-            .collect()
+        self.summary.open.iter().map(OpenFinding::from).collect()
     }
 
     pub(super) async fn start_plan(&mut self, text: String, waiter: oneshot::Sender<Response>) {
@@ -318,9 +309,9 @@ impl Actor {
         match rows {
             Ok((Some(review), open, open_total, opened)) => {
                 let half = cxd_proto::limits::PAGE_BYTES / 2;
-                let mut opened: Vec<Finding> = opened.iter().map(finding_wire).collect();
+                let mut opened: Vec<Finding> = opened.iter().map(Finding::from).collect();
                 opened.truncate(cxd_proto::limits::fitting(&opened, half));
-                let mut open: Vec<Finding> = open.iter().map(finding_wire).collect();
+                let mut open: Vec<Finding> = open.iter().map(Finding::from).collect();
                 open.truncate(cxd_proto::limits::fitting(&open, half));
                 Response::ReviewDone(Box::new(ReviewDone {
                     root: self.row.root.clone(),
