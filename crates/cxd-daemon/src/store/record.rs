@@ -174,12 +174,10 @@ mod tests {
     }
 
     /// What the store holds that a review result writes: the review's verdict, the
-    /// workspace's usage, the findings (id, status) and the audit entries.
-    fn written(
-        conn: &Connection,
-        ws: i64,
-        review: i64,
-    ) -> (Verdict, (u64, u64, u64), Vec<(i64, FindingStatus)>, usize) {
+    /// workspace's usage, the findings (id, status) and the number of audit entries.
+    type Written = (Verdict, (u64, u64, u64), Vec<(i64, FindingStatus)>, usize);
+
+    fn written(conn: &Connection, ws: i64, review: i64) -> Written {
         let verdict = reviews::get(conn, review).unwrap().unwrap().verdict;
         let usage = workspaces::usage(conn, ws).unwrap();
         let list = findings::list(conn, ws, true)
