@@ -3,10 +3,11 @@
 //! One module a concern; each owns its state and talks through channels.
 
 pub mod clock;
-pub mod codex_sessions;
+pub mod codex;
 pub mod config;
 pub mod context;
 pub mod daemon;
+pub mod finding;
 pub mod gate;
 pub mod git_version;
 pub mod lock;
@@ -14,8 +15,6 @@ pub mod memory;
 pub mod readiness;
 pub mod registry;
 pub mod requests;
-pub mod review;
-pub mod reviewer;
 pub mod server;
 pub mod settle;
 pub mod snapshot;

@@ -3,15 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cxd_proto::frame::{FrameError, check_len, encode_frame};
+use cxd_proto::async_frame::{read_frame, write_frame};
+use cxd_proto::frame::FrameError;
 use cxd_proto::message::Event;
-use cxd_proto::{ErrorKind, ErrorReply, Hello, PROTOCOL_VERSION, Request, Response, codec};
+use cxd_proto::{ErrorKind, ErrorReply, Hello, PROTOCOL_VERSION, Request, Response};
 use std::path::PathBuf;
 
 use interprocess::local_socket::tokio::{Listener, Stream};
 use interprocess::local_socket::traits::StreamCommon as _;
 use interprocess::local_socket::traits::tokio::Listener as _;
-use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
@@ -151,7 +151,11 @@ async fn serve(
         return refuse(&mut wr, ErrorKind::Forbidden, msg).await;
     }
 
-    let hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<_, Hello>(&mut rd)).await
+    let hello = match tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        read_frame::<_, Hello>(&mut rd, FRAME_TIMEOUT),
+    )
+    .await
     {
         Err(_) => {
             let msg = format!("no handshake within {}s", HANDSHAKE_TIMEOUT.as_secs());
@@ -180,7 +184,7 @@ async fn serve(
     loop {
         let request = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
-            r = read_frame::<_, Request>(&mut rd) => r,
+            r = read_frame::<_, Request>(&mut rd, FRAME_TIMEOUT) => r,
         };
         let request = match request {
             Ok(r) => r,
@@ -328,62 +332,5 @@ async fn refuse<W: AsyncWrite + Unpin>(
     // The peer may be gone already; the error reply is best effort.
     let _ = tokio::time::timeout(FRAME_TIMEOUT, write_frame(wr, &reply)).await;
     let _ = wr.shutdown().await;
-    Ok(())
-}
-
-/// Read one frame: the header may take as long as it likes (an idle client), the body must
-/// follow within [`FRAME_TIMEOUT`].
-async fn read_frame<R, T>(rd: &mut R) -> Result<T, FrameError>
-where
-    R: AsyncRead + Unpin,
-    T: DeserializeOwned,
-{
-    let mut header = [0u8; 4];
-    let got = read_full(rd, &mut header).await?;
-    if got == 0 {
-        return Err(FrameError::Closed);
-    }
-    if got < header.len() {
-        return Err(FrameError::Truncated { got, want: 4 });
-    }
-    let len = check_len(header)?;
-    let mut body = vec![0u8; len];
-    let got = match tokio::time::timeout(FRAME_TIMEOUT, read_full(rd, &mut body)).await {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(FrameError::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!(
-                    "frame body of {len} bytes did not arrive within {}s",
-                    FRAME_TIMEOUT.as_secs()
-                ),
-            )));
-        }
-    };
-    if got < len {
-        return Err(FrameError::Truncated { got, want: len });
-    }
-    Ok(codec::decode(&body)?)
-}
-
-async fn read_full<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match rd.read(&mut buf[filled..]).await? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
-}
-
-async fn write_frame<W, T>(wr: &mut W, value: &T) -> Result<(), FrameError>
-where
-    W: AsyncWrite + Unpin,
-    T: serde::Serialize,
-{
-    let frame = encode_frame(value)?;
-    wr.write_all(&frame).await?;
-    wr.flush().await?;
     Ok(())
 }

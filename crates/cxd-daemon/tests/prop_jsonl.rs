@@ -1,4 +1,4 @@
-//! Property tests of the codex JSONL reader (`review::jsonl`): arbitrary bytes in arbitrary
+//! Property tests of the codex JSONL reader (`codex::jsonl`): arbitrary bytes in arbitrary
 //! chunkings never panic and never yield a line longer than `MAX_LINE`, the splitter agrees
 //! with a simple whole-stream model, and a valid transcript split anywhere parses exactly as
 //! it does whole.
@@ -14,7 +14,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use cxd_daemon::review::jsonl::{Activity, LineSplitter, MAX_LINE, Transcript, Usage};
+use cxd_daemon::codex::jsonl::{Activity, LineSplitter, MAX_LINE, Transcript, Usage};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

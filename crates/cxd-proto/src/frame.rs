@@ -78,19 +78,36 @@ pub fn write_frame<W: Write, T: Serialize>(w: &mut W, value: &T) -> Result<(), F
 pub fn read_frame<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<T, FrameError> {
     let mut header = [0u8; 4];
     let got = read_full(r, &mut header)?;
+    let mut body = vec![0u8; body_len(header, got)?];
+    let got = read_full(r, &mut body)?;
+    decode_body(&body, got)
+}
+
+/// What a header of which `got` bytes arrived announces: a clean close (nothing arrived), a
+/// truncated header, or a body length within [`MAX_FRAME`]. Shared by the blocking and the
+/// async reader, so both map a stream the same way.
+pub(crate) fn body_len(header: [u8; 4], got: usize) -> Result<usize, FrameError> {
     if got == 0 {
         return Err(FrameError::Closed);
     }
-    if got < 4 {
-        return Err(FrameError::Truncated { got, want: 4 });
+    if got < header.len() {
+        return Err(FrameError::Truncated {
+            got,
+            want: header.len(),
+        });
     }
-    let len = check_len(header)?;
-    let mut body = vec![0u8; len];
-    let got = read_full(r, &mut body)?;
-    if got < len {
-        return Err(FrameError::Truncated { got, want: len });
+    check_len(header)
+}
+
+/// Decode a body of which `got` bytes arrived (fewer than its length: truncated).
+pub(crate) fn decode_body<T: DeserializeOwned>(body: &[u8], got: usize) -> Result<T, FrameError> {
+    if got < body.len() {
+        return Err(FrameError::Truncated {
+            got,
+            want: body.len(),
+        });
     }
-    Ok(codec::decode(&body)?)
+    Ok(codec::decode(body)?)
 }
 
 /// Read until `buf` is full or EOF; returns the bytes read.

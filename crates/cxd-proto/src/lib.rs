@@ -1,8 +1,11 @@
 //! Everything the cxd daemon and its client share: wire messages, framing and paths.
 //!
 //! This crate has no async runtime and does no I/O beyond `std::io::{Read, Write}` (its one
-//! system call is `geteuid`), so the thin client can depend on it alone.
+//! system call is `geteuid`), so the thin client can depend on it alone. The daemon turns on
+//! the `tokio` feature for [`async_frame`], the same framing over tokio's async I/O.
 
+#[cfg(feature = "tokio")]
+pub mod async_frame;
 pub mod codec;
 pub mod domain;
 pub mod frame;

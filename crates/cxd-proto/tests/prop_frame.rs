@@ -608,3 +608,75 @@ proptest! {
         prop_assert!(peak <= MAX_FRAME);
     }
 }
+
+// ---- the async reader (the daemon's) maps every stream as the blocking one does ---------
+
+/// What a reader made of a stream, comparable: the values read, then how it ended.
+#[cfg(feature = "tokio")]
+fn outcome<T: std::fmt::Debug>(frames: Vec<T>, end: FrameError) -> (Vec<String>, String) {
+    (
+        frames.iter().map(|f| format!("{f:?}")).collect(),
+        end.to_string(),
+    )
+}
+
+#[cfg(feature = "tokio")]
+proptest! {
+    #[test]
+    fn the_async_reader_agrees_with_the_blocking_one(bytes in hostile_bytes()) {
+        use cxd_proto::async_frame;
+        let timeout = std::time::Duration::from_secs(5);
+        let mut r = bytes.as_slice();
+        let mut frames = Vec::new();
+        let end = loop {
+            match read_frame::<_, Request>(&mut r) {
+                Ok(f) => frames.push(f),
+                Err(e) => break e,
+            }
+        };
+        let blocking = outcome(frames, end);
+
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let (asynced, peak) = peak_of(|| rt.block_on(async {
+            let mut r = bytes.as_slice();
+            let mut frames = Vec::new();
+            let end = loop {
+                match async_frame::read_frame::<_, Request>(&mut r, timeout).await {
+                    Ok(f) => frames.push(f),
+                    Err(e) => break e,
+                }
+            };
+            outcome(frames, end)
+        }));
+        prop_assert_eq!(asynced, blocking);
+        prop_assert!(peak <= MAX_FRAME, "allocated {} bytes at once", peak);
+    }
+
+    #[test]
+    fn the_async_reader_refuses_an_oversized_header_and_a_cut_frame(
+        over in 1u32..=(u32::MAX - MAX_FRAME as u32),
+        req in request(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        use cxd_proto::async_frame;
+        let timeout = std::time::Duration::from_secs(5);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+
+        let mut bytes = (MAX_FRAME as u32 + over).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&[1, 2, 3]);
+        let (got, peak) = peak_of(|| rt.block_on(async_frame::read_frame::<_, Request>(&mut bytes.as_slice(), timeout)));
+        let too_large = matches!(got, Err(FrameError::TooLarge { .. }));
+        prop_assert!(too_large, "{:?}", got);
+        prop_assert!(peak < 4096, "allocated {} bytes", peak);
+
+        let frame = encode_frame(&req).unwrap();
+        let at = cut.index(frame.len());
+        let got = rt.block_on(async_frame::read_frame::<_, Request>(&mut &frame[..at], timeout));
+        let ok = if at == 0 {
+            matches!(got, Err(FrameError::Closed))
+        } else {
+            matches!(got, Err(FrameError::Truncated { got, .. }) if got < frame.len())
+        };
+        prop_assert!(ok, "cut at {}: {:?}", at, got);
+    }
+}

@@ -9,7 +9,7 @@ use cxd_proto::Response;
 use super::{Handler, internal};
 use crate::registry::WorkspaceRef;
 use crate::store::sessions;
-use crate::workspace::{Command, finding_wire};
+use crate::workspace::Command;
 
 /// At most this many findings go back to the agent after one edit; the rest follow later.
 const UNDELIVERED_FINDINGS: usize = 50;
@@ -35,7 +35,9 @@ pub(super) async fn answer(
         .call(move |c| sessions::undelivered(c, &session, id, UNDELIVERED_FINDINGS))
         .await
     {
-        Ok(rows) => Response::Undelivered(rows.iter().map(finding_wire).collect()),
+        Ok(rows) => {
+            Response::Undelivered(rows.iter().map(cxd_proto::status::Finding::from).collect())
+        }
         Err(e) => internal(e),
     }
 }

@@ -10,7 +10,7 @@ use cxd_proto::message::FindingsPage;
 
 use super::{Handler, internal};
 use crate::store::findings::{self, Filter};
-use crate::workspace::{ANSWER_FINDINGS, finding_wire};
+use crate::workspace::ANSWER_FINDINGS;
 
 /// The page after `after` (from the start when `None`): at most [`ANSWER_FINDINGS`] findings
 /// and [`PAGE_BYTES`].
@@ -46,7 +46,7 @@ pub(super) async fn answer(
     let mut page: Vec<_> = rows
         .iter()
         .take(ANSWER_FINDINGS)
-        .map(finding_wire)
+        .map(cxd_proto::status::Finding::from)
         .collect();
     page.truncate(fitting(&page, PAGE_BYTES));
     let next = (rows.len() > page.len())

@@ -16,7 +16,7 @@ use crate::gate::{self, Facts};
 use crate::registry::{Registry, WorkspaceRef};
 use crate::store::Store;
 use crate::store::findings::{self, Filter};
-use crate::workspace::{Command, finding_wire};
+use crate::workspace::Command;
 
 /// At most this many blocking findings are listed in a gate's answer (all are counted).
 const GATE_FINDINGS: usize = 50;
@@ -124,7 +124,7 @@ async fn judge(
         Ok(got) => got,
         Err(e) => return internal(e),
     };
-    let mut blocking: Vec<_> = rows.iter().map(finding_wire).collect();
+    let mut blocking: Vec<_> = rows.iter().map(cxd_proto::status::Finding::from).collect();
     blocking.truncate(fitting(&blocking, PAGE_BYTES));
     let facts = Facts {
         threshold,

@@ -8,29 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use super::events::{self, NewEvent};
-
-/// A finding to open.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewFinding {
-    /// How much it matters.
-    pub severity: Severity,
-    /// Category word.
-    pub category: String,
-    /// Relative path or "".
-    pub file: String,
-    /// First line.
-    pub line_start: i64,
-    /// Last line.
-    pub line_end: i64,
-    /// One line.
-    pub title: String,
-    /// What and why.
-    pub body: String,
-    /// The fix.
-    pub recommendation: String,
-    /// 0..1
-    pub confidence: f64,
-}
+use crate::finding::Finding;
 
 /// A stored finding.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +17,8 @@ pub struct FindingRow {
     pub id: i64,
     /// The workspace row.
     pub workspace_id: i64,
-    /// What Codex said.
-    pub finding: NewFinding,
+    /// What Codex said (capped on the way in).
+    pub finding: Finding,
     /// open | resolved | dismissed
     pub status: FindingStatus,
     /// The review that opened it.
@@ -78,7 +56,7 @@ pub fn open_many(
     conn: &Connection,
     workspace_id: i64,
     review: i64,
-    list: &[NewFinding],
+    list: &[Finding],
 ) -> Result<Vec<i64>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
@@ -275,7 +253,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
     Ok(FindingRow {
         id: r.get(0)?,
         workspace_id: r.get(1)?,
-        finding: NewFinding {
+        finding: Finding {
             severity: r.get(2)?,
             category: r.get(3)?,
             file: r.get(4)?,
@@ -419,8 +397,8 @@ pub fn open_counts(conn: &Connection, workspace_id: i64) -> Result<SeverityCount
 mod tests {
     use super::*;
 
-    fn finding(title: &str) -> NewFinding {
-        NewFinding {
+    fn finding(title: &str) -> Finding {
+        Finding {
             severity: Severity::High,
             category: "bug".into(),
             file: "a.rs".into(),

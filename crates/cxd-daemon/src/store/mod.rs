@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod events;
 pub mod findings;
 pub mod migrations;
+pub mod record;
 pub mod reviews;
 pub mod sessions;
 pub mod workspaces;

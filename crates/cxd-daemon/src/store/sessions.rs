@@ -89,7 +89,7 @@ mod tests {
         let ws = crate::store::workspaces::add(&conn, std::path::Path::new("/w"), "t")
             .unwrap()
             .id;
-        let f = findings::NewFinding {
+        let f = crate::finding::Finding {
             severity: cxd_proto::domain::Severity::High,
             category: "bug".into(),
             file: String::new(),

@@ -28,7 +28,7 @@ mod tree;
 mod view;
 mod wire;
 
-pub use wire::{ANSWER_FINDINGS, finding_wire, location, review_info};
+pub use wire::{ANSWER_FINDINGS, review_info};
 
 /// How a request that may start a run is answered: at once with why not (or that nothing
 /// started), else with the receiver of the run's result.

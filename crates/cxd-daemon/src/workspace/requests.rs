@@ -120,7 +120,7 @@ impl Actor {
             }
             SessionAction::Reset => None,
             SessionAction::Adopt(t) => {
-                if !crate::review::invocation::is_thread_id(&t) {
+                if !crate::codex::argv::is_thread_id(&t) {
                     return Response::Error(ErrorReply {
                         kind: ErrorKind::Usage,
                         message: format!(
@@ -130,25 +130,26 @@ impl Actor {
                 }
                 Some(t)
             }
-            SessionAction::AdoptLast => match crate::codex_sessions::newest_thread_for(self.root())
-            {
-                Ok(Some(t)) => Some(t),
-                Ok(None) => {
-                    return Response::Error(ErrorReply {
-                        kind: ErrorKind::Usage,
-                        message: format!(
-                            "no codex session found whose working directory is {}",
-                            self.root().display()
-                        ),
-                    });
+            SessionAction::AdoptLast => {
+                match crate::codex::sessions::newest_thread_for(self.root()) {
+                    Ok(Some(t)) => Some(t),
+                    Ok(None) => {
+                        return Response::Error(ErrorReply {
+                            kind: ErrorKind::Usage,
+                            message: format!(
+                                "no codex session found whose working directory is {}",
+                                self.root().display()
+                            ),
+                        });
+                    }
+                    Err(e) => {
+                        return Response::Error(ErrorReply {
+                            kind: ErrorKind::Internal,
+                            message: e,
+                        });
+                    }
                 }
-                Err(e) => {
-                    return Response::Error(ErrorReply {
-                        kind: ErrorKind::Internal,
-                        message: e,
-                    });
-                }
-            },
+            }
         };
         let t = new_thread.clone();
         if let Err(e) = self

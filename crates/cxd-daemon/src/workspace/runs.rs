@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 use super::actor::{Actor, Upkeep};
 use super::machine::Ending;
 use super::tree::{Change, MAX_LOGGED_FILES};
-use super::wire::{ANSWER_FINDINGS, finding_wire, location, public_ids, review_info};
-use crate::review::jsonl::Activity;
-use crate::review::prompt::{self, ChangedFile, OpenFinding};
-use crate::reviewer::{self, Job, JobError, JobResult};
+use super::wire::{ANSWER_FINDINGS, public_ids, review_info};
+use crate::codex::job::{self, Job, JobError, JobResult};
+use crate::codex::jsonl::Activity;
+use crate::codex::prompt::{self, ChangedFile, OpenFinding};
 use crate::snapshot::{Snapshot, upkeep};
 use crate::store;
 
@@ -27,7 +27,6 @@ pub(super) struct Running {
     pub(super) cancel: CancellationToken,
     /// The tree a code review covers (None for a plan).
     pub(super) to: Option<Snapshot>,
-    pub(super) started: Instant,
     pub(super) with: String,
     pub(super) activity: Option<String>,
     pub(super) waiters: Vec<oneshot::Sender<Response>>,
@@ -49,16 +48,7 @@ pub(super) fn answer(answers: Vec<(oneshot::Sender<Response>, Response)>) {
 impl Actor {
     /// The open findings, as a prompt lists them for Codex to say which are fixed.
     fn open_for_prompt(&self) -> Vec<OpenFinding> {
-        self.summary
-            .open
-            .iter()
-            .map(|f| OpenFinding {
-                id: f.public_id(),
-                severity: f.finding.severity,
-                location: location(&f.finding.file, f.finding.line_start),
-                title: f.finding.title.clone(),
-            })
-            .collect()
+        self.summary.open.iter().map(OpenFinding::from).collect()
     }
 
     pub(super) async fn start_plan(&mut self, text: String, waiter: oneshot::Sender<Response>) {
@@ -80,12 +70,13 @@ impl Actor {
             model: model.clone(),
             effort: effort.clone(),
             timeout: Duration::from_secs(config.review.timeout_s),
-            codex: reviewer::codex_bin(&config.review.codex_bin),
+            codex: job::codex_bin(&config.review.codex_bin),
             extra_args: config.review.extra_args.clone(),
             thread: self.summary.thread_id.clone(),
             dir: self.dir(),
             stats: (0, 0, 0),
             trees: (None, None),
+            queued: Instant::now(),
         };
         self.log(
             "plan",
@@ -142,7 +133,7 @@ impl Actor {
             model: model.clone(),
             effort: effort.clone(),
             timeout: Duration::from_secs(config.review.timeout_s),
-            codex: reviewer::codex_bin(&config.review.codex_bin),
+            codex: job::codex_bin(&config.review.codex_bin),
             extra_args: config.review.extra_args.clone(),
             thread: self.summary.thread_id.clone(),
             dir: self.dir(),
@@ -152,6 +143,7 @@ impl Actor {
                 change.diff.deletions(),
             ),
             trees: (Some(change.base.tree.clone()), Some(change.to.tree.clone())),
+            queued: Instant::now(),
         };
         self.log(
             "review_started",
@@ -199,7 +191,7 @@ impl Actor {
             };
             let result = if permit.is_some() || !task_cancel.is_cancelled() {
                 let notes_root = root.clone();
-                reviewer::run(
+                job::run(
                     job,
                     &store,
                     &task_cancel,
@@ -225,15 +217,14 @@ impl Actor {
         self.running = Some(Running {
             cancel,
             to,
-            started: Instant::now(),
             with,
             activity: None,
             waiters,
         });
     }
 
-    /// Record how a run ended: the baseline moves when a review answered, the audit trail and
-    /// the live events say how it went. Says how it ended, for the machine, and what to answer
+    /// Record how a run ended: the baseline moves when a review answered, the live events say
+    /// how it went (the job wrote the audit entry with the result). Says how it ended, for the machine, and what to answer
     /// whoever waits: the answers go out once the status shows the end (a script that runs
     /// `cxd status` right after `cxd review --wait` sees the halt, not the run).
     pub(super) async fn record_run(&mut self, result: Result<JobResult, JobError>) -> Recorded {
@@ -263,7 +254,7 @@ impl Actor {
         };
         let ending = match &outcome.error {
             None => Ending::Answered,
-            Some((crate::review::ErrorClass::Interrupted, _)) => Ending::Interrupted,
+            Some((crate::codex::ErrorClass::Interrupted, _)) => Ending::Interrupted,
             // No automatic retry: `cxd review` or `cxd unpause` starts again.
             Some((class, msg)) => {
                 Ending::Failed(format!("{msg} ({}) — {}", class.as_str(), class.advice()))
@@ -273,25 +264,8 @@ impl Actor {
             self.baseline = Some(to.clone());
             self.save_baseline(to).await;
         }
+        // The job wrote the `review_finished` audit entry with its result.
         self.refresh_summary().await;
-        let r = self.summary.last_review.clone();
-        self.log(
-            "review_finished",
-            serde_json::json!({
-                "review": outcome.review_id,
-                "verdict": outcome.verdict,
-                "error_class": outcome.error.as_ref().map(|(c, _)| c.as_str()),
-                "exit_code": outcome.exit_code,
-                "model": r.as_ref().map(|r| r.model.clone()),
-                "effort": r.as_ref().map(|r| r.effort.clone()),
-                "duration_ms": running.started.elapsed().as_millis() as u64,
-                "tokens": {"input": outcome.tokens.input, "cached_input": outcome.tokens.cached_input, "output": outcome.tokens.output},
-                "opened": public_ids(&outcome.opened),
-                "resolved": public_ids(&outcome.resolved),
-                "thread_id": outcome.thread_id,
-            }),
-        )
-        .await;
         let msg = match &outcome.error {
             Some((class, m)) => format!(
                 "review {} failed ({}): {m}",
@@ -360,9 +334,9 @@ impl Actor {
         match rows {
             Ok((Some(review), open, open_total, opened)) => {
                 let half = cxd_proto::limits::PAGE_BYTES / 2;
-                let mut opened: Vec<Finding> = opened.iter().map(finding_wire).collect();
+                let mut opened: Vec<Finding> = opened.iter().map(Finding::from).collect();
                 opened.truncate(cxd_proto::limits::fitting(&opened, half));
-                let mut open: Vec<Finding> = open.iter().map(finding_wire).collect();
+                let mut open: Vec<Finding> = open.iter().map(Finding::from).collect();
                 open.truncate(cxd_proto::limits::fitting(&open, half));
                 Response::ReviewDone(Box::new(ReviewDone {
                     root: self.row.root.clone(),

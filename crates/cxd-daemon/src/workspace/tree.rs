@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::actor::{Actor, Upkeep};
 use super::machine::{Input, Inspection, Why};
 use super::private_dir;
-use crate::reviewer;
+use crate::codex::job;
 use crate::snapshot::{Diff, Snapshot, SnapshotError, Snapshotter};
 use crate::store;
 use crate::watch::{WatchEvent, WatchSpec, Watcher};
@@ -57,10 +57,10 @@ impl Actor {
                 head: self.row.baseline_head.clone(),
             })
         });
-        let orphan = reviewer::pidfile(&dir);
+        let orphan = job::pidfile(&dir);
         let opened = tokio::task::spawn_blocking(
             move || -> Result<(Snapshotter, Snapshot, bool, u64), String> {
-                if crate::review::runner::reap_orphan(&orphan) {
+                if crate::codex::runner::reap_orphan(&orphan) {
                     tracing::warn!(root = %root.display(), "ended a codex left running by a daemon that was killed");
                 }
                 let mut snap = Snapshotter::open(&root, &dir).map_err(|e| e.to_string())?;

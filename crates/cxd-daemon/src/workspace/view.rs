@@ -8,7 +8,7 @@ use cxd_proto::status::{
 
 use super::View;
 use super::actor::Actor;
-use super::{finding_wire, review_info};
+use super::review_info;
 use crate::store::{self, findings::FindingRow};
 
 /// What the store says about this workspace, refreshed after each review.
@@ -75,7 +75,7 @@ impl Actor {
         open.sort_by_key(|f| (std::cmp::Reverse(f.finding.severity), f.id));
         open.into_iter()
             .take(TOP_FINDINGS)
-            .map(finding_wire)
+            .map(Finding::from)
             .collect()
     }
 

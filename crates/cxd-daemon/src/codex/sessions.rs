@@ -62,7 +62,7 @@ fn thread_id_of(stem: &str) -> Option<String> {
         "{}-{}-{}-{}-{}",
         parts[4], parts[3], parts[2], parts[1], parts[0]
     );
-    crate::review::invocation::is_thread_id(&id).then_some(id)
+    crate::codex::argv::is_thread_id(&id).then_some(id)
 }
 
 /// The `cwd` recorded in a rollout's first line (`session_meta`).

@@ -7,14 +7,18 @@ use std::time::Duration;
 
 use cxd_proto::domain::{Trigger, Verdict};
 use cxd_proto::limits::{self, truncate};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::review::answer::{self, Answer};
-use crate::review::classify::{ErrorClass, classify};
-use crate::review::invocation::{Invocation, is_thread_id};
-use crate::review::jsonl::{Activity, Usage};
-use crate::review::runner::{self, Ending, RunOutcome, RunSpec};
-use crate::store::findings::NewFinding;
+use crate::codex::answer::{self, Answer};
+use crate::codex::argv::{Invocation, is_thread_id};
+use crate::codex::classify::{ErrorClass, classify};
+use crate::codex::jsonl::{Activity, Usage};
+use crate::codex::runner::{self, Ending, RunOutcome, RunSpec};
+use crate::finding::Finding;
+use crate::store::events::NewEvent;
+use crate::store::findings::public_id;
+use crate::store::record::{Recorded, ReviewResult};
 use crate::store::reviews::{Finish, NewReview};
 use crate::store::{self, Store, StoreError};
 
@@ -47,6 +51,8 @@ pub struct Job {
     pub stats: (u64, u64, u64),
     /// The trees the change goes between.
     pub trees: (Option<String>, Option<String>),
+    /// When the review was asked for (waiting for a slot counts in its duration).
+    pub queued: Instant,
 }
 
 /// How it went.
@@ -269,7 +275,6 @@ async fn settle_outcome(
 
     // Cost: usage is cumulative per thread; a review costs the difference.
     let ws = job.workspace_id;
-    let root = job.root.clone();
     let before = if resumed.is_some() && resumed == thread_id {
         let (i, c, o) = store.call(move |c| store::workspaces::usage(c, ws)).await?;
         Usage {
@@ -281,20 +286,10 @@ async fn settle_outcome(
         Usage::default()
     };
     let tokens = t.usage.map(|u| u.since(before)).unwrap_or_default();
-    if thread_id.is_some() {
+    let thread_usage = thread_id.clone().map(|th| {
         let now = t.usage.unwrap_or(before);
-        let th = thread_id.clone();
-        store
-            .call(move |c| {
-                store::workspaces::set_thread_usage(
-                    c,
-                    ws,
-                    th.as_deref(),
-                    (now.input, now.cached_input, now.output),
-                )
-            })
-            .await?;
-    }
+        (th, (now.input, now.cached_input, now.output))
+    });
 
     // The verdict is set below, once the answer is read.
     let mut finish = Finish {
@@ -347,23 +342,33 @@ async fn settle_outcome(
         .as_ref()
         .map(|a| truncate(&a.summary, limits::MAX_SUMMARY).into_owned());
 
-    let at = finish.finished_at.clone();
-    let (opened, resolved) = store
-        .call(move |c| {
-            let tx = c
-                .transaction()
-                .map_err(StoreError::query("begin review result"))?;
-            store::reviews::finish(&tx, review_id, &finish)?;
-            let (mut opened, mut resolved) = (Vec::new(), Vec::new());
-            if let Some(a) = &answer {
-                let list: Vec<NewFinding> = a.findings.iter().map(|f| recorded(f, &root)).collect();
-                resolved = store::findings::resolve(&tx, ws, review_id, &a.fixed_finding_ids, &at)?;
-                opened = store::findings::open_many(&tx, ws, review_id, &list)?;
-            }
-            tx.commit()
-                .map_err(StoreError::query("commit review result"))?;
-            Ok((opened, resolved))
-        })
+    let (findings, fixed) = answer.map_or_else(Default::default, |a| {
+        let list = a.findings.iter().map(|f| recorded(f, &job.root)).collect();
+        (list, a.fixed_finding_ids)
+    });
+    let result = ReviewResult {
+        workspace_id: ws,
+        review_id,
+        finish,
+        thread_usage,
+        findings,
+        fixed,
+    };
+    let audit = Audit {
+        at: result.finish.finished_at.clone(),
+        root: job.root.clone(),
+        review_id,
+        verdict,
+        error_class: error.as_ref().map(|(c, _)| *c),
+        exit_code,
+        model: job.model.clone(),
+        effort: job.effort.clone(),
+        duration_ms: job.queued.elapsed().as_millis() as u64,
+        tokens,
+        thread_id: thread_id.clone(),
+    };
+    let Recorded { opened, resolved } = store
+        .call(move |c| store::record::review_result(c, &result, |r| audit.event(r)))
         .await?;
     Ok(JobResult {
         review_id,
@@ -380,7 +385,7 @@ async fn settle_outcome(
 /// A finding of Codex's answer as it is stored: texts capped (so that answers stay under the
 /// frame limit and prompts small), the file made relative to the root or dropped when it
 /// points outside the repository, lines within `1..=MAX_LINE` or none.
-fn recorded(f: &answer::AnswerFinding, root: &Path) -> NewFinding {
+fn recorded(f: &Finding, root: &Path) -> Finding {
     let mut body = truncate(&f.body, limits::MAX_BODY).into_owned();
     let file = match limits::normalize_file(&f.file, Some(root)) {
         Some(file) => file,
@@ -397,7 +402,7 @@ fn recorded(f: &answer::AnswerFinding, root: &Path) -> NewFinding {
     } else {
         limits::normalize_lines(f.line_start, f.line_end)
     };
-    NewFinding {
+    Finding {
         severity: f.severity,
         category: f.category.clone(),
         file,
@@ -407,6 +412,47 @@ fn recorded(f: &answer::AnswerFinding, root: &Path) -> NewFinding {
         body,
         recommendation: truncate(&f.recommendation, limits::MAX_RECOMMENDATION).into_owned(),
         confidence: f.confidence,
+    }
+}
+
+/// What the `review_finished` audit entry says (the log shows it and tests pin its shape).
+#[derive(Debug, Clone)]
+struct Audit {
+    at: String,
+    root: PathBuf,
+    review_id: i64,
+    verdict: Verdict,
+    error_class: Option<ErrorClass>,
+    exit_code: Option<i32>,
+    model: String,
+    effort: String,
+    duration_ms: u64,
+    tokens: Usage,
+    thread_id: Option<String>,
+}
+
+impl Audit {
+    /// The entry, once the store knows which findings were opened and resolved.
+    fn event(self, r: &Recorded) -> NewEvent {
+        let ids = |ids: &[i64]| ids.iter().map(|&i| public_id(i)).collect::<Vec<_>>();
+        NewEvent {
+            at: self.at,
+            workspace: Some(self.root),
+            kind: "review_finished".into(),
+            data: serde_json::json!({
+                "review": self.review_id,
+                "verdict": self.verdict,
+                "error_class": self.error_class.map(ErrorClass::as_str),
+                "exit_code": self.exit_code,
+                "model": self.model,
+                "effort": self.effort,
+                "duration_ms": self.duration_ms,
+                "tokens": {"input": self.tokens.input, "cached_input": self.tokens.cached_input, "output": self.tokens.output},
+                "opened": ids(&r.opened),
+                "resolved": ids(&r.resolved),
+                "thread_id": self.thread_id,
+            }),
+        }
     }
 }
 
@@ -428,8 +474,8 @@ fn last_lines(text: &str, n: usize) -> String {
 mod tests {
     use super::*;
 
-    fn finding(file: &str, lines: (i64, i64), text: &str) -> answer::AnswerFinding {
-        answer::AnswerFinding {
+    fn finding(file: &str, lines: (i64, i64), text: &str) -> Finding {
+        Finding {
             severity: cxd_proto::domain::Severity::High,
             category: "bug".into(),
             file: file.into(),

@@ -3,6 +3,8 @@
 use cxd_proto::domain::{Severity, Verdict};
 use serde::{Deserialize, Serialize};
 
+use crate::finding::Finding;
+
 /// The verdicts Codex may give: a review's [`Verdict`] also has failures, which a model's answer
 /// must never be able to claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,30 +25,6 @@ impl From<AnswerVerdict> for Verdict {
     }
 }
 
-/// One finding as Codex reports it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AnswerFinding {
-    /// critical | high | medium | low | info (an unknown word fails the parse)
-    pub severity: Severity,
-    /// bug | security | performance | edge-case | architecture | test | style
-    pub category: String,
-    /// Path relative to the root, or "" for the change as a whole.
-    pub file: String,
-    /// First line (0 when not about a line).
-    pub line_start: i64,
-    /// Last line.
-    pub line_end: i64,
-    /// One line.
-    pub title: String,
-    /// What and why.
-    pub body: String,
-    /// How to fix it.
-    pub recommendation: String,
-    /// 0..1
-    pub confidence: f64,
-}
-
 /// The whole answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,7 +34,7 @@ pub struct Answer {
     /// A few sentences.
     pub summary: String,
     /// New problems.
-    pub findings: Vec<AnswerFinding>,
+    pub findings: Vec<Finding>,
     /// Ids of earlier open findings the change fixes.
     pub fixed_finding_ids: Vec<String>,
 }
