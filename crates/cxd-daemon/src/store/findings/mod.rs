@@ -1,0 +1,271 @@
+//! Findings: opened by a review, resolved by a later one, dismissed or reopened by the user.
+
+use cxd_proto::domain::{FindingStatus, Severity};
+use cxd_proto::status::SeverityCounts;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+use crate::finding::Finding;
+
+mod lifecycle;
+
+pub use lifecycle::{Changed, Refusal, UserChange, change_status};
+
+/// A stored finding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingRow {
+    /// Row id (shown as `F<id>`).
+    pub id: i64,
+    /// The workspace row.
+    pub workspace_id: i64,
+    /// What Codex said (capped on the way in).
+    pub finding: Finding,
+    /// open | resolved | dismissed
+    pub status: FindingStatus,
+    /// The review that opened it.
+    pub first_review: i64,
+    /// The last review that saw it (or resolved it).
+    pub last_review: i64,
+    /// The dismissal reason.
+    pub status_note: Option<String>,
+}
+
+impl FindingRow {
+    /// The id users type: `F12`.
+    pub fn public_id(&self) -> String {
+        public_id(self.id)
+    }
+}
+
+/// `F<id>`.
+pub fn public_id(id: i64) -> String {
+    format!("F{id}")
+}
+
+/// Parse `F12` (or `12`) back into a row id.
+pub fn parse_id(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let digits = t
+        .strip_prefix('F')
+        .or_else(|| t.strip_prefix('f'))
+        .unwrap_or(t);
+    digits.parse().ok().filter(|&n: &i64| n > 0)
+}
+
+/// Open findings from a review.
+pub fn open_many(
+    conn: &Connection,
+    workspace_id: i64,
+    review: i64,
+    list: &[Finding],
+) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO findings (workspace_id, severity, category, file, line_start, line_end, title, body,
+                                   recommendation, confidence, first_review, last_review)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+        )
+        .map_err(StoreError::query("open findings"))?;
+    let mut ids = Vec::with_capacity(list.len());
+    for f in list {
+        stmt.execute(params![
+            workspace_id,
+            f.severity,
+            f.category,
+            f.file,
+            f.line_start,
+            f.line_end,
+            f.title,
+            f.body,
+            f.recommendation,
+            f.confidence,
+            review
+        ])
+        .map_err(StoreError::query("open findings"))?;
+        ids.push(conn.last_insert_rowid());
+    }
+    Ok(ids)
+}
+
+/// Resolve the open findings of this workspace whose public ids Codex listed as fixed.
+/// Ids that are unknown, not open, or of another workspace are ignored. Returns the ids resolved.
+pub fn resolve(
+    conn: &Connection,
+    workspace_id: i64,
+    review: i64,
+    ids: &[String],
+    at: &str,
+) -> Result<Vec<i64>, StoreError> {
+    let mut done = Vec::new();
+    for id in ids.iter().filter_map(|s| parse_id(s)) {
+        let n = conn
+            .execute(
+                "UPDATE findings SET status = ?5, last_review = ?3, status_at = ?4
+                 WHERE id = ?1 AND workspace_id = ?2 AND status = ?6",
+                params![
+                    id,
+                    workspace_id,
+                    review,
+                    at,
+                    FindingStatus::Resolved,
+                    FindingStatus::Open
+                ],
+            )
+            .map_err(StoreError::query("resolve findings"))?;
+        if n > 0 {
+            done.push(id);
+        }
+    }
+    Ok(done)
+}
+
+const COLUMNS: &str =
+    "id, workspace_id, severity, category, file, line_start, line_end, title, body,
+    recommendation, confidence, status, first_review, last_review, status_note";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
+    Ok(FindingRow {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        finding: Finding {
+            severity: r.get(2)?,
+            category: r.get(3)?,
+            file: r.get(4)?,
+            line_start: r.get(5)?,
+            line_end: r.get(6)?,
+            title: r.get(7)?,
+            body: r.get(8)?,
+            recommendation: r.get(9)?,
+            confidence: r.get(10)?,
+        },
+        status: r.get(11)?,
+        first_review: r.get(12)?,
+        last_review: r.get(13)?,
+        status_note: r.get(14)?,
+    })
+}
+
+/// One finding.
+pub fn get(conn: &Connection, id: i64) -> Result<Option<FindingRow>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM findings WHERE id = ?1"),
+        params![id],
+        from_row,
+    )
+    .optional()
+    .map_err(StoreError::query("read finding"))
+}
+
+/// A workspace's findings: open ones only, or all.
+pub fn list(
+    conn: &Connection,
+    workspace_id: i64,
+    all: bool,
+) -> Result<Vec<FindingRow>, StoreError> {
+    // `?2 IS NULL`: every status; else only open ones.
+    let open = (!all).then_some(FindingStatus::Open);
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM findings WHERE workspace_id = ?1 AND (?2 IS NULL OR status = ?2)
+             ORDER BY id"
+        ))
+        .map_err(StoreError::query("list findings"))?;
+    let rows = stmt
+        .query_map(params![workspace_id, open], from_row)
+        .map_err(StoreError::query("list findings"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(StoreError::query("list findings"))
+}
+
+/// What a paged query selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filter {
+    /// Resolved and dismissed ones too.
+    pub all: bool,
+    /// Only findings at or above this severity.
+    pub min: Severity,
+}
+
+/// The WHERE clause for `filter` (`?1` is the workspace). The severities are this build's own
+/// words, never input, so they go into the text; the statement cache keeps one per threshold.
+fn filter_sql(filter: Filter) -> String {
+    let status = if filter.all {
+        String::new()
+    } else {
+        format!(" AND status = '{}'", FindingStatus::Open)
+    };
+    let severity = if filter.min == Severity::Info {
+        String::new()
+    } else {
+        let words: Vec<String> = filter
+            .min
+            .and_above()
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect();
+        format!(" AND severity IN ({})", words.join(", "))
+    };
+    format!("workspace_id = ?1{status}{severity}")
+}
+
+/// At most `limit` of a workspace's findings with ids above `after`, in id order: one page of
+/// an answer that must stay under the frame limit.
+pub fn list_page(
+    conn: &Connection,
+    workspace_id: i64,
+    filter: Filter,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<FindingRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM findings WHERE {} AND id > ?2 ORDER BY id LIMIT ?3",
+        filter_sql(filter)
+    );
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(StoreError::query("list findings"))?;
+    let rows = stmt
+        .query_map(
+            params![
+                workspace_id,
+                after,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            from_row,
+        )
+        .map_err(StoreError::query("list findings"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(StoreError::query("list findings"))
+}
+
+/// How many of a workspace's findings match: the gate decides from this, never from a list.
+pub fn count(conn: &Connection, workspace_id: i64, filter: Filter) -> Result<u64, StoreError> {
+    let sql = format!("SELECT COUNT(*) FROM findings WHERE {}", filter_sql(filter));
+    conn.query_row(&sql, params![workspace_id], |r| r.get::<_, i64>(0))
+        .map(|n| u64::try_from(n).unwrap_or(0))
+        .map_err(StoreError::query("count findings"))
+}
+
+/// A workspace's open findings counted by severity: what the gate decides from.
+pub fn open_counts(conn: &Connection, workspace_id: i64) -> Result<SeverityCounts, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT severity, COUNT(*) FROM findings WHERE workspace_id = ?1 AND status = ?2
+             GROUP BY severity",
+        )
+        .map_err(StoreError::query("count open findings"))?;
+    let rows = stmt
+        .query_map(params![workspace_id, FindingStatus::Open], |r| {
+            Ok((r.get::<_, Severity>(0)?, r.get::<_, i64>(1)?))
+        })
+        .map_err(StoreError::query("count open findings"))?;
+    let mut counts = SeverityCounts::default();
+    for row in rows {
+        let (severity, n) = row.map_err(StoreError::query("count open findings"))?;
+        counts.add_n(severity, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests;
