@@ -118,7 +118,7 @@ pub struct ReviewInfo {
     pub raw_answer: Option<String>,
     /// When it ended, RFC 3339 in UTC (None while it runs).
     pub finished_at: Option<String>,
-    /// From codex's start to its end, in milliseconds (None while it runs).
+    /// How long it took, in milliseconds of wall time (None while it runs).
     pub duration_ms: Option<u64>,
 }
 
