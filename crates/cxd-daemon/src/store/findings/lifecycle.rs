@@ -70,7 +70,7 @@ pub enum Refusal {
     Already {
         /// The finding's row id.
         id: i64,
-        /// Its status, unchanged.
+        /// Its status now, which the change would not alter (e.g. dismissing a dismissed one).
         status: FindingStatus,
     },
 }
