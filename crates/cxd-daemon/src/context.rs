@@ -15,7 +15,7 @@ pub const EVENT_BUS_CAPACITY: usize = 1024;
 /// The config in force and, if the last reload failed, why.
 #[derive(Debug, Clone)]
 pub struct ConfigState {
-    /// The config in force.
+    /// The config in force, shared so a reload swaps it without copying.
     pub config: Arc<Config>,
     /// The last reload's error; `config` is then the previous good one.
     pub error: Option<String>,
@@ -24,17 +24,17 @@ pub struct ConfigState {
 /// Shared, read-mostly handles for the request handlers.
 #[derive(Debug)]
 pub struct Context {
-    /// When the daemon started.
+    /// When the daemon started, for `uptime_s` in status.
     pub started: Instant,
     /// The socket it listens on.
     pub socket: PathBuf,
-    /// Database, lock, logs, snapshots.
+    /// Where the database, lock, logs and snapshots live (`CXD_STATE_DIR` or the default).
     pub state_dir: PathBuf,
-    /// The user config file.
+    /// The user config file's path, watched for reloads (it need not exist).
     pub config_path: PathBuf,
     /// The config in force, published by the reload task.
     pub config: watch::Receiver<ConfigState>,
-    /// Live events for subscribers.
+    /// Sends live events to every `cxd events` subscriber ([`EVENT_BUS_CAPACITY`] buffered).
     pub events: broadcast::Sender<Event>,
     /// Codex processes allowed at once across workspaces (`review.max_concurrent` at start).
     pub review_slots: Arc<tokio::sync::Semaphore>,

@@ -24,15 +24,15 @@ pub struct Finding {
     pub file: String,
     /// First line (0 when not about a line).
     pub line_start: i64,
-    /// Last line.
+    /// Last line (equal to `line_start` for one line).
     pub line_end: i64,
-    /// One line.
+    /// The finding in one line, for lists and the hooks.
     pub title: String,
-    /// What and why.
+    /// What is wrong and why it matters, a paragraph or so.
     pub body: String,
     /// How to fix it.
     pub recommendation: String,
-    /// 0..1
+    /// How sure Codex is, from 0 to 1 (parsing refuses anything outside).
     pub confidence: f64,
 }
 
@@ -43,7 +43,7 @@ impl Finding {
     }
 }
 
-/// `file:line`, `file`, or "".
+/// `file:line` when `line` is positive, `file` when it is 0, "" when `file` is empty.
 pub fn location(file: &str, line: i64) -> String {
     match (file.is_empty(), line > 0) {
         (true, _) => String::new(),

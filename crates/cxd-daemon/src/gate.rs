@@ -16,7 +16,7 @@ pub struct Facts {
     pub open: SeverityCounts,
     /// The newest review covers the working tree as it is.
     pub up_to_date: bool,
-    /// The workspace's state.
+    /// The workspace's state now: a running review or a pause decides before the findings do.
     pub state: WorkspaceState,
     /// Why the workspace is halted, when it is.
     pub halt_error: Option<String>,
@@ -35,15 +35,15 @@ impl Facts {
     }
 }
 
-/// The gate's answer.
+/// The gate's answer: pass (exit 0) or fail with the first reason that applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Reviewed up to date, nothing open at or above the threshold.
     Pass {
-        /// The threshold applied.
+        /// The threshold applied, named in the reason sentence.
         threshold: Severity,
     },
-    /// Not passed, and why.
+    /// Not passed, with the reason to report and act on.
     Fail(Reason),
 }
 
@@ -64,9 +64,9 @@ pub enum Reason {
     Unreviewed,
     /// Open findings at or above the threshold.
     Blocking {
-        /// How many.
+        /// How many open findings are at or above the threshold.
         count: u64,
-        /// The threshold applied.
+        /// The threshold applied, named in the reason sentence.
         threshold: Severity,
     },
 }

@@ -17,20 +17,20 @@ pub struct InstanceLock {
 /// Why the lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    /// Another daemon holds it.
+    /// Another daemon of this user holds it, so this one must not start.
     #[error("cxd daemon already running (pid {pid}, socket {socket})")]
     AlreadyRunning {
         /// The holder's pid, as it wrote it ("unknown" if not yet written).
         pid: String,
-        /// The holder's socket.
+        /// The socket the holder wrote into the lock file, for the user to reach it.
         socket: String,
     },
     /// The lock file could not be opened or written.
     #[error("cannot {action} lock file {path}: {source}")]
     Io {
-        /// The lock file.
+        /// The lock file in the state dir.
         path: PathBuf,
-        /// What was being done.
+        /// What was being done, as a verb for the message (e.g. "open").
         action: &'static str,
         /// The OS error.
         source: std::io::Error,

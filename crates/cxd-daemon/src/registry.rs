@@ -29,44 +29,44 @@ pub enum RegistryError {
 pub enum Command {
     /// Watch the work tree holding `path`.
     Watch {
-        /// Any path inside it.
+        /// Any path inside the work tree, absolute.
         path: PathBuf,
         /// (root, OS watches, already watched)
         reply: oneshot::Sender<Result<(PathBuf, u64, bool), RegistryError>>,
     },
     /// Stop watching the workspace holding `path`.
     Unwatch {
-        /// Any path inside it.
+        /// Any path inside the workspace, absolute.
         path: PathBuf,
         /// The root that was unwatched.
         reply: oneshot::Sender<Result<PathBuf, RegistryError>>,
     },
     /// Status of every workspace, or of the one holding `path`.
     Status {
-        /// Narrow to this workspace.
+        /// Only the workspace holding this path (None: every workspace).
         path: Option<PathBuf>,
-        /// The answer.
+        /// Receives the statuses, sorted by root.
         reply: oneshot::Sender<Result<Vec<WorkspaceStatus>, RegistryError>>,
     },
     /// The root of the watched workspace holding `path`.
     Resolve {
-        /// Any path.
+        /// Any absolute path, inside a watched workspace or not.
         path: PathBuf,
-        /// The root.
+        /// Receives the root, or an error when no watched workspace holds `path`.
         reply: oneshot::Sender<Result<PathBuf, RegistryError>>,
     },
     /// A way to talk to the workspace with this store id.
     LookupId {
-        /// The store row id.
+        /// The `workspaces` row id, as findings and reviews refer to it.
         id: i64,
-        /// The workspace, if watched.
+        /// Receives the workspace, or an error when it is not watched now.
         reply: oneshot::Sender<Result<WorkspaceRef, RegistryError>>,
     },
     /// A way to talk to the workspace holding `path`.
     Lookup {
-        /// Any path.
+        /// Any absolute path, inside a watched workspace or not.
         path: PathBuf,
-        /// The workspace.
+        /// Receives the workspace, or an error when no watched workspace holds `path`.
         reply: oneshot::Sender<Result<WorkspaceRef, RegistryError>>,
     },
 }
@@ -174,7 +174,7 @@ impl Registry {
         self.ask(|reply| Command::LookupId { id, reply }).await
     }
 
-    /// The workspace holding `path`.
+    /// The watched workspace holding `path`, to send it commands; an error when none does.
     pub async fn lookup(&self, path: PathBuf) -> Result<WorkspaceRef, RegistryError> {
         self.ask(|reply| Command::Lookup { path, reply }).await
     }

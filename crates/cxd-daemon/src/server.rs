@@ -32,7 +32,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 /// Where the server listens, so it can put its socket back if someone removes it.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    /// The socket path.
+    /// The socket path it binds, and rebinds if the file is removed.
     pub socket: PathBuf,
     /// How its directory is to be checked when the socket is put back.
     pub socket_dir: cxd_proto::ownership::SocketDir,

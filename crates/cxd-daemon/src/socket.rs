@@ -19,9 +19,9 @@ pub enum SocketError {
     /// A filesystem step failed.
     #[error("cannot {action} {path}: {source}")]
     Io {
-        /// The file or directory.
+        /// The socket file or its directory.
         path: PathBuf,
-        /// What was being done.
+        /// What was being done, as a verb for the message (e.g. "bind").
         action: &'static str,
         /// The OS error.
         source: std::io::Error,

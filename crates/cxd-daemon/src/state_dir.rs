@@ -13,9 +13,9 @@ pub enum StateDirError {
     /// A filesystem step failed.
     #[error("cannot {action} state directory {path}: {source}")]
     Io {
-        /// The directory.
+        /// The state directory (`CXD_STATE_DIR` or the default).
         path: PathBuf,
-        /// What was being done.
+        /// What was being done, as a verb for the message (e.g. "create").
         action: &'static str,
         /// The OS error.
         source: std::io::Error,

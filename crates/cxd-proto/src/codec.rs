@@ -19,7 +19,7 @@ pub enum CodecError {
     /// The body decoded but bytes were left over, a sign of a mismatched peer.
     #[error("message of {len} bytes has {extra} trailing bytes")]
     Trailing {
-        /// Size of the body.
+        /// Size of the body, in bytes.
         len: usize,
         /// Bytes left after the message.
         extra: usize,
@@ -32,7 +32,7 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<{ crate::frame::MAX_FRAME }>()
 }
 
-/// Encode a message body.
+/// Encode a message body with the same bincode settings [`decode`] reads back.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     bincode::serde::encode_to_vec(value, config()).map_err(|e| CodecError::Encode(e.to_string()))
 }

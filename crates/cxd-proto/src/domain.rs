@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub struct ParseError {
     /// What was expected (`severity`, `verdict`, ...).
     pub what: &'static str,
-    /// The word given.
+    /// The word given, as typed (e.g. `hihg`).
     pub value: String,
     /// Every accepted word.
     pub accepted: &'static [&'static str],
@@ -82,7 +82,7 @@ words! {
     Severity("severity") {
         /// Worth knowing, never worth blocking.
         Info = "info",
-        /// Minor.
+        /// Minor: worth fixing when convenient; blocks only a gate set to `low`.
         Low = "low",
         /// Should be fixed.
         Medium = "medium",

@@ -15,9 +15,9 @@ pub enum FrameError {
     /// The peer announced a body larger than [`MAX_FRAME`].
     #[error("frame of {len} bytes exceeds the {max} byte limit")]
     TooLarge {
-        /// Announced length.
+        /// The length the header announced, in bytes.
         len: u64,
-        /// The limit.
+        /// The largest body accepted, in bytes ([`MAX_FRAME`]).
         max: usize,
     },
     /// The connection closed cleanly before a new frame began.
@@ -26,9 +26,9 @@ pub enum FrameError {
     /// The connection closed in the middle of a frame.
     #[error("connection closed mid-frame ({got} of {want} bytes)")]
     Truncated {
-        /// Bytes received.
+        /// Body bytes received before the connection closed.
         got: usize,
-        /// Bytes expected.
+        /// Body bytes the header announced.
         want: usize,
     },
     /// The body is not a valid message.

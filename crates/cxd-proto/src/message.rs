@@ -61,7 +61,7 @@ pub enum Request {
     Log {
         /// Only this workspace's entries (any path inside it).
         path: Option<PathBuf>,
-        /// How many entries at most.
+        /// How many of the newest entries to send at most.
         limit: u32,
     },
     /// Review now, skipping the debounce.
@@ -70,9 +70,9 @@ pub enum Request {
         path: PathBuf,
         /// Every uncommitted change against HEAD, not only those since the last review.
         all: bool,
-        /// Model for this review.
+        /// Model for this review only (None: `review.model`).
         model: Option<String>,
-        /// Effort for this review.
+        /// Reasoning effort for this review only (None: `review.effort`).
         effort: Option<String>,
         /// Answer only when the review is done, streaming progress until then.
         wait: bool,
@@ -91,9 +91,9 @@ pub enum Request {
     Findings {
         /// Any path inside the workspace.
         path: PathBuf,
-        /// Resolved and dismissed ones too.
+        /// Resolved and dismissed ones too (false: only open ones).
         all: bool,
-        /// Only this severity and above.
+        /// Only this severity and above (None: every severity).
         severity: Option<Severity>,
         /// Continue after this point: the `next` of the previous page (None: from the start).
         after: Option<i64>,
@@ -121,7 +121,7 @@ pub enum Request {
     },
     /// Reopen a dismissed or resolved finding.
     Reopen {
-        /// The finding's id.
+        /// The finding's id (`F12`).
         id: String,
     },
     /// Is the workspace reviewed up to date with nothing open at or above a severity?
@@ -139,14 +139,14 @@ pub enum Request {
     Plan {
         /// Any path inside the workspace.
         path: PathBuf,
-        /// The plan.
+        /// The plan's text as the agent wrote it, sent to Codex verbatim.
         text: String,
         /// Answer when the validation is done, streaming progress until then.
         wait: bool,
     },
     /// The agent (Claude Code) edited a file: attribute it and start settling now.
     AgentEdit {
-        /// The file, absolute.
+        /// The edited file's absolute path; it picks the workspace the edit counts for.
         file: PathBuf,
         /// The agent's working directory (used when the file is outside any workspace).
         cwd: Option<PathBuf>,
@@ -157,7 +157,7 @@ pub enum Request {
     StopRound {
         /// The agent's session id.
         session: String,
-        /// Reset instead of counting.
+        /// Set the session's count back to 0 instead of adding one (a new turn, or the gate passed).
         reset: bool,
         /// Findings the block tells the agent about (not to be passed on again).
         told: Vec<String>,
@@ -166,7 +166,7 @@ pub enum Request {
     Trust {
         /// Any path inside the workspace.
         path: PathBuf,
-        /// Revoke instead.
+        /// Withdraw the trust instead, so the file's settings stop applying.
         revoke: bool,
     },
 }
@@ -174,7 +174,7 @@ pub enum Request {
 /// What `cxd session` does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SessionAction {
-    /// Show the thread.
+    /// Show the thread id (or that there is none yet); change nothing.
     Show,
     /// Start a fresh thread at the next review.
     Reset,
@@ -212,7 +212,7 @@ pub enum Response {
     Watching {
         /// Its work-tree root.
         root: PathBuf,
-        /// OS watches it holds.
+        /// OS (inotify/kqueue) watches it holds, counted against the user's limit.
         os_watches: u64,
         /// Whether it was already watched (a no-op).
         already: bool,
@@ -354,6 +354,6 @@ pub struct Event {
     pub kind: String,
     /// The workspace root it concerns, if any.
     pub workspace: Option<PathBuf>,
-    /// A human sentence.
+    /// What happened, one sentence for a person (its wording is not stable).
     pub message: String,
 }

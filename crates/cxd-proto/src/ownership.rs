@@ -42,14 +42,14 @@ pub enum DirProblem {
     },
     /// It is ours, but group or others have access to it.
     TooOpen {
-        /// Its permission bits.
+        /// Its permission bits (`st_mode & 0o7777`, e.g. `0o755`).
         mode: u32,
     },
     /// Group or others may create and delete files in it, so they could swap the socket.
     WritableByOthers {
         /// Its owner's uid.
         owner: u32,
-        /// Its permission bits.
+        /// Its permission bits (`st_mode & 0o7777`, e.g. `0o777`).
         mode: u32,
     },
 }

@@ -10,7 +10,7 @@ pub const MAX_SOCKET_PATH: usize = 103;
 /// Resolved locations for one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {
-    /// The daemon's socket.
+    /// The daemon's socket (`CXD_SOCKET`, or the default in cxd's own runtime directory).
     pub socket: PathBuf,
     /// Whether the socket's directory is cxd's own (held to 0700) or one `CXD_SOCKET` chose.
     pub socket_dir: SocketDir,

@@ -59,7 +59,7 @@ pub struct WorkspaceStatus {
     pub os_watches: u64,
     /// Warnings a user should act on (e.g. out of inotify watches).
     pub warnings: Vec<String>,
-    /// Finished reviews.
+    /// How many reviews of this workspace have finished, failed ones and plan validations included.
     pub reviews: u64,
     /// The daemon's own codex thread for this workspace.
     pub thread_id: Option<String>,
@@ -75,7 +75,7 @@ pub struct WorkspaceStatus {
     pub activity: Option<String>,
     /// Seconds in the current state (reviewing, halted).
     pub state_for_s: Option<u64>,
-    /// Why the workspace is halted.
+    /// Why the workspace is halted (None unless `halted`).
     pub error: Option<String>,
     /// Model and effort of the running review.
     pub reviewing_with: Option<String>,
@@ -106,7 +106,7 @@ pub struct ReviewInfo {
     pub model: String,
     /// The reasoning effort codex ran with.
     pub effort: String,
-    /// codex's exit code.
+    /// codex's exit code (None: killed by a signal or never started).
     pub exit_code: Option<i32>,
     /// Tokens the review spent (from codex's `turn.completed` usage).
     pub tokens: Tokens,
@@ -116,9 +116,9 @@ pub struct ReviewInfo {
     pub error: Option<String>,
     /// The final message verbatim when it did not match the schema.
     pub raw_answer: Option<String>,
-    /// RFC 3339.
+    /// When it ended, RFC 3339 in UTC (None while it runs).
     pub finished_at: Option<String>,
-    /// Wall time in milliseconds.
+    /// How long it took, in milliseconds of wall time (None while it runs).
     pub duration_ms: Option<u64>,
 }
 
@@ -189,7 +189,7 @@ impl SeverityCounts {
 /// The user's approval of a tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
-    /// RFC 3339.
+    /// When the user approved, RFC 3339 in UTC.
     pub at: String,
     /// False once the tree changed after it.
     pub current: bool,
@@ -218,9 +218,9 @@ pub struct Finding {
     pub recommendation: String,
     /// How sure Codex is, from 0 to 1.
     pub confidence: f64,
-    /// open | resolved | dismissed
+    /// Whether it still counts: only open findings block the gate.
     pub status: FindingStatus,
-    /// The review that opened it.
+    /// The id of the review that opened it (`cxd log` names reviews by it).
     pub first_review: i64,
     /// The last review that saw or resolved it.
     pub last_review: i64,

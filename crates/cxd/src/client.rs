@@ -81,12 +81,12 @@ impl Client {
         }
     }
 
-    /// Send one request without waiting.
+    /// Send one request without waiting, for requests answered by several frames (progress, events).
     pub fn send(&mut self, request: &Request) -> Result<(), Failure> {
         write_frame(&mut self.stream, request).map_err(|e| self.wire_error(e))
     }
 
-    /// Read the next response.
+    /// Read the next response frame; blocks up to the timeout given to [`Client::set_timeout`].
     pub fn recv(&mut self) -> Result<Response, Failure> {
         read_frame(&mut self.stream).map_err(|e| self.wire_error(e))
     }

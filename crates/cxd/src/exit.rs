@@ -9,7 +9,7 @@ pub const NO: u8 = 1;
 pub const USAGE: u8 = 2;
 /// The daemon is not running or does not answer.
 pub const UNREACHABLE: u8 = 3;
-/// The review itself failed.
+/// The review itself failed (quota, auth, timeout, ...): no verdict, so neither yes nor no.
 pub const REVIEW_FAILED: u8 = 4;
 
 /// An error that carries the exit code it should end the process with.

@@ -10,7 +10,7 @@ pub fn paint(text: &str, style: Style) -> String {
     format!("{}{text}{}", style.render(), style.render_reset())
 }
 
-/// The style of a severity.
+/// The colour of a severity in lists: red for critical and high, down to dimmed for info.
 pub fn severity(s: Severity) -> Style {
     match s {
         Severity::Critical => AnsiColor::Red.on_default().bold(),

@@ -10,9 +10,9 @@ use crate::finding::Finding;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnswerVerdict {
-    /// Nothing blocks.
+    /// Codex found nothing that must change before the work is done.
     Approve,
-    /// Findings need work.
+    /// Codex wants changes; the findings say which.
     ChangesRequested,
 }
 
@@ -25,21 +25,21 @@ impl From<AnswerVerdict> for Verdict {
     }
 }
 
-/// The whole answer.
+/// The whole answer, exactly as the output schema allows it (unknown fields are refused).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Answer {
-    /// approve | changes_requested
+    /// Codex's verdict; it can never claim a failure such as `error`.
     pub verdict: AnswerVerdict,
-    /// A few sentences.
+    /// A few sentences on what the change does, shown in status and the hooks.
     pub summary: String,
-    /// New problems.
+    /// Problems this review found that are not among the listed open findings.
     pub findings: Vec<Finding>,
     /// Ids of earlier open findings the change fixes.
     pub fixed_finding_ids: Vec<String>,
 }
 
-/// Accepted categories.
+/// The categories a finding may have: the schema's enum and the parser's check both use this list.
 pub const CATEGORIES: [&str; 7] = [
     "bug",
     "security",

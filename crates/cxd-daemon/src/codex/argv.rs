@@ -6,11 +6,11 @@ use std::path::Path;
 /// Everything that goes on a codex command line.
 #[derive(Debug, Clone)]
 pub struct Invocation<'a> {
-    /// Model name, passed through.
+    /// Model name for `-m`, already checked to not look like a flag.
     pub model: &'a str,
-    /// Reasoning effort, passed through.
+    /// Reasoning effort, passed as `-c model_reasoning_effort=...`.
     pub effort: &'a str,
-    /// The `--output-schema` file.
+    /// The JSON schema file for `--output-schema`, which pins the answer's shape.
     pub schema: &'a Path,
     /// The `-o` file for the last message.
     pub output: &'a Path,
@@ -18,7 +18,7 @@ pub struct Invocation<'a> {
     pub root: &'a Path,
     /// The workspace's own thread, to resume.
     pub thread: Option<&'a str>,
-    /// `review.extra_args`.
+    /// The user's `review.extra_args`, already checked to leave the sandbox alone.
     pub extra_args: &'a [String],
 }
 

@@ -22,26 +22,26 @@ use crate::store::record::{Recorded, ReviewResult};
 use crate::store::reviews::{Finish, NewReview};
 use crate::store::{self, Store, StoreError};
 
-/// What to run.
+/// Everything one codex run needs, gathered up front by the workspace that asks for it.
 #[derive(Debug, Clone)]
 pub struct Job {
-    /// The workspace row.
+    /// The `workspaces` row id the review is recorded under.
     pub workspace_id: i64,
     /// Its root (codex's working directory).
     pub root: PathBuf,
     /// edit | manual | agent | plan | stop
     pub trigger: Trigger,
-    /// The prompt.
+    /// The full prompt text, passed to codex on stdin.
     pub prompt: String,
-    /// Model.
+    /// Model passed to codex (`--model`), e.g. `gpt-5.2-codex`.
     pub model: String,
-    /// Effort.
+    /// Reasoning effort passed to codex, e.g. `medium`.
     pub effort: String,
-    /// Killed after this long.
+    /// Killed after this long (`review.timeout_s`, 900 s by default).
     pub timeout: Duration,
-    /// The codex executable.
+    /// The codex executable (`review.codex_bin` or `CXD_CODEX_BIN`).
     pub codex: PathBuf,
-    /// `review.extra_args`.
+    /// Extra arguments from `review.extra_args`, appended to codex's command line.
     pub extra_args: Vec<String>,
     /// The workspace's thread, if it has one.
     pub thread: Option<String>,
@@ -55,24 +55,24 @@ pub struct Job {
     pub queued: Instant,
 }
 
-/// How it went.
+/// How the run ended, as the workspace needs it to update its state and answer waiters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobResult {
-    /// The review row.
+    /// The `reviews` row id this run was recorded as.
     pub review_id: i64,
     /// approve | changes_requested | error | interrupted
     pub verdict: Verdict,
-    /// Why it failed.
+    /// Why it failed: the class and the words (None when Codex gave a verdict).
     pub error: Option<(ErrorClass, String)>,
     /// The thread now (new, resumed, or replaced).
     pub thread_id: Option<String>,
-    /// Findings opened.
+    /// Row ids of the findings this review opened.
     pub opened: Vec<i64>,
-    /// Findings resolved.
+    /// Row ids of the findings this review marked resolved.
     pub resolved: Vec<i64>,
-    /// Tokens this review cost.
+    /// Tokens this review cost, as codex's `turn.completed` reported them.
     pub tokens: Usage,
-    /// codex's exit code.
+    /// codex's exit code (None: killed by a signal or never started).
     pub exit_code: Option<i32>,
 }
 
@@ -86,13 +86,13 @@ impl JobResult {
 /// Why the job could not even be recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    /// The store failed.
+    /// Starting or recording the review in the database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The schema file could not be written.
     #[error("cannot write {path}: {source}")]
     Io {
-        /// The file.
+        /// The schema file that could not be written.
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,

@@ -13,11 +13,11 @@ const MAX_ACTIVITY: usize = 200;
 /// Cumulative token usage of a thread, as `turn.completed` reports it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
-    /// Input tokens.
+    /// Input tokens, cached ones included.
     pub input: u64,
-    /// Of which cached.
+    /// Of the input tokens, how many were served from cache.
     pub cached_input: u64,
-    /// Output tokens.
+    /// Output tokens, reasoning included.
     pub output: u64,
 }
 
@@ -35,22 +35,22 @@ impl Usage {
 /// What codex is doing right now, for progress lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Activity {
-    /// A reasoning summary heading.
+    /// A reasoning summary heading, e.g. "Checking error paths" (cut to 200 bytes).
     Thinking(String),
-    /// A command it runs.
+    /// A command it runs, e.g. `rg -n unwrap src` (cut to 200 bytes).
     Running(String),
 }
 
 /// Everything a review keeps from codex's stdout.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Transcript {
-    /// From `thread.started`.
+    /// The thread id from `thread.started` (None if codex never sent one).
     pub thread_id: Option<String>,
-    /// A `turn.completed` came.
+    /// Whether a `turn.completed` came: codex finished its turn rather than dying mid-way.
     pub turn_completed: bool,
-    /// `turn.failed`'s message.
+    /// The message of a `turn.failed` event (None when the turn did not fail).
     pub turn_failed: Option<String>,
-    /// The last `agent_message` text.
+    /// The last `agent_message` text: the answer, when the `-o` file is missing.
     pub last_message: Option<String>,
     /// Cumulative usage from the last `turn.completed`.
     pub usage: Option<Usage>,

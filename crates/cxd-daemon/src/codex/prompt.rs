@@ -7,13 +7,13 @@ use cxd_proto::domain::Severity;
 /// An open finding the prompt lists, so Codex can say which are fixed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenFinding {
-    /// Its id.
+    /// Its public id (`F12`), which Codex echoes back in `fixed_finding_ids`.
     pub id: String,
     /// How much it matters (the most severe are listed first).
     pub severity: Severity,
-    /// `file:line` or "".
+    /// Where it is: `file:line`, `file`, or "" for the change as a whole.
     pub location: String,
-    /// One line.
+    /// Its title: the finding in one line.
     pub title: String,
 }
 
@@ -33,7 +33,7 @@ pub struct ChangedFile {
 /// What a code review covers.
 #[derive(Debug, Clone)]
 pub struct ReviewInput<'a> {
-    /// The changed files.
+    /// The changed files with their status and line counts, listed before the diff.
     pub files: &'a [ChangedFile],
     /// The unified diff, or None when it was too large to send.
     pub diff: Option<&'a str>,

@@ -17,18 +17,18 @@ const STDERR_TAIL: usize = 8 * 1024;
 /// Between SIGTERM and SIGKILL when codex must stop.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// One codex run.
+/// One codex run as the runner needs it: what to start, where, with what input and deadline.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
-    /// The codex executable.
+    /// The codex executable (`review.codex_bin` or `CXD_CODEX_BIN`).
     pub program: PathBuf,
-    /// Its arguments.
+    /// Its arguments after the program name, as [`super::argv::Invocation::args`] builds them.
     pub args: Vec<OsString>,
     /// Working directory (the work-tree root).
     pub cwd: PathBuf,
     /// Written to stdin, which is then closed.
     pub prompt: String,
-    /// Killed after this long.
+    /// Its process group is killed after this long (`review.timeout_s`).
     pub timeout: Duration,
     /// Where the running codex's process group is recorded, so a daemon killed mid-review
     /// can end the orphan on its next start ([`reap_orphan`]).
@@ -42,7 +42,7 @@ pub enum Ending {
     Exited(i32),
     /// A signal ended it (not one of ours).
     Signalled(i32),
-    /// Killed at the deadline.
+    /// Killed because it ran past `review.timeout_s`.
     TimedOut,
     /// Killed because the daemon is stopping.
     Cancelled,
@@ -50,21 +50,21 @@ pub enum Ending {
     SpawnFailed {
         /// The executable was not found.
         not_found: bool,
-        /// The OS error.
+        /// The OS error in words (e.g. "Permission denied (os error 13)").
         message: String,
     },
 }
 
-/// Everything a run produced.
+/// Everything a run produced, for the job to classify and record.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
-    /// How it ended.
+    /// How it ended: exit code, signal, deadline, cancellation or spawn failure.
     pub ending: Ending,
-    /// What its stdout said.
+    /// What its JSONL stdout said that a review needs (thread, usage, last message).
     pub transcript: Transcript,
     /// The end of its stderr.
     pub stderr_tail: String,
-    /// Wall time.
+    /// Wall time from spawn to exit (or kill).
     pub duration: Duration,
 }
 

@@ -17,33 +17,33 @@ pub use repo::{REPO_FILE, RepoConfig};
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// How codex is run.
+    /// How codex is run: model, effort, limits, the executable.
     pub review: ReviewConfig,
     /// When an edit burst counts as settled.
     pub settle: SettleConfig,
     /// What blocks the gate and the stop hook.
     pub gate: GateConfig,
-    /// What is watched.
+    /// What is watched beyond git's own ignores, and whether hooks add repositories.
     pub watch: WatchSection,
 }
 
-/// `[review]`
+/// `[review]`: how codex is run for every review.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReviewConfig {
-    /// Model name, passed through to codex.
+    /// Model name passed to codex's `-m` (default `gpt-5.2-codex`).
     pub model: String,
-    /// Reasoning effort, passed through to codex.
+    /// Reasoning effort passed to codex (default `medium`).
     pub effort: String,
-    /// A review running longer is killed.
+    /// Seconds a review may run before it is killed (default 900, at least 1).
     pub timeout_s: u64,
-    /// Codex processes across all workspaces.
+    /// Codex processes allowed at once across all workspaces (default 2).
     pub max_concurrent: u32,
-    /// Larger diffs go as a file list with stats.
+    /// Bytes of diff sent in a prompt; a larger diff goes as a file list with stats (default 256 KiB).
     pub max_diff_bytes: u64,
-    /// The codex executable (`CXD_CODEX_BIN` overrides).
+    /// The codex executable, a name on PATH or a path (default `codex`; `CXD_CODEX_BIN` overrides).
     pub codex_bin: String,
-    /// Appended to every codex invocation.
+    /// Extra codex flags put on every invocation (empty by default; flags that weaken the sandbox are refused).
     pub extra_args: Vec<String>,
 }
 
@@ -61,13 +61,13 @@ impl Default for ReviewConfig {
     }
 }
 
-/// `[settle]`
+/// `[settle]`: when an edit burst counts as finished and is reviewed.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SettleConfig {
-    /// Review after this much quiet.
+    /// Milliseconds without an edit after which the burst is reviewed (default 15 000).
     pub quiet_ms: u64,
-    /// ... or this long after the first unreviewed change.
+    /// ... or this many milliseconds after the first unreviewed change, edits or not (default 60 000).
     pub max_wait_ms: u64,
 }
 
@@ -80,15 +80,15 @@ impl Default for SettleConfig {
     }
 }
 
-/// `[gate]`
+/// `[gate]`: what blocks `cxd gate` and the stop hook, and how long they wait.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GateConfig {
-    /// Severity at or above which gate and stop hook block.
+    /// Severity word at or above which gate and stop hook block (default `high`).
     pub block_on: String,
-    /// Stop-hook blocks per agent session before failing open.
+    /// Stop-hook blocks per agent turn before it lets the agent stop anyway (default 3).
     pub max_rounds: u32,
-    /// How long the stop hook waits for a running review.
+    /// Seconds the stop hook waits for a running or pending review (default 600).
     pub stop_wait_s: u64,
 }
 
@@ -113,13 +113,13 @@ impl Default for GateConfig {
     }
 }
 
-/// `[watch]`
+/// `[watch]`: what the watcher skips and whether hooks may add repositories.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct WatchSection {
-    /// Gitignore-style patterns on top of .gitignore.
+    /// Gitignore-style patterns ignored on top of the repository's own ignores (e.g. `*.log`).
     pub ignore: Vec<String>,
-    /// Watch a repository by itself when the Claude hook reports an edit in it.
+    /// Watch a repository by itself when the Claude hook reports an edit in it (default off).
     pub auto: bool,
 }
 
@@ -129,29 +129,29 @@ pub enum ConfigError {
     /// The file exists but could not be read.
     #[error("cannot read config {path}: {reason}")]
     Read {
-        /// The file.
+        /// The config file's path.
         path: PathBuf,
-        /// The OS error.
+        /// The OS error in words.
         reason: String,
     },
     /// The file is not valid TOML or has an unknown key or a value of the wrong type.
     #[error("{path}:{line}: {message}")]
     Parse {
-        /// The file.
+        /// The config file's path.
         path: PathBuf,
         /// 1-based line of the problem.
         line: usize,
-        /// What the parser said.
+        /// What the TOML parser said, e.g. "unknown field `modle`".
         message: String,
     },
     /// A key has a value outside what cxd accepts.
     #[error("{path}:{line}: {key}: {message}")]
     Invalid {
-        /// The file.
+        /// The config file's path (the user's, or a repository's `.cxd.toml`).
         path: PathBuf,
         /// 1-based line of the key (0 when it is not in the file).
         line: usize,
-        /// `section.key`.
+        /// The key as written in the file, `section.key` (e.g. `review.timeout_s`).
         key: String,
         /// What is wrong and what is accepted.
         message: String,

@@ -79,7 +79,7 @@ pub const POLICY: &[(&str, Owner, &str)] = &[
 /// A key of a repository's file that was not applied, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
-    /// `section.key`.
+    /// The key as written, `section.key` (e.g. `review.codex_bin`).
     pub key: String,
     /// Why it was not applied and what would allow it.
     pub why: String,

@@ -11,21 +11,21 @@ use sha2::{Digest, Sha256};
 /// The file, in the state dir, that holds what the user trusted.
 pub const TRUST_FILE: &str = "trust.json";
 
-/// One trusted repository file.
+/// One trusted repository file: which one, and the exact bytes the user agreed to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustEntry {
     /// The work tree whose `.cxd.toml` is trusted.
     pub root: PathBuf,
     /// SHA-256 (hex) of the file's bytes when it was trusted.
     pub sha256: String,
-    /// When (RFC 3339).
+    /// When the user trusted it, RFC 3339 in UTC.
     pub at: String,
 }
 
 /// What the user has trusted, as kept on disk.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustList {
-    /// One entry per repository.
+    /// One entry per work-tree root; trusting again replaces the entry.
     pub trusted: Vec<TrustEntry>,
 }
 
@@ -43,12 +43,12 @@ pub enum Trust {
 /// Why the trust file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
-    /// Reading or writing failed.
+    /// Reading or writing the trust file failed.
     #[error("cannot {action} {path}: {source}")]
     Io {
-        /// The trust file.
+        /// The trust file (`trust.json` in the state dir).
         path: PathBuf,
-        /// What was being done.
+        /// What was being done, as a verb for the message (e.g. "read", "write").
         action: &'static str,
         /// The OS error.
         source: std::io::Error,
@@ -64,9 +64,9 @@ pub enum TrustError {
         "{path} is damaged ({reason}): remove it and run `cxd trust` again for the repositories you trust"
     )]
     Damaged {
-        /// The trust file.
+        /// The trust file (`trust.json` in the state dir).
         path: PathBuf,
-        /// The parser's words.
+        /// What the JSON parser said about it.
         reason: String,
     },
 }
@@ -157,10 +157,10 @@ impl TrustError {
     }
 }
 
-/// What `cxd trust` did.
+/// What `cxd trust` did, so the client can report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
-    /// The repository's `.cxd.toml`.
+    /// The path of the repository's `.cxd.toml` that was trusted or revoked.
     pub file: PathBuf,
     /// Its SHA-256 now (of empty text when revoking a file that is gone).
     pub sha256: String,

@@ -35,26 +35,26 @@ use crate::workspace;
 /// Everything a request may need.
 #[derive(Debug, Clone)]
 pub struct Handler {
-    /// Shared daemon context.
+    /// Shared daemon context: config in force, event bus, paths, review slots.
     pub ctx: Arc<Context>,
-    /// The watched workspaces.
+    /// The watched workspaces, to resolve a request's path to the one it concerns.
     pub registry: Registry,
-    /// The database.
+    /// The database, for requests answered from stored rows (log, findings, dismiss).
     pub store: Store,
 }
 
 /// What the connection sends back.
 #[derive(Debug)]
 pub enum Reply {
-    /// One response.
+    /// One response, after which the request is done.
     One(Response),
     /// Progress for `root` from `events` until `done` answers.
     Wait {
-        /// The workspace.
+        /// The workspace root whose events become progress lines.
         root: PathBuf,
         /// Its live events (subscribed before the review started).
         events: broadcast::Receiver<Event>,
-        /// The final response.
+        /// Receives the final response (a `ReviewDone` or an error) that ends the wait.
         done: oneshot::Receiver<Response>,
     },
 }

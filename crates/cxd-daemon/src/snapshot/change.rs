@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// A working tree at one moment: a git tree id, and the commit HEAD pointed at.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
-    /// The tree id (hex).
+    /// The git tree id (hex) of the work tree: tracked files plus untracked ones not ignored.
     pub tree: String,
     /// HEAD's commit id (hex); `None` on an unborn branch.
     pub head: Option<String>,
@@ -16,9 +16,9 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ChangeStatus {
-    /// New file.
+    /// The file exists only in the newer snapshot.
     Added,
-    /// Content or mode changed.
+    /// Same path in both snapshots, with other content or mode bits.
     Modified,
     /// The file is gone in the newer snapshot.
     Deleted,
@@ -70,7 +70,7 @@ pub struct Diff {
 }
 
 impl Diff {
-    /// No file changed.
+    /// No file changed: there is nothing to review.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()

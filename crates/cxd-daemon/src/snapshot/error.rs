@@ -10,26 +10,26 @@ pub enum SnapshotError {
     /// The `git` executable could not be run.
     #[error("cannot run `git {command}` in {root}: {source}; is git installed and on PATH?")]
     Spawn {
-        /// The git arguments.
+        /// The git arguments, as shown in the message (e.g. `write-tree`).
         command: String,
         /// The work tree it ran in.
         root: PathBuf,
         /// The OS error.
         source: std::io::Error,
     },
-    /// git ran and failed.
+    /// git ran and exited non-zero (or was killed).
     #[error(
         "`git {command}` failed in {root} (exit {code:?}): {stderr}; check that the repository \
          is healthy (`git status`, `git fsck`), or remove cxd's state for this workspace to reseed"
     )]
     Git {
-        /// The git arguments.
+        /// The git arguments, as shown in the message (e.g. `write-tree`).
         command: String,
         /// The work tree it ran in.
         root: PathBuf,
         /// Its exit code (`None` if killed by a signal).
         code: Option<i32>,
-        /// What it said.
+        /// git's stderr, trimmed, as it explains the failure.
         stderr: String,
     },
     /// The directory is not the root of a git work tree.
@@ -37,7 +37,7 @@ pub enum SnapshotError {
         "{root} is not the root of a git work tree ({detail}); watch the repository's top directory"
     )]
     NotARepo {
-        /// The directory given.
+        /// The directory the user asked to watch.
         root: PathBuf,
         /// What git said, or the real top directory.
         detail: String,
@@ -47,9 +47,9 @@ pub enum SnapshotError {
         "cannot {action} {path}: {source}; check the permissions and free space of cxd's state dir"
     )]
     Io {
-        /// The file or directory.
+        /// The path the step was about (in cxd's state dir, the user's index, or the root).
         path: PathBuf,
-        /// What was being done.
+        /// What was being done, as a verb for the message (e.g. "create").
         action: &'static str,
         /// The OS error.
         source: std::io::Error,
@@ -59,9 +59,9 @@ pub enum SnapshotError {
         "unexpected output from `git {command}`: {detail}; please report this with `git --version`"
     )]
     Parse {
-        /// The git arguments.
+        /// The git arguments, as shown in the message (e.g. `write-tree`).
         command: String,
-        /// What was wrong.
+        /// What was wrong with the output, in the parser's words.
         detail: String,
     },
 }

@@ -63,7 +63,7 @@ pub(crate) struct Git {
     pub(crate) git_dir: PathBuf,
     /// The repository's real object directory, used as an alternate by readers.
     pub(crate) repo_objects: PathBuf,
-    /// cxd's private object directory.
+    /// cxd's private object directory, under the state dir: every object cxd writes goes here, never into the repository.
     pub(crate) objects: PathBuf,
     /// Inherited `GIT_*` variables to remove from every call.
     scrub: Vec<OsString>,
@@ -73,7 +73,7 @@ pub(crate) struct Git {
 pub(crate) struct Call<'a> {
     /// Arguments after `git -c …`.
     pub(crate) args: &'a [&'a OsStr],
-    /// The index file (`GIT_INDEX_FILE`).
+    /// The index file the call reads and writes (`GIT_INDEX_FILE`): cxd's own or a temporary copy, never the user's.
     pub(crate) index: &'a Path,
     /// Object directories visible to the call.
     pub(crate) odb: Odb,

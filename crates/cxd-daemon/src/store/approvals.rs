@@ -4,20 +4,20 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 
-/// A stored approval.
+/// A stored approval: the tree the user accepted with `cxd approve`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalRow {
-    /// RFC 3339.
+    /// When the user approved, RFC 3339 in UTC.
     pub at: String,
-    /// The tree approved.
+    /// The git tree id (hex) approved; the approval is current while the work tree still has it.
     pub tree: String,
-    /// HEAD then.
+    /// The commit HEAD pointed at then (None on an unborn branch).
     pub head: Option<String>,
-    /// The user's note.
+    /// The user's `--note`, for the audit trail (None when not given).
     pub note: Option<String>,
 }
 
-/// Record an approval.
+/// Record an approval; older ones stay, the newest is the one that counts.
 pub fn add(conn: &Connection, workspace_id: i64, a: &ApprovalRow) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO approvals (workspace_id, at, tree, head, note) VALUES (?1, ?2, ?3, ?4, ?5)",

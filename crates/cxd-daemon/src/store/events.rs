@@ -6,10 +6,10 @@ use rusqlite::{Connection, params};
 
 use super::StoreError;
 
-/// An event to append.
+/// An audit-trail event to append, as a workspace or request handler reports it.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
-    /// RFC 3339.
+    /// When it happened, RFC 3339 in UTC.
     pub at: String,
     /// The workspace root, if any.
     pub workspace: Option<PathBuf>,
@@ -19,22 +19,22 @@ pub struct NewEvent {
     pub data: serde_json::Value,
 }
 
-/// A stored event.
+/// A stored audit-trail event, as `cxd log` reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
     /// Row id, increasing.
     pub id: i64,
-    /// RFC 3339.
+    /// When it happened, RFC 3339 in UTC.
     pub at: String,
     /// The workspace root, if any.
     pub workspace: Option<PathBuf>,
-    /// What happened.
+    /// What happened, a snake_case word (`edit`, `review_finished`, `approval`, ...).
     pub kind: String,
-    /// Kind-specific fields.
+    /// Kind-specific fields, a JSON object (for `edit`: `files`, `count`, `by`, `session`).
     pub data: serde_json::Value,
 }
 
-/// Append one event.
+/// Append one event; returns its row id.
 pub fn append(conn: &Connection, ev: &NewEvent) -> Result<i64, StoreError> {
     conn.execute(
         "INSERT INTO events (at, workspace, kind, data) VALUES (?1, ?2, ?3, ?4)",

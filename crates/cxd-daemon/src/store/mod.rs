@@ -26,15 +26,15 @@ pub enum StoreError {
     /// Opening or migrating the database failed.
     #[error("cannot open the database {path}: {source}")]
     Open {
-        /// The database file.
+        /// The database file (`cxd.sqlite` in the state dir).
         path: PathBuf,
         /// What SQLite said.
         source: rusqlite::Error,
     },
-    /// A query failed.
+    /// A query failed after the database was open.
     #[error("database {action} failed: {source}")]
     Query {
-        /// What was being done.
+        /// What was being done, for the message (e.g. "record approval").
         action: &'static str,
         /// What SQLite said.
         source: rusqlite::Error,
@@ -44,9 +44,9 @@ pub enum StoreError {
         "the database {path} has schema version {found}, newer than this cxd ({supported}): upgrade cxd"
     )]
     TooNew {
-        /// The database file.
+        /// The database file (`cxd.sqlite` in the state dir).
         path: PathBuf,
-        /// Its schema version.
+        /// Its schema version (`PRAGMA user_version`), higher than `supported`.
         found: i64,
         /// The newest this build knows.
         supported: i64,

@@ -15,11 +15,11 @@ use crate::finding::Finding;
 /// Everything one finished review writes.
 #[derive(Debug, Clone)]
 pub struct ReviewResult {
-    /// The workspace row.
+    /// The `workspaces` row id the review belongs to.
     pub workspace_id: i64,
     /// The review row, started before codex ran.
     pub review_id: i64,
-    /// How it ended.
+    /// How it ended: verdict, failure, summary, tokens, duration.
     pub finish: Finish,
     /// The thread the workspace continues in and its cumulative usage now (None: no thread,
     /// and the workspace's thread and usage stay as they are).
@@ -33,9 +33,9 @@ pub struct ReviewResult {
 /// What the result did to the findings: their row ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recorded {
-    /// Findings opened.
+    /// Row ids of the findings this review opened.
     pub opened: Vec<i64>,
-    /// Findings resolved.
+    /// Row ids of the findings this review marked resolved.
     pub resolved: Vec<i64>,
 }
 

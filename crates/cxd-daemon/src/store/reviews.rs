@@ -8,36 +8,36 @@ use super::StoreError;
 /// A review as it starts.
 #[derive(Debug, Clone)]
 pub struct NewReview {
-    /// The workspace row.
+    /// The `workspaces` row id of the workspace reviewed.
     pub workspace_id: i64,
     /// edit | manual | agent | plan | stop
     pub trigger: Trigger,
-    /// RFC 3339.
+    /// When codex was started, RFC 3339 in UTC.
     pub started_at: String,
-    /// Model passed to codex.
+    /// Model passed to codex (`--model`), e.g. `gpt-5.2-codex`.
     pub model: String,
-    /// Effort passed to codex.
+    /// Reasoning effort passed to codex, e.g. `medium`.
     pub effort: String,
     /// The thread resumed, if any.
     pub thread_id: Option<String>,
     /// The full command line, as JSON.
     pub argv: String,
-    /// Files in the change.
+    /// How many files the change touches (0 for a plan validation).
     pub files: u64,
-    /// Lines added.
+    /// Lines the change adds, as git's diff counts them.
     pub insertions: u64,
-    /// Lines removed.
+    /// Lines the change removes, as git's diff counts them.
     pub deletions: u64,
     /// The tree the change is measured from.
     pub base_tree: Option<String>,
-    /// The tree reviewed.
+    /// The git tree id of the work tree as reviewed (None for a plan validation).
     pub tree: Option<String>,
 }
 
 /// How a review ended.
 #[derive(Debug, Clone)]
 pub struct Finish {
-    /// RFC 3339.
+    /// When it ended, RFC 3339 in UTC.
     pub finished_at: String,
     /// approve | changes_requested | error | interrupted
     pub verdict: Verdict,
@@ -47,15 +47,15 @@ pub struct Finish {
     pub error_class: Option<ErrorClass>,
     /// The error and the stderr tail.
     pub error_message: Option<String>,
-    /// Codex's summary.
+    /// Codex's one-paragraph summary of the change (None when no valid answer came).
     pub summary: Option<String>,
     /// The final message verbatim when it did not match the schema.
     pub raw_answer: Option<String>,
     /// The thread it ran in.
     pub thread_id: Option<String>,
-    /// Tokens this review cost.
+    /// Tokens this review cost: input, cached input, output.
     pub tokens: (u64, u64, u64),
-    /// Wall time.
+    /// How long it took, in milliseconds of wall time.
     pub duration_ms: u64,
 }
 
@@ -80,37 +80,37 @@ impl Finish {
 /// A stored review, as status and the log show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewRow {
-    /// Row id.
+    /// Row id, increasing; the hooks and reports name the review by it (`review #7`).
     pub id: i64,
-    /// What started it.
+    /// What started it (an edit burst, `cxd review`, the agent, a plan, the stop hook).
     pub trigger: Trigger,
-    /// When.
+    /// When codex was started, RFC 3339 in UTC.
     pub started_at: String,
-    /// When it ended.
+    /// When it ended, RFC 3339 in UTC (None while it runs).
     pub finished_at: Option<String>,
-    /// Model.
+    /// The model codex ran with.
     pub model: String,
-    /// Effort.
+    /// The reasoning effort codex ran with.
     pub effort: String,
-    /// Thread.
+    /// The codex thread it ran in (None when codex never reported one).
     pub thread_id: Option<String>,
     /// running | approve | changes_requested | error | interrupted
     pub verdict: Verdict,
-    /// Failure class.
+    /// Why it failed, as a class the hooks give advice for (None unless `error`).
     pub error_class: Option<ErrorClass>,
-    /// Failure text.
+    /// The failure in words, with codex's stderr tail (None unless it failed).
     pub error_message: Option<String>,
     /// codex's exit code.
     pub exit_code: Option<i32>,
-    /// Summary.
+    /// Codex's one-paragraph summary of the change (None when no valid answer came).
     pub summary: Option<String>,
     /// The final message, when it did not parse.
     pub raw_answer: Option<String>,
     /// input, cached input, output tokens.
     pub tokens: (u64, u64, u64),
-    /// The tree reviewed.
+    /// The git tree id of the work tree as reviewed (None for a plan validation).
     pub tree: Option<String>,
-    /// Wall time.
+    /// How long it took, in milliseconds of wall time (None while it runs).
     pub duration_ms: Option<u64>,
 }
 

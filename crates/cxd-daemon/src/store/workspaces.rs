@@ -6,14 +6,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 
-/// A stored workspace.
+/// A stored workspace: what survives a daemon restart about a watched work tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkspaceRow {
-    /// Row id.
+    /// Row id; reviews, findings and approvals refer to the workspace by it.
     pub id: i64,
-    /// Work-tree root.
+    /// The work-tree root, absolute and canonical (unique among rows).
     pub root: PathBuf,
-    /// Paused by the user.
+    /// Whether `cxd pause` is in force: no review runs until `cxd unpause`.
     pub paused: bool,
     /// The daemon's own codex thread for it.
     pub thread_id: Option<String>,
@@ -64,7 +64,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WorkspaceRow> {
 
 const COLUMNS: &str = "id, root, paused, thread_id, baseline_tree, baseline_head";
 
-/// One workspace by root.
+/// One workspace by its canonical root; None when it is not stored.
 pub fn get(conn: &Connection, root: &Path) -> Result<Option<WorkspaceRow>, StoreError> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM workspaces WHERE root = ?1"),
@@ -133,7 +133,7 @@ pub fn set_thread_usage(
     Ok(())
 }
 
-/// Pause or unpause.
+/// Record `cxd pause` (true) or `cxd unpause` (false) so it survives a restart.
 pub fn set_paused(conn: &Connection, id: i64, paused: bool) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE workspaces SET paused = ?2 WHERE id = ?1",

@@ -82,7 +82,7 @@ pub enum WatchError {
     Io {
         /// The path it was about.
         path: PathBuf,
-        /// What was being done.
+        /// What was being done, as a verb for the message (e.g. "read").
         action: &'static str,
         /// The OS error.
         source: io::Error,
@@ -90,7 +90,7 @@ pub enum WatchError {
     /// The root is not a directory.
     #[error("cannot watch {path}: not a directory")]
     NotADirectory {
-        /// The root given.
+        /// The root the caller asked to watch.
         path: PathBuf,
     },
     /// The OS watch facility refused.
@@ -98,7 +98,7 @@ pub enum WatchError {
     Watch {
         /// The path it was about.
         path: PathBuf,
-        /// What was being done.
+        /// What was being done, as a verb for the message (e.g. "watch").
         action: &'static str,
         /// What the OS (or notify) said.
         reason: String,

@@ -41,14 +41,14 @@ pub(super) enum Asker {
         started: Started,
         /// manual | agent | stop
         trigger: Trigger,
-        /// Model override.
+        /// Model for this review only (None: the config's `review.model`).
         model: Option<String>,
-        /// Effort override.
+        /// Reasoning effort for this review only (None: the config's `review.effort`).
         effort: Option<String>,
     },
-    /// `cxd plan`.
+    /// `cxd plan`: validate a plan, queued behind a running review.
     Plan {
-        /// The plan.
+        /// The plan's text as the agent wrote it.
         text: String,
         /// Answered when the validation starts (or is queued), or why not.
         started: Started,
@@ -71,7 +71,7 @@ pub(super) struct Actor {
     pub(super) store: Store,
     pub(super) row: WorkspaceRow,
     pub(super) view_tx: watch::Sender<View>,
-    /// When reviews run.
+    /// The pure state machine that decides when reviews run; the actor carries out its effects.
     pub(super) machine: Machine,
     pub(super) watcher: Option<Watcher>,
     pub(super) snapshotter: Option<Snapshotter>,
@@ -102,7 +102,7 @@ pub(super) struct Actor {
     pub(super) baseline_unverified: bool,
     /// The change the last look at the tree found, for the review the machine may start.
     pub(super) change: Option<Change>,
-    /// The request being handled.
+    /// The request waiting on the machine's decision, answered when it starts or refuses a run.
     pub(super) asker: Option<Asker>,
     /// The watcher's new event channel after the root came back.
     pub(super) rewatched: Option<mpsc::UnboundedReceiver<WatchEvent>>,

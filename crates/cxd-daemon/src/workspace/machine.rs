@@ -28,13 +28,13 @@ pub const MISSING_POLL: Duration = Duration::from_secs(2);
 /// in every phase, and a pause does not stop a running review).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
-    /// Nothing runs.
+    /// No codex runs; edits may still be settling.
     Idle,
     /// Codex is running.
     Running(Run),
     /// The last review failed; nothing reviews until the user says so.
     Halted {
-        /// Since when.
+        /// When it halted, for the time in state that status shows.
         since: Instant,
         /// The failure and what to do about it.
         why: String,
@@ -53,7 +53,7 @@ pub enum Phase {
 pub struct Run {
     /// A code review or a plan validation.
     pub kind: RunKind,
-    /// When it started.
+    /// When it started, for the time in state that status shows.
     pub since: Instant,
     /// Edits (or a request) came in during it: one follow-up review after it.
     pub follow_up: bool,
@@ -113,9 +113,9 @@ pub enum Input {
     Edited,
     /// git took or let go of its index lock, or moved HEAD.
     Git {
-        /// HEAD points elsewhere.
+        /// HEAD points at another commit than at the last look (a commit, checkout or reset).
         head_moved: bool,
-        /// `.git/index.lock` exists.
+        /// `.git/index.lock` exists: git is writing, so the tree is not looked at until it is gone.
         index_locked: bool,
     },
     /// The OS dropped events: the next look covers the whole tree.
@@ -129,7 +129,7 @@ pub enum Input {
     },
     /// The settle timings changed (config reload, a `.cxd.toml` edit).
     Timing {
-        /// Quiet period.
+        /// Quiet period (`settle.quiet_ms`).
         quiet: Duration,
         /// Cap from the first unreviewed edit.
         max_wait: Duration,
@@ -147,9 +147,9 @@ pub enum Input {
     /// Someone asked for a review now; `retry_halted` when a halt should not stop it (`cxd
     /// review` does, the gate and the stop hook do not).
     ReviewAsked {
-        /// Against HEAD.
+        /// Every uncommitted change against HEAD, not only what changed since the last review.
         all: bool,
-        /// Clear a halt.
+        /// Run even when halted, clearing the halt.
         retry_halted: bool,
     },
     /// Someone asks whether the newest review covers the tree.
@@ -170,7 +170,7 @@ pub enum Effect {
     /// Snapshot the tree (the whole tree when `full`, else the paths the watcher reported),
     /// diff it, record the burst, then report `Inspected(why, ..)`.
     Inspect {
-        /// What for.
+        /// Why the actor looks, carried back in `Inspected` to decide what follows.
         why: Why,
         /// Look at every file, not only the reported ones.
         full: bool,
@@ -219,7 +219,7 @@ pub enum Refusal {
     PlanQueued,
 }
 
-/// The workspace's review cycle.
+/// The workspace's review cycle as a pure state machine: inputs in, effects out, no I/O.
 #[derive(Debug, Clone)]
 pub struct Machine {
     phase: Phase,

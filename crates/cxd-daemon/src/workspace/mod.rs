@@ -37,13 +37,13 @@ pub type Started = oneshot::Sender<Result<Option<oneshot::Receiver<Response>>, R
 /// What the registry may ask a workspace.
 #[derive(Debug)]
 pub enum Command {
-    /// Review now.
+    /// Review now, skipping the quiet period.
     Review {
         /// Against HEAD instead of the last review.
         all: bool,
-        /// Model override.
+        /// Model for this review only (None: the config's `review.model`).
         model: Option<String>,
-        /// Effort override.
+        /// Reasoning effort for this review only (None: the config's `review.effort`).
         effort: Option<String>,
         /// manual | agent | stop
         trigger: Trigger,
@@ -52,7 +52,7 @@ pub enum Command {
         /// Answered when the review starts (or why it cannot), then when it ends.
         started: Started,
     },
-    /// Pause or unpause.
+    /// `cxd pause` (true) or `cxd unpause` (false), answered with a sentence for the user.
     Pause(bool, oneshot::Sender<Response>),
     /// Show or change the thread.
     Session(SessionAction, oneshot::Sender<Response>),
@@ -64,7 +64,7 @@ pub enum Command {
     Refresh,
     /// Validate a plan; answered like `Review`.
     Plan {
-        /// The plan text.
+        /// The plan's text as the agent wrote it.
         text: String,
         /// Answered when the validation starts (or why it cannot), then when it ends.
         started: Started,
@@ -73,9 +73,9 @@ pub enum Command {
     Trust(bool, oneshot::Sender<Response>),
     /// The agent edited this file (absolute): attribute it, settle from now.
     AgentEdit {
-        /// The file.
+        /// The edited file, absolute; it need not exist any more.
         file: PathBuf,
-        /// The agent's session.
+        /// The agent's session id; findings are passed on to that session once.
         session: String,
     },
 }
@@ -83,9 +83,9 @@ pub enum Command {
 /// The registry's handle on a running workspace actor.
 #[derive(Debug)]
 pub struct WorkspaceHandle {
-    /// Work-tree root.
+    /// The work-tree root, canonical: the registry's key for it.
     pub root: PathBuf,
-    /// The store row id.
+    /// The `workspaces` row id, as findings and reviews refer to it.
     pub id: i64,
     view: watch::Receiver<View>,
     commands: mpsc::Sender<Command>,
@@ -93,7 +93,7 @@ pub struct WorkspaceHandle {
     task: JoinHandle<()>,
 }
 
-/// What the actor publishes.
+/// What the actor publishes on every change, so status never waits on a busy actor.
 #[derive(Debug, Clone)]
 struct View {
     status: WorkspaceStatus,
@@ -102,7 +102,7 @@ struct View {
 }
 
 impl WorkspaceHandle {
-    /// The workspace's status now.
+    /// The workspace's status now, with the settle countdown and time in state computed at the call.
     pub fn view(&self) -> WorkspaceStatus {
         let v = self.view.borrow();
         let mut s = v.status.clone();
@@ -114,7 +114,7 @@ impl WorkspaceHandle {
         s
     }
 
-    /// The actor's inbox.
+    /// A sender to the actor's inbox, for requests to queue commands on.
     pub fn commands(&self) -> mpsc::Sender<Command> {
         self.commands.clone()
     }

@@ -10,7 +10,7 @@ use super::{FindingRow, get, public_id};
 use crate::store::StoreError;
 use crate::store::events::{self, NewEvent};
 
-/// A change the user makes to a finding's status (a review's own resolution is [`resolve`]).
+/// A change the user makes to a finding's status (a review's own resolution is [`super::resolve`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserChange {
     /// `cxd dismiss`: it stops counting as open.
@@ -70,7 +70,7 @@ pub enum Refusal {
     Already {
         /// The finding's row id.
         id: i64,
-        /// Its status, unchanged.
+        /// Its status now, which the change would not alter (e.g. dismissing a dismissed one).
         status: FindingStatus,
     },
 }

@@ -11,22 +11,22 @@ mod lifecycle;
 
 pub use lifecycle::{Changed, Refusal, UserChange, change_status};
 
-/// A stored finding.
+/// A stored finding: what Codex said plus where it is in its lifecycle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FindingRow {
     /// Row id (shown as `F<id>`).
     pub id: i64,
-    /// The workspace row.
+    /// The `workspaces` row id of the workspace it was found in.
     pub workspace_id: i64,
     /// What Codex said (capped on the way in).
     pub finding: Finding,
-    /// open | resolved | dismissed
+    /// Where it is in its lifecycle: only open findings count and block.
     pub status: FindingStatus,
-    /// The review that opened it.
+    /// The `reviews` row id of the review that opened it.
     pub first_review: i64,
     /// The last review that saw it (or resolved it).
     pub last_review: i64,
-    /// The dismissal reason.
+    /// The note given with the user's last status change, e.g. a dismissal's reason (None: none given).
     pub status_note: Option<String>,
 }
 
@@ -37,7 +37,7 @@ impl FindingRow {
     }
 }
 
-/// `F<id>`.
+/// The id users see and type for a finding row: `F` and the row id (`F12`).
 pub fn public_id(id: i64) -> String {
     format!("F{id}")
 }
@@ -145,7 +145,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
     })
 }
 
-/// One finding.
+/// One finding by row id; None when there is none.
 pub fn get(conn: &Connection, id: i64) -> Result<Option<FindingRow>, StoreError> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM findings WHERE id = ?1"),

@@ -18,9 +18,9 @@ pub struct RenderInputs<'a> {
     pub exe: &'a Path,
     /// The PATH the daemon (and the codex it starts) sees.
     pub path: &'a OsStr,
-    /// The user's home directory.
+    /// The user's home directory, the daemon's working directory under launchd.
     pub home: &'a Path,
-    /// cxd's state directory.
+    /// cxd's state directory, set as `CXD_STATE_DIR` so the service uses the one this client uses.
     pub state_dir: &'a Path,
 }
 
