@@ -181,7 +181,11 @@ fn prompt_files(call: &Value) -> Vec<String> {
         .lines()
         .skip(1)
         .map_while(|l| l.strip_prefix("- "))
-        .map(|l| l.rsplit_once(" (").map_or(l, |(p, _)| p).to_string())
+        // Each path is a JSON string (the prompt keeps repository text as data).
+        .map(|l| {
+            let quoted = l.rsplit_once(" (").map_or(l, |(p, _)| p);
+            serde_json::from_str::<String>(quoted).unwrap_or_else(|_| quoted.to_owned())
+        })
         .collect()
 }
 
