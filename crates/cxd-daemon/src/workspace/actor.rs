@@ -279,15 +279,7 @@ impl Actor {
             }
             Effect::Refuse(why) => {
                 let reply = self.refusal(why);
-                match self.asker.take() {
-                    Some(Asker::Review { started, .. } | Asker::Plan { started, .. }) => {
-                        let _ = started.send(Err(reply));
-                    }
-                    Some(Asker::Check(tx)) => {
-                        let _ = tx.send(Err(reply));
-                    }
-                    None => {}
-                }
+                self.answer_no(reply);
             }
             Effect::RefuseQueuedPlan(why) => {
                 if let Some((_, waiter)) = self.queued_plan.take() {
@@ -304,21 +296,10 @@ impl Actor {
                     let _ = tx.send(Ok(up_to_date));
                 }
             }
-            Effect::Fail(message) => {
-                let reply = Response::Error(ErrorReply {
-                    kind: ErrorKind::Internal,
-                    message,
-                });
-                match self.asker.take() {
-                    Some(Asker::Review { started, .. } | Asker::Plan { started, .. }) => {
-                        let _ = started.send(Err(reply));
-                    }
-                    Some(Asker::Check(tx)) => {
-                        let _ = tx.send(Err(reply));
-                    }
-                    None => {}
-                }
-            }
+            Effect::Fail(message) => self.answer_no(Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message,
+            })),
             Effect::Warn(e) => self.warn(format!("cannot snapshot the work tree: {e}")),
             Effect::Cancel => {
                 if let Some(r) = &self.running {
@@ -366,6 +347,19 @@ impl Actor {
                 self.start_review(change, Trigger::Manual, None, None, Vec::new())
                     .await;
             }
+        }
+    }
+
+    /// Tell the asker, whoever it is, no.
+    fn answer_no(&mut self, reply: Response) {
+        match self.asker.take() {
+            Some(Asker::Review { started, .. } | Asker::Plan { started, .. }) => {
+                let _ = started.send(Err(reply));
+            }
+            Some(Asker::Check(tx)) => {
+                let _ = tx.send(Err(reply));
+            }
+            None => {}
         }
     }
 
