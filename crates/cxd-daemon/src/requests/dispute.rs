@@ -2,7 +2,7 @@
 //! its audit entry are one store transaction; the next review carries it and rules on it.
 
 use cxd_proto::domain::Author;
-use cxd_proto::limits::MAX_DISPUTE_REASON;
+use cxd_proto::limits::check_dispute_reason;
 use cxd_proto::status::Finding;
 use cxd_proto::{ErrorKind, Response};
 
@@ -58,18 +58,9 @@ pub(super) async fn answer(
     Response::Disputed(Box::new(Finding::from(row)))
 }
 
-/// A reason must say something and stay within [`MAX_DISPUTE_REASON`]; a session id is short.
+/// A reason must say something and stay within 4 KiB; a session id is short.
 fn check(reason: &str, session: Option<&str>) -> Result<(), String> {
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err("the reason is empty: say why the finding is wrong (--reason TEXT)".into());
-    }
-    if reason.len() > MAX_DISPUTE_REASON {
-        return Err(format!(
-            "the reason is {} bytes; at most {MAX_DISPUTE_REASON} are accepted: shorten it to the argument Codex should weigh",
-            reason.len()
-        ));
-    }
+    check_dispute_reason(reason)?;
     if session.is_some_and(|s| s.len() > MAX_SESSION || s.chars().any(char::is_control)) {
         return Err(format!(
             "the session id is not one (at most {MAX_SESSION} characters, no control characters)"
@@ -80,6 +71,8 @@ fn check(reason: &str, session: Option<&str>) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use cxd_proto::limits::MAX_DISPUTE_REASON;
+
     use super::*;
 
     #[test]
