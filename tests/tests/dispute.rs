@@ -55,10 +55,7 @@ fn stderr(out: &Output) -> String {
 
 /// The prompt of the `n`th codex call (from 0).
 fn prompt(env: &TestEnv, n: usize) -> String {
-    env.codex_calls()[n]["prompt"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    env.codex_calls()[n]["prompt"].as_str().unwrap().to_owned()
 }
 
 #[test]
@@ -227,7 +224,11 @@ fn disputing_an_unknown_or_closed_finding_or_with_a_5k_reason_is_refused() {
 
     let out = env.run(&["dispute", "F9", "--reason", "r"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("there is no finding F9"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("there is no finding F9"),
+        "{}",
+        stderr(&out)
+    );
     let out = env.run(&["dispute", "F2", "--reason", "r"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -246,11 +247,21 @@ fn disputing_an_unknown_or_closed_finding_or_with_a_5k_reason_is_refused() {
     );
     let out = env.run(&["dispute", "F1", "--reason", "  "]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("the reason is empty"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the reason is empty"),
+        "{}",
+        stderr(&out)
+    );
 
     assert!(env.log_kind("dispute").is_empty());
     let all = findings_json(&env, &repo);
-    assert!(all.as_array().unwrap().iter().all(|f| f["dispute"].is_null()), "{all}");
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["dispute"].is_null()),
+        "{all}"
+    );
     // A dispute waiting for its ruling cannot be stacked.
     env.ok(&["dispute", "F1", "--reason", "first"]);
     let out = env.run(&["dispute", "F1", "--reason", "second"]);
@@ -268,7 +279,10 @@ fn a_ruling_outside_withdraw_and_uphold_fails_the_answer_and_closes_nothing() {
     let (env, repo) = setup();
     env.script_codex(&json!([
         answer(vec![finding("overflow")], json!([])),
-        answer(vec![], json!([{"id": "F1", "ruling": "dismiss", "reply": "r"}])),
+        answer(
+            vec![],
+            json!([{"id": "F1", "ruling": "dismiss", "reply": "r"}])
+        ),
     ]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);

@@ -474,8 +474,12 @@ fn dispute_json_and_rulings_in_findings_json() {
         0,
     );
     ws.snapshot("dispute", &disputed);
-    ws.env
-        .ok(&["dispute", "F2", "--reason", "empty input is rejected upstream"]);
+    ws.env.ok(&[
+        "dispute",
+        "F2",
+        "--reason",
+        "empty input is rejected upstream",
+    ]);
     ws.json(&["review", ws.r(), "--wait", "--json"], 0);
     ws.snapshot(
         "findings_ruled",

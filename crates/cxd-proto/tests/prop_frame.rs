@@ -225,14 +225,14 @@ fn request() -> impl Strategy<Value = Request> {
                 reset,
                 told
             }),
-        (text(), text(), word(Author::ALL), opt(text())).prop_map(
-            |(id, reason, by, session)| Request::Dispute {
+        (text(), text(), word(Author::ALL), opt(text())).prop_map(|(id, reason, by, session)| {
+            Request::Dispute {
                 id,
                 reason,
                 by,
-                session
+                session,
             }
-        ),
+        }),
     ]
 }
 

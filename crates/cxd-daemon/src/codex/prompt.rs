@@ -152,8 +152,7 @@ fn disputed_findings(out: &mut String, disputes: &[DisputedFinding]) {
     for d in disputes.iter().take(MAX_PROMPT_DISPUTES) {
         let f = &d.finding;
         let title = cxd_proto::limits::truncate(&f.title, MAX_PROMPT_TITLE);
-        let reason =
-            cxd_proto::limits::truncate(&d.reason, cxd_proto::limits::MAX_DISPUTE_REASON);
+        let reason = cxd_proto::limits::truncate(&d.reason, cxd_proto::limits::MAX_DISPUTE_REASON);
         /// One dispute as a JSON line, fields in this order.
         #[derive(serde::Serialize)]
         struct Line<'a> {

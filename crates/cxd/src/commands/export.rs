@@ -139,7 +139,10 @@ pub fn sarif(findings: &[Finding], root: &Path) -> Value {
                 "partialFingerprints".into(),
                 json!({"cxdFindingId/v1": f.id}),
             );
-            if matches!(f.status, FindingStatus::Dismissed | FindingStatus::Withdrawn) {
+            if matches!(
+                f.status,
+                FindingStatus::Dismissed | FindingStatus::Withdrawn
+            ) {
                 r.insert("suppressions".into(), json!([{"kind": "external"}]));
             }
             r.insert(

@@ -165,9 +165,13 @@ fn post_tool_use(paths: &Paths, input: &Value) -> Option<String> {
         return None;
     }
     let context = format!(
-        "cxd: Codex reviewed your recent changes and found {} open problem(s):\n{}Fix them, or explain why they are not problems.",
+        "cxd: Codex reviewed your recent changes and found {} open problem(s):\n{}Fix them. If one is not a real problem, dispute it and Codex rules on your argument at the next review:\n{}",
         findings.len(),
-        finding_lines(&findings, findings.len() as u64, true)
+        finding_lines(&findings, findings.len() as u64, true),
+        dispute_command(
+            findings.first().map_or("F1", |f| f.id.as_str()),
+            &session(input)
+        )
     );
     output(
         &json!({"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": context}}),

@@ -210,7 +210,10 @@ pub fn finding_block(f: &Finding) -> String {
 /// Where a dispute stands, in one line: Codex's ruling and reply, or that it waits for one.
 pub fn ruling_text(d: &cxd_proto::status::Dispute) -> String {
     let reply = d.reply.as_deref().unwrap_or_default();
-    let review = d.review.map(|r| format!(" (review #{r})")).unwrap_or_default();
+    let review = d
+        .review
+        .map(|r| format!(" (review #{r})"))
+        .unwrap_or_default();
     match d.ruling {
         None => "waiting for the next review's ruling".into(),
         Some(cxd_proto::domain::Ruling::Uphold) => {

@@ -214,10 +214,7 @@ pub fn rule(
 /// Codex's reply kept to one line of at most [`limits::MAX_REPLY`] bytes: it is shown in lists
 /// and in the stop hook's reason.
 fn one_line(text: &str) -> String {
-    let flat: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     truncate(&flat, limits::MAX_REPLY).into_owned()
 }
 

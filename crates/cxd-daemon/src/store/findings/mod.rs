@@ -164,7 +164,11 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
             .map(|text| serde_json::from_str(&text))
             .transpose()
             .map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(15, rusqlite::types::Type::Text, Box::new(e))
+                rusqlite::Error::FromSqlConversionFailure(
+                    15,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
             })?,
     })
 }

@@ -341,7 +341,10 @@ fn a_dispute_and_its_audit_entry_are_written_together() {
             "session": "sess-1", "reason": "freed in drop"})
     );
     // The list and the page read the dispute too.
-    assert_eq!(list(&conn, ws, false).unwrap()[0].dispute, changed.row.dispute);
+    assert_eq!(
+        list(&conn, ws, false).unwrap()[0].dispute,
+        changed.row.dispute
+    );
 
     // A dispute with a failing audit entry leaves no dispute either.
     let other = open_many(&conn, ws, 1, &[finding("race")]).unwrap()[0];
@@ -395,7 +398,11 @@ fn a_refused_dispute_writes_nothing() {
     assert_eq!(get(&conn, ids[1]).unwrap().unwrap().dispute, None);
     let mut kinds = kinds_before;
     kinds.push("dispute".into());
-    assert_eq!(audit_kinds(&conn), kinds, "only the accepted dispute is logged");
+    assert_eq!(
+        audit_kinds(&conn),
+        kinds,
+        "only the accepted dispute is logged"
+    );
 }
 
 #[test]
