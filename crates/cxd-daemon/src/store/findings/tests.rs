@@ -471,3 +471,33 @@ fn rulings_withdraw_or_uphold_disputed_findings_and_ignore_the_rest() {
         .unwrap();
     assert_eq!(open_counts(&conn, ws).unwrap().high, 3);
 }
+
+/// A review asked for with no change runs only for a dispute no prompt has carried yet.
+#[test]
+fn only_a_dispute_newer_than_the_last_shown_is_unseen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = crate::store::open_connection(&dir.path().join("db")).unwrap();
+    let ws = crate::store::workspaces::add(&conn, std::path::Path::new("/w"), "t")
+        .unwrap()
+        .id;
+    let ids = open_many(&conn, ws, 1, &[finding("a"), finding("b")]).unwrap();
+    assert!(!unseen_disputes(&list(&conn, ws, false).unwrap(), 0));
+    dispute(&mut conn, ids[0], &new_dispute("r"), "t")
+        .unwrap()
+        .unwrap();
+    let open = list(&conn, ws, false).unwrap();
+    let shown = open[0].dispute.as_ref().unwrap().id;
+    assert!(unseen_disputes(&open, 0));
+    assert!(!unseen_disputes(&open, shown), "shown already");
+    dispute(&mut conn, ids[1], &new_dispute("r"), "t")
+        .unwrap()
+        .unwrap();
+    assert!(unseen_disputes(&list(&conn, ws, false).unwrap(), shown));
+    // Ruled, nothing waits any more.
+    let rulings = [
+        ruling(ids[0], cxd_proto::domain::Ruling::Uphold, "no"),
+        ruling(ids[1], cxd_proto::domain::Ruling::Uphold, "no"),
+    ];
+    rule(&conn, ws, 2, &rulings, "t").unwrap();
+    assert!(!unseen_disputes(&list(&conn, ws, false).unwrap(), 0));
+}
