@@ -289,7 +289,13 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
             report.blocking_total, report.block_on, config.gate.max_rounds
         ));
     }
-    let example = report.blocking.first().map_or("F1", |f| f.id.as_str());
+    // The example names a finding not disputed yet, if there is one.
+    let example = report
+        .blocking
+        .iter()
+        .find(|f| f.dispute.is_none())
+        .or(report.blocking.first())
+        .map_or("F1", |f| f.id.as_str());
     let reason = format!(
         "Codex ({review}) found {} open problem(s) at or above {} in your changes:\n{}Fix them before finishing. If you believe a finding is wrong, do not ignore it: dispute it, and Codex rules on your argument at the next review (withdraw, or uphold with its reply):\n{}\nThe user can also run `cxd dismiss ID --reason ...`, or `cxd pause` to stop these checks. (Round {rounds} of {}.)",
         report.blocking_total,
