@@ -124,6 +124,7 @@ impl TestEnv {
             .env_remove("JOURNAL_STREAM")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("RUST_LOG")
+            .env_remove("CLAUDE_CODE_SESSION_ID")
             .env("NO_COLOR", "1")
             .env("HOME", &self.home)
             .env("XDG_RUNTIME_DIR", &self.runtime)

@@ -92,6 +92,11 @@ fn post_tool_use_attributes_the_edit_and_passes_findings_on_once() {
         ctx.contains("F1 [high] src.rs:3: overflow — fix: check the bound"),
         "{ctx}"
     );
+    // A finding the agent believes wrong is argued, not ignored: it is told how.
+    assert!(
+        ctx.contains("cxd dispute F1 --session sess-1 --reason"),
+        "{ctx}"
+    );
     let out = hook(
         &env,
         "post-tool-use",

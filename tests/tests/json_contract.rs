@@ -437,3 +437,52 @@ fn export_sarif_and_rdjsonl() {
         .collect();
     s.ws.snapshot("export_rdjsonl_all", &Value::Array(lines));
 }
+
+/// `cxd dispute --json` prints the finding with its dispute; after the ruling, `cxd findings
+/// --json` shows Codex's ruling and reply (withdrawn and upheld).
+#[test]
+fn dispute_json_and_rulings_in_findings_json() {
+    let ws = Ws::new();
+    ws.env.script_codex(&json!([
+        step(
+            "changes_requested",
+            "two problems",
+            vec![
+                finding("high", "bug", "src/lib.rs", (2, 2), "off by one", 0.9),
+                finding("medium", "edge-case", "README", (1, 1), "empty input", 0.7),
+            ],
+            &[],
+            500,
+        ),
+        {"answer": {"verdict": "approve", "summary": "ruled", "findings": [], "fixed_finding_ids": [],
+                    "rulings": [{"id": "F1", "ruling": "uphold", "reply": "the loop still reads one past the end"},
+                                {"id": "F2", "ruling": "withdraw", "reply": "the caller rejects empty input"}]},
+         "usage": {"input_tokens": 100, "cached_input_tokens": 25, "output_tokens": 10}},
+    ]));
+    ws.edit(&[("src/lib.rs", "fn main() {\n    run();\n}\n")]);
+    ws.json(&["review", ws.r(), "--wait", "--json"], 1);
+    let disputed = ws.json(
+        &[
+            "dispute",
+            "F1",
+            "--session",
+            "s-json",
+            "--reason",
+            "the bound is exclusive",
+            "--json",
+        ],
+        0,
+    );
+    ws.snapshot("dispute", &disputed);
+    ws.env.ok(&[
+        "dispute",
+        "F2",
+        "--reason",
+        "empty input is rejected upstream",
+    ]);
+    ws.json(&["review", ws.r(), "--wait", "--json"], 0);
+    ws.snapshot(
+        "findings_ruled",
+        &ws.json(&["findings", ws.r(), "--all", "--json"], 0),
+    );
+}

@@ -401,3 +401,115 @@ fn real_claude_code_runs_the_hooks_the_stop_gate_blocks_once_then_lets_it_finish
         run2.notices()
     );
 }
+
+/// The block reason tells the agent how to dispute; the (mock) model runs exactly that
+/// command through Claude Code's Bash tool, the next review carries the dispute, Codex
+/// withdraws the finding, and Claude may stop.
+#[test]
+fn real_claude_code_disputes_a_finding_with_the_command_the_block_reason_gave() {
+    let Some(claude) = real_claude() else { return };
+    let env = TestEnv::new();
+    env.write_config("[settle]\nquiet_ms = 1000\nmax_wait_ms = 5000\n[gate]\nstop_wait_s = 60\n");
+    let finding = json!({"severity": "high", "category": "bug", "file": "calc.rs", "line_start": 1,
+        "line_end": 1, "title": "add overflows on large inputs", "body": "u64 + u64 wraps",
+        "recommendation": "use checked_add", "confidence": 0.6});
+    env.script_codex(&json!([
+        {"answer": {"verdict": "changes_requested", "summary": "one bug", "findings": [finding], "fixed_finding_ids": []}},
+        {"answer": {"verdict": "approve", "summary": "ruled", "findings": [], "fixed_finding_ids": [],
+                    "rulings": [{"id": "F1", "ruling": "withdraw", "reply": "agreed: inputs are bounded by the caller"}]}},
+    ]));
+    let repo = init_repo(env.dir.path(), "repo");
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(cxd_bin(), bin.join("cxd")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = env
+        .cmd(&["init", "claude", repo.to_str().unwrap()])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The user lets the agent run `cxd dispute` (a Bash command) without asking.
+    std::fs::create_dir_all(env.home.join(".claude")).unwrap();
+    std::fs::write(
+        env.home.join(".claude/settings.json"),
+        json!({"permissions": {"allow": ["Bash(cxd dispute:*)"]}}).to_string(),
+    )
+    .unwrap();
+    let daemon = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+
+    let session = "c1a0de00-0000-4000-8000-000000000003";
+    let reason = "inputs are bounded to 2^20 by the only caller";
+    let command = format!("cxd dispute F1 --session {session} --reason \"{reason}\"");
+    let calc = repo.join("calc.rs");
+    let server = MockServer::start(
+        "mock_messages_server.py",
+        env.dir.path(),
+        "dispute",
+        &json!([
+            write_answer(&calc, "pub fn add(a: u64, b: u64) -> u64 { a + b }\n", "Adding add."),
+            "Added calc.rs.",
+            {"text": "That finding is wrong; disputing it.",
+             "tool_use": {"name": "Bash", "input": {"command": command, "description": "Dispute F1"}}},
+            "Disputed F1.",
+        ]),
+    );
+    let run = run_claude(
+        &env,
+        &claude,
+        &repo,
+        &bin,
+        &server,
+        session,
+        "Add an add function in calc.rs",
+    );
+    let turns = agent_turns(&server);
+    let diag = || {
+        format!(
+            "claude exit {}\nstdout:\n{}\nstderr:\n{}\nturns: {}\ncodex calls: {:#?}\nlog: {:#?}\ndaemon log:\n{}",
+            run.status,
+            run.stdout,
+            run.stderr,
+            turns.len(),
+            env.codex_calls(),
+            env.log_json(50),
+            daemon.log_text()
+        )
+    };
+    assert!(run.status.success(), "{}", diag());
+    assert_eq!(turns.len(), 4, "{}", diag());
+    let feedback = last_messages(&turns[2]);
+    assert!(
+        feedback.contains("Stop hook feedback")
+            && feedback.contains(&format!("cxd dispute F1 --session {session} --reason")),
+        "the block reason gave the command: {feedback}"
+    );
+    let disputes = env.log_kind("dispute");
+    assert_eq!(disputes.len(), 1, "{}", diag());
+    assert_eq!(disputes[0]["by"], "agent");
+    assert_eq!(disputes[0]["session"], session);
+    assert_eq!(disputes[0]["reason"], reason);
+    let calls = env.codex_calls();
+    assert_eq!(calls.len(), 2, "{}", diag());
+    assert!(
+        calls[1]["prompt"].as_str().unwrap().contains(reason),
+        "the next review saw the dispute"
+    );
+    let all: Value =
+        serde_json::from_str(&env.ok(&["findings", repo.to_str().unwrap(), "--all", "--json"]))
+            .unwrap();
+    assert_eq!(all[0]["status"], "withdrawn", "{all}");
+    assert_eq!(
+        all[0]["dispute"]["reply"],
+        "agreed: inputs are bounded by the caller"
+    );
+}

@@ -8,7 +8,7 @@ use cxd_proto::limits::{self, truncate};
 use cxd_proto::status;
 use serde::{Deserialize, Serialize};
 
-use crate::codex::prompt::OpenFinding;
+use crate::codex::prompt::{DisputedFinding, OpenFinding};
 use crate::store::findings::FindingRow;
 
 /// A finding's content, as Codex reports it and the store keeps it (the store adds its id,
@@ -75,6 +75,17 @@ impl From<&FindingRow> for status::Finding {
             status: row.status,
             first_review: row.first_review,
             last_review: row.last_review,
+            dispute: row.dispute.as_ref().map(|d| status::Dispute {
+                by: d.by,
+                reason: truncate(&d.reason, limits::MAX_DISPUTE_REASON).into_owned(),
+                at: d.at.clone(),
+                ruling: d.ruling,
+                reply: d
+                    .reply
+                    .as_ref()
+                    .map(|r| truncate(r, limits::MAX_REPLY).into_owned()),
+                review: d.review,
+            }),
         }
     }
 }
@@ -89,6 +100,16 @@ impl From<&FindingRow> for OpenFinding {
             title: row.finding.title.clone(),
         }
     }
+}
+
+/// A finding whose dispute waits for a ruling, as a prompt lists it (None: nothing to rule on).
+pub fn disputed(row: &FindingRow) -> Option<DisputedFinding> {
+    let d = row.pending_dispute()?;
+    Some(DisputedFinding {
+        finding: OpenFinding::from(row),
+        by: d.by,
+        reason: d.reason.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -116,6 +137,7 @@ mod tests {
             first_review: 1,
             last_review: 2,
             status_note: None,
+            dispute: None,
         }
     }
 

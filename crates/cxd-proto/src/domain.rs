@@ -161,6 +161,28 @@ words! {
         Resolved = "resolved",
         /// The user dismissed it.
         Dismissed = "dismissed",
+        /// Codex withdrew it after a dispute.
+        Withdrawn = "withdrawn",
+    }
+}
+
+words! {
+    /// Who disputed a finding (or edited a file): the agent, from its session, or a person.
+    Author("author") {
+        /// The coding agent (Claude Code), from one of its sessions.
+        Agent = "agent",
+        /// A person at a terminal.
+        Human = "human",
+    }
+}
+
+words! {
+    /// Codex's ruling on a disputed finding: a dispute is argued, then decided, not ignored.
+    Ruling("ruling") {
+        /// The objection is right: the finding is withdrawn and stops counting.
+        Withdraw = "withdraw",
+        /// The finding stands: it stays open with Codex's reply.
+        Uphold = "uphold",
     }
 }
 
@@ -221,7 +243,9 @@ impl ErrorClass {
 mod sql {
     use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-    use super::{ErrorClass, FindingStatus, Severity, Trigger, Verdict, WorkspaceState};
+    use super::{
+        Author, ErrorClass, FindingStatus, Ruling, Severity, Trigger, Verdict, WorkspaceState,
+    };
 
     macro_rules! sql {
         ($($name:ident),+) => {$(
@@ -250,7 +274,9 @@ mod sql {
         Trigger,
         WorkspaceState,
         FindingStatus,
-        ErrorClass
+        ErrorClass,
+        Author,
+        Ruling
     );
 }
 
@@ -292,6 +318,8 @@ mod tests {
         round_trips(WorkspaceState::ALL);
         round_trips(FindingStatus::ALL);
         round_trips(ErrorClass::ALL);
+        round_trips(Author::ALL);
+        round_trips(Ruling::ALL);
     }
 
     #[test]
@@ -322,7 +350,12 @@ mod tests {
                 "missing"
             ]
         );
-        assert_eq!(FindingStatus::WORDS, ["open", "resolved", "dismissed"]);
+        assert_eq!(
+            FindingStatus::WORDS,
+            ["open", "resolved", "dismissed", "withdrawn"]
+        );
+        assert_eq!(Author::WORDS, ["agent", "human"]);
+        assert_eq!(Ruling::WORDS, ["withdraw", "uphold"]);
         assert_eq!(ErrorClass::NotFound.as_str(), "not_found");
     }
 

@@ -21,6 +21,27 @@ pub const MAX_SUMMARY: usize = 8 * 1024;
 pub const MAX_RAW_ANSWER: usize = 16 * 1024;
 /// Most bytes kept of a failure message Codex printed (its stderr tail is kept besides).
 pub const MAX_ERROR: usize = 16 * 1024;
+/// Most bytes of a dispute's reason accepted (a longer one is refused, not cut: the disputer
+/// is there to shorten it).
+pub const MAX_DISPUTE_REASON: usize = 4 * 1024;
+/// Why a dispute's reason is refused (empty, or over [`MAX_DISPUTE_REASON`]): the client
+/// says so before sending, the daemon again before recording.
+pub fn check_dispute_reason(reason: &str) -> Result<(), String> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err("the reason is empty: say why the finding is wrong (--reason TEXT)".into());
+    }
+    if reason.len() > MAX_DISPUTE_REASON {
+        return Err(format!(
+            "the reason is {} bytes; at most {MAX_DISPUTE_REASON} are accepted: shorten it to the argument Codex should weigh",
+            reason.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Most bytes of Codex's reply to a dispute kept.
+pub const MAX_REPLY: usize = 1024;
 /// The highest line number a finding may point at; beyond it the finding has no lines.
 pub const MAX_LINE: i64 = 10_000_000;
 
@@ -44,6 +65,9 @@ pub fn wire_size(f: &Finding) -> usize {
     .map(|s| s.len() + 10)
     .sum::<usize>()
         + 64
+        + f.dispute.as_ref().map_or(0, |d| {
+            d.reason.len() + d.at.len() + d.reply.as_ref().map_or(0, String::len) + 64
+        })
 }
 
 /// How many of `findings`, from the first, fit in `budget` bytes (at least one, so that a

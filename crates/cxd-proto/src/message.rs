@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Severity, Trigger, WorkspaceState};
+use crate::domain::{Author, Severity, Trigger, WorkspaceState};
 use crate::status::{Finding, ReviewInfo, StatusReport};
 
 /// The first frame a client sends on every connection.
@@ -169,6 +169,17 @@ pub enum Request {
         /// Withdraw the trust instead, so the file's settings stop applying.
         revoke: bool,
     },
+    /// Dispute an open finding: the next review rules on it (withdraw or uphold).
+    Dispute {
+        /// The finding's id (`F12`).
+        id: String,
+        /// Why it is wrong (at most [`crate::limits::MAX_DISPUTE_REASON`] bytes).
+        reason: String,
+        /// Who disputes: the agent or a person.
+        by: Author,
+        /// The agent's session id, when the agent disputes.
+        session: Option<String>,
+    },
 }
 
 /// What `cxd session` does.
@@ -248,6 +259,8 @@ pub enum Response {
     Undelivered(Vec<Finding>),
     /// Blocked stops counted for the session.
     Rounds(u32),
+    /// The finding as it is after a dispute was recorded.
+    Disputed(Box<Finding>),
 }
 
 /// What `cxd gate` (and the stop hook) decide from.

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ErrorClass, FindingStatus, Severity, Trigger, Verdict, WorkspaceState};
+use crate::domain::{
+    Author, ErrorClass, FindingStatus, Ruling, Severity, Trigger, Verdict, WorkspaceState,
+};
 
 /// Everything `cxd status` shows: the daemon, then each workspace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,10 +220,31 @@ pub struct Finding {
     pub recommendation: String,
     /// How sure Codex is, from 0 to 1.
     pub confidence: f64,
-    /// Whether it still counts: only open findings block the gate.
+    /// open | resolved | dismissed | withdrawn: only open findings block the gate.
     pub status: FindingStatus,
     /// The id of the review that opened it (`cxd log` names reviews by it).
     pub first_review: i64,
     /// The last review that saw or resolved it.
     pub last_review: i64,
+    /// Its newest dispute and Codex's ruling on it (None: never disputed).
+    pub dispute: Option<Dispute>,
+}
+
+/// An objection to a finding and Codex's answer to it, so a finding believed wrong is argued
+/// (and decided) rather than ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispute {
+    /// agent (from a Claude Code session) or human.
+    pub by: Author,
+    /// Why the finding is wrong, in the disputer's words (at most
+    /// [`crate::limits::MAX_DISPUTE_REASON`] bytes).
+    pub reason: String,
+    /// When it was disputed, RFC 3339.
+    pub at: String,
+    /// withdraw | uphold; None until a review rules on it.
+    pub ruling: Option<Ruling>,
+    /// Codex's one-line reply with its ruling.
+    pub reply: Option<String>,
+    /// The review that ruled.
+    pub review: Option<i64>,
 }

@@ -13,10 +13,12 @@ use std::cell::Cell;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
-use cxd_proto::domain::{ErrorClass, FindingStatus, Severity, Trigger, Verdict, WorkspaceState};
+use cxd_proto::domain::{
+    Author, ErrorClass, FindingStatus, Ruling, Severity, Trigger, Verdict, WorkspaceState,
+};
 use cxd_proto::frame::{FrameError, check_len, encode_frame};
 use cxd_proto::message::{Event, FindingsPage, GateReport, LogEntry, ReviewDone, SessionAction};
-use cxd_proto::status::{Finding, ReviewInfo, Tokens};
+use cxd_proto::status::{Dispute, Finding, ReviewInfo, Tokens};
 use cxd_proto::{ErrorKind, ErrorReply, Hello, MAX_FRAME, Request, Response, read_frame};
 use proptest::prelude::*;
 
@@ -223,6 +225,14 @@ fn request() -> impl Strategy<Value = Request> {
                 reset,
                 told
             }),
+        (text(), text(), word(Author::ALL), opt(text())).prop_map(|(id, reason, by, session)| {
+            Request::Dispute {
+                id,
+                reason,
+                by,
+                session,
+            }
+        }),
     ]
 }
 
@@ -239,6 +249,25 @@ fn tokens() -> impl Strategy<Value = Tokens> {
     })
 }
 
+fn dispute() -> impl Strategy<Value = Dispute> {
+    (
+        word(Author::ALL),
+        text(),
+        text(),
+        opt(word(Ruling::ALL)),
+        opt(text()),
+        opt(any::<i64>()),
+    )
+        .prop_map(|(by, reason, at, ruling, reply, review)| Dispute {
+            by,
+            reason,
+            at,
+            ruling,
+            reply,
+            review,
+        })
+}
+
 fn finding() -> impl Strategy<Value = Finding> {
     (
         (text(), word(Severity::ALL), text(), path()),
@@ -249,12 +278,14 @@ fn finding() -> impl Strategy<Value = Finding> {
             any::<i64>(),
             any::<i64>(),
         ),
+        opt(dispute()),
     )
         .prop_map(
             |(
                 (id, severity, category, file),
                 (line_start, line_end, title, body, recommendation),
                 (confidence, status, first_review, last_review),
+                dispute,
             )| Finding {
                 id,
                 severity,
@@ -269,6 +300,7 @@ fn finding() -> impl Strategy<Value = Finding> {
                 status,
                 first_review,
                 last_review,
+                dispute,
             },
         )
 }
@@ -419,6 +451,7 @@ fn response() -> impl Strategy<Value = Response> {
             ),
         findings().prop_map(Response::Undelivered),
         any::<u32>().prop_map(Response::Rounds),
+        finding().prop_map(|f| Response::Disputed(Box::new(f))),
     ]
 }
 

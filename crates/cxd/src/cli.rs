@@ -62,8 +62,14 @@ pub enum Command {
     Trust(TrustArgs),
     /// Dismiss a finding: it no longer counts as open.
     Dismiss(DismissArgs),
-    /// Reopen a dismissed or resolved finding.
+    /// Reopen a dismissed, resolved or withdrawn finding.
     Reopen(ReopenArgs),
+    /// Argue that an open finding is wrong: the next review rules on it, `withdraw` (it
+    /// stops counting) or `uphold` (it stays open with Codex's reply).
+    ///
+    /// The dispute is the agent's with --session (the stop hook's block reason gives the
+    /// command line) or when CLAUDE_CODE_SESSION_ID is set; a person's otherwise.
+    Dispute(DisputeArgs),
     /// Exit 0 iff everything is reviewed and nothing open is at or above the threshold.
     ///
     /// Exit 1 and say why otherwise. With --wait, first reviews anything unreviewed (and waits
@@ -156,6 +162,22 @@ pub struct DismissArgs {
 pub struct ReopenArgs {
     /// The finding's id, e.g. F12.
     pub id: String,
+}
+
+/// `cxd dispute`
+#[derive(Debug, Args)]
+pub struct DisputeArgs {
+    /// The finding's id, e.g. F12.
+    pub id: String,
+    /// Why the finding is wrong (at most 4 KiB): Codex weighs it at the next review.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// The agent session disputing (Claude Code's session id): the dispute is the agent's.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Print the disputed finding as JSON (as `cxd findings --json` prints one).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `cxd gate`

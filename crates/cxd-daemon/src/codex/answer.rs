@@ -1,6 +1,6 @@
 //! The one shape Codex answers in (DESIGN §6), its strict JSON schema, and parsing it.
 
-use cxd_proto::domain::{Severity, Verdict};
+use cxd_proto::domain::{Ruling, Severity, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::finding::Finding;
@@ -37,6 +37,22 @@ pub struct Answer {
     pub findings: Vec<Finding>,
     /// Ids of earlier open findings the change fixes.
     pub fixed_finding_ids: Vec<String>,
+    /// One ruling per disputed finding the prompt listed. The schema requires it; an answer
+    /// without it (a model on an older schema) rules on nothing.
+    #[serde(default)]
+    pub rulings: Vec<AnswerRuling>,
+}
+
+/// Codex's decision on one disputed finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRuling {
+    /// The disputed finding's id (`F3`).
+    pub id: String,
+    /// withdraw | uphold (another word fails the parse)
+    pub ruling: Ruling,
+    /// One line: why.
+    pub reply: String,
 }
 
 /// The categories a finding may have: the schema's enum and the parser's check both use this list.
@@ -91,7 +107,7 @@ pub fn schema() -> serde_json::Value {
     serde_json::json!({
         "type": "object",
         "additionalProperties": false,
-        "required": ["verdict", "summary", "findings", "fixed_finding_ids"],
+        "required": ["verdict", "summary", "findings", "fixed_finding_ids", "rulings"],
         "properties": {
             "verdict": {"type": "string", "enum": ["approve", "changes_requested"]},
             "summary": {"type": "string"},
@@ -115,7 +131,20 @@ pub fn schema() -> serde_json::Value {
                     }
                 }
             },
-            "fixed_finding_ids": {"type": "array", "items": {"type": "string"}}
+            "fixed_finding_ids": {"type": "array", "items": {"type": "string"}},
+            "rulings": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["id", "ruling", "reply"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "ruling": {"type": "string", "enum": Ruling::WORDS},
+                        "reply": {"type": "string"}
+                    }
+                }
+            }
         }
     })
 }
@@ -168,6 +197,41 @@ mod tests {
         f["confidence"] = 3.into();
         let text = serde_json::json!({"verdict": "approve", "summary": "s", "findings": [f], "fixed_finding_ids": []});
         assert!(Answer::parse(&text.to_string()).is_err());
+    }
+
+    #[test]
+    fn rulings_parse_and_an_unknown_ruling_fails_the_schema() {
+        let text = serde_json::json!({"verdict": "approve", "summary": "s", "findings": [],
+            "fixed_finding_ids": [], "rulings": [
+                {"id": "F3", "ruling": "withdraw", "reply": "right, the caller checks"},
+                {"id": "F4", "ruling": "uphold", "reply": "still overflows"}]})
+        .to_string();
+        let a = Answer::parse(&text).unwrap();
+        assert_eq!(
+            a.rulings
+                .iter()
+                .map(|r| (r.id.as_str(), r.ruling))
+                .collect::<Vec<_>>(),
+            [("F3", Ruling::Withdraw), ("F4", Ruling::Uphold)]
+        );
+        assert_eq!(a.rulings[1].reply, "still overflows");
+        // Without rulings (an older schema): no rulings, not a failure.
+        let old = r#"{"verdict":"approve","summary":"","findings":[],"fixed_finding_ids":[]}"#;
+        assert!(Answer::parse(old).unwrap().rulings.is_empty());
+        for bad in [
+            serde_json::json!({"id": "F3", "ruling": "maybe", "reply": "r"}),
+            serde_json::json!({"id": "F3", "ruling": "withdraw"}),
+            serde_json::json!({"id": "F3", "ruling": "uphold", "reply": "r", "extra": 1}),
+        ] {
+            let text = serde_json::json!({"verdict": "approve", "summary": "s", "findings": [],
+                "fixed_finding_ids": [], "rulings": [bad]});
+            assert!(Answer::parse(&text.to_string()).is_err(), "{text}");
+        }
+        let rulings = &schema()["properties"]["rulings"]["items"];
+        assert_eq!(
+            rulings["properties"]["ruling"]["enum"],
+            serde_json::json!(["withdraw", "uphold"])
+        );
     }
 
     /// Every object in the schema is strict: no extra properties, all properties required.

@@ -17,7 +17,7 @@ use crate::codex::jsonl::{Activity, Usage};
 use crate::codex::runner::{self, Ending, RunOutcome, RunSpec};
 use crate::finding::Finding;
 use crate::store::events::NewEvent;
-use crate::store::findings::public_id;
+use crate::store::findings::{RulingInput, public_id};
 use crate::store::record::{Recorded, ReviewResult};
 use crate::store::reviews::{Finish, NewReview};
 use crate::store::{self, Store, StoreError};
@@ -70,6 +70,10 @@ pub struct JobResult {
     pub opened: Vec<i64>,
     /// Row ids of the findings this review marked resolved.
     pub resolved: Vec<i64>,
+    /// Disputed findings Codex withdrew.
+    pub withdrawn: Vec<i64>,
+    /// Disputed findings Codex upheld.
+    pub upheld: Vec<i64>,
     /// Tokens this review cost, as codex's `turn.completed` reported them.
     pub tokens: Usage,
     /// codex's exit code (None: killed by a signal or never started).
@@ -342,9 +346,18 @@ async fn settle_outcome(
         .as_ref()
         .map(|a| truncate(&a.summary, limits::MAX_SUMMARY).into_owned());
 
-    let (findings, fixed) = answer.map_or_else(Default::default, |a| {
+    let (findings, fixed, rulings) = answer.map_or_else(Default::default, |a| {
         let list = a.findings.iter().map(|f| recorded(f, &job.root)).collect();
-        (list, a.fixed_finding_ids)
+        let rulings = a
+            .rulings
+            .into_iter()
+            .map(|r| RulingInput {
+                id: r.id,
+                ruling: r.ruling,
+                reply: r.reply,
+            })
+            .collect();
+        (list, a.fixed_finding_ids, rulings)
     });
     let result = ReviewResult {
         workspace_id: ws,
@@ -353,6 +366,7 @@ async fn settle_outcome(
         thread_usage,
         findings,
         fixed,
+        rulings,
     };
     let audit = Audit {
         at: result.finish.finished_at.clone(),
@@ -367,9 +381,23 @@ async fn settle_outcome(
         tokens,
         thread_id: thread_id.clone(),
     };
-    let Recorded { opened, resolved } = store
+    let Recorded {
+        opened,
+        resolved,
+        rulings,
+    } = store
         .call(move |c| store::record::review_result(c, &result, |r| audit.event(r)))
         .await?;
+    for ignored in &rulings.ignored {
+        // A model's answer is input: a ruling on nothing disputed changes nothing.
+        tracing::warn!(
+            root = %job.root.display(),
+            review = review_id,
+            id = %ignored.id,
+            "ignored Codex's ruling: {}",
+            ignored.why
+        );
+    }
     Ok(JobResult {
         review_id,
         verdict,
@@ -377,6 +405,8 @@ async fn settle_outcome(
         thread_id,
         opened,
         resolved,
+        withdrawn: rulings.withdrawn,
+        upheld: rulings.upheld,
         tokens,
         exit_code,
     })
@@ -450,6 +480,8 @@ impl Audit {
                 "tokens": {"input": self.tokens.input, "cached_input": self.tokens.cached_input, "output": self.tokens.output},
                 "opened": ids(&r.opened),
                 "resolved": ids(&r.resolved),
+                "withdrawn": ids(&r.rulings.withdrawn),
+                "upheld": ids(&r.rulings.upheld),
                 "thread_id": self.thread_id,
             }),
         }

@@ -7,6 +7,7 @@
 
 mod agent_edit;
 mod approve;
+mod dispute;
 mod finding;
 mod findings;
 mod gate;
@@ -95,6 +96,12 @@ impl Handler {
             Request::Approve { path, note } => approve::answer(self, path, note).await.into(),
             Request::Dismiss { id, reason } => finding::dismiss(self, &id, reason).await.into(),
             Request::Reopen { id } => finding::reopen(self, &id).await.into(),
+            Request::Dispute {
+                id,
+                reason,
+                by,
+                session,
+            } => dispute::answer(self, &id, reason, by, session).await.into(),
             Request::Plan { path, text, wait } => plan::answer(self, path, text, wait).await,
             Request::AgentEdit { file, cwd, session } => {
                 agent_edit::answer(self, file, cwd, session).await.into()

@@ -96,6 +96,20 @@ const MIGRATIONS: &[&str] = &[
         session TEXT PRIMARY KEY,
         rounds INTEGER NOT NULL
     );",
+    // 5: disputes of findings and Codex's rulings on them.
+    "CREATE TABLE disputes (
+        id INTEGER PRIMARY KEY,
+        finding INTEGER NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
+        author TEXT NOT NULL,
+        session TEXT,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL,
+        ruling TEXT,
+        reply TEXT,
+        review INTEGER,
+        ruled_at TEXT
+    );
+    CREATE INDEX disputes_by_finding ON disputes(finding, id);",
 ];
 
 /// The schema version this build writes.

@@ -1,5 +1,6 @@
 //! A finished review's result in one transaction: the review row's ending, the thread's
-//! usage, the findings it opened and resolved, and its `review_finished` audit entry. Either
+//! usage, its rulings on disputed findings, the findings it opened and resolved, and its
+//! audit entries (`withdrawal`, `upheld`, `review_finished`). Either
 //! all of them are written or none is, so the audit trail never tells of a review the store
 //! does not hold (nor the other way round).
 
@@ -28,6 +29,8 @@ pub struct ReviewResult {
     pub findings: Vec<Finding>,
     /// The public ids Codex said are fixed.
     pub fixed: Vec<String>,
+    /// Codex's rulings on disputed findings.
+    pub rulings: Vec<findings::RulingInput>,
 }
 
 /// What the result did to the findings: their row ids.
@@ -37,6 +40,8 @@ pub struct Recorded {
     pub opened: Vec<i64>,
     /// Row ids of the findings this review marked resolved.
     pub resolved: Vec<i64>,
+    /// What the rulings did (withdrawn, upheld, ignored).
+    pub rulings: findings::Rulings,
 }
 
 /// Write `result` and the audit entry `audit` builds from what was opened and resolved, in
@@ -55,9 +60,15 @@ pub fn review_result(
         workspaces::set_thread_usage(&tx, ws, Some(thread), *usage)?;
     }
     let at = &result.finish.finished_at;
+    // Rulings first: a withdrawn finding is closed by its ruling, not also "fixed".
+    let rulings = findings::rule(&tx, ws, result.review_id, &result.rulings, at)?;
     let resolved = findings::resolve(&tx, ws, result.review_id, &result.fixed, at)?;
     let opened = findings::open_many(&tx, ws, result.review_id, &result.findings)?;
-    let recorded = Recorded { opened, resolved };
+    let recorded = Recorded {
+        opened,
+        resolved,
+        rulings,
+    };
     events::append(&tx, &audit(&recorded))?;
     tx.commit()
         .map_err(StoreError::query("commit review result"))?;
@@ -129,6 +140,7 @@ mod tests {
             thread_usage: Some(("thread-1".into(), (110, 20, 30))),
             findings: vec![finding("new a"), finding("new b")],
             fixed: vec![findings::public_id(old)],
+            rulings: Vec::new(),
         }
     }
 

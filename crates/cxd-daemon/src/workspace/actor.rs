@@ -91,6 +91,8 @@ pub(super) struct Actor {
     pub(super) agent_files: HashSet<PathBuf>,
     /// The agent session that reported them.
     pub(super) agent_session: Option<String>,
+    /// The newest dispute a prompt has carried (a dispute id; 0: none since the start).
+    pub(super) disputes_shown: i64,
     /// A plan waiting for the running review to end.
     pub(super) queued_plan: Option<(String, oneshot::Sender<Response>)>,
     /// What of the repository's `.cxd.toml` is broken or not applied, as last read.
@@ -146,6 +148,7 @@ impl Actor {
             last_tree: None,
             agent_files: HashSet::new(),
             agent_session: None,
+            disputes_shown: 0,
             queued_plan: None,
             config_warnings: Vec::new(),
             upkeep: Upkeep {

@@ -18,7 +18,7 @@ use super::tree::{Change, MAX_LOGGED_FILES};
 use super::wire::{ANSWER_FINDINGS, public_ids, review_info};
 use crate::codex::job::{self, Job, JobError, JobResult};
 use crate::codex::jsonl::Activity;
-use crate::codex::prompt::{self, ChangedFile, OpenFinding};
+use crate::codex::prompt::{self, ChangedFile, DisputedFinding, OpenFinding};
 use crate::snapshot::{Snapshot, upkeep};
 use crate::store;
 
@@ -51,9 +51,28 @@ impl Actor {
         self.summary.open.iter().map(OpenFinding::from).collect()
     }
 
+    /// The open findings whose disputes wait for a ruling, for Codex to rule on; remembers the
+    /// newest one shown, so that a review asked for without a change runs only for a dispute
+    /// no review has seen yet.
+    fn disputes_for_prompt(&mut self) -> Vec<DisputedFinding> {
+        let shown = self
+            .summary
+            .open
+            .iter()
+            .filter_map(|f| f.pending_dispute().map(|d| d.id))
+            .max();
+        self.disputes_shown = self.disputes_shown.max(shown.unwrap_or(0));
+        self.summary
+            .open
+            .iter()
+            .filter_map(crate::finding::disputed)
+            .collect()
+    }
+
     pub(super) async fn start_plan(&mut self, text: String, waiter: oneshot::Sender<Response>) {
         let config = self.config();
         let open = self.open_for_prompt();
+        let disputes = self.disputes_for_prompt();
         let ws = self.row.id;
         let revision = self
             .store
@@ -66,7 +85,7 @@ impl Actor {
             workspace_id: self.row.id,
             root: self.row.root.clone(),
             trigger: Trigger::Plan,
-            prompt: prompt::plan(&text, &open, revision),
+            prompt: prompt::plan(&text, &open, &disputes, revision),
             model: model.clone(),
             effort: effort.clone(),
             timeout: Duration::from_secs(config.review.timeout_s),
@@ -109,6 +128,7 @@ impl Actor {
         let model = model.unwrap_or_else(|| config.review.model.clone());
         let effort = effort.unwrap_or_else(|| config.review.effort.clone());
         let open = self.open_for_prompt();
+        let disputes = self.disputes_for_prompt();
         let files: Vec<ChangedFile> = change
             .diff
             .files
@@ -124,6 +144,7 @@ impl Actor {
             files: &files,
             diff: change.diff.unified.as_deref(),
             open: &open,
+            disputes: &disputes,
         });
         let job = Job {
             workspace_id: self.row.id,
@@ -285,6 +306,8 @@ impl Actor {
         for (kind, ids) in [
             ("findings_opened", &outcome.opened),
             ("findings_resolved", &outcome.resolved),
+            ("findings_withdrawn", &outcome.withdrawn),
+            ("findings_upheld", &outcome.upheld),
         ] {
             if !ids.is_empty() {
                 self.ctx

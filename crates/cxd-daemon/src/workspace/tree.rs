@@ -178,7 +178,11 @@ impl Actor {
                 self.save_baseline(&change.base).await;
             }
         }
-        let found = if change.diff.is_empty() {
+        // A review asked for with no change still runs for a dispute no review has seen: the
+        // disputer waits for its ruling (the stop hook asks, then blocks or lets Claude stop).
+        let unseen_dispute = matches!(why, Why::Review { .. })
+            && store::findings::unseen_disputes(&self.summary.open, self.disputes_shown);
+        let found = if change.diff.is_empty() && !unseen_dispute {
             Inspection::Unchanged
         } else {
             Inspection::Changed

@@ -139,7 +139,10 @@ pub fn sarif(findings: &[Finding], root: &Path) -> Value {
                 "partialFingerprints".into(),
                 json!({"cxdFindingId/v1": f.id}),
             );
-            if f.status == FindingStatus::Dismissed {
+            if matches!(
+                f.status,
+                FindingStatus::Dismissed | FindingStatus::Withdrawn
+            ) {
                 r.insert("suppressions".into(), json!([{"kind": "external"}]));
             }
             r.insert(
@@ -304,6 +307,7 @@ mod tests {
             status: FindingStatus::Open,
             first_review: 1,
             last_review: 2,
+            dispute: None,
         }
     }
 

@@ -16,7 +16,7 @@ use cxd_proto::{Request, Response};
 use serde_json::{Value, json};
 
 use super::progress::until_answer;
-use super::review::location;
+use super::review::{location, ruling_text};
 use crate::cli::ClaudeHook;
 use crate::client::Client;
 use crate::exit::USAGE;
@@ -115,6 +115,9 @@ fn finding_lines(findings: &[Finding], total: u64, with_fix: bool) -> String {
         if with_fix && !f.recommendation.is_empty() {
             line.push_str(&format!(" — fix: {}", f.recommendation));
         }
+        if let Some(d) = &f.dispute {
+            line.push_str(&format!(" — disputed by {}; {}", d.by, ruling_text(d)));
+        }
         if out.len() + line.len() > MAX_REASON {
             out.push_str(&format!(
                 "- … and {} more (`cxd findings`)\n",
@@ -162,9 +165,13 @@ fn post_tool_use(paths: &Paths, input: &Value) -> Option<String> {
         return None;
     }
     let context = format!(
-        "cxd: Codex reviewed your recent changes and found {} open problem(s):\n{}Fix them, or explain why they are not problems.",
+        "cxd: Codex reviewed your recent changes and found {} open problem(s):\n{}Fix them. If one is not a real problem, dispute it and Codex rules on your argument at the next review:\n{}",
         findings.len(),
-        finding_lines(&findings, findings.len() as u64, true)
+        finding_lines(&findings, findings.len() as u64, true),
+        dispute_command(
+            findings.first().map_or("F1", |f| f.id.as_str()),
+            &session(input)
+        )
     );
     output(
         &json!({"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": context}}),
@@ -265,7 +272,7 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
     // The block tells the agent about these: the edit hook need not pass them on again.
     let told = report.blocking.iter().map(|f| f.id.clone()).collect();
     let rounds = match client.request(&Request::StopRound {
-        session,
+        session: session.clone(),
         reset: false,
         told,
     }) {
@@ -282,14 +289,38 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
             report.blocking_total, report.block_on, config.gate.max_rounds
         ));
     }
+    // The example names a finding not disputed yet, if there is one.
+    let example = report
+        .blocking
+        .iter()
+        .find(|f| f.dispute.is_none())
+        .or(report.blocking.first())
+        .map_or("F1", |f| f.id.as_str());
     let reason = format!(
-        "Codex ({review}) found {} open problem(s) at or above {} in your changes:\n{}Fix them before finishing. If one is not a real problem, say why; the user can run `cxd dismiss ID --reason ...`, or `cxd pause` to stop these checks. (Round {rounds} of {}.)",
+        "Codex ({review}) found {} open problem(s) at or above {} in your changes:\n{}Fix them before finishing. If you believe a finding is wrong, do not ignore it: dispute it, and Codex rules on your argument at the next review (withdraw, or uphold with its reply):\n{}\nThe user can also run `cxd dismiss ID --reason ...`, or `cxd pause` to stop these checks. (Round {rounds} of {}.)",
         report.blocking_total,
         report.block_on,
         finding_lines(&report.blocking, report.blocking_total, true),
+        dispute_command(example, &session),
         config.gate.max_rounds
     );
     output(&json!({"decision": "block", "reason": reason}))
+}
+
+/// The command line that disputes finding `id` as the agent of `session`. The session goes in
+/// only when it is a plain token (it comes from hook input and lands in a shell command).
+fn dispute_command(id: &str, session: &str) -> String {
+    let plain = !session.is_empty()
+        && session.len() <= 200
+        && session
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let session = if plain {
+        format!(" --session {session}")
+    } else {
+        String::new()
+    };
+    format!("  cxd dispute {id}{session} --reason \"why it is not a problem\"")
 }
 
 /// PreToolUse on ExitPlanMode: validate the plan; deny it with Codex's findings.
@@ -353,5 +384,22 @@ fn pre_tool_use(paths: &Paths, config: &Config, input: &Value) -> Option<String>
             "plan validation failed ({})",
             done.review.error_class.map_or("error", ErrorClass::as_str)
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dispute_command_names_the_session_only_when_it_is_a_plain_token() {
+        assert_eq!(
+            dispute_command("F3", "0b5e-11aa_x.y"),
+            "  cxd dispute F3 --session 0b5e-11aa_x.y --reason \"why it is not a problem\""
+        );
+        assert_eq!(
+            dispute_command("F3", "a; rm -rf ~"),
+            "  cxd dispute F3 --reason \"why it is not a problem\""
+        );
     }
 }

@@ -142,8 +142,28 @@ fn summary(kind: &str, data: &serde_json::Value) -> String {
             if !resolved.is_empty() {
                 s += &format!("; resolved {resolved}");
             }
+            for (key, word) in [("withdrawn", "withdrew"), ("upheld", "upheld")] {
+                let ids = list(key);
+                if !ids.is_empty() {
+                    s += &format!("; {word} {ids}");
+                }
+            }
             s
         }
+        "dispute" => format!(
+            "{} {} — by {}: {}",
+            data["finding"].as_str().unwrap_or("?"),
+            data["title"].as_str().unwrap_or(""),
+            data["by"].as_str().unwrap_or("?"),
+            data["reason"].as_str().unwrap_or("")
+        ),
+        "withdrawal" | "upheld" => format!(
+            "{} {} — review #{}: {}",
+            data["finding"].as_str().unwrap_or("?"),
+            data["title"].as_str().unwrap_or(""),
+            data["review"],
+            data["reply"].as_str().unwrap_or("")
+        ),
         "head_moved" => format!(
             "{} → {} ({count} file(s) changed by git; not reviewed)",
             short(data["from"].as_str()),

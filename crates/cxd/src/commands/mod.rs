@@ -51,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trust(args) => verdicts::trust(&paths, &args),
         Command::Dismiss(args) => verdicts::dismiss(&paths, &args),
         Command::Reopen(args) => verdicts::reopen(&paths, &args),
+        Command::Dispute(args) => verdicts::dispute(&paths, &args),
         Command::Gate(args) => gate::run(&paths, &args),
         Command::Events(args) => events::run(&paths, &args),
         Command::Plan(args) => plan::run(&paths, &args),

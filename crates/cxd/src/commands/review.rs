@@ -195,5 +195,32 @@ pub fn finding_block(f: &Finding) -> String {
     if !f.recommendation.is_empty() {
         let _ = writeln!(out, "      fix: {}", lines(&f.recommendation, "      "));
     }
+    if let Some(d) = &f.dispute {
+        let _ = writeln!(
+            out,
+            "      disputed by {}: {}",
+            d.by,
+            lines(&d.reason, "      ")
+        );
+        let _ = writeln!(out, "      {}", line(&ruling_text(d)));
+    }
     out
+}
+
+/// Where a dispute stands, in one line: Codex's ruling and reply, or that it waits for one.
+pub fn ruling_text(d: &cxd_proto::status::Dispute) -> String {
+    let reply = d.reply.as_deref().unwrap_or_default();
+    let review = d
+        .review
+        .map(|r| format!(" (review #{r})"))
+        .unwrap_or_default();
+    match d.ruling {
+        None => "waiting for the next review's ruling".into(),
+        Some(cxd_proto::domain::Ruling::Uphold) => {
+            format!("Codex upheld it{review}: {reply}")
+        }
+        Some(cxd_proto::domain::Ruling::Withdraw) => {
+            format!("Codex withdrew it{review}: {reply}")
+        }
+    }
 }

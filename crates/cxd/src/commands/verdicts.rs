@@ -1,15 +1,16 @@
-//! `cxd approve`, `cxd trust`, `cxd dismiss`, `cxd reopen`: the user's word on a tree, a
-//! repository's config or a finding.
+//! `cxd approve`, `cxd trust`, `cxd dismiss`, `cxd reopen`, `cxd dispute`: the user's (or
+//! the agent's) word on a tree, a repository's config or a finding.
 
 use std::process::ExitCode;
 
+use cxd_proto::domain::Author;
 use cxd_proto::paths::Paths;
 use cxd_proto::{Request, Response};
 
 use super::abs_path;
-use crate::cli::{ApproveArgs, DismissArgs, ReopenArgs, TrustArgs};
+use crate::cli::{ApproveArgs, DismissArgs, DisputeArgs, ReopenArgs, TrustArgs};
 use crate::client::Client;
-use crate::exit::{Failure, UNREACHABLE};
+use crate::exit::{Failure, UNREACHABLE, USAGE};
 
 fn say(paths: &Paths, request: &Request) -> anyhow::Result<ExitCode> {
     let mut client = Client::connect(paths)?;
@@ -61,4 +62,67 @@ pub fn reopen(paths: &Paths, args: &ReopenArgs) -> anyhow::Result<ExitCode> {
             id: args.id.clone(),
         },
     )
+}
+
+/// The environment variable Claude Code sets for the commands of a session.
+const SESSION_ENV: &str = "CLAUDE_CODE_SESSION_ID";
+
+/// Who disputes: the agent when a session is given or the environment names one, else a person.
+fn disputer(flag: Option<&str>, env: Option<String>) -> (Author, Option<String>) {
+    let session = flag
+        .map(str::to_owned)
+        .or(env)
+        .filter(|s| !s.trim().is_empty());
+    match session {
+        Some(s) => (Author::Agent, Some(s)),
+        None => (Author::Human, None),
+    }
+}
+
+pub fn dispute(paths: &Paths, args: &DisputeArgs) -> anyhow::Result<ExitCode> {
+    cxd_proto::limits::check_dispute_reason(&args.reason).map_err(|m| Failure::new(USAGE, m))?;
+    let (by, session) = disputer(args.session.as_deref(), std::env::var(SESSION_ENV).ok());
+    let mut client = Client::connect(paths)?;
+    let request = Request::Dispute {
+        id: args.id.clone(),
+        reason: args.reason.clone(),
+        by,
+        session,
+    };
+    match client.request(&request)? {
+        Response::Disputed(f) if args.json => {
+            println!("{}", crate::sanitize::json(&*f, true)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Response::Disputed(f) => {
+            println!(
+                "{}",
+                crate::sanitize::line(&format!(
+                    "disputed {} ({}) as {by}: the next review rules on it (withdraw or uphold); `cxd findings` shows the ruling",
+                    f.id, f.title
+                ))
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(Failure::new(UNREACHABLE, format!("unexpected reply: {other:?}")).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_makes_the_dispute_the_agents() {
+        assert_eq!(disputer(None, None), (Author::Human, None));
+        assert_eq!(disputer(Some(" "), None), (Author::Human, None));
+        assert_eq!(
+            disputer(Some("s1"), Some("env".into())),
+            (Author::Agent, Some("s1".into()))
+        );
+        assert_eq!(
+            disputer(None, Some("env".into())),
+            (Author::Agent, Some("env".into()))
+        );
+    }
 }

@@ -73,6 +73,24 @@ pub enum Refusal {
         /// Its status now, which the change would not alter (e.g. dismissing a dismissed one).
         status: FindingStatus,
     },
+    /// Only an open finding can be disputed.
+    #[error(
+        "{} is {status}: only an open finding can be disputed (`cxd reopen {}` first if it still matters)",
+        public_id(*id),
+        public_id(*id)
+    )]
+    NotOpen {
+        /// The finding's row id.
+        id: i64,
+        /// Its status, unchanged.
+        status: FindingStatus,
+    },
+    /// The finding's dispute has not been ruled on yet.
+    #[error(
+        "{} is already disputed and waits for the next review's ruling (`cxd findings` shows the dispute)",
+        public_id(*.0)
+    )]
+    AlreadyDisputed(i64),
 }
 
 /// A change made: the finding after it and its workspace's root.
@@ -82,6 +100,19 @@ pub struct Changed {
     pub row: FindingRow,
     /// Its workspace's root (None if the workspace is no longer stored).
     pub root: Option<PathBuf>,
+}
+
+/// The root of the workspace row `workspace_id` (None when it is no longer stored).
+pub(super) fn root_of(conn: &Connection, workspace_id: i64) -> Result<Option<PathBuf>, StoreError> {
+    let root: Option<String> = conn
+        .query_row(
+            "SELECT root FROM workspaces WHERE id = ?1",
+            params![workspace_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(StoreError::query("read finding's workspace"))?;
+    Ok(root.map(PathBuf::from))
 }
 
 /// Dismiss, reopen or resolve a finding for the user, and record it in the audit trail, in one
@@ -110,15 +141,7 @@ pub fn change_status(
         params![id, change.target(), note, at],
     )
     .map_err(StoreError::query("set finding status"))?;
-    let root: Option<String> = tx
-        .query_row(
-            "SELECT root FROM workspaces WHERE id = ?1",
-            params![before.workspace_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(StoreError::query("read finding's workspace"))?;
-    let root = root.map(PathBuf::from);
+    let root = root_of(&tx, before.workspace_id)?;
     events::append(
         &tx,
         &NewEvent {

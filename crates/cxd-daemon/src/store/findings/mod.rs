@@ -7,8 +7,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::StoreError;
 use crate::finding::Finding;
 
+mod dispute;
 mod lifecycle;
 
+pub use dispute::{
+    DisputeRow, Ignored, NewDispute, RulingInput, Rulings, dispute, rule, unseen_disputes,
+};
 pub use lifecycle::{Changed, Refusal, UserChange, change_status};
 
 /// A stored finding: what Codex said plus where it is in its lifecycle.
@@ -28,12 +32,21 @@ pub struct FindingRow {
     pub last_review: i64,
     /// The note given with the user's last status change, e.g. a dismissal's reason (None: none given).
     pub status_note: Option<String>,
+    /// Its newest dispute, ruled on or not.
+    pub dispute: Option<DisputeRow>,
 }
 
 impl FindingRow {
     /// The id users type: `F12`.
     pub fn public_id(&self) -> String {
         public_id(self.id)
+    }
+
+    /// Its dispute waiting for a ruling, if it is open and has one.
+    pub fn pending_dispute(&self) -> Option<&DisputeRow> {
+        self.dispute
+            .as_ref()
+            .filter(|d| d.ruling.is_none() && self.status == FindingStatus::Open)
     }
 }
 
@@ -119,9 +132,13 @@ pub fn resolve(
     Ok(done)
 }
 
+/// The columns [`from_row`] reads; the last is the newest dispute as one JSON object.
 const COLUMNS: &str =
     "id, workspace_id, severity, category, file, line_start, line_end, title, body,
-    recommendation, confidence, status, first_review, last_review, status_note";
+    recommendation, confidence, status, first_review, last_review, status_note,
+    (SELECT json_object('id', d.id, 'by', d.author, 'session', d.session, 'reason', d.reason,
+                        'at', d.at, 'ruling', d.ruling, 'reply', d.reply, 'review', d.review)
+     FROM disputes d WHERE d.finding = findings.id ORDER BY d.id DESC LIMIT 1)";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
     Ok(FindingRow {
@@ -142,6 +159,17 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
         first_review: r.get(12)?,
         last_review: r.get(13)?,
         status_note: r.get(14)?,
+        dispute: r
+            .get::<_, Option<String>>(15)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    15,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
     })
 }
 

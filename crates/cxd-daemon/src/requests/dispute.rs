@@ -1,0 +1,88 @@
+//! `cxd dispute`: the agent or a person argues that an open finding is wrong. The dispute and
+//! its audit entry are one store transaction; the next review carries it and rules on it.
+
+use cxd_proto::domain::Author;
+use cxd_proto::limits::check_dispute_reason;
+use cxd_proto::status::Finding;
+use cxd_proto::{ErrorKind, Response};
+
+use super::{Handler, error, internal};
+use crate::store::findings::{self, NewDispute};
+use crate::workspace::Command;
+
+/// Longest agent session id accepted (Claude Code's are UUIDs).
+const MAX_SESSION: usize = 200;
+
+/// Record a dispute of the open finding `id`: `reason` is the argument Codex will weigh.
+pub(super) async fn answer(
+    h: &Handler,
+    id: &str,
+    reason: String,
+    by: Author,
+    session: Option<String>,
+) -> Response {
+    let Some(row_id) = findings::parse_id(id) else {
+        return error(
+            ErrorKind::Usage,
+            format!("{id:?} is not a finding id (they look like F12; `cxd findings` lists them)"),
+        );
+    };
+    if let Err(why) = check(&reason, session.as_deref()) {
+        return error(ErrorKind::Usage, why);
+    }
+    let new = NewDispute {
+        by,
+        session: session.filter(|_| by == Author::Agent),
+        reason: reason.trim().to_owned(),
+    };
+    let at = crate::clock::now_rfc3339();
+    let result = h
+        .store
+        .call(move |c| findings::dispute(c, row_id, &new, &at))
+        .await;
+    let changed = match result {
+        Ok(Ok(changed)) => changed,
+        Ok(Err(refusal)) => return error(ErrorKind::Usage, refusal.to_string()),
+        Err(e) => return internal(e),
+    };
+    let row = &changed.row;
+    // Its workspace (if still watched) re-reads its open findings: the next prompt carries it.
+    if let Ok(w) = h.registry.lookup_id(row.workspace_id).await {
+        let _ = w.commands.send(Command::Refresh).await;
+    }
+    h.ctx.emit(
+        "dispute",
+        changed.root.clone(),
+        format!("{by} disputes {}: {}", row.public_id(), row.finding.title),
+    );
+    Response::Disputed(Box::new(Finding::from(row)))
+}
+
+/// A reason must say something and stay within 4 KiB; a session id is short.
+fn check(reason: &str, session: Option<&str>) -> Result<(), String> {
+    check_dispute_reason(reason)?;
+    if session.is_some_and(|s| s.len() > MAX_SESSION || s.chars().any(char::is_control)) {
+        return Err(format!(
+            "the session id is not one (at most {MAX_SESSION} characters, no control characters)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use cxd_proto::limits::MAX_DISPUTE_REASON;
+
+    use super::*;
+
+    #[test]
+    fn a_reason_is_checked_before_anything_is_written() {
+        assert!(check("the caller checks", None).is_ok());
+        assert!(check(&"x".repeat(MAX_DISPUTE_REASON), Some("sess-1")).is_ok());
+        let e = check(&"x".repeat(MAX_DISPUTE_REASON + 1), None).unwrap_err();
+        assert!(e.contains("at most 4096"), "{e}");
+        assert!(check("  \n", None).unwrap_err().contains("empty"));
+        assert!(check("r", Some(&"s".repeat(MAX_SESSION + 1))).is_err());
+        assert!(check("r", Some("a\nb")).is_err());
+    }
+}
