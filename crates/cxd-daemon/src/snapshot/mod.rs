@@ -25,6 +25,7 @@ mod compare;
 mod error;
 mod git;
 mod head;
+pub mod hunks;
 mod objects;
 mod parse;
 mod refresh;
