@@ -78,10 +78,10 @@ pub fn location(file: &str, line: i64) -> String {
 /// Words that say nothing about which problem a title names.
 const STOP_WORDS: &[&str] = &[
     "a", "an", "the", "is", "are", "was", "be", "been", "being", "of", "in", "on", "at", "to",
-    "for", "from", "by", "with", "and", "or", "but", "not", "no", "this", "that", "these",
-    "those", "it", "its", "as", "when", "which", "while", "into", "can", "could", "may",
-    "might", "should", "would", "will", "does", "do", "has", "have", "had", "than", "then",
-    "there", "here", "if", "so", "still", "yet", "also", "very", "line", "lines",
+    "for", "from", "by", "with", "and", "or", "but", "not", "no", "this", "that", "these", "those",
+    "it", "its", "as", "when", "which", "while", "into", "can", "could", "may", "might", "should",
+    "would", "will", "does", "do", "has", "have", "had", "than", "then", "there", "here", "if",
+    "so", "still", "yet", "also", "very", "line", "lines",
 ];
 
 /// A title's words as identity compares them: sorted, without duplicates (see the module
@@ -204,6 +204,8 @@ impl From<&FindingRow> for status::Finding {
             status: row.status,
             first_review: row.first_review,
             last_review: row.last_review,
+            seen: row.seen,
+            outdated: row.outdated,
         }
     }
 }
@@ -245,6 +247,9 @@ mod tests {
             first_review: 1,
             last_review: 2,
             status_note: None,
+            fingerprint: None,
+            seen: 2,
+            outdated: true,
         }
     }
 
@@ -352,7 +357,12 @@ mod identity_tests {
     fn two_problems_in_one_file_stay_two() {
         let a = at("src/main.rs", "bug", (2, 2), "Greeting text is hardcoded");
         // Same lines, another problem.
-        let b = at("src/main.rs", "bug", (2, 2), "Unchecked unwrap panics on bad input");
+        let b = at(
+            "src/main.rs",
+            "bug",
+            (2, 2),
+            "Unchecked unwrap panics on bad input",
+        );
         assert!(!same((&a, CODE), (&b, CODE)));
         // The same kind of mistake at two places.
         let c = at("src/main.rs", "bug", (10, 10), "Missing null check on user");

@@ -15,9 +15,11 @@ use crate::codex::argv::{Invocation, is_thread_id};
 use crate::codex::classify::{ErrorClass, classify};
 use crate::codex::jsonl::{Activity, Usage};
 use crate::codex::runner::{self, Ending, RunOutcome, RunSpec};
-use crate::finding::Finding;
+use crate::finding::{Finding, fingerprint};
+use crate::snapshot::TreeReader;
+use crate::snapshot::hunks::DiffHunks;
 use crate::store::events::NewEvent;
-use crate::store::findings::public_id;
+use crate::store::findings::{Reported, public_id};
 use crate::store::record::{Recorded, ReviewResult};
 use crate::store::reviews::{Finish, NewReview};
 use crate::store::{self, Store, StoreError};
@@ -53,6 +55,12 @@ pub struct Job {
     pub trees: (Option<String>, Option<String>),
     /// When the review was asked for (waiting for a slot counts in its duration).
     pub queued: Instant,
+    /// Reads the reviewed tree (`trees.1`): the lines a finding points at give its
+    /// fingerprint. None for a plan.
+    pub reader: Option<TreeReader>,
+    /// The reviewed diff's hunks, when stored findings' lines can follow them (the diff starts
+    /// at the tree they point into, and was small enough to be inline).
+    pub hunks: Option<DiffHunks>,
 }
 
 /// How it went.
@@ -70,6 +78,14 @@ pub struct JobResult {
     pub opened: Vec<i64>,
     /// Findings resolved.
     pub resolved: Vec<i64>,
+    /// Resolved findings reported again, open once more.
+    pub reopened: Vec<i64>,
+    /// Open findings reported again or listed as still open.
+    pub carried: Vec<i64>,
+    /// Dismissed findings reported again (still dismissed).
+    pub dismissed_seen: Vec<i64>,
+    /// Open findings whose lines the reviewed diff deleted.
+    pub outdated: Vec<i64>,
     /// Tokens this review cost.
     pub tokens: Usage,
     /// codex's exit code.
@@ -342,17 +358,23 @@ async fn settle_outcome(
         .as_ref()
         .map(|a| truncate(&a.summary, limits::MAX_SUMMARY).into_owned());
 
-    let (findings, fixed) = answer.map_or_else(Default::default, |a| {
-        let list = a.findings.iter().map(|f| recorded(f, &job.root)).collect();
-        (list, a.fixed_finding_ids)
+    // Lines follow only a diff Codex answered for: a failed review leaves the baseline where
+    // it was, and the next review's diff starts there again.
+    let hunks = answer.as_ref().and(job.hunks.clone());
+    let (findings, fixed, still_open) = answer.map_or_else(Default::default, |a| {
+        let list: Vec<Finding> = a.findings.iter().map(|f| recorded(f, &job.root)).collect();
+        (list, a.fixed_finding_ids, a.still_open_ids)
     });
+    let reported = placed(findings, job.reader.clone(), job.trees.1.clone()).await;
     let result = ReviewResult {
         workspace_id: ws,
         review_id,
         finish,
         thread_usage,
-        findings,
+        reported,
         fixed,
+        still_open,
+        hunks,
     };
     let audit = Audit {
         at: result.finish.finished_at.clone(),
@@ -367,7 +389,7 @@ async fn settle_outcome(
         tokens,
         thread_id: thread_id.clone(),
     };
-    let Recorded { opened, resolved } = store
+    let recorded = store
         .call(move |c| store::record::review_result(c, &result, |r| audit.event(r)))
         .await?;
     Ok(JobResult {
@@ -375,11 +397,68 @@ async fn settle_outcome(
         verdict,
         error,
         thread_id,
-        opened,
-        resolved,
+        opened: recorded.opened,
+        resolved: recorded.resolved,
+        reopened: recorded.reopened,
+        carried: recorded.carried,
+        dismissed_seen: recorded.dismissed_seen,
+        outdated: recorded.outdated,
         tokens,
         exit_code,
     })
+}
+
+/// Most findings of one answer whose lines are read for a fingerprint (each costs a git call);
+/// the rest are matched by title and place only.
+const MAX_FINGERPRINTED: usize = 50;
+
+/// The findings with the fingerprints of the lines they point at, read from the reviewed
+/// `tree` (none without a reader or a tree: a plan, or a file that is not in the tree).
+async fn placed(
+    findings: Vec<Finding>,
+    reader: Option<TreeReader>,
+    tree: Option<String>,
+) -> Vec<Reported> {
+    let (Some(reader), Some(tree)) = (reader, tree) else {
+        return findings
+            .into_iter()
+            .map(|finding| Reported {
+                finding,
+                fingerprint: None,
+            })
+            .collect();
+    };
+    let places: Vec<(String, String, i64, i64)> = findings
+        .iter()
+        .take(MAX_FINGERPRINTED)
+        .map(|f| (f.file.clone(), f.category.clone(), f.line_start, f.line_end))
+        .collect();
+    let task = tokio::task::spawn_blocking(move || {
+        places
+            .into_iter()
+            .map(|(file, category, start, end)| {
+                let lines = (start > 0).then(|| {
+                    let n = |l: i64| u64::try_from(l).unwrap_or(0);
+                    reader.lines(&tree, &file, n(start), n(end))
+                });
+                fingerprint(&file, &category, lines.flatten().as_deref())
+            })
+            .collect::<Vec<_>>()
+    });
+    // Without fingerprints findings still match by title and place: never lose one.
+    let mut prints = task.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "reading the lines of findings failed");
+        Vec::new()
+    });
+    prints.resize(findings.len(), None);
+    findings
+        .into_iter()
+        .zip(prints)
+        .map(|(finding, fingerprint)| Reported {
+            finding,
+            fingerprint,
+        })
+        .collect()
 }
 
 /// A finding of Codex's answer as it is stored: texts capped (so that answers stay under the
@@ -450,6 +529,11 @@ impl Audit {
                 "tokens": {"input": self.tokens.input, "cached_input": self.tokens.cached_input, "output": self.tokens.output},
                 "opened": ids(&r.opened),
                 "resolved": ids(&r.resolved),
+                "reopened": ids(&r.reopened),
+                "carried": ids(&r.carried),
+                "dismissed_seen": ids(&r.dismissed_seen),
+                "outdated": ids(&r.outdated),
+                "ignored_still_open_ids": r.ignored.iter().take(20).map(|s| truncate(s, 64)).collect::<Vec<_>>(),
                 "thread_id": self.thread_id,
             }),
         }

@@ -215,8 +215,16 @@ impl DiffHunks {
                         .is_some_and(|p| p.ends_with(",0"))
                 };
                 cursor = Some(Cursor {
-                    old: if len0('-') { old.saturating_add(1) } else { old },
-                    new: if len0('+') { new.saturating_add(1) } else { new },
+                    old: if len0('-') {
+                        old.saturating_add(1)
+                    } else {
+                        old
+                    },
+                    new: if len0('+') {
+                        new.saturating_add(1)
+                    } else {
+                        new
+                    },
                     run: None,
                 });
             } else if let Some(p) = line.strip_prefix("--- ") {
@@ -285,10 +293,10 @@ impl DiffHunks {
         // Walk the range line by line only across blocks; kept stretches are mapped whole.
         let mut line = start;
         while line <= end {
-            let block = f
-                .blocks
-                .iter()
-                .find(|b| b.old_len > 0 && (b.old_start..b.old_start.saturating_add(b.old_len)).contains(&line));
+            let block = f.blocks.iter().find(|b| {
+                b.old_len > 0
+                    && (b.old_start..b.old_start.saturating_add(b.old_len)).contains(&line)
+            });
             match block {
                 Some(b) => {
                     let (s, e) = if b.new_len > 0 {
@@ -341,11 +349,15 @@ impl DiffHunks {
         let mut shift: i128 = 0;
         for b in &f.blocks {
             // A block entirely before the line (an insertion at `line` goes before it too).
-            if b.old_start.saturating_add(b.old_len) <= line && !(b.old_len == 0 && b.old_start > line) {
+            if b.old_start.saturating_add(b.old_len) <= line
+                && !(b.old_len == 0 && b.old_start > line)
+            {
                 shift += i128::from(b.new_len) - i128::from(b.old_len);
             }
         }
-        u64::try_from(i128::from(line) + shift).unwrap_or(line).max(1)
+        u64::try_from(i128::from(line) + shift)
+            .unwrap_or(line)
+            .max(1)
     }
 
     /// Whether the change added or removed a line within `start..=end` of `file` (new

@@ -26,6 +26,7 @@ mod error;
 mod git;
 mod head;
 pub mod hunks;
+mod lines;
 mod objects;
 mod parse;
 mod refresh;
@@ -42,6 +43,7 @@ pub use error::SnapshotError;
 use error::io_err;
 use git::{Call, Git, Odb};
 use head::hex_line;
+pub use lines::TreeReader;
 
 /// Snapshots of one work tree, in a private index and object directory.
 #[derive(Debug)]

@@ -96,6 +96,12 @@ const MIGRATIONS: &[&str] = &[
         session TEXT PRIMARY KEY,
         rounds INTEGER NOT NULL
     );",
+    // 5: a finding's identity (the fingerprint of the lines it points at), how many reviews
+    // saw it, and whether the lines it pointed at were deleted.
+    "ALTER TABLE findings ADD COLUMN fingerprint TEXT;
+    ALTER TABLE findings ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE findings ADD COLUMN outdated INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX findings_by_identity ON findings(workspace_id, file, category, fingerprint);",
 ];
 
 /// The schema version this build writes.

@@ -304,6 +304,8 @@ mod tests {
             status: FindingStatus::Open,
             first_review: 1,
             last_review: 2,
+            seen: 1,
+            outdated: false,
         }
     }
 

@@ -7,9 +7,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::StoreError;
 use crate::finding::Finding;
 
+mod follow;
 mod lifecycle;
+mod merge;
 
+pub use follow::follow;
 pub use lifecycle::{Changed, Refusal, UserChange, change_status};
+pub use merge::{Merged, Reported, merge};
 
 /// A stored finding.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +32,14 @@ pub struct FindingRow {
     pub last_review: i64,
     /// The dismissal reason.
     pub status_note: Option<String>,
+    /// The fingerprint of the lines it points at ([`crate::finding::fingerprint`]); None for
+    /// a finding about no lines, or stored before fingerprints existed.
+    pub fingerprint: Option<String>,
+    /// How many reviews reported it (the first one included).
+    pub seen: u64,
+    /// The lines it pointed at were deleted by a later change: still open, and the next
+    /// review is asked about it explicitly.
+    pub outdated: bool,
 }
 
 impl FindingRow {
@@ -52,22 +64,36 @@ pub fn parse_id(text: &str) -> Option<i64> {
     digits.parse().ok().filter(|&n: &i64| n > 0)
 }
 
-/// Open findings from a review.
+/// Open findings from a review, without comparing them to those stored ([`merge`] does).
 pub fn open_many(
     conn: &Connection,
     workspace_id: i64,
     review: i64,
     list: &[Finding],
 ) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(list.len());
+    for f in list {
+        ids.push(open_one(conn, workspace_id, review, f, None)?);
+    }
+    Ok(ids)
+}
+
+/// Open one finding with its fingerprint; its row id.
+fn open_one(
+    conn: &Connection,
+    workspace_id: i64,
+    review: i64,
+    f: &Finding,
+    fingerprint: Option<&str>,
+) -> Result<i64, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO findings (workspace_id, severity, category, file, line_start, line_end, title, body,
-                                   recommendation, confidence, first_review, last_review)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                                   recommendation, confidence, first_review, last_review, fingerprint)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
         )
         .map_err(StoreError::query("open findings"))?;
-    let mut ids = Vec::with_capacity(list.len());
-    for f in list {
+    {
         stmt.execute(params![
             workspace_id,
             f.severity,
@@ -79,12 +105,12 @@ pub fn open_many(
             f.body,
             f.recommendation,
             f.confidence,
-            review
+            review,
+            fingerprint
         ])
         .map_err(StoreError::query("open findings"))?;
-        ids.push(conn.last_insert_rowid());
     }
-    Ok(ids)
+    Ok(conn.last_insert_rowid())
 }
 
 /// Resolve the open findings of this workspace whose public ids Codex listed as fixed.
@@ -121,7 +147,8 @@ pub fn resolve(
 
 const COLUMNS: &str =
     "id, workspace_id, severity, category, file, line_start, line_end, title, body,
-    recommendation, confidence, status, first_review, last_review, status_note";
+    recommendation, confidence, status, first_review, last_review, status_note, fingerprint, seen,
+    outdated";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
     Ok(FindingRow {
@@ -142,6 +169,9 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
         first_review: r.get(12)?,
         last_review: r.get(13)?,
         status_note: r.get(14)?,
+        fingerprint: r.get(15)?,
+        seen: u64::try_from(r.get::<_, i64>(16)?).unwrap_or(1),
+        outdated: r.get(17)?,
     })
 }
 
@@ -269,3 +299,6 @@ pub fn open_counts(conn: &Connection, workspace_id: i64) -> Result<SeverityCount
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod merge_tests;
