@@ -218,6 +218,7 @@ impl From<&FindingRow> for OpenFinding {
             severity: row.finding.severity,
             location: row.finding.location(),
             title: row.finding.title.clone(),
+            outdated: row.outdated,
         }
     }
 }
