@@ -285,15 +285,26 @@ impl Actor {
                 outcome.review_id,
                 class.as_str()
             ),
-            None => format!(
-                "review {}: {} — {} new finding(s), {} resolved, {} reopened, {} seen again",
-                outcome.review_id,
-                outcome.verdict,
-                outcome.opened.len(),
-                outcome.resolved.len(),
-                outcome.reopened.len(),
-                outcome.carried.len() + outcome.dismissed_seen.len()
-            ),
+            None => {
+                let mut msg = format!(
+                    "review {}: {} — {} new finding(s), {} resolved",
+                    outcome.review_id,
+                    outcome.verdict,
+                    outcome.opened.len(),
+                    outcome.resolved.len()
+                );
+                let again = outcome.carried.len() + outcome.dismissed_seen.len();
+                for (n, what) in [
+                    (outcome.reopened.len(), "reopened"),
+                    (again, "reported again"),
+                    (outcome.outdated.len(), "outdated"),
+                ] {
+                    if n > 0 {
+                        msg.push_str(&format!(", {n} {what}"));
+                    }
+                }
+                msg
+            }
         };
         self.ctx
             .emit("review_finished", Some(self.row.root.clone()), msg);

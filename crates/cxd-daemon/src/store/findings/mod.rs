@@ -126,7 +126,7 @@ pub fn resolve(
     for id in ids.iter().filter_map(|s| parse_id(s)) {
         let n = conn
             .execute(
-                "UPDATE findings SET status = ?5, last_review = ?3, status_at = ?4
+                "UPDATE findings SET status = ?5, last_review = ?3, status_at = ?4, outdated = 0
                  WHERE id = ?1 AND workspace_id = ?2 AND status = ?6",
                 params![
                     id,
