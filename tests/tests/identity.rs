@@ -92,7 +92,11 @@ impl Ws {
 #[test]
 fn a_repeat_offender_gives_one_finding_seen_three_times() {
     let ws = Ws::new(&json!([
-        answer(vec![finding("Greeting text is hardcoded", (2, 2))], &[], &[]),
+        answer(
+            vec![finding("Greeting text is hardcoded", (2, 2))],
+            &[],
+            &[]
+        ),
         answer(vec![finding("Hard-coded greeting text", (4, 4))], &[], &[]),
         answer(
             vec![finding("The greeting string is hardcoded", (5, 5))],
@@ -132,7 +136,11 @@ fn a_repeat_offender_gives_one_finding_seen_three_times() {
 #[test]
 fn a_dismissed_finding_reported_again_stays_dismissed() {
     let ws = Ws::new(&json!([
-        answer(vec![finding("Greeting text is hardcoded", (2, 2))], &[], &[]),
+        answer(
+            vec![finding("Greeting text is hardcoded", (2, 2))],
+            &[],
+            &[]
+        ),
         answer(vec![finding("Hardcoded greeting", (3, 3))], &[], &[]),
     ]));
     ws.edit_and_review(&greet(0));
@@ -157,9 +165,17 @@ fn a_dismissed_finding_reported_again_stays_dismissed() {
 #[test]
 fn a_resolved_finding_reported_again_reopens() {
     let ws = Ws::new(&json!([
-        answer(vec![finding("Greeting text is hardcoded", (2, 2))], &[], &[]),
+        answer(
+            vec![finding("Greeting text is hardcoded", (2, 2))],
+            &[],
+            &[]
+        ),
         answer(vec![], &["F1"], &[]),
-        answer(vec![finding("greeting is hard coded text", (3, 3))], &[], &[]),
+        answer(
+            vec![finding("greeting is hard coded text", (3, 3))],
+            &[],
+            &[]
+        ),
     ]));
     ws.edit_and_review(&greet(0));
     let fixed = ws.edit_and_review(&format!("{}\n", greet(0)));
@@ -184,7 +200,11 @@ fn a_resolved_finding_reported_again_reopens() {
 #[test]
 fn lines_follow_edits_and_deleted_lines_make_a_finding_outdated() {
     let ws = Ws::new(&json!([
-        answer(vec![finding("Greeting text is hardcoded", (2, 2))], &[], &[]),
+        answer(
+            vec![finding("Greeting text is hardcoded", (2, 2))],
+            &[],
+            &[]
+        ),
         answer(vec![], &[], &[]),
         answer(vec![], &[], &[]),
         answer(vec![], &[], &["F1"]),
@@ -201,7 +221,10 @@ fn lines_follow_edits_and_deleted_lines_make_a_finding_outdated() {
     // The greeting line deleted.
     ws.edit_and_review(&greet(3).replace("    println!(\"Hello, world\");\n", ""));
     let f = &ws.findings()[0];
-    assert_eq!((&f["status"], &f["outdated"]), (&json!("open"), &json!(true)));
+    assert_eq!(
+        (&f["status"], &f["outdated"]),
+        (&json!("open"), &json!(true))
+    );
     assert_eq!(ws.env.workspace()["open_findings"]["high"], 1);
     let human = ws.env.ok(&["findings", ws.r()]);
     assert!(human.contains("outdated"), "{human}");
