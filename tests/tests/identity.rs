@@ -44,8 +44,14 @@ struct Ws {
 
 impl Ws {
     fn new(script: &Value) -> Self {
+        Self::with_config(script, "")
+    }
+
+    fn with_config(script: &Value, extra: &str) -> Self {
         let env = TestEnv::new();
-        env.write_config("[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n");
+        env.write_config(&format!(
+            "[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n{extra}"
+        ));
         env.script_codex(script);
         let repo = init_repo(env.dir.path(), "repo");
         std::fs::create_dir(repo.join("src")).unwrap();
@@ -130,6 +136,35 @@ fn a_repeat_offender_gives_one_finding_seen_three_times() {
     assert_eq!(w["top_findings"][0]["seen"], 3, "{w}");
     let finished = ws.env.log_kind("review_finished");
     assert_eq!(finished.last().unwrap()["carried"], json!(["F1"]));
+}
+
+/// With a diff too large to be inline, lines cannot follow it; the finding reported again at
+/// its shifted lines is still the same one, by the fingerprint of the text it points at (read
+/// from the reviewed tree).
+#[test]
+fn without_inline_hunks_the_fingerprint_still_recognises_a_moved_finding() {
+    let ws = Ws::with_config(
+        &json!([
+            answer(vec![finding("Greeting text is hardcoded", (2, 2))], &[], &[]),
+            answer(vec![finding("Hard-coded greeting text", (122, 122))], &[], &[]),
+            // Another problem on other lines of the same file stays another finding.
+            answer(vec![finding("Greeting text is hardcoded", (1, 1))], &[], &[]),
+        ]),
+        "[review]\nmax_diff_bytes = 1024\n",
+    );
+    ws.edit_and_review(&greet(0));
+    // 120 lines above it: a diff of more than 1024 bytes, sent as a file list.
+    let moved = ws.edit_and_review(&greet(120));
+    assert_eq!(moved["opened"], json!([]), "{moved}");
+    let f = &ws.findings()[0];
+    // Not followed (no hunks): the lines are those of the new report.
+    assert_eq!((&f["seen"], &f["line_start"]), (&json!(2), &json!(122)), "{f}");
+    let calls = ws.env.codex_calls();
+    let prompt = calls.last().unwrap()["prompt"].as_str().unwrap();
+    assert!(prompt.contains("too large"), "{prompt}");
+    let other = ws.edit_and_review(&greet(121));
+    assert_eq!(other["opened_total"], 1, "{other}");
+    assert_eq!(ws.findings().len(), 2);
 }
 
 /// A dismissed finding reported again stays dismissed and is counted, not shown as new.
