@@ -145,10 +145,22 @@ fn a_repeat_offender_gives_one_finding_seen_three_times() {
 fn without_inline_hunks_the_fingerprint_still_recognises_a_moved_finding() {
     let ws = Ws::with_config(
         &json!([
-            answer(vec![finding("Greeting text is hardcoded", (2, 2))], &[], &[]),
-            answer(vec![finding("Hard-coded greeting text", (122, 122))], &[], &[]),
+            answer(
+                vec![finding("Greeting text is hardcoded", (2, 2))],
+                &[],
+                &[]
+            ),
+            answer(
+                vec![finding("Hard-coded greeting text", (122, 122))],
+                &[],
+                &[]
+            ),
             // Another problem on other lines of the same file stays another finding.
-            answer(vec![finding("Greeting text is hardcoded", (1, 1))], &[], &[]),
+            answer(
+                vec![finding("Greeting text is hardcoded", (1, 1))],
+                &[],
+                &[]
+            ),
         ]),
         "[review]\nmax_diff_bytes = 1024\n",
     );
@@ -158,7 +170,11 @@ fn without_inline_hunks_the_fingerprint_still_recognises_a_moved_finding() {
     assert_eq!(moved["opened"], json!([]), "{moved}");
     let f = &ws.findings()[0];
     // Not followed (no hunks): the lines are those of the new report.
-    assert_eq!((&f["seen"], &f["line_start"]), (&json!(2), &json!(122)), "{f}");
+    assert_eq!(
+        (&f["seen"], &f["line_start"]),
+        (&json!(2), &json!(122)),
+        "{f}"
+    );
     let calls = ws.env.codex_calls();
     let prompt = calls.last().unwrap()["prompt"].as_str().unwrap();
     assert!(prompt.contains("too large"), "{prompt}");
