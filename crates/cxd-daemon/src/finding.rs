@@ -15,7 +15,7 @@
 //!    reviewed tree: whitespace runs collapsed, blank lines dropped, so re-indenting or moving
 //!    the code keeps it), or their line ranges overlap (a stored finding's lines follow later
 //!    edits, see `snapshot::hunks`, so they are in the same numbering as a new report), and
-//!    their titles share at least a quarter of their words ([`title_words`]); or
+//!    their titles share at least two fifths of their words ([`title_words`]); or
 //! 3. at least one of them is about no lines (the file or the change as a whole) and their
 //!    titles share at least half of their words.
 //!
@@ -87,6 +87,8 @@ const STOP_WORDS: &[&str] = &[
 /// A title's words as identity compares them: sorted, without duplicates (see the module
 /// documentation for what is normalised).
 pub fn title_words(title: &str) -> Vec<String> {
+    // The mark of a title cut at the stored size says nothing about the problem.
+    let title = title.strip_suffix(limits::TRUNCATED).unwrap_or(title);
     let joined: String = title
         .chars()
         .filter(|c| !matches!(c, '-' | '_' | '\'' | '\u{2019}'))
@@ -103,16 +105,31 @@ pub fn title_words(title: &str) -> Vec<String> {
     words
 }
 
-/// A word without its plural or verb ending, when enough of it is left to mean something.
+/// A word without its plural or verb ending and a final `e`, when enough of it is left to
+/// mean something (`hardcode`, `hardcoded` and `hardcoding` are `hardcod`; `unwrapped` is
+/// `unwrap`).
 fn stem(word: &str) -> String {
+    let mut w = word.to_owned();
     for suffix in ["ing", "ed", "es", "s", "ly"] {
         if let Some(rest) = word.strip_suffix(suffix)
             && rest.chars().count() >= 4
         {
-            return rest.to_owned();
+            w = rest.to_owned();
+            // A doubled final consonant (`unwrapp`, `stopp`) is one.
+            let mut tail = w.chars().rev();
+            if let (Some(a), Some(b)) = (tail.next(), tail.next())
+                && a == b
+                && !"aeiouls".contains(a)
+            {
+                w.pop();
+            }
+            break;
         }
     }
-    word.to_owned()
+    if w.chars().count() >= 5 && w.ends_with('e') {
+        w.pop();
+    }
+    w
 }
 
 /// How alike two titles are: the share of their words they have in common (0..=1).
@@ -178,7 +195,7 @@ pub fn same_problem(a: Placed<'_>, b: Placed<'_>) -> bool {
     let same_text = matches!((a.fingerprint, b.fingerprint), (Some(x), Some(y)) if x == y);
     let overlap = fa.line_start <= fb.line_end.max(fb.line_start)
         && fb.line_start <= fa.line_end.max(fa.line_start);
-    (same_text || overlap) && likeness >= 0.25
+    (same_text || overlap) && likeness >= 0.4
 }
 
 /// A stored finding as the wire shows it. Sizes are capped again here, for rows stored before
@@ -337,6 +354,15 @@ mod identity_tests {
             title_words("The greeting strings are hard-coded (line 42)"),
             ["greet", "hardcod", "string"]
         );
+        assert_eq!(
+            title_words("hardcode hardcoding unwrapped unwrap stores store"),
+            ["hardcod", "stor", "unwrap"]
+        );
+        assert_eq!(title_words(&format!("cut {}", limits::TRUNCATED)), ["cut"]);
+        // One distinguishing word of three in common is another finding.
+        let t1 = at("src/main.rs", "style", (2, 2), "T0-1 tttttttt");
+        let t2 = at("src/main.rs", "style", (2, 2), "T0-2 tttttttt");
+        assert!(!same((&t1, CODE), (&t2, CODE)));
     }
 
     #[test]
