@@ -136,6 +136,8 @@ fn a_repeat_offender_gives_one_finding_seen_three_times() {
     assert_eq!(w["top_findings"][0]["seen"], 3, "{w}");
     let finished = ws.env.log_kind("review_finished");
     assert_eq!(finished.last().unwrap()["carried"], json!(["F1"]));
+    let log = ws.env.ok(&["log", ws.r()]);
+    assert!(log.contains("reported again F1"), "{log}");
 }
 
 /// With a diff too large to be inline, lines cannot follow it; the finding reported again at
@@ -244,6 +246,8 @@ fn a_resolved_finding_reported_again_reopens() {
     );
     let finished = ws.env.log_kind("review_finished");
     assert_eq!(finished.last().unwrap()["reopened"], json!(["F1"]));
+    let log = ws.env.ok(&["log", ws.r()]);
+    assert!(log.contains("reopened F1"), "{log}");
 }
 
 /// Lines added above a finding move it; deleting its lines makes it outdated, and the next

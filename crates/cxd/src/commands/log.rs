@@ -142,6 +142,18 @@ fn summary(kind: &str, data: &serde_json::Value) -> String {
             if !resolved.is_empty() {
                 s += &format!("; resolved {resolved}");
             }
+            // The daemon writes these ids itself (`F<n>`); Codex's own strings are not shown.
+            for (key, what) in [
+                ("reopened", "reopened"),
+                ("carried", "reported again"),
+                ("dismissed_seen", "reported again, still dismissed"),
+                ("outdated", "outdated (lines deleted)"),
+            ] {
+                let ids = list(key);
+                if !ids.is_empty() {
+                    s += &format!("; {what} {ids}");
+                }
+            }
             s
         }
         "head_moved" => format!(
