@@ -49,7 +49,8 @@ pub struct Recorded {
     pub reopened: Vec<i64>,
     /// Dismissed findings reported again (still dismissed).
     pub dismissed_seen: Vec<i64>,
-    /// Open findings whose lines this review's diff deleted.
+    /// Open findings whose lines this review's diff deleted (and that the answer neither
+    /// resolved nor reported again).
     pub outdated: Vec<i64>,
     /// `still_open_ids` that named no open finding (ignored).
     pub ignored: Vec<String>,
@@ -73,7 +74,7 @@ pub fn review_result(
     let at = &result.finish.finished_at;
     // Lines first: the stored findings then count lines as the reviewed tree does, like the
     // findings Codex reports.
-    let outdated = match &result.hunks {
+    let mut outdated = match &result.hunks {
         Some(h) => findings::follow(&tx, ws, h)?,
         None => Vec::new(),
     };
@@ -88,6 +89,9 @@ pub fn review_result(
     )?;
     // Said fixed and reported again in one answer: the report wins, nothing is lost.
     resolved.retain(|id| !merged.reopened.contains(id));
+    // Outdated means open with its lines gone: not when this answer resolved it or reported it
+    // at its new place.
+    outdated.retain(|id| !resolved.contains(id) && !merged.carried.contains(id));
     let recorded = Recorded {
         opened: merged.opened,
         resolved,

@@ -105,6 +105,10 @@ fn push_new(ids: &mut Vec<i64>, id: i64) {
     }
 }
 
+/// Most stored findings (the newest) a report is compared with: a file with years of closed
+/// findings must not make every review slower.
+const MAX_CANDIDATES: usize = 1000;
+
 /// The stored finding `r` names again: an open one first, else the newest closed one.
 fn best_match(
     conn: &Connection,
@@ -114,7 +118,7 @@ fn best_match(
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM findings WHERE workspace_id = ?1 AND file = ?2 AND category = ?3
-             ORDER BY id DESC"
+             ORDER BY id DESC LIMIT {MAX_CANDIDATES}"
         ))
         .map_err(StoreError::query("match findings"))?;
     let rows: Vec<FindingRow> = stmt
