@@ -23,7 +23,11 @@
 //! the same kind of mistake made twice is two findings. A title's words are normalised so a
 //! rewording still matches: lower case, hyphens and underscores joined (`hard-coded` =
 //! `hardcoded`), common English words and numbers dropped, a plural or verb ending cut
-//! (`strings`, `hardcoded` and `hardcoding` keep their stem).
+//! (`strings`, `hardcoded` and `hardcoding` keep their stem), the mark of a cut title dropped.
+//!
+//! What happens to a stored finding reported again (updated, kept dismissed, reopened) is in
+//! `store::findings::merge`; Codex also names the listed findings that are still there in
+//! `still_open_ids`, so a carried-over finding need not be recognised at all.
 
 use cxd_proto::domain::Severity;
 use cxd_proto::limits::{self, truncate};
