@@ -186,11 +186,15 @@ fn an_upheld_dispute_stays_open_with_the_reply_in_findings_and_the_stop_hook() {
     let reason = v["reason"].as_str().unwrap();
     assert!(
         reason.contains(
-            "F1 [high] src.rs:1: overflow — fix: check the bound — disputed by agent; Codex upheld it (review #2): still overflows at 2^31 really"
+            "F1 [high] src.rs:1: overflow again — fix: check the bound — disputed by agent; Codex upheld it (review #2): still overflows at 2^31 really"
         ),
         "{reason}"
     );
-    let f1 = &findings_json(&env, &repo)[0];
+    // Reported again in other words, it is the same finding (one problem, one finding).
+    let all = findings_json(&env, &repo);
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
+    let f1 = &all[0];
+    assert_eq!(f1["seen"], 2);
     assert_eq!(f1["status"], "open");
     assert_eq!(f1["dispute"]["ruling"], "uphold");
     assert_eq!(f1["dispute"]["reply"], "still overflows at 2^31 really");

@@ -320,18 +320,19 @@ fn locations_outside_the_repository_are_dropped_when_recorded() {
     env.write_config("[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n");
     let repo = init_repo(env.dir.path(), "repo");
     let r = repo.to_str().unwrap();
-    let at = |file: String, start: i64, end: i64| {
+    // Four different problems (different titles): identity keeps them apart.
+    let at = |file: String, start: i64, end: i64, title: &str| {
         json!({"severity": "high", "category": "security", "file": file, "line_start": start,
-               "line_end": end, "title": "t", "body": "b", "recommendation": "r", "confidence": 0.5})
+               "line_end": end, "title": title, "body": "b", "recommendation": "r", "confidence": 0.5})
     };
     let inside = repo.join("README").to_str().unwrap().to_owned();
     env.script_codex(
         &json!([{"answer": {"verdict": "changes_requested", "summary": "s",
         "findings": [
-            at("../../etc/passwd".into(), 1, 2),
-            at("/etc/passwd".into(), 1, 2),
-            at(inside, i64::MAX, i64::MAX),
-            at("./README".into(), 1, i64::MAX),
+            at("../../etc/passwd".into(), 1, 2, "alpha"),
+            at("/etc/passwd".into(), 1, 2, "beta"),
+            at(inside, i64::MAX, i64::MAX, "gamma"),
+            at("./README".into(), 1, i64::MAX, "delta"),
         ],
         "fixed_finding_ids": []}}]),
     );

@@ -299,6 +299,8 @@ pub struct ReviewDone {
     pub opened_total: u64,
     /// Ids of findings it resolved.
     pub resolved: Vec<String>,
+    /// Ids of resolved findings it reported again, open once more.
+    pub reopened: Vec<String>,
     /// Findings open now: the first of them, as many as fit an answer.
     pub open: Vec<Finding>,
     /// How many findings are open now.

@@ -226,6 +226,11 @@ pub struct Finding {
     pub first_review: i64,
     /// The last review that saw or resolved it.
     pub last_review: i64,
+    /// How many reviews reported it (a finding reported again is this one, not a new one).
+    pub seen: u64,
+    /// The lines it pointed at were deleted by a later edit: still open, and the next review
+    /// is asked about it.
+    pub outdated: bool,
     /// Its newest dispute and Codex's ruling on it (None: never disputed).
     pub dispute: Option<Dispute>,
 }

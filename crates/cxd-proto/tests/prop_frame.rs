@@ -277,6 +277,8 @@ fn finding() -> impl Strategy<Value = Finding> {
             word(FindingStatus::ALL),
             any::<i64>(),
             any::<i64>(),
+            any::<u64>(),
+            any::<bool>(),
         ),
         opt(dispute()),
     )
@@ -284,7 +286,7 @@ fn finding() -> impl Strategy<Value = Finding> {
             |(
                 (id, severity, category, file),
                 (line_start, line_end, title, body, recommendation),
-                (confidence, status, first_review, last_review),
+                (confidence, status, first_review, last_review, seen, outdated),
                 dispute,
             )| Finding {
                 id,
@@ -300,6 +302,8 @@ fn finding() -> impl Strategy<Value = Finding> {
                 status,
                 first_review,
                 last_review,
+                seen,
+                outdated,
                 dispute,
             },
         )
@@ -404,15 +408,17 @@ fn response() -> impl Strategy<Value = Response> {
             review_info(),
             findings(),
             proptest::collection::vec(text(), 0..4),
-            findings()
+            findings(),
+            proptest::collection::vec(text(), 0..4),
         )
-            .prop_map(|(root, review, opened, resolved, open)| {
+            .prop_map(|(root, review, opened, resolved, open, reopened)| {
                 Response::ReviewDone(Box::new(ReviewDone {
                     root,
                     review,
                     opened_total: opened.len() as u64,
                     opened,
                     resolved,
+                    reopened,
                     open_total: open.len() as u64,
                     open,
                 }))

@@ -41,6 +41,10 @@ pub struct Answer {
     /// without it (a model on an older schema) rules on nothing.
     #[serde(default)]
     pub rulings: Vec<AnswerRuling>,
+    /// Ids of earlier open findings that are still there, so carried-over findings are
+    /// explicit (absent in answers of older schemas: none).
+    #[serde(default)]
+    pub still_open_ids: Vec<String>,
 }
 
 /// Codex's decision on one disputed finding.
@@ -107,7 +111,7 @@ pub fn schema() -> serde_json::Value {
     serde_json::json!({
         "type": "object",
         "additionalProperties": false,
-        "required": ["verdict", "summary", "findings", "fixed_finding_ids", "rulings"],
+        "required": ["verdict", "summary", "findings", "fixed_finding_ids", "still_open_ids", "rulings"],
         "properties": {
             "verdict": {"type": "string", "enum": ["approve", "changes_requested"]},
             "summary": {"type": "string"},
@@ -132,6 +136,7 @@ pub fn schema() -> serde_json::Value {
                 }
             },
             "fixed_finding_ids": {"type": "array", "items": {"type": "string"}},
+            "still_open_ids": {"type": "array", "items": {"type": "string"}},
             "rulings": {
                 "type": "array",
                 "items": {
@@ -161,9 +166,10 @@ mod tests {
     #[test]
     fn parses_a_full_answer() {
         let text = serde_json::json!({"verdict": "changes_requested", "summary": "s",
-            "findings": [finding()], "fixed_finding_ids": ["F1"]})
+            "findings": [finding()], "fixed_finding_ids": ["F1"], "still_open_ids": ["F2", "nonsense"]})
         .to_string();
         let a = Answer::parse(&text).unwrap();
+        assert_eq!(a.still_open_ids, ["F2", "nonsense"]);
         assert_eq!(a.verdict, AnswerVerdict::ChangesRequested);
         assert_eq!(a.findings[0].severity, Severity::High);
         assert_eq!(a.findings[0].line_start, 3);

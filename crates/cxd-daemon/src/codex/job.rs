@@ -15,9 +15,11 @@ use crate::codex::argv::{Invocation, is_thread_id};
 use crate::codex::classify::{ErrorClass, classify};
 use crate::codex::jsonl::{Activity, Usage};
 use crate::codex::runner::{self, Ending, RunOutcome, RunSpec};
-use crate::finding::Finding;
+use crate::finding::{Finding, fingerprint};
+use crate::snapshot::TreeReader;
+use crate::snapshot::hunks::DiffHunks;
 use crate::store::events::NewEvent;
-use crate::store::findings::{RulingInput, public_id};
+use crate::store::findings::{Reported, RulingInput, public_id};
 use crate::store::record::{Recorded, ReviewResult};
 use crate::store::reviews::{Finish, NewReview};
 use crate::store::{self, Store, StoreError};
@@ -53,6 +55,12 @@ pub struct Job {
     pub trees: (Option<String>, Option<String>),
     /// When the review was asked for (waiting for a slot counts in its duration).
     pub queued: Instant,
+    /// Reads the reviewed tree (`trees.1`): the lines a finding points at give its
+    /// fingerprint. None for a plan.
+    pub reader: Option<TreeReader>,
+    /// The reviewed diff's hunks, when stored findings' lines can follow them (the diff starts
+    /// at the tree they point into, and was small enough to be inline).
+    pub hunks: Option<DiffHunks>,
 }
 
 /// How the run ended, as the workspace needs it to update its state and answer waiters.
@@ -74,6 +82,14 @@ pub struct JobResult {
     pub withdrawn: Vec<i64>,
     /// Disputed findings Codex upheld.
     pub upheld: Vec<i64>,
+    /// Resolved findings reported again, open once more.
+    pub reopened: Vec<i64>,
+    /// Open findings reported again or listed as still open.
+    pub carried: Vec<i64>,
+    /// Dismissed findings reported again (still dismissed).
+    pub dismissed_seen: Vec<i64>,
+    /// Open findings whose lines the reviewed diff deleted.
+    pub outdated: Vec<i64>,
     /// Tokens this review cost, as codex's `turn.completed` reported them.
     pub tokens: Usage,
     /// codex's exit code (None: killed by a signal or never started).
@@ -346,8 +362,11 @@ async fn settle_outcome(
         .as_ref()
         .map(|a| truncate(&a.summary, limits::MAX_SUMMARY).into_owned());
 
-    let (findings, fixed, rulings) = answer.map_or_else(Default::default, |a| {
-        let list = a.findings.iter().map(|f| recorded(f, &job.root)).collect();
+    // Lines follow only a diff Codex answered for: a failed review leaves the baseline where
+    // it was, and the next review's diff starts there again.
+    let hunks = answer.as_ref().and(job.hunks.clone());
+    let (findings, fixed, still_open, rulings) = answer.map_or_else(Default::default, |a| {
+        let list: Vec<Finding> = a.findings.iter().map(|f| recorded(f, &job.root)).collect();
         let rulings = a
             .rulings
             .into_iter()
@@ -357,16 +376,19 @@ async fn settle_outcome(
                 reply: r.reply,
             })
             .collect();
-        (list, a.fixed_finding_ids, rulings)
+        (list, a.fixed_finding_ids, a.still_open_ids, rulings)
     });
+    let reported = placed(findings, job.reader.clone(), job.trees.1.clone()).await;
     let result = ReviewResult {
         workspace_id: ws,
         review_id,
         finish,
         thread_usage,
-        findings,
+        reported,
         fixed,
         rulings,
+        still_open,
+        hunks,
     };
     let audit = Audit {
         at: result.finish.finished_at.clone(),
@@ -381,14 +403,10 @@ async fn settle_outcome(
         tokens,
         thread_id: thread_id.clone(),
     };
-    let Recorded {
-        opened,
-        resolved,
-        rulings,
-    } = store
+    let recorded = store
         .call(move |c| store::record::review_result(c, &result, |r| audit.event(r)))
         .await?;
-    for ignored in &rulings.ignored {
+    for ignored in &recorded.rulings.ignored {
         // A model's answer is input: a ruling on nothing disputed changes nothing.
         tracing::warn!(
             root = %job.root.display(),
@@ -403,13 +421,70 @@ async fn settle_outcome(
         verdict,
         error,
         thread_id,
-        opened,
-        resolved,
-        withdrawn: rulings.withdrawn,
-        upheld: rulings.upheld,
+        withdrawn: recorded.rulings.withdrawn,
+        upheld: recorded.rulings.upheld,
+        opened: recorded.opened,
+        resolved: recorded.resolved,
+        reopened: recorded.reopened,
+        carried: recorded.carried,
+        dismissed_seen: recorded.dismissed_seen,
+        outdated: recorded.outdated,
         tokens,
         exit_code,
     })
+}
+
+/// Most findings of one answer whose lines are read for a fingerprint (each costs a git call);
+/// the rest are matched by title and place only.
+const MAX_FINGERPRINTED: usize = 50;
+
+/// The findings with the fingerprints of the lines they point at, read from the reviewed
+/// `tree` (none without a reader or a tree: a plan, or a file that is not in the tree).
+async fn placed(
+    findings: Vec<Finding>,
+    reader: Option<TreeReader>,
+    tree: Option<String>,
+) -> Vec<Reported> {
+    let (Some(reader), Some(tree)) = (reader, tree) else {
+        return findings
+            .into_iter()
+            .map(|finding| Reported {
+                finding,
+                fingerprint: None,
+            })
+            .collect();
+    };
+    let places: Vec<(String, String, i64, i64)> = findings
+        .iter()
+        .take(MAX_FINGERPRINTED)
+        .map(|f| (f.file.clone(), f.category.clone(), f.line_start, f.line_end))
+        .collect();
+    let task = tokio::task::spawn_blocking(move || {
+        places
+            .into_iter()
+            .map(|(file, category, start, end)| {
+                let lines = (start > 0).then(|| {
+                    let n = |l: i64| u64::try_from(l).unwrap_or(0);
+                    reader.lines(&tree, &file, n(start), n(end))
+                });
+                fingerprint(&file, &category, lines.flatten().as_deref())
+            })
+            .collect::<Vec<_>>()
+    });
+    // Without fingerprints findings still match by title and place: never lose one.
+    let mut prints = task.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "reading the lines of findings failed");
+        Vec::new()
+    });
+    prints.resize(findings.len(), None);
+    findings
+        .into_iter()
+        .zip(prints)
+        .map(|(finding, fingerprint)| Reported {
+            finding,
+            fingerprint,
+        })
+        .collect()
 }
 
 /// A finding of Codex's answer as it is stored: texts capped (so that answers stay under the
@@ -482,6 +557,11 @@ impl Audit {
                 "resolved": ids(&r.resolved),
                 "withdrawn": ids(&r.rulings.withdrawn),
                 "upheld": ids(&r.rulings.upheld),
+                "reopened": ids(&r.reopened),
+                "carried": ids(&r.carried),
+                "dismissed_seen": ids(&r.dismissed_seen),
+                "outdated": ids(&r.outdated),
+                "ignored_still_open_ids": r.ignored.iter().take(20).map(|s| truncate(s, 64)).collect::<Vec<_>>(),
                 "thread_id": self.thread_id,
             }),
         }

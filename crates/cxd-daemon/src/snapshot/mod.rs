@@ -25,6 +25,8 @@ mod compare;
 mod error;
 mod git;
 mod head;
+pub mod hunks;
+mod lines;
 mod objects;
 mod parse;
 mod refresh;
@@ -41,6 +43,7 @@ pub use error::SnapshotError;
 use error::io_err;
 use git::{Call, Git, Odb};
 use head::hex_line;
+pub use lines::TreeReader;
 
 /// Snapshots of one work tree, in a private index and object directory.
 #[derive(Debug)]

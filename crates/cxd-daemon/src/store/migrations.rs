@@ -110,6 +110,12 @@ const MIGRATIONS: &[&str] = &[
         ruled_at TEXT
     );
     CREATE INDEX disputes_by_finding ON disputes(finding, id);",
+    // 6: a finding's identity (the fingerprint of the lines it points at), how many reviews
+    // saw it, and whether the lines it pointed at were deleted.
+    "ALTER TABLE findings ADD COLUMN fingerprint TEXT;
+    ALTER TABLE findings ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE findings ADD COLUMN outdated INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX findings_by_identity ON findings(workspace_id, file, category, fingerprint);",
 ];
 
 /// The schema version this build writes.

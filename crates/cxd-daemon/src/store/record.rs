@@ -1,6 +1,7 @@
 //! A finished review's result in one transaction: the review row's ending, the thread's
-//! usage, its rulings on disputed findings, the findings it opened and resolved, and its
-//! audit entries (`withdrawal`, `upheld`, `review_finished`). Either
+//! usage, its rulings on disputed findings, the findings it opened, carried, reopened and
+//! resolved (and the lines of stored findings moved by its diff), and its audit entries
+//! (`withdrawal`, `upheld`, `review_finished`). Either
 //! all of them are written or none is, so the audit trail never tells of a review the store
 //! does not hold (nor the other way round).
 
@@ -11,7 +12,7 @@ use super::events::{self, NewEvent};
 use super::findings;
 use super::reviews::{self, Finish};
 use super::workspaces;
-use crate::finding::Finding;
+use crate::snapshot::hunks::DiffHunks;
 
 /// Everything one finished review writes.
 #[derive(Debug, Clone)]
@@ -25,12 +26,17 @@ pub struct ReviewResult {
     /// The thread the workspace continues in and its cumulative usage now (None: no thread,
     /// and the workspace's thread and usage stay as they are).
     pub thread_usage: Option<(String, (u64, u64, u64))>,
-    /// The findings Codex reported, to open.
-    pub findings: Vec<Finding>,
+    /// The findings Codex reported, merged into those stored ([`findings::merge`]).
+    pub reported: Vec<findings::Reported>,
     /// The public ids Codex said are fixed.
     pub fixed: Vec<String>,
     /// Codex's rulings on disputed findings.
     pub rulings: Vec<findings::RulingInput>,
+    /// The public ids Codex said are still open.
+    pub still_open: Vec<String>,
+    /// The reviewed diff's hunks, when it went from the tree the stored findings point into
+    /// (None: lines stay where they are; see `workspace::runs`).
+    pub hunks: Option<DiffHunks>,
 }
 
 /// What the result did to the findings: their row ids.
@@ -42,6 +48,17 @@ pub struct Recorded {
     pub resolved: Vec<i64>,
     /// What the rulings did (withdrawn, upheld, ignored).
     pub rulings: findings::Rulings,
+    /// Open findings reported again or listed as still open.
+    pub carried: Vec<i64>,
+    /// Resolved findings reported again, open once more.
+    pub reopened: Vec<i64>,
+    /// Dismissed findings reported again (still dismissed).
+    pub dismissed_seen: Vec<i64>,
+    /// Open findings whose lines this review's diff deleted (and that the answer neither
+    /// resolved nor reported again).
+    pub outdated: Vec<i64>,
+    /// `still_open_ids` that named no open finding (ignored).
+    pub ignored: Vec<String>,
 }
 
 /// Write `result` and the audit entry `audit` builds from what was opened and resolved, in
@@ -62,12 +79,35 @@ pub fn review_result(
     let at = &result.finish.finished_at;
     // Rulings first: a withdrawn finding is closed by its ruling, not also "fixed".
     let rulings = findings::rule(&tx, ws, result.review_id, &result.rulings, at)?;
-    let resolved = findings::resolve(&tx, ws, result.review_id, &result.fixed, at)?;
-    let opened = findings::open_many(&tx, ws, result.review_id, &result.findings)?;
+    // Lines first: the stored findings then count lines as the reviewed tree does, like the
+    // findings Codex reports.
+    let mut outdated = match &result.hunks {
+        Some(h) => findings::follow(&tx, ws, h)?,
+        None => Vec::new(),
+    };
+    let mut resolved = findings::resolve(&tx, ws, result.review_id, &result.fixed, at)?;
+    let merged = findings::merge(
+        &tx,
+        ws,
+        result.review_id,
+        at,
+        &result.reported,
+        &result.still_open,
+    )?;
+    // Said fixed and reported again in one answer: the report wins, nothing is lost.
+    resolved.retain(|id| !merged.reopened.contains(id));
+    // Outdated means open with its lines gone: not when this answer resolved it or reported it
+    // at its new place.
+    outdated.retain(|id| !resolved.contains(id) && !merged.carried.contains(id));
     let recorded = Recorded {
-        opened,
-        resolved,
         rulings,
+        opened: merged.opened,
+        resolved,
+        carried: merged.carried,
+        reopened: merged.reopened,
+        dismissed_seen: merged.dismissed_seen,
+        outdated,
+        ignored: merged.ignored,
     };
     events::append(&tx, &audit(&recorded))?;
     tx.commit()
@@ -82,6 +122,7 @@ mod tests {
     use cxd_proto::domain::{FindingStatus, Severity, Trigger, Verdict};
 
     use super::*;
+    use crate::finding::Finding;
     use crate::store::reviews::NewReview;
 
     fn finding(title: &str) -> Finding {
@@ -138,9 +179,17 @@ mod tests {
                 ..Finish::new("t1".into(), Verdict::ChangesRequested)
             },
             thread_usage: Some(("thread-1".into(), (110, 20, 30))),
-            findings: vec![finding("new a"), finding("new b")],
+            reported: [finding("alpha overflow"), finding("beta leak")]
+                .into_iter()
+                .map(|finding| findings::Reported {
+                    finding,
+                    fingerprint: None,
+                })
+                .collect(),
             fixed: vec![findings::public_id(old)],
             rulings: Vec::new(),
+            still_open: Vec::new(),
+            hunks: None,
         }
     }
 
@@ -222,7 +271,7 @@ mod tests {
 
         conn.execute_batch("DROP TRIGGER no_audit").unwrap();
         let mut bad = result(ws, review, old);
-        bad.findings[1].confidence = f64::NAN; // stored as NULL: NOT NULL refuses it
+        bad.reported[1].finding.confidence = f64::NAN; // stored as NULL: NOT NULL refuses it
         let e = review_result(&mut conn, &bad, audit).unwrap_err();
         assert!(e.to_string().contains("open findings"), "{e}");
         assert_eq!(written(&conn, ws, review), before);

@@ -19,7 +19,8 @@ use super::wire::{ANSWER_FINDINGS, public_ids, review_info};
 use crate::codex::job::{self, Job, JobError, JobResult};
 use crate::codex::jsonl::Activity;
 use crate::codex::prompt::{self, ChangedFile, DisputedFinding, OpenFinding};
-use crate::snapshot::{Snapshot, upkeep};
+use crate::snapshot::hunks::DiffHunks;
+use crate::snapshot::{Snapshot, Snapshotter, upkeep};
 use crate::store;
 
 /// A review under way.
@@ -96,6 +97,8 @@ impl Actor {
             stats: (0, 0, 0),
             trees: (None, None),
             queued: Instant::now(),
+            reader: None,
+            hunks: None,
         };
         self.log(
             "plan",
@@ -140,6 +143,14 @@ impl Actor {
                 deletions: f.deletions,
             })
             .collect();
+        // Stored findings point into the last reviewed tree (the baseline). Their lines follow
+        // this diff only when it starts there: not for `review --all` (from HEAD) nor after a
+        // HEAD move (from the baseline carried onto the new HEAD). A diff too large to be
+        // inline (only a file list went to Codex) has no hunks to follow: lines stay where
+        // they are until a later review reports the finding at its new place.
+        let hunks = (self.baseline.as_ref() == Some(&change.base))
+            .then(|| change.diff.unified.as_deref().map(DiffHunks::parse))
+            .flatten();
         let prompt = prompt::review(&prompt::ReviewInput {
             files: &files,
             diff: change.diff.unified.as_deref(),
@@ -165,6 +176,8 @@ impl Actor {
             ),
             trees: (Some(change.base.tree.clone()), Some(change.to.tree.clone())),
             queued: Instant::now(),
+            reader: self.snapshotter.as_ref().map(Snapshotter::tree_reader),
+            hunks,
         };
         self.log(
             "review_started",
@@ -293,13 +306,26 @@ impl Actor {
                 outcome.review_id,
                 class.as_str()
             ),
-            None => format!(
-                "review {}: {} — {} new finding(s), {} resolved",
-                outcome.review_id,
-                outcome.verdict,
-                outcome.opened.len(),
-                outcome.resolved.len()
-            ),
+            None => {
+                let mut msg = format!(
+                    "review {}: {} — {} new finding(s), {} resolved",
+                    outcome.review_id,
+                    outcome.verdict,
+                    outcome.opened.len(),
+                    outcome.resolved.len()
+                );
+                let again = outcome.carried.len() + outcome.dismissed_seen.len();
+                for (n, what) in [
+                    (outcome.reopened.len(), "reopened"),
+                    (again, "reported again"),
+                    (outcome.outdated.len(), "outdated"),
+                ] {
+                    if n > 0 {
+                        msg.push_str(&format!(", {n} {what}"));
+                    }
+                }
+                msg
+            }
         };
         self.ctx
             .emit("review_finished", Some(self.row.root.clone()), msg);
@@ -308,6 +334,8 @@ impl Actor {
             ("findings_resolved", &outcome.resolved),
             ("findings_withdrawn", &outcome.withdrawn),
             ("findings_upheld", &outcome.upheld),
+            ("findings_reopened", &outcome.reopened),
+            ("findings_outdated", &outcome.outdated),
         ] {
             if !ids.is_empty() {
                 self.ctx
@@ -367,6 +395,7 @@ impl Actor {
                     opened,
                     opened_total: outcome.opened.len() as u64,
                     resolved: public_ids(&outcome.resolved),
+                    reopened: public_ids(&outcome.reopened),
                     open,
                     open_total,
                 }))

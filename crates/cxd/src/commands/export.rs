@@ -308,6 +308,8 @@ mod tests {
             first_review: 1,
             last_review: 2,
             dispute: None,
+            seen: 1,
+            outdated: false,
         }
     }
 

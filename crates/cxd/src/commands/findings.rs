@@ -47,6 +47,14 @@ pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
             if f.status != FindingStatus::Open {
                 println!("      status: {}", f.status);
             }
+            if f.outdated {
+                println!(
+                    "      outdated: the lines it pointed at were deleted; the next review is asked about it"
+                );
+            }
+            if f.seen > 1 {
+                println!("      reported by {} reviews", f.seen);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -148,6 +148,18 @@ fn summary(kind: &str, data: &serde_json::Value) -> String {
                     s += &format!("; {word} {ids}");
                 }
             }
+            // The daemon writes these ids itself (`F<n>`); Codex's own strings are not shown.
+            for (key, what) in [
+                ("reopened", "reopened"),
+                ("carried", "reported again"),
+                ("dismissed_seen", "reported again, still dismissed"),
+                ("outdated", "outdated (lines deleted)"),
+            ] {
+                let ids = list(key);
+                if !ids.is_empty() {
+                    s += &format!("; {what} {ids}");
+                }
+            }
             s
         }
         "dispute" => format!(

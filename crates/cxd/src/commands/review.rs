@@ -120,6 +120,14 @@ pub fn render(done: &ReviewDone) -> String {
         let resolved: Vec<String> = done.resolved.iter().map(|id| line(id)).collect();
         let _ = writeln!(out, "resolved: {}", resolved.join(", "));
     }
+    if !done.reopened.is_empty() {
+        let reopened: Vec<String> = done.reopened.iter().map(|id| line(id)).collect();
+        let _ = writeln!(
+            out,
+            "reopened (reported again after it was resolved): {}",
+            reopened.join(", ")
+        );
+    }
     if !done.opened.is_empty() {
         let _ = writeln!(out, "\nnew findings:");
         for f in &done.opened {

@@ -239,3 +239,29 @@ fn snapshot_open_rejects_a_subdirectory_and_a_non_repo() {
     let err = Snapshotter::open(plain.path(), &repo.state).unwrap_err();
     assert!(matches!(err, SnapshotError::NotARepo { .. }), "{err}");
 }
+
+/// A finding's lines are read from the snapshot's tree, not from the working tree that has
+/// moved on since; what cannot be read is None, never an error.
+#[test]
+fn a_tree_reader_reads_lines_of_a_snapshot() {
+    let repo = Repo::new(&[("a.txt", "one\ntwo\nthree\n")]);
+    let mut snap = repo.open();
+    repo.write("a.txt", "one\nTWO\nthree\nfour\n");
+    let s = snap.snapshot(None).unwrap();
+    repo.write("a.txt", "moved on\n");
+    let reader = snap.tree_reader();
+    assert_eq!(
+        reader.lines(&s.tree, "a.txt", 2, 3).as_deref(),
+        Some("TWO\nthree\n")
+    );
+    assert_eq!(
+        reader.lines(&s.tree, "a.txt", 4, 9).as_deref(),
+        Some("four\n")
+    );
+    assert_eq!(reader.lines(&s.tree, "a.txt", 5, 5), None);
+    assert_eq!(reader.lines(&s.tree, "a.txt", 0, 1), None);
+    assert_eq!(reader.lines(&s.tree, "missing.txt", 1, 1), None);
+    assert_eq!(reader.lines(&s.tree, "a.txt\n", 1, 1), None);
+    assert_eq!(reader.lines(&s.tree, "../../etc/passwd", 1, 1), None);
+    assert_eq!(reader.lines("not-a-tree", "a.txt", 1, 1), None);
+}

@@ -183,8 +183,11 @@ pub fn rule(
                 "withdrawal"
             }
             Ruling::Uphold => {
+                // Upheld, it is reported by this review: counted once, like a finding Codex
+                // reports again (the same review reporting it too does not count it twice).
                 conn.execute(
-                    "UPDATE findings SET last_review = ?2 WHERE id = ?1",
+                    "UPDATE findings SET seen = seen + (last_review <> ?2), last_review = ?2
+                     WHERE id = ?1",
                     params![id, review],
                 )
                 .map_err(StoreError::query("uphold finding"))?;

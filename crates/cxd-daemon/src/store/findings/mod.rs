@@ -8,12 +8,16 @@ use super::StoreError;
 use crate::finding::Finding;
 
 mod dispute;
+mod follow;
 mod lifecycle;
+mod merge;
 
 pub use dispute::{
     DisputeRow, Ignored, NewDispute, RulingInput, Rulings, dispute, rule, unseen_disputes,
 };
+pub use follow::follow;
 pub use lifecycle::{Changed, Refusal, UserChange, change_status};
+pub use merge::{Merged, Reported, merge};
 
 /// A stored finding: what Codex said plus where it is in its lifecycle.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +38,14 @@ pub struct FindingRow {
     pub status_note: Option<String>,
     /// Its newest dispute, ruled on or not.
     pub dispute: Option<DisputeRow>,
+    /// The fingerprint of the lines it points at ([`crate::finding::fingerprint`]); None for
+    /// a finding about no lines, or stored before fingerprints existed.
+    pub fingerprint: Option<String>,
+    /// How many reviews reported it (the first one included).
+    pub seen: u64,
+    /// The lines it pointed at were deleted by a later change: still open, and the next
+    /// review is asked about it explicitly.
+    pub outdated: bool,
 }
 
 impl FindingRow {
@@ -65,22 +77,36 @@ pub fn parse_id(text: &str) -> Option<i64> {
     digits.parse().ok().filter(|&n: &i64| n > 0)
 }
 
-/// Open findings from a review.
+/// Open findings from a review, without comparing them to those stored ([`merge`] does).
 pub fn open_many(
     conn: &Connection,
     workspace_id: i64,
     review: i64,
     list: &[Finding],
 ) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(list.len());
+    for f in list {
+        ids.push(open_one(conn, workspace_id, review, f, None)?);
+    }
+    Ok(ids)
+}
+
+/// Open one finding with its fingerprint; its row id.
+fn open_one(
+    conn: &Connection,
+    workspace_id: i64,
+    review: i64,
+    f: &Finding,
+    fingerprint: Option<&str>,
+) -> Result<i64, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO findings (workspace_id, severity, category, file, line_start, line_end, title, body,
-                                   recommendation, confidence, first_review, last_review)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                                   recommendation, confidence, first_review, last_review, fingerprint)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
         )
         .map_err(StoreError::query("open findings"))?;
-    let mut ids = Vec::with_capacity(list.len());
-    for f in list {
+    {
         stmt.execute(params![
             workspace_id,
             f.severity,
@@ -92,12 +118,12 @@ pub fn open_many(
             f.body,
             f.recommendation,
             f.confidence,
-            review
+            review,
+            fingerprint
         ])
         .map_err(StoreError::query("open findings"))?;
-        ids.push(conn.last_insert_rowid());
     }
-    Ok(ids)
+    Ok(conn.last_insert_rowid())
 }
 
 /// Resolve the open findings of this workspace whose public ids Codex listed as fixed.
@@ -113,7 +139,7 @@ pub fn resolve(
     for id in ids.iter().filter_map(|s| parse_id(s)) {
         let n = conn
             .execute(
-                "UPDATE findings SET status = ?5, last_review = ?3, status_at = ?4
+                "UPDATE findings SET status = ?5, last_review = ?3, status_at = ?4, outdated = 0
                  WHERE id = ?1 AND workspace_id = ?2 AND status = ?6",
                 params![
                     id,
@@ -135,7 +161,8 @@ pub fn resolve(
 /// The columns [`from_row`] reads; the last is the newest dispute as one JSON object.
 const COLUMNS: &str =
     "id, workspace_id, severity, category, file, line_start, line_end, title, body,
-    recommendation, confidence, status, first_review, last_review, status_note,
+    recommendation, confidence, status, first_review, last_review, status_note, fingerprint, seen,
+    outdated,
     (SELECT json_object('id', d.id, 'by', d.author, 'session', d.session, 'reason', d.reason,
                         'at', d.at, 'ruling', d.ruling, 'reply', d.reply, 'review', d.review)
      FROM disputes d WHERE d.finding = findings.id ORDER BY d.id DESC LIMIT 1)";
@@ -159,13 +186,16 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
         first_review: r.get(12)?,
         last_review: r.get(13)?,
         status_note: r.get(14)?,
+        fingerprint: r.get(15)?,
+        seen: u64::try_from(r.get::<_, i64>(16)?).unwrap_or(1),
+        outdated: r.get(17)?,
         dispute: r
-            .get::<_, Option<String>>(15)?
+            .get::<_, Option<String>>(18)?
             .map(|text| serde_json::from_str(&text))
             .transpose()
             .map_err(|e| {
                 rusqlite::Error::FromSqlConversionFailure(
-                    15,
+                    18,
                     rusqlite::types::Type::Text,
                     Box::new(e),
                 )
@@ -297,3 +327,6 @@ pub fn open_counts(conn: &Connection, workspace_id: i64) -> Result<SeverityCount
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod merge_tests;
