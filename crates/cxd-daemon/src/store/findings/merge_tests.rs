@@ -140,6 +140,40 @@ fn a_dismissed_finding_stays_dismissed_and_a_resolved_one_reopens() {
     assert_eq!(list(&conn, ws, true).unwrap().len(), 2);
 }
 
+/// Codex withdrew it after a dispute: raising it again later does not flip it back open.
+#[test]
+fn a_withdrawn_finding_raised_again_stays_withdrawn() {
+    let (_d, conn, ws) = setup();
+    let id = merge(
+        &conn,
+        ws,
+        1,
+        "t1",
+        &[reported("Greeting text is hardcoded", (2, 2), GREETING)],
+        &[],
+    )
+    .unwrap()
+    .opened[0];
+    conn.execute(
+        "UPDATE findings SET status = ?2 WHERE id = ?1",
+        rusqlite::params![id, FindingStatus::Withdrawn],
+    )
+    .unwrap();
+    let m = merge(
+        &conn,
+        ws,
+        2,
+        "t2",
+        &[reported("The greeting is hardcoded", (2, 2), GREETING)],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(m.dismissed_seen, [id]);
+    assert!(m.opened.is_empty() && m.reopened.is_empty(), "{m:?}");
+    let row = get(&conn, id).unwrap().unwrap();
+    assert_eq!((row.status, row.seen), (FindingStatus::Withdrawn, 2));
+}
+
 #[test]
 fn unknown_still_open_ids_are_ignored_and_nothing_is_lost() {
     let (_d, conn, ws) = setup();
