@@ -223,9 +223,21 @@ impl Actor {
             note: note.clone(),
         };
         let id = self.row.id;
+        let root = self.row.root.clone();
         if let Err(e) = self
             .store
-            .call(move |c| store::approvals::add(c, id, &row))
+            .call(move |c| {
+                store::approvals::add(c, id, &row)?;
+                // The user's approval answers a decision the loop handed over.
+                store::escalations::answer(
+                    c,
+                    id,
+                    Some(&root),
+                    store::escalations::Answer::Approval,
+                    &row.at,
+                )
+                .map(|_| ())
+            })
             .await
         {
             return Response::Error(ErrorReply {

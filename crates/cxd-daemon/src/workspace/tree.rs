@@ -310,6 +310,28 @@ impl Actor {
             message.push_str(" — no net change, nothing to review");
         }
         self.ctx.emit("edit", Some(self.row.root.clone()), message);
+        if by == "human" && net_change {
+            // A person's own edit answers a decision the loop handed over.
+            let (id, root) = (self.row.id, self.row.root.clone());
+            let at = crate::clock::now_rfc3339();
+            let answered = self
+                .store
+                .call(move |c| {
+                    store::escalations::answer(
+                        c,
+                        id,
+                        Some(&root),
+                        store::escalations::Answer::HumanEdit,
+                        &at,
+                    )
+                })
+                .await;
+            match answered {
+                Ok(Some(_)) => self.refresh_summary().await,
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot record the answer to an escalation"),
+            }
+        }
         self.log(
             "edit",
             serde_json::json!({
