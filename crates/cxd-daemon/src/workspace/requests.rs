@@ -65,6 +65,10 @@ impl Actor {
                 {
                     self.pending.insert(rel.to_path_buf());
                     self.agent_files.insert(rel.to_path_buf());
+                    if self.agent_session.as_deref() != Some(session.as_str()) {
+                        self.session_files.clear();
+                    }
+                    self.session_files.insert(rel.to_path_buf());
                     self.agent_session = Some(session);
                     self.drive(Input::Edited).await;
                 }

@@ -349,7 +349,7 @@ fn escalation_reason(
     format!(
         "cxd needs the user: {why} ({review}). Stop changing code now. Summarise the open disagreements for the user — for each finding below: what it is, Codex's position (its reply to a dispute, if any) and your own position — then ask the user how to proceed with the AskUserQuestion tool (for example: fix it as Codex asks, keep the code as it is, or another way). Open findings at or above {}:\n{}The user answers cxd with `cxd dismiss ID --reason ...`, `cxd approve`, or an edit of their own; until then cxd lets you stop.",
         report.block_on,
-        finding_lines(&report.blocking, report.blocking_total, false),
+        finding_lines(&report.blocking, report.blocking_total, true),
     )
 }
 
