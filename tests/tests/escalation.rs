@@ -81,7 +81,14 @@ fn an_upheld_dispute_escalates_once_and_a_dismissal_answers_it() {
     assert_eq!(v["decision"], "block", "{v}");
     assert!(!v["reason"].as_str().unwrap().contains("AskUserQuestion"));
     assert_eq!(needs_you(&env), Value::Null);
-    env.ok(&["dispute", "F1", "--session", "sess-1", "--reason", "it cannot overflow"]);
+    env.ok(&[
+        "dispute",
+        "F1",
+        "--session",
+        "sess-1",
+        "--reason",
+        "it cannot overflow",
+    ]);
 
     // Codex upholds it: the hook hands the decision to the user.
     let v = stop(&env, &repo, true);
@@ -128,7 +135,11 @@ fn an_upheld_dispute_escalates_once_and_a_dismissal_answers_it() {
 fn an_architecture_finding_escalates_at_once_and_an_approval_answers_it() {
     let (env, repo) = setup("");
     env.script_codex(&json!([answer(
-        vec![finding("the cache belongs in the store layer", "architecture", 1)],
+        vec![finding(
+            "the cache belongs in the store layer",
+            "architecture",
+            1
+        )],
         json!([]),
         json!([])
     )]));
@@ -151,7 +162,11 @@ fn a_plateau_escalates_and_status_shows_the_rounds() {
     env.script_codex(&json!([
         answer(vec![finding("a", "bug", 1)], json!([]), json!([])),
         answer(vec![finding("b", "edge-case", 2)], json!(["F1"]), json!([])),
-        answer(vec![finding("c", "performance", 3)], json!(["F2"]), json!([])),
+        answer(
+            vec![finding("c", "performance", 3)],
+            json!(["F2"]),
+            json!([])
+        ),
     ]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -161,12 +176,18 @@ fn a_plateau_escalates_and_status_shows_the_rounds() {
     agent_writes(&env, &repo, "fn a() {}\nfn b() {}\n");
     let v = stop(&env, &repo, true);
     assert_eq!(v["decision"], "block", "{v}");
-    assert!(!v["reason"].as_str().unwrap().contains("AskUserQuestion"), "one churn is no plateau");
+    assert!(
+        !v["reason"].as_str().unwrap().contains("AskUserQuestion"),
+        "one churn is no plateau"
+    );
     let l = env.workspace()["loop"].clone();
     assert_eq!(l["trend"], "converging", "{l}");
     agent_writes(&env, &repo, "fn a() {}\nfn b() {}\nfn c() {}\n");
     let v = stop(&env, &repo, true);
-    assert_escalates(&v, "the last two reviews each opened as many blocking findings as they closed");
+    assert_escalates(
+        &v,
+        "the last two reviews each opened as many blocking findings as they closed",
+    );
 
     let w = env.workspace();
     assert_eq!(w["needs_you"]["why"], "plateau", "{w}");
@@ -190,7 +211,10 @@ fn a_plateau_escalates_and_status_shows_the_rounds() {
     assert_eq!(per_round, [(1, 0, 0), (1, 1, 1), (1, 1, 1)]);
     let text = env.ok(&["status", repo.to_str().unwrap()]);
     assert!(text.contains("needs you  plateau since"), "{text}");
-    assert!(text.contains("loop      round 3 — needs you (session sess-1)"), "{text}");
+    assert!(
+        text.contains("loop      round 3 — needs you (session sess-1)"),
+        "{text}"
+    );
     assert!(
         text.contains(" 3. #3    opened 1 (1 blocking), carried 0, fixed 1, withdrawn 0"),
         "{text}"

@@ -32,9 +32,13 @@ pub struct Round {
 /// edit; None when no agent edit is known) and its reviews, oldest first. A session's rounds
 /// are the reviews after its first edit; with no session, every review in `events` counts.
 pub fn session_rounds(events: &[EventRow], session: Option<&str>) -> (Option<String>, Vec<Round>) {
-    let session = session
-        .map(str::to_owned)
-        .or_else(|| events.iter().rev().find_map(|e| agent_session(e)).map(str::to_owned));
+    let session = session.map(str::to_owned).or_else(|| {
+        events
+            .iter()
+            .rev()
+            .find_map(|e| agent_session(e))
+            .map(str::to_owned)
+    });
     let start = session
         .as_deref()
         .and_then(|s| events.iter().find(|e| agent_session(e) == Some(s)))
@@ -60,7 +64,12 @@ fn round(data: &Value) -> Option<Round> {
     let ids = |key: &str| -> Vec<i64> {
         data[key]
             .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).filter_map(parse_id).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .filter_map(parse_id)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut opened = ids("opened");
@@ -75,7 +84,11 @@ fn round(data: &Value) -> Option<Round> {
 }
 
 /// A round's counts; a finding is blocking when `severity` knows it at or above `threshold`.
-pub fn counts(round: &Round, severity: &HashMap<i64, Severity>, threshold: Severity) -> RoundCounts {
+pub fn counts(
+    round: &Round,
+    severity: &HashMap<i64, Severity>,
+    threshold: Severity,
+) -> RoundCounts {
     let blocking = |ids: &[i64]| -> u64 {
         ids.iter()
             .filter(|id| severity.get(id).is_some_and(|s| *s >= threshold))
@@ -146,7 +159,10 @@ mod tests {
         assert!(!plateau(&[rc(1, 1)]), "one round is not a trend");
         assert!(!plateau(&[rc(1, 1), rc(0, 1)]), "closing more converges");
         assert!(!plateau(&[rc(2, 1), rc(1, 1)]), "both rounds must churn");
-        assert!(!plateau(&[rc(0, 0), rc(0, 0)]), "quiet reviews are no churn");
+        assert!(
+            !plateau(&[rc(0, 0), rc(0, 0)]),
+            "quiet reviews are no churn"
+        );
     }
 
     #[test]
@@ -163,9 +179,17 @@ mod tests {
         let events = [
             ev(1, "review_finished", json!({"review": 1, "opened": ["F1"]})),
             ev(2, "edit", json!({"by": "agent", "session": "s1"})),
-            ev(3, "review_finished", json!({"review": 2, "opened": ["F2"], "reopened": ["F1"], "carried": ["F9"]})),
+            ev(
+                3,
+                "review_finished",
+                json!({"review": 2, "opened": ["F2"], "reopened": ["F1"], "carried": ["F9"]}),
+            ),
             ev(4, "edit", json!({"by": "human", "session": null})),
-            ev(5, "review_finished", json!({"review": 3, "resolved": ["F2"], "withdrawn": ["F1"]})),
+            ev(
+                5,
+                "review_finished",
+                json!({"review": 3, "resolved": ["F2"], "withdrawn": ["F1"]}),
+            ),
             ev(6, "review_finished", json!({"opened": ["F7"]})),
         ];
         let (session, rounds) = session_rounds(&events, None);
@@ -209,10 +233,7 @@ mod tests {
             (4, Severity::High),
         ]);
         let c = counts(&round, &severity, Severity::High);
-        assert_eq!(
-            (c.opened, c.carried, c.fixed, c.withdrawn),
-            (2, 1, 2, 1)
-        );
+        assert_eq!((c.opened, c.carried, c.fixed, c.withdrawn), (2, 1, 2, 1));
         assert_eq!((c.blocking_opened, c.blocking_closed), (1, 2));
     }
 }

@@ -252,22 +252,51 @@ mod tests {
         };
         let ids = findings::open_many(&conn, ws, 1, std::slice::from_ref(&f)).unwrap();
         assert_eq!(current(&conn, ws, root, "t0").unwrap(), None);
-        let raised = raise(&conn, ws, root, Some("s"), EscalationWhy::Architecture, &ids, "t1").unwrap();
+        let raised = raise(
+            &conn,
+            ws,
+            root,
+            Some("s"),
+            EscalationWhy::Architecture,
+            &ids,
+            "t1",
+        )
+        .unwrap();
         assert_eq!(raised.needs_you().findings, [public_id(ids[0])]);
         mark_told(&conn, raised.id).unwrap();
         let got = current(&conn, ws, root, "t2").unwrap().unwrap();
         assert!(got.told);
-        assert_eq!(answer(&conn, ws, Some(root), Answer::Approval, "t3").unwrap(), Some(raised.id));
+        assert_eq!(
+            answer(&conn, ws, Some(root), Answer::Approval, "t3").unwrap(),
+            Some(raised.id)
+        );
         assert_eq!(current(&conn, ws, root, "t4").unwrap(), None);
-        assert_eq!(answer(&conn, ws, Some(root), Answer::Approval, "t5").unwrap(), None, "nothing left to answer");
+        assert_eq!(
+            answer(&conn, ws, Some(root), Answer::Approval, "t5").unwrap(),
+            None,
+            "nothing left to answer"
+        );
 
         raise(&conn, ws, root, None, EscalationWhy::Plateau, &ids, "t6").unwrap();
         findings::resolve(&conn, ws, 2, &[public_id(ids[0])], "t7").unwrap();
-        assert_eq!(current(&conn, ws, root, "t8").unwrap(), None, "its finding was fixed");
+        assert_eq!(
+            current(&conn, ws, root, "t8").unwrap(),
+            None,
+            "its finding was fixed"
+        );
         let kinds: Vec<String> = events::recent(&conn, Some(root), 10)
             .unwrap()
             .into_iter()
-            .map(|e| format!("{} {}", e.kind, e.data["why"].as_str().or(e.data["by"].as_str()).unwrap_or("")))
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e.kind,
+                    e.data["why"]
+                        .as_str()
+                        .or(e.data["by"].as_str())
+                        .unwrap_or("")
+                )
+            })
             .collect();
         assert_eq!(
             kinds,

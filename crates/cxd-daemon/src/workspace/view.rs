@@ -42,8 +42,8 @@ impl Actor {
                 let open = store::findings::list(c, ws, false)?;
                 let approval = store::approvals::last(c, ws)?;
                 let at = crate::clock::now_rfc3339();
-                let needs_you = store::escalations::current(c, ws, &root, &at)?
-                    .map(|e| e.needs_you());
+                let needs_you =
+                    store::escalations::current(c, ws, &root, &at)?.map(|e| e.needs_you());
                 let (session, rounds) = store::escalations::rounds(c, ws, &root, threshold, None)?;
                 let review_loop =
                     store::escalations::loop_status(session, &rounds, needs_you.is_some());

@@ -175,10 +175,10 @@ fn render_loop(out: &mut String, l: &cxd_proto::status::LoopStatus) {
         Trend::Plateau => "plateau",
         Trend::NeedsYou => "needs you",
     };
-    let session = l
-        .session
-        .as_deref()
-        .map_or_else(|| "no agent session".to_owned(), |s| format!("session {}", line(s)));
+    let session = l.session.as_deref().map_or_else(
+        || "no agent session".to_owned(),
+        |s| format!("session {}", line(s)),
+    );
     let _ = writeln!(out, "  loop      round {} — {trend} ({session})", l.round);
     let first = (l.round as usize).saturating_sub(l.rounds.len()) + 1;
     for (n, r) in l.rounds.iter().enumerate() {
