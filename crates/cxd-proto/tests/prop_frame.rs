@@ -454,6 +454,7 @@ fn response() -> impl Strategy<Value = Response> {
                         reason,
                         last_review,
                         state,
+                        escalation: None,
                     }))
                 }
             ),
