@@ -127,6 +127,12 @@ fn an_upheld_dispute_escalates_once_and_a_dismissal_answers_it() {
     env.ok(&["dismiss", "F1", "--reason", "we accept the risk"]);
     assert_eq!(needs_you(&env), Value::Null);
     assert_eq!(env.log_kind("escalation_answered")[0]["by"], "dismissal");
+    let log = env.ok(&["log", repo.to_str().unwrap()]);
+    assert!(
+        log.contains("needs you: upheld (F1) — session sess-1")
+            && log.contains("answered by dismissal"),
+        "{log}"
+    );
     let text = env.ok(&["status", repo.to_str().unwrap()]);
     assert!(!text.contains("needs you"), "{text}");
 }
