@@ -203,26 +203,30 @@ fn the_stop_hook_blocks_then_fails_open_past_max_rounds() {
         "told once: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    // Claude keeps going (stop_hook_active) and stops again: blocked once more (round 2 of 2) ...
-    assert_eq!(
-        stdout_json(&hook(&env, "stop", &stop_event(&repo, "sess", true)))["decision"],
-        "block"
+    // Claude keeps going (stop_hook_active) and stops again: the last block the cap allows
+    // (round 2 of 2) hands the decision to the user instead of asking for more fixes ...
+    let v = stdout_json(&hook(&env, "stop", &stop_event(&repo, "sess", true)));
+    assert_eq!(v["decision"], "block", "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("AskUserQuestion")
+            && reason.contains("the last of the 2 blocked stop(s) allowed in a turn"),
+        "{reason}"
     );
-    // ... and then let go, saying so.
+    assert_eq!(env.workspace()["needs_you"]["why"], "round_cap");
+    // ... and then lets go, saying the user is waited for.
     let v = stdout_json(&hook(&env, "stop", &stop_event(&repo, "sess", true)));
     assert!(v.get("decision").is_none(), "{v}");
     assert!(
         v["systemMessage"]
             .as_str()
             .unwrap()
-            .contains("still open after 2 blocked stop(s)"),
+            .contains("waiting for you (round_cap: F1)"),
         "{v}"
     );
-    // A new turn (stop_hook_active false) starts counting again.
-    assert_eq!(
-        stdout_json(&hook(&env, "stop", &stop_event(&repo, "sess", false)))["decision"],
-        "block"
-    );
+    // A new turn does not block again while the decision waits for a person.
+    let v = stdout_json(&hook(&env, "stop", &stop_event(&repo, "sess", false)));
+    assert!(v.get("decision").is_none(), "{v}");
     // Dismissed: Claude may stop.
     env.ok(&["dismiss", "F1"]);
     let v = stdout_json(&hook(&env, "stop", &stop_event(&repo, "sess", true)));

@@ -187,6 +187,32 @@ words! {
 }
 
 words! {
+    /// Why the stop hook stopped asking for fixes and handed the decision to the user.
+    EscalationWhy("escalation reason") {
+        /// Codex upheld a blocking finding after a dispute: the two disagree.
+        Upheld = "upheld",
+        /// A blocking finding is about the architecture: the user decides those.
+        Architecture = "architecture",
+        /// Two reviews in a row each opened as many blocking findings as they closed.
+        Plateau = "plateau",
+        /// The stop hook blocked `gate.max_rounds` times this turn.
+        RoundCap = "round_cap",
+    }
+}
+
+words! {
+    /// Which way the review loop of the current agent session is going.
+    Trend("trend") {
+        /// Not stuck and nobody needed: the loop goes on.
+        Converging = "converging",
+        /// Reviews open as many blocking findings as they close.
+        Plateau = "plateau",
+        /// The loop handed a decision to the user, who has not answered yet.
+        NeedsYou = "needs_you",
+    }
+}
+
+words! {
     /// Why a review failed, so status and the hooks can say what to do about it.
     ErrorClass("error class") {
         /// Usage limit or rate limit reached.
@@ -244,7 +270,8 @@ mod sql {
     use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
     use super::{
-        Author, ErrorClass, FindingStatus, Ruling, Severity, Trigger, Verdict, WorkspaceState,
+        Author, ErrorClass, EscalationWhy, FindingStatus, Ruling, Severity, Trigger, Verdict,
+        WorkspaceState,
     };
 
     macro_rules! sql {
@@ -276,7 +303,8 @@ mod sql {
         FindingStatus,
         ErrorClass,
         Author,
-        Ruling
+        Ruling,
+        EscalationWhy
     );
 }
 
@@ -320,6 +348,8 @@ mod tests {
         round_trips(ErrorClass::ALL);
         round_trips(Author::ALL);
         round_trips(Ruling::ALL);
+        round_trips(EscalationWhy::ALL);
+        round_trips(Trend::ALL);
     }
 
     #[test]
@@ -356,6 +386,11 @@ mod tests {
         );
         assert_eq!(Author::WORDS, ["agent", "human"]);
         assert_eq!(Ruling::WORDS, ["withdraw", "uphold"]);
+        assert_eq!(
+            EscalationWhy::WORDS,
+            ["upheld", "architecture", "plateau", "round_cap"]
+        );
+        assert_eq!(Trend::WORDS, ["converging", "plateau", "needs_you"]);
         assert_eq!(ErrorClass::NotFound.as_str(), "not_found");
     }
 

@@ -134,6 +134,9 @@ pub enum Request {
         wait_s: Option<u64>,
         /// What asks: manual (cxd gate), stop (the Claude stop hook), agent.
         trigger: Trigger,
+        /// The agent session whose stop asks (the stop hook); with it, a gate that would block
+        /// may hand the decision to the user instead (an escalation).
+        session: Option<String>,
     },
     /// Validate a plan with Codex before it is implemented.
     Plan {
@@ -284,6 +287,20 @@ pub struct GateReport {
     pub last_review: Option<ReviewInfo>,
     /// The workspace state (idle, settling, reviewing, halted, paused, missing).
     pub state: WorkspaceState,
+    /// The decision handed to the user instead of another round of fixes (only when an agent
+    /// session asks and the gate does not pass).
+    #[serde(default)]
+    pub escalation: Option<Escalation>,
+}
+
+/// An escalation as the stop hook reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// What the user is asked about, and when, and which findings.
+    pub needs_you: crate::status::NeedsYou,
+    /// This answer is the first to tell an agent about it (the stop hook blocks once, then lets
+    /// the agent stop while the escalation stands).
+    pub first: bool,
 }
 
 /// The result of a review someone waited for.

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Author, ErrorClass, FindingStatus, Ruling, Severity, Trigger, Verdict, WorkspaceState,
+    Author, ErrorClass, EscalationWhy, FindingStatus, Ruling, Severity, Trend, Trigger, Verdict,
+    WorkspaceState,
 };
 
 /// Everything `cxd status` shows: the daemon, then each workspace.
@@ -88,6 +89,61 @@ pub struct WorkspaceStatus {
     /// The most severe open findings (at most [`TOP_FINDINGS`]; most severe first, then the
     /// oldest), so `cxd status` names what blocks without another request.
     pub top_findings: Vec<Finding>,
+    /// The decision the review loop handed to a person and nobody has answered yet (None:
+    /// nothing waits for anyone).
+    #[serde(default)]
+    pub needs_you: Option<NeedsYou>,
+    /// How the review loop of the current agent session goes, review by review (None: no
+    /// review since the session began).
+    #[serde(default, rename = "loop")]
+    pub review_loop: Option<LoopStatus>,
+}
+
+/// A decision the stop hook handed to the user instead of asking the agent for more fixes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedsYou {
+    /// upheld | architecture | plateau | round_cap
+    pub why: EscalationWhy,
+    /// When it was handed over, RFC 3339.
+    pub since: String,
+    /// The open findings it is about (`F12`).
+    pub findings: Vec<String>,
+}
+
+/// The review loop of the agent session working in a workspace, so a person sees whether it
+/// converges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoopStatus {
+    /// The agent session (None: no agent edit is known; then every recent review counts).
+    pub session: Option<String>,
+    /// How many reviews the session has had.
+    pub round: u64,
+    /// converging | plateau | needs_you
+    pub trend: Trend,
+    /// Per review, oldest first (the newest [`LOOP_ROUNDS`] of them).
+    pub rounds: Vec<RoundCounts>,
+}
+
+/// How many rounds a loop status lists.
+pub const LOOP_ROUNDS: usize = 10;
+
+/// What one review did to the findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundCounts {
+    /// The review id (`#N`).
+    pub review: i64,
+    /// Findings it opened (new or reopened).
+    pub opened: u64,
+    /// Open findings it reported again or said are still open.
+    pub carried: u64,
+    /// Findings it said are fixed.
+    pub fixed: u64,
+    /// Disputed findings it withdrew.
+    pub withdrawn: u64,
+    /// Of those opened, how many are at or above the gate's threshold.
+    pub blocking_opened: u64,
+    /// Of those fixed or withdrawn, how many are at or above the gate's threshold.
+    pub blocking_closed: u64,
 }
 
 /// How many open findings a workspace's status names.

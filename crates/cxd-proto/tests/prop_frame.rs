@@ -197,13 +197,15 @@ fn request() -> impl Strategy<Value = Request> {
             path(),
             opt(word(Severity::ALL)),
             opt(any::<u64>()),
-            word(Trigger::ALL)
+            word(Trigger::ALL),
+            opt(text())
         )
-            .prop_map(|(path, block_on, wait_s, trigger)| Request::Gate {
+            .prop_map(|(path, block_on, wait_s, trigger, session)| Request::Gate {
                 path,
                 block_on,
                 wait_s,
-                trigger
+                trigger,
+                session
             }),
         (path(), text(), any::<bool>()).prop_map(|(path, text, wait)| Request::Plan {
             path,
@@ -452,6 +454,7 @@ fn response() -> impl Strategy<Value = Response> {
                         reason,
                         last_review,
                         state,
+                        escalation: None,
                     }))
                 }
             ),

@@ -4,6 +4,7 @@
 use cxd_proto::{ErrorKind, Response};
 
 use super::{Handler, error, internal};
+use crate::store::escalations;
 use crate::store::findings::{self, UserChange};
 use crate::workspace::Command;
 
@@ -27,7 +28,20 @@ async fn change(h: &Handler, id: &str, change: UserChange, note: Option<String>)
     let at = crate::clock::now_rfc3339();
     let result = h
         .store
-        .call(move |c| findings::change_status(c, row_id, change, note.as_deref(), &at))
+        .call(move |c| {
+            let changed = findings::change_status(c, row_id, change, note.as_deref(), &at)?;
+            // A dismissal is a person's answer to a decision the loop handed over.
+            if let (Ok(done), UserChange::Dismiss) = (&changed, change) {
+                escalations::answer(
+                    c,
+                    done.row.workspace_id,
+                    done.root.as_deref(),
+                    escalations::Answer::Dismissal,
+                    &at,
+                )?;
+            }
+            Ok(changed)
+        })
         .await;
     let changed = match result {
         Ok(Ok(changed)) => changed,

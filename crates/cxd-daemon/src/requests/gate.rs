@@ -7,15 +7,16 @@ use std::time::Duration;
 use cxd_proto::Response;
 use cxd_proto::domain::{Severity, Trigger};
 use cxd_proto::limits::{PAGE_BYTES, fitting};
-use cxd_proto::message::GateReport;
+use cxd_proto::message::{Escalation, GateReport};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{Handler, Reply, gone, internal};
+use crate::escalation;
 use crate::gate::{self, Facts};
 use crate::registry::{Registry, WorkspaceRef};
-use crate::store::Store;
 use crate::store::findings::{self, Filter};
+use crate::store::{Store, StoreError, escalations, sessions};
 use crate::workspace::Command;
 
 /// At most this many blocking findings are listed in a gate's answer (all are counted).
@@ -25,27 +26,31 @@ const GATE_FINDINGS: usize = 50;
 const REVIEW_ROUNDS: usize = 4;
 
 /// Judge the workspace holding `path` at `block_on` (default: its `gate.block_on`); with
-/// `wait_s`, review what is unreviewed first and answer within that many seconds.
+/// `wait_s`, review what is unreviewed first and answer within that many seconds. With an
+/// agent `session` (the stop hook), a gate that blocks may escalate instead.
 pub(super) async fn answer(
     h: &Handler,
     path: PathBuf,
     block_on: Option<Severity>,
     wait_s: Option<u64>,
     trigger: Trigger,
+    session: Option<String>,
 ) -> Reply {
     let ws = match h.lookup(path).await {
         Ok(w) => w,
         Err(r) => return r.into(),
     };
-    let threshold = block_on.unwrap_or_else(|| {
+    let gate_config = {
         let user = h.ctx.config.borrow().config.clone();
-        user.for_repo(&ws.root, &h.ctx.state_dir)
-            .config
-            .gate
-            .threshold()
-    });
+        user.for_repo(&ws.root, &h.ctx.state_dir).config.gate
+    };
+    let threshold = block_on.unwrap_or_else(|| gate_config.threshold());
+    let asker = Asker {
+        threshold,
+        session: session.map(|s| (s, gate_config.max_rounds)),
+    };
     let Some(secs) = wait_s else {
-        return judge(&h.registry, &h.store, &ws, threshold, false)
+        return judge(&h.registry, &h.store, &ws, &asker, false)
             .await
             .into();
     };
@@ -55,7 +60,7 @@ pub(super) async fn answer(
     tokio::spawn(async move {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let timed_out = review_until_done(&ws, trigger, deadline).await;
-        let _ = done_tx.send(judge(&registry, &store, &ws, threshold, timed_out).await);
+        let _ = done_tx.send(judge(&registry, &store, &ws, &asker, timed_out).await);
     });
     Reply::Wait { root, events, done }
 }
@@ -85,14 +90,23 @@ async fn review_until_done(ws: &WorkspaceRef, trigger: Trigger, deadline: Instan
     false
 }
 
+/// Who asks the gate and how it judges for them.
+struct Asker {
+    /// Open findings at or above this block.
+    threshold: Severity,
+    /// The agent session whose stop asks, and its `gate.max_rounds` (None: a person asks).
+    session: Option<(String, u32)>,
+}
+
 /// The gate's verdict on a workspace as it is now.
 async fn judge(
     registry: &Registry,
     store: &Store,
     ws: &WorkspaceRef,
-    threshold: Severity,
+    asker: &Asker,
     timed_out: bool,
 ) -> Response {
+    let threshold = asker.threshold;
     let (tx, rx) = oneshot::channel();
     if ws.commands.send(Command::Check(tx)).await.is_err() {
         return gone();
@@ -135,6 +149,26 @@ async fn judge(
         timed_out,
     };
     let decision = gate::decide(&facts);
+    let escalation = match (&asker.session, &decision) {
+        (Some((session, max_rounds)), gate::Decision::Fail(gate::Reason::Blocking { .. })) => {
+            let asked = Asked {
+                workspace_id: id,
+                root: ws.root.clone(),
+                session: session.clone(),
+                max_rounds: *max_rounds,
+                threshold,
+            };
+            match store.call(move |c| escalate(c, &asked, &rows)).await {
+                Ok(e) => e,
+                Err(e) => return internal(e),
+            }
+        }
+        _ => None,
+    };
+    if escalation.as_ref().is_some_and(|e| e.first) {
+        // `cxd status` shows `needs you` from the workspace's summary.
+        let _ = ws.commands.send(Command::Refresh).await;
+    }
     Response::Gate(Box::new(GateReport {
         root: ws.root.clone(),
         pass: decision.passed(),
@@ -145,5 +179,58 @@ async fn judge(
         reason: decision.to_string(),
         last_review: status.last_review,
         state: status.state,
+        escalation,
+    }))
+}
+
+/// What an agent's blocked stop escalates from.
+struct Asked {
+    workspace_id: i64,
+    root: PathBuf,
+    session: String,
+    max_rounds: u32,
+    threshold: Severity,
+}
+
+/// The escalation that stands, or a new one when a trigger applies to the blocking findings
+/// `rows` (see [`crate::escalation::decide`]); either is marked told to the agent.
+fn escalate(
+    c: &mut rusqlite::Connection,
+    asked: &Asked,
+    rows: &[findings::FindingRow],
+) -> Result<Option<Escalation>, StoreError> {
+    let at = crate::clock::now_rfc3339();
+    let (ws, root) = (asked.workspace_id, asked.root.as_path());
+    let standing = escalations::current(c, ws, root, &at)?;
+    let row = match standing {
+        Some(row) => row,
+        None => {
+            let (_, rounds) =
+                escalations::rounds(c, ws, root, asked.threshold, Some(&asked.session))?;
+            let facts = escalation::Facts {
+                blocking: rows
+                    .iter()
+                    .map(|f| escalation::Blocking {
+                        category: f.finding.category.clone(),
+                        ruling: f.dispute.as_ref().and_then(|d| d.ruling),
+                    })
+                    .collect(),
+                rounds,
+                stops_blocked: sessions::rounds(c, &asked.session)?,
+                max_rounds: asked.max_rounds,
+            };
+            let Some(why) = escalation::decide(&facts) else {
+                return Ok(None);
+            };
+            let ids: Vec<i64> = rows.iter().map(|f| f.id).collect();
+            escalations::raise(c, ws, root, Some(&asked.session), why, &ids, &at)?
+        }
+    };
+    if !row.told {
+        escalations::mark_told(c, row.id)?;
+    }
+    Ok(Some(Escalation {
+        needs_you: row.needs_you(),
+        first: !row.told,
     }))
 }

@@ -116,7 +116,8 @@ impl Handler {
                 block_on,
                 wait_s,
                 trigger,
-            } => gate::answer(self, path, block_on, wait_s, trigger).await,
+                session,
+            } => gate::answer(self, path, block_on, wait_s, trigger, session).await,
             other => error(
                 ErrorKind::Usage,
                 format!("request {other:?} is not handled here"),

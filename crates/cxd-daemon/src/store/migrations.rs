@@ -116,6 +116,19 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE findings ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE findings ADD COLUMN outdated INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX findings_by_identity ON findings(workspace_id, file, category, fingerprint);",
+    // 7: decisions the stop hook handed to the user, and how each was answered.
+    "CREATE TABLE escalations (
+        id INTEGER PRIMARY KEY,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        session TEXT,
+        why TEXT NOT NULL,
+        findings TEXT NOT NULL,
+        at TEXT NOT NULL,
+        told INTEGER NOT NULL DEFAULT 0,
+        answered_at TEXT,
+        answered_by TEXT
+    );
+    CREATE INDEX escalations_by_workspace ON escalations(workspace_id, answered_at);",
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,7 @@
 //! is shared and a slow write never blocks the async runtime.
 
 pub mod approvals;
+pub mod escalations;
 pub mod events;
 pub mod findings;
 pub mod migrations;

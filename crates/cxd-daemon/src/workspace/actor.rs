@@ -91,6 +91,9 @@ pub(super) struct Actor {
     pub(super) agent_files: HashSet<PathBuf>,
     /// The agent session that reported them.
     pub(super) agent_session: Option<String>,
+    /// Every file that session reported editing: a change to one of them (seen again after a
+    /// failed review, say) is never taken for a person's answer to an escalation.
+    pub(super) session_files: HashSet<PathBuf>,
     /// The newest dispute a prompt has carried (a dispute id; 0: none since the start).
     pub(super) disputes_shown: i64,
     /// A plan waiting for the running review to end.
@@ -148,6 +151,7 @@ impl Actor {
             last_tree: None,
             agent_files: HashSet::new(),
             agent_session: None,
+            session_files: HashSet::new(),
             disputes_shown: 0,
             queued_plan: None,
             config_warnings: Vec::new(),

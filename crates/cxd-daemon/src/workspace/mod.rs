@@ -185,5 +185,7 @@ fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
         up_to_date: false,
         snapshot_bytes: 0,
         top_findings: Vec::new(),
+        needs_you: None,
+        review_loop: None,
     }
 }

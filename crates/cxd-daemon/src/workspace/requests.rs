@@ -65,6 +65,10 @@ impl Actor {
                 {
                     self.pending.insert(rel.to_path_buf());
                     self.agent_files.insert(rel.to_path_buf());
+                    if self.agent_session.as_deref() != Some(session.as_str()) {
+                        self.session_files.clear();
+                    }
+                    self.session_files.insert(rel.to_path_buf());
                     self.agent_session = Some(session);
                     self.drive(Input::Edited).await;
                 }
@@ -223,9 +227,21 @@ impl Actor {
             note: note.clone(),
         };
         let id = self.row.id;
+        let root = self.row.root.clone();
         if let Err(e) = self
             .store
-            .call(move |c| store::approvals::add(c, id, &row))
+            .call(move |c| {
+                store::approvals::add(c, id, &row)?;
+                // The user's approval answers a decision the loop handed over.
+                store::escalations::answer(
+                    c,
+                    id,
+                    Some(&root),
+                    store::escalations::Answer::Approval,
+                    &row.at,
+                )
+                .map(|_| ())
+            })
             .await
         {
             return Response::Error(ErrorReply {

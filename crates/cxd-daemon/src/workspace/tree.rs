@@ -262,7 +262,7 @@ impl Actor {
             tracing::info!(root = %self.root().display(), from = ?previous_head, to = ?change.to.head, "HEAD moved; the baseline follows it");
             self.log("head_moved", serde_json::json!({"from": previous_head, "to": change.to.head, "count": watched.len()})).await;
             if !change.diff.is_empty() {
-                self.log_edit(&diff_files, true).await;
+                self.log_edit(&diff_files, true, false).await;
             }
         } else if !watched.is_empty() {
             // Editors and agents save through temporary files that are gone by now: name only
@@ -273,18 +273,20 @@ impl Actor {
                 .filter(|p| self.row.root.join(p).exists() || diff_files.contains(p))
                 .collect();
             if !names.is_empty() {
-                self.log_edit(&names, !change.diff.is_empty()).await;
+                self.log_edit(&names, !change.diff.is_empty(), true).await;
             } else if !change.diff.is_empty() {
-                self.log_edit(&diff_files, true).await;
+                self.log_edit(&diff_files, true, true).await;
             }
         } else if !change.diff.is_empty() {
             // Found by a full rescan (a restart, an overflow, a manual review) rather than
             // reported path by path.
-            self.log_edit(&diff_files, true).await;
+            self.log_edit(&diff_files, true, false).await;
         }
     }
 
-    async fn log_edit(&mut self, files: &[String], net_change: bool) {
+    /// Log an edit of `files`; `witnessed`: the watcher saw them change just now (not a rescan
+    /// or a HEAD move finding a change again), so a person's edit can answer an escalation.
+    async fn log_edit(&mut self, files: &[String], net_change: bool, witnessed: bool) {
         // The agent's hook reported (some of) these files: the agent edited them.
         let by = if files
             .iter()
@@ -310,6 +312,31 @@ impl Actor {
             message.push_str(" — no net change, nothing to review");
         }
         self.ctx.emit("edit", Some(self.row.root.clone()), message);
+        let agents = files
+            .iter()
+            .any(|f| self.session_files.contains(Path::new(f)));
+        if by == "human" && net_change && witnessed && !agents {
+            // A person's own edit answers a decision the loop handed over.
+            let (id, root) = (self.row.id, self.row.root.clone());
+            let at = crate::clock::now_rfc3339();
+            let answered = self
+                .store
+                .call(move |c| {
+                    store::escalations::answer(
+                        c,
+                        id,
+                        Some(&root),
+                        store::escalations::Answer::HumanEdit,
+                        &at,
+                    )
+                })
+                .await;
+            match answered {
+                Ok(Some(_)) => self.refresh_summary().await,
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot record the answer to an escalation"),
+            }
+        }
         self.log(
             "edit",
             serde_json::json!({

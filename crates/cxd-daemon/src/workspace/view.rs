@@ -3,7 +3,8 @@
 
 use cxd_proto::domain::WorkspaceState;
 use cxd_proto::status::{
-    Approval, Finding, ReviewInfo, SeverityCounts, TOP_FINDINGS, Tokens, WorkspaceStatus,
+    Approval, Finding, LoopStatus, NeedsYou, ReviewInfo, SeverityCounts, TOP_FINDINGS, Tokens,
+    WorkspaceStatus,
 };
 
 use super::View;
@@ -20,6 +21,10 @@ pub(super) struct Summary {
     pub(super) open: Vec<FindingRow>,
     pub(super) tokens_total: Tokens,
     pub(super) approval: Option<store::approvals::ApprovalRow>,
+    /// The decision handed to a person that nobody has answered yet.
+    pub(super) needs_you: Option<NeedsYou>,
+    /// How the current agent session's review loop goes.
+    pub(super) review_loop: Option<LoopStatus>,
 }
 
 impl Actor {
@@ -27,6 +32,7 @@ impl Actor {
     pub(super) async fn refresh_summary(&mut self) {
         let ws = self.row.id;
         let root = self.row.root.clone();
+        let threshold = self.config().gate.threshold();
         let got = self
             .store
             .call(move |c| {
@@ -35,6 +41,12 @@ impl Actor {
                 let (reviews, tokens) = store::reviews::totals(c, ws)?;
                 let open = store::findings::list(c, ws, false)?;
                 let approval = store::approvals::last(c, ws)?;
+                let at = crate::clock::now_rfc3339();
+                let needs_you =
+                    store::escalations::current(c, ws, &root, &at)?.map(|e| e.needs_you());
+                let (session, rounds) = store::escalations::rounds(c, ws, &root, threshold, None)?;
+                let review_loop =
+                    store::escalations::loop_status(session, &rounds, needs_you.is_some());
                 Ok((
                     row.and_then(|r| r.thread_id),
                     last,
@@ -42,11 +54,13 @@ impl Actor {
                     tokens,
                     open,
                     approval,
+                    needs_you,
+                    review_loop,
                 ))
             })
             .await;
         match got {
-            Ok((thread_id, last, reviews, tokens, open, approval)) => {
+            Ok((thread_id, last, reviews, tokens, open, approval, needs_you, review_loop)) => {
                 self.summary = Summary {
                     reviews,
                     thread_id,
@@ -58,6 +72,8 @@ impl Actor {
                         output: tokens.2,
                     },
                     approval,
+                    needs_you,
+                    review_loop,
                 };
             }
             Err(e) => tracing::error!(error = %e, "cannot read the workspace's reviews"),
@@ -120,6 +136,8 @@ impl Actor {
             up_to_date: self.up_to_date(),
             snapshot_bytes: self.upkeep.bytes,
             top_findings: self.top_findings(),
+            needs_you: self.summary.needs_you.clone(),
+            review_loop: self.summary.review_loop.clone(),
         };
         let deadline = if state == WorkspaceState::Settling {
             self.machine.settle_deadline()

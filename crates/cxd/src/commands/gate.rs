@@ -23,6 +23,7 @@ pub fn run(paths: &Paths, args: &GateArgs) -> anyhow::Result<ExitCode> {
         block_on: args.block_on,
         wait_s: args.wait,
         trigger: Trigger::Manual,
+        session: None,
     })?;
     if args.wait.is_some() {
         client.set_timeout(None)?;

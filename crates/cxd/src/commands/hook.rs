@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cxd_daemon::config::Config;
 use cxd_daemon::config::repo::work_tree_of;
-use cxd_proto::domain::{ErrorClass, Trigger, Verdict};
+use cxd_proto::domain::{ErrorClass, EscalationWhy, Trigger, Verdict};
 use cxd_proto::message::{GateReport, ReviewDone};
 use cxd_proto::paths::Paths;
 use cxd_proto::status::Finding;
@@ -217,6 +217,7 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         block_on: None,
         wait_s: Some(wait),
         trigger: Trigger::Stop,
+        session: Some(session.clone()),
     };
     if client.send(&request).is_err() {
         return system_message(&format!(
@@ -269,6 +270,19 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
             report.reason
         ));
     }
+    // An escalation blocks once, with the instruction to stop fixing and ask the user; while it
+    // stands (nobody has dismissed, approved or edited yet), later stops are let through with a
+    // note. Blocking again could not help: only the user can settle it, and a Stop block that
+    // repeats only burns the agent's turns until Claude Code forces the stop anyway.
+    if let Some(escalation) = &report.escalation
+        && !escalation.first
+    {
+        return system_message(&format!(
+            "cxd: waiting for you ({}: {}): answer with `cxd dismiss ID --reason ...`, `cxd approve`, or an edit of your own; letting Claude stop.",
+            escalation.needs_you.why,
+            escalation.needs_you.findings.join(", ")
+        ));
+    }
     // The block tells the agent about these: the edit hook need not pass them on again.
     let told = report.blocking.iter().map(|f| f.id.clone()).collect();
     let rounds = match client.request(&Request::StopRound {
@@ -283,6 +297,10 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
             ));
         }
     };
+    if let Some(escalation) = &report.escalation {
+        let reason = escalation_reason(&report, escalation.needs_you.why, &review, config);
+        return output(&json!({"decision": "block", "reason": reason}));
+    }
     if rounds > config.gate.max_rounds {
         return system_message(&format!(
             "cxd: {} finding(s) at or above {} are still open after {} blocked stop(s); letting Claude stop. `cxd findings` lists them.",
@@ -305,6 +323,34 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         config.gate.max_rounds
     );
     output(&json!({"decision": "block", "reason": reason}))
+}
+
+/// The block reason that hands the decision to the user: stop changing code, lay out the
+/// disagreement, ask with AskUserQuestion.
+fn escalation_reason(
+    report: &GateReport,
+    why: EscalationWhy,
+    review: &str,
+    config: &Config,
+) -> String {
+    let why = match why {
+        EscalationWhy::Upheld => "Codex upheld a finding that was disputed".to_owned(),
+        EscalationWhy::Architecture => {
+            "a blocking finding is about the architecture, and that is the user's call".to_owned()
+        }
+        EscalationWhy::Plateau => {
+            "the last two reviews each opened as many blocking findings as they closed: more rounds will not settle it".to_owned()
+        }
+        EscalationWhy::RoundCap => format!(
+            "this is the last of the {} blocked stop(s) allowed in a turn",
+            config.gate.max_rounds
+        ),
+    };
+    format!(
+        "cxd needs the user: {why} ({review}). Stop changing code now. Summarise the open disagreements for the user — for each finding below: what it is, Codex's position (its reply to a dispute, if any) and your own position — then ask the user how to proceed with the AskUserQuestion tool (for example: fix it as Codex asks, keep the code as it is, or another way). Open findings at or above {}:\n{}The user answers cxd with `cxd dismiss ID --reason ...`, `cxd approve`, or an edit of their own; until then cxd lets you stop.",
+        report.block_on,
+        finding_lines(&report.blocking, report.blocking_total, true),
+    )
 }
 
 /// The command line that disputes finding `id` as the agent of `session`. The session goes in

@@ -176,6 +176,25 @@ fn summary(kind: &str, data: &serde_json::Value) -> String {
             data["review"],
             data["reply"].as_str().unwrap_or("")
         ),
+        "escalation" => format!(
+            "needs you: {} ({}){}",
+            data["why"].as_str().unwrap_or("?"),
+            data["findings"]
+                .as_array()
+                .map(|a| a
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default(),
+            data["session"]
+                .as_str()
+                .map(|s| format!(" — session {s}"))
+                .unwrap_or_default()
+        ),
+        "escalation_answered" => {
+            format!("answered by {}", data["by"].as_str().unwrap_or("?"))
+        }
         "head_moved" => format!(
             "{} → {} ({count} file(s) changed by git; not reviewed)",
             short(data["from"].as_str()),

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use cxd_proto::domain::{Severity, WorkspaceState};
+use cxd_proto::domain::{Severity, Trend, WorkspaceState};
 use cxd_proto::paths::Paths;
 use cxd_proto::status::StatusReport;
 use cxd_proto::{Request, Response};
@@ -119,6 +119,19 @@ pub fn render(report: &StatusReport) -> String {
                 );
             }
         }
+        if let Some(n) = &w.needs_you {
+            let _ = writeln!(
+                out,
+                "  {}  {} since {} ({}) — answer with `cxd dismiss ID --reason ...`, `cxd approve`, or an edit",
+                paint("needs you", style::state("halted")),
+                n.why,
+                line(&n.since),
+                line(&n.findings.join(", "))
+            );
+        }
+        if let Some(l) = &w.review_loop {
+            render_loop(&mut out, l);
+        }
         if w.reviews > 0 {
             let t = &w.tokens_total;
             let _ = writeln!(
@@ -152,6 +165,35 @@ pub fn render(report: &StatusReport) -> String {
         }
     }
     out
+}
+
+/// The current agent session's review loop: the round, the trend, and per round what the
+/// review did to the findings.
+fn render_loop(out: &mut String, l: &cxd_proto::status::LoopStatus) {
+    let trend = match l.trend {
+        Trend::Converging => "converging",
+        Trend::Plateau => "plateau",
+        Trend::NeedsYou => "needs you",
+    };
+    let session = l.session.as_deref().map_or_else(
+        || "no agent session".to_owned(),
+        |s| format!("session {}", line(s)),
+    );
+    let _ = writeln!(out, "  loop      round {} — {trend} ({session})", l.round);
+    let first = (l.round as usize).saturating_sub(l.rounds.len()) + 1;
+    for (n, r) in l.rounds.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "            {:>2}. #{:<4} opened {} ({} blocking), carried {}, fixed {}, withdrawn {}",
+            first + n,
+            r.review,
+            r.opened,
+            r.blocking_opened,
+            r.carried,
+            r.fixed,
+            r.withdrawn
+        );
+    }
 }
 
 /// The state with its age and what comes next.
