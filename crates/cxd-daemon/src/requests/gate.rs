@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cxd_proto::Response;
-use cxd_proto::domain::{Severity, Trigger};
+use cxd_proto::domain::{GateScope, Severity, Trigger};
 use cxd_proto::limits::{PAGE_BYTES, fitting};
 use cxd_proto::message::GateReport;
+use cxd_proto::status::SeverityCounts;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -16,6 +17,7 @@ use crate::gate::{self, Facts};
 use crate::registry::{Registry, WorkspaceRef};
 use crate::store::Store;
 use crate::store::findings::{self, Filter};
+use crate::store::sessions;
 use crate::workspace::Command;
 
 /// At most this many blocking findings are listed in a gate's answer (all are counted).
@@ -24,30 +26,54 @@ const GATE_FINDINGS: usize = 50;
 /// Reviews run before judging when waiting: edits during a review earn one follow-up.
 const REVIEW_ROUNDS: usize = 4;
 
-/// Judge the workspace holding `path` at `block_on` (default: its `gate.block_on`); with
-/// `wait_s`, review what is unreviewed first and answer within that many seconds.
-pub(super) async fn answer(
-    h: &Handler,
-    path: PathBuf,
-    block_on: Option<Severity>,
-    wait_s: Option<u64>,
-    trigger: Trigger,
-) -> Reply {
+/// What a gate request asks, beyond the workspace.
+#[derive(Debug, Clone)]
+pub(super) struct Ask {
+    /// The threshold (default `gate.block_on`).
+    pub block_on: Option<Severity>,
+    /// Review what is unreviewed first, answering within this many seconds.
+    pub wait_s: Option<u64>,
+    /// Who asks: the stop hook's default scope is `gate.scope`, everyone else's `all`.
+    pub trigger: Trigger,
+    /// Which findings block, when the asker says.
+    pub scope: Option<GateScope>,
+    /// The agent session asking: its change is what reviews since its start covered.
+    pub session: Option<String>,
+}
+
+/// What [`judge`] applies.
+#[derive(Debug, Clone)]
+struct Rule {
+    threshold: Severity,
+    scope: GateScope,
+    session: Option<String>,
+}
+
+/// Judge the workspace holding `path` at `block_on` (default: its `gate.block_on`) and scope;
+/// with `wait_s`, review what is unreviewed first and answer within that many seconds.
+pub(super) async fn answer(h: &Handler, path: PathBuf, ask: Ask) -> Reply {
     let ws = match h.lookup(path).await {
         Ok(w) => w,
         Err(r) => return r.into(),
     };
-    let threshold = block_on.unwrap_or_else(|| {
+    let config = {
         let user = h.ctx.config.borrow().config.clone();
-        user.for_repo(&ws.root, &h.ctx.state_dir)
-            .config
-            .gate
-            .threshold()
-    });
-    let Some(secs) = wait_s else {
-        return judge(&h.registry, &h.store, &ws, threshold, false)
-            .await
-            .into();
+        user.for_repo(&ws.root, &h.ctx.state_dir).config.gate
+    };
+    // A person's `cxd gate` judges every open finding unless told otherwise; the stop hook
+    // follows `gate.scope` (default `change`).
+    let default_scope = match ask.trigger {
+        Trigger::Stop => config.scope(),
+        _ => GateScope::All,
+    };
+    let rule = Rule {
+        threshold: ask.block_on.unwrap_or_else(|| config.threshold()),
+        scope: ask.scope.unwrap_or(default_scope),
+        session: ask.session,
+    };
+    let trigger = ask.trigger;
+    let Some(secs) = ask.wait_s else {
+        return judge(&h.registry, &h.store, &ws, &rule, false).await.into();
     };
     let events = h.ctx.events.subscribe();
     let (done_tx, done) = oneshot::channel();
@@ -55,7 +81,7 @@ pub(super) async fn answer(
     tokio::spawn(async move {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let timed_out = review_until_done(&ws, trigger, deadline).await;
-        let _ = done_tx.send(judge(&registry, &store, &ws, threshold, timed_out).await);
+        let _ = done_tx.send(judge(&registry, &store, &ws, &rule, timed_out).await);
     });
     Reply::Wait { root, events, done }
 }
@@ -90,9 +116,10 @@ async fn judge(
     registry: &Registry,
     store: &Store,
     ws: &WorkspaceRef,
-    threshold: Severity,
+    rule: &Rule,
     timed_out: bool,
 ) -> Response {
+    let threshold = rule.threshold;
     let (tx, rx) = oneshot::channel();
     if ws.commands.send(Command::Check(tx)).await.is_err() {
         return gone();
@@ -114,21 +141,42 @@ async fn judge(
         all: false,
         min: threshold,
     };
-    let (rows, open) = match store
+    let (scope, session) = (rule.scope, rule.session.clone());
+    let (rows, outside_rows, open, outside) = match store
         .call(move |c| {
-            let rows = findings::list_page(c, id, filter, 0, GATE_FINDINGS)?;
-            Ok((rows, findings::open_counts(c, id)?))
+            if scope == GateScope::All {
+                let rows = findings::list_page(c, id, filter, 0, GATE_FINDINGS)?;
+                let none = SeverityCounts::default();
+                return Ok((rows, Vec::new(), findings::open_counts(c, id)?, none));
+            }
+            // The session's change: what reviews since it began covered (a session that never
+            // edited through the hooks, or none: every reviewed change).
+            let since = match &session {
+                Some(s) => sessions::since(c, s, id)?.unwrap_or(0),
+                None => 0,
+            };
+            let (open, outside) = findings::open_counts_by_change(c, id, since)?;
+            let rows = findings::open_by_change(c, id, since, true, threshold, GATE_FINDINGS)?;
+            let out = findings::open_by_change(c, id, since, false, threshold, GATE_FINDINGS)?;
+            Ok((rows, out, open, outside))
         })
         .await
     {
         Ok(got) => got,
         Err(e) => return internal(e),
     };
-    let mut blocking: Vec<_> = rows.iter().map(cxd_proto::status::Finding::from).collect();
-    blocking.truncate(fitting(&blocking, PAGE_BYTES));
+    let wire = |rows: &[findings::FindingRow]| {
+        let mut list: Vec<_> = rows.iter().map(cxd_proto::status::Finding::from).collect();
+        // Both lists share one answer: each gets half of a page.
+        list.truncate(fitting(&list, PAGE_BYTES / 2));
+        list
+    };
+    let (blocking, outside_list) = (wire(&rows), wire(&outside_rows));
     let facts = Facts {
         threshold,
+        scope,
         open,
+        outside,
         up_to_date,
         state: status.state,
         halt_error: status.error.clone(),
@@ -145,5 +193,8 @@ async fn judge(
         reason: decision.to_string(),
         last_review: status.last_review,
         state: status.state,
+        scope,
+        outside: outside_list,
+        outside_change: facts.outside_change(),
     }))
 }

@@ -116,6 +116,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE findings ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE findings ADD COLUMN outdated INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX findings_by_identity ON findings(workspace_id, file, category, fingerprint);",
+    // 7: the newest review whose change held each finding (the stop gate blocks only on
+    // findings in the agent's change), and where each agent session began in a workspace.
+    "ALTER TABLE findings ADD COLUMN changed_review INTEGER;
+    CREATE TABLE agent_sessions (
+        session TEXT NOT NULL,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        since_review INTEGER NOT NULL,
+        PRIMARY KEY (session, workspace_id)
+    );",
 ];
 
 /// The schema version this build writes.
