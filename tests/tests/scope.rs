@@ -177,7 +177,7 @@ fn a_change_reviewed_before_the_session_began_is_not_its_change() {
         msg.contains("F1 [high] src/a.rs:5: five may fail"),
         "listed: {msg}"
     );
-    // A session that never edited through the hooks counts every reviewed change.
+    // A session first seen at its stop counts every reviewed change as its own.
     assert_eq!(stop(&env, &repo, "other")["decision"], "block");
 }
 

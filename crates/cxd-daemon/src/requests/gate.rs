@@ -149,10 +149,10 @@ async fn judge(
                 let none = SeverityCounts::default();
                 return Ok((rows, Vec::new(), findings::open_counts(c, id)?, none));
             }
-            // The session's change: what reviews since it began covered (a session that never
-            // edited through the hooks, or none: every reviewed change).
+            // The session's change: what reviews since it began covered (a session first
+            // seen at a stop, or none: every reviewed change).
             let since = match &session {
-                Some(s) => sessions::since(c, s, id)?.unwrap_or(0),
+                Some(s) => sessions::began_by_stop(c, s, id)?,
                 None => 0,
             };
             let (open, outside) = findings::open_counts_by_change(c, id, since)?;

@@ -80,8 +80,25 @@ pub fn began(conn: &Connection, session: &str, workspace_id: i64) -> Result<i64,
     since(conn, session, workspace_id).map(|s| s.unwrap_or(0))
 }
 
+/// Where agent `session` began in the workspace, for its stop: a session first seen at a stop
+/// (it edited only through other tools, or not yet) began before every review, so every
+/// reviewed change counts as its own; recorded, so a later edit does not narrow it.
+pub fn began_by_stop(
+    conn: &Connection,
+    session: &str,
+    workspace_id: i64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO agent_sessions (session, workspace_id, since_review)
+         VALUES (?1, ?2, 0)",
+        params![session, workspace_id],
+    )
+    .map_err(StoreError::query("record session start"))?;
+    since(conn, session, workspace_id).map(|s| s.unwrap_or(0))
+}
+
 /// The newest review of the workspace before agent `session` began there (None: the session
-/// never edited it through the hooks).
+/// was never seen there).
 pub fn since(
     conn: &Connection,
     session: &str,
@@ -174,5 +191,20 @@ mod tests {
         assert_eq!(began(&conn, "s1", ws).unwrap(), 0, "the first start stays");
         assert_eq!(began(&conn, "s2", ws).unwrap(), 1);
         assert_eq!(since(&conn, "s2", ws).unwrap(), Some(1));
+        assert_eq!(
+            began_by_stop(&conn, "s2", ws).unwrap(),
+            1,
+            "seen first by an edit"
+        );
+        assert_eq!(
+            began_by_stop(&conn, "s3", ws).unwrap(),
+            0,
+            "seen first by a stop"
+        );
+        assert_eq!(
+            began(&conn, "s3", ws).unwrap(),
+            0,
+            "a later edit does not narrow it"
+        );
     }
 }
