@@ -201,7 +201,7 @@ fn scenarios() -> Vec<Scenario> {
             script: Value::Array(
                 (0..MAX_STOPS)
                     .map(|i| {
-                        let line = if i == 0 { 5 } else { 1 };
+                        let line = if i == 0 { 5 } else { i };
                         let title = PLATEAU[i % PLATEAU.len()];
                         let fixed = if i == 0 {
                             vec![]
