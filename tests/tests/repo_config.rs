@@ -15,7 +15,7 @@ const T: Duration = Duration::from_secs(30);
 
 fn high_finding() -> Value {
     json!({"answer": {"verdict": "changes_requested", "summary": "one bug", "findings": [
-        {"severity": "high", "category": "bug", "file": "README", "line_start": 1, "line_end": 1,
+        {"severity": "high", "category": "bug", "file": "README", "line_start": 2, "line_end": 2,
          "title": "a real bug", "body": "why", "recommendation": "fix", "confidence": 0.9}],
         "fixed_finding_ids": []}})
 }

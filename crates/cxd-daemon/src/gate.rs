@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use cxd_proto::domain::{Severity, WorkspaceState};
+use cxd_proto::domain::{GateScope, Severity, WorkspaceState};
 use cxd_proto::status::SeverityCounts;
 
 /// What the gate decides from.
@@ -12,8 +12,13 @@ use cxd_proto::status::SeverityCounts;
 pub struct Facts {
     /// Open findings at or above this severity block.
     pub threshold: Severity,
-    /// The workspace's open findings, by severity.
+    /// Whether only findings in the change block, or all.
+    pub scope: GateScope,
+    /// The workspace's open findings in the change (see [`crate::scope`]), by severity.
     pub open: SeverityCounts,
+    /// The workspace's open findings outside the change, by severity: they block only with
+    /// scope `all`.
+    pub outside: SeverityCounts,
     /// The newest review covers the working tree as it is.
     pub up_to_date: bool,
     /// The workspace's state now: a running review or a pause decides before the findings do.
@@ -25,12 +30,30 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// How many open findings are at or above the threshold.
+    /// How many open findings at or above the threshold block: those in the change, and with
+    /// scope `all` the others too.
     pub fn blocking(&self) -> u64 {
+        let outside = match self.scope {
+            GateScope::All => self.at_threshold(&self.outside),
+            GateScope::Change => 0,
+        };
+        self.at_threshold(&self.open) + outside
+    }
+
+    /// How many open findings at or above the threshold are left out because they are not in
+    /// the change (0 with scope `all`).
+    pub fn outside_change(&self) -> u64 {
+        match self.scope {
+            GateScope::All => 0,
+            GateScope::Change => self.at_threshold(&self.outside),
+        }
+    }
+
+    fn at_threshold(&self, counts: &SeverityCounts) -> u64 {
         self.threshold
             .and_above()
             .iter()
-            .map(|s| self.open.get(*s))
+            .map(|s| counts.get(*s))
             .sum()
     }
 }
@@ -42,6 +65,8 @@ pub enum Decision {
     Pass {
         /// The threshold applied, named in the reason sentence.
         threshold: Severity,
+        /// Findings at or above it left out as not in the change, named in the sentence.
+        outside: u64,
     },
     /// Not passed, with the reason to report and act on.
     Fail(Reason),
@@ -68,6 +93,8 @@ pub enum Reason {
         count: u64,
         /// The threshold applied, named in the reason sentence.
         threshold: Severity,
+        /// Findings at or above it left out as not in the change, named in the sentence.
+        outside: u64,
     },
 }
 
@@ -82,9 +109,11 @@ impl Decision {
 /// tree is reviewed.
 pub fn decide(facts: &Facts) -> Decision {
     let blocking = facts.blocking();
+    let outside = facts.outside_change();
     if facts.up_to_date && blocking == 0 {
         return Decision::Pass {
             threshold: facts.threshold,
+            outside,
         };
     }
     let reason = if facts.timed_out {
@@ -101,6 +130,7 @@ pub fn decide(facts: &Facts) -> Decision {
         Reason::Blocking {
             count: blocking,
             threshold: facts.threshold,
+            outside,
         }
     };
     Decision::Fail(reason)
@@ -110,9 +140,16 @@ pub fn decide(facts: &Facts) -> Decision {
 impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Decision::Pass { threshold } => {
+            Decision::Pass {
+                threshold,
+                outside: 0,
+            } => {
                 write!(f, "reviewed up to date; nothing open at or above {threshold}")
             }
+            Decision::Pass { threshold, outside } => write!(
+                f,
+                "reviewed up to date; nothing open at or above {threshold} in the change ({outside} outside it, not blocking: `cxd findings`)"
+            ),
             Decision::Fail(Reason::TimedOut) => f.write_str(
                 "the review did not finish in time: run `cxd gate --wait SECS` with more time, or check `cxd status`",
             ),
@@ -129,10 +166,20 @@ impl fmt::Display for Decision {
             Decision::Fail(Reason::Unreviewed) => f.write_str(
                 "changes since the last review are not reviewed yet: `cxd review --wait` or `cxd gate --wait SECS`",
             ),
-            Decision::Fail(Reason::Blocking { count, threshold }) => write!(
-                f,
-                "{count} open finding(s) at or above {threshold}: fix them, or `cxd dismiss ID --reason ...`"
-            ),
+            Decision::Fail(Reason::Blocking {
+                count,
+                threshold,
+                outside,
+            }) => {
+                write!(
+                    f,
+                    "{count} open finding(s) at or above {threshold}: fix them, or `cxd dismiss ID --reason ...`"
+                )?;
+                if *outside > 0 {
+                    write!(f, " ({outside} more outside the change do not block)")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -145,7 +192,9 @@ mod tests {
     fn clean() -> Facts {
         Facts {
             threshold: Severity::High,
+            scope: GateScope::All,
             open: SeverityCounts::default(),
+            outside: SeverityCounts::default(),
             up_to_date: true,
             state: WorkspaceState::Idle,
             halt_error: None,
@@ -182,7 +231,8 @@ mod tests {
             decide(&with_open(Severity::High, Severity::High)),
             Decision::Fail(Reason::Blocking {
                 count: 1,
-                threshold: Severity::High
+                threshold: Severity::High,
+                outside: 0,
             })
         );
         assert!(!decide(&with_open(Severity::Info, Severity::Info)).passed());
@@ -227,6 +277,76 @@ mod tests {
         assert!(d.to_string().contains("cxd gate --wait"), "{d}");
         facts.timed_out = true;
         assert_eq!(decide(&facts), Decision::Fail(Reason::TimedOut));
+    }
+
+    /// A high finding in the change and a critical one on code the change did not touch.
+    fn one_in_one_outside(scope: GateScope) -> Facts {
+        let mut facts = with_open(Severity::High, Severity::High);
+        facts.scope = scope;
+        facts.outside.add(Severity::Critical);
+        facts
+    }
+
+    #[test]
+    fn with_scope_change_only_findings_in_the_change_block() {
+        let facts = one_in_one_outside(GateScope::Change);
+        assert_eq!((facts.blocking(), facts.outside_change()), (1, 1));
+        let d = decide(&facts);
+        assert_eq!(
+            d,
+            Decision::Fail(Reason::Blocking {
+                count: 1,
+                threshold: Severity::High,
+                outside: 1,
+            })
+        );
+        assert!(
+            d.to_string()
+                .ends_with("(1 more outside the change do not block)"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn with_scope_change_findings_outside_it_pass_and_are_named() {
+        let mut facts = clean();
+        facts.scope = GateScope::Change;
+        facts.outside.add(Severity::Critical);
+        facts.outside.add(Severity::Low);
+        let d = decide(&facts);
+        assert_eq!(
+            d,
+            Decision::Pass {
+                threshold: Severity::High,
+                outside: 1,
+            },
+            "the low one is below the threshold: not counted at all"
+        );
+        assert!(d.to_string().contains("1 outside it, not blocking"), "{d}");
+    }
+
+    #[test]
+    fn with_scope_all_findings_outside_the_change_block_too() {
+        let facts = one_in_one_outside(GateScope::All);
+        assert_eq!((facts.blocking(), facts.outside_change()), (2, 0));
+        let mut facts = clean();
+        facts.outside.add(Severity::Critical);
+        assert_eq!(
+            decide(&facts),
+            Decision::Fail(Reason::Blocking {
+                count: 1,
+                threshold: Severity::High,
+                outside: 0,
+            })
+        );
+    }
+
+    #[test]
+    fn with_scope_change_unreviewed_changes_still_come_first() {
+        let mut facts = one_in_one_outside(GateScope::Change);
+        facts.open = SeverityCounts::default();
+        facts.up_to_date = false;
+        assert_eq!(decide(&facts), Decision::Fail(Reason::Unreviewed));
     }
 
     #[test]

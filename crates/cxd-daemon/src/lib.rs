@@ -17,6 +17,7 @@ pub mod memory;
 pub mod readiness;
 pub mod registry;
 pub mod requests;
+pub mod scope;
 pub mod server;
 pub mod settle;
 pub mod snapshot;

@@ -213,6 +213,16 @@ words! {
 }
 
 words! {
+    /// Which open findings the gate blocks on: only those in the agent's change, or all.
+    GateScope("gate scope") {
+        /// Findings whose lines a reviewed change touched (or about a change as a whole).
+        Change = "change",
+        /// Every open finding, wherever it points.
+        All = "all",
+    }
+}
+
+words! {
     /// Why a review failed, so status and the hooks can say what to do about it.
     ErrorClass("error class") {
         /// Usage limit or rate limit reached.
@@ -350,6 +360,7 @@ mod tests {
         round_trips(Ruling::ALL);
         round_trips(EscalationWhy::ALL);
         round_trips(Trend::ALL);
+        round_trips(GateScope::ALL);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Author, Severity, Trigger, WorkspaceState};
+use crate::domain::{Author, GateScope, Severity, Trigger, WorkspaceState};
 use crate::status::{Finding, ReviewInfo, StatusReport};
 
 /// The first frame a client sends on every connection.
@@ -134,8 +134,11 @@ pub enum Request {
         wait_s: Option<u64>,
         /// What asks: manual (cxd gate), stop (the Claude stop hook), agent.
         trigger: Trigger,
-        /// The agent session whose stop asks (the stop hook); with it, a gate that would block
-        /// may hand the decision to the user instead (an escalation).
+        /// Which findings block (default: `gate.scope` for the stop hook, `all` otherwise).
+        scope: Option<GateScope>,
+        /// The agent session whose stop asks (the stop hook): "the change" is what reviews
+        /// since its start covered, and a gate that would block may hand the decision to the
+        /// user instead (an escalation).
         session: Option<String>,
     },
     /// Validate a plan with Codex before it is implemented.
@@ -287,6 +290,13 @@ pub struct GateReport {
     pub last_review: Option<ReviewInfo>,
     /// The workspace state (idle, settling, reviewing, halted, paused, missing).
     pub state: WorkspaceState,
+    /// Which findings could block: those in the change, or all.
+    pub scope: GateScope,
+    /// Open findings at or above the threshold outside the change (not blocking): the first
+    /// of them, as many as fit an answer. Empty with scope `all`.
+    pub outside: Vec<Finding>,
+    /// How many open findings at or above the threshold are outside the change.
+    pub outside_change: u64,
     /// The decision handed to the user instead of another round of fixes (only when an agent
     /// session asks and the gate does not pass).
     #[serde(default)]

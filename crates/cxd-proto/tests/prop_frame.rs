@@ -14,7 +14,8 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 
 use cxd_proto::domain::{
-    Author, ErrorClass, FindingStatus, Ruling, Severity, Trigger, Verdict, WorkspaceState,
+    Author, ErrorClass, FindingStatus, GateScope, Ruling, Severity, Trigger, Verdict,
+    WorkspaceState,
 };
 use cxd_proto::frame::{FrameError, check_len, encode_frame};
 use cxd_proto::message::{Event, FindingsPage, GateReport, LogEntry, ReviewDone, SessionAction};
@@ -198,15 +199,19 @@ fn request() -> impl Strategy<Value = Request> {
             opt(word(Severity::ALL)),
             opt(any::<u64>()),
             word(Trigger::ALL),
+            opt(word(GateScope::ALL)),
             opt(text())
         )
-            .prop_map(|(path, block_on, wait_s, trigger, session)| Request::Gate {
-                path,
-                block_on,
-                wait_s,
-                trigger,
-                session
-            }),
+            .prop_map(
+                |(path, block_on, wait_s, trigger, scope, session)| Request::Gate {
+                    path,
+                    block_on,
+                    wait_s,
+                    trigger,
+                    scope,
+                    session
+                }
+            ),
         (path(), text(), any::<bool>()).prop_map(|(path, text, wait)| Request::Plan {
             path,
             text,
@@ -440,10 +445,15 @@ fn response() -> impl Strategy<Value = Response> {
                 text(),
                 opt(review_info()),
                 word(WorkspaceState::ALL)
-            )
+            ),
+            (word(GateScope::ALL), findings())
         )
             .prop_map(
-                |((root, pass, up_to_date, block_on), (blocking, reason, last_review, state))| {
+                |(
+                    (root, pass, up_to_date, block_on),
+                    (blocking, reason, last_review, state),
+                    (scope, outside),
+                )| {
                     Response::Gate(Box::new(GateReport {
                         root,
                         pass,
@@ -454,6 +464,9 @@ fn response() -> impl Strategy<Value = Response> {
                         reason,
                         last_review,
                         state,
+                        scope,
+                        outside_change: outside.len() as u64,
+                        outside,
                         escalation: None,
                     }))
                 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use cxd_proto::domain::Severity;
+use cxd_proto::domain::{GateScope, Severity};
 
 /// cxd gives an AI coding agent a second, independent reviewer: a daemon watches your working
 /// trees and has the Codex CLI review every settled burst of edits.
@@ -191,6 +191,10 @@ pub struct GateArgs {
     /// Severity at or above which open findings fail the gate (default: gate.block_on).
     #[arg(long, value_name = "SEVERITY")]
     pub block_on: Option<Severity>,
+    /// Which open findings fail the gate: `all` (the default here), or `change`: only those
+    /// whose lines a reviewed change touched (or about a change as a whole).
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<GateScope>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

@@ -16,6 +16,7 @@ use crate::codex::classify::{ErrorClass, classify};
 use crate::codex::jsonl::{Activity, Usage};
 use crate::codex::runner::{self, Ending, RunOutcome, RunSpec};
 use crate::finding::{Finding, fingerprint};
+use crate::scope::ReviewedChange;
 use crate::snapshot::TreeReader;
 use crate::snapshot::hunks::DiffHunks;
 use crate::store::events::NewEvent;
@@ -61,6 +62,8 @@ pub struct Job {
     /// The reviewed diff's hunks, when stored findings' lines can follow them (the diff starts
     /// at the tree they point into, and was small enough to be inline).
     pub hunks: Option<DiffHunks>,
+    /// What the review covers, for marking the findings in the change (None for a plan).
+    pub change: Option<ReviewedChange>,
 }
 
 /// How the run ended, as the workspace needs it to update its state and answer waiters.
@@ -365,6 +368,7 @@ async fn settle_outcome(
     // Lines follow only a diff Codex answered for: a failed review leaves the baseline where
     // it was, and the next review's diff starts there again.
     let hunks = answer.as_ref().and(job.hunks.clone());
+    let change = answer.as_ref().and(job.change.clone());
     let (findings, fixed, still_open, rulings) = answer.map_or_else(Default::default, |a| {
         let list: Vec<Finding> = a.findings.iter().map(|f| recorded(f, &job.root)).collect();
         let rulings = a
@@ -389,6 +393,7 @@ async fn settle_outcome(
         rulings,
         still_open,
         hunks,
+        change,
     };
     let audit = Audit {
         at: result.finish.finished_at.clone(),

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cxd_proto::domain::Severity;
+use cxd_proto::domain::{GateScope, Severity};
 use serde::{Deserialize, Serialize};
 
 pub mod read;
@@ -90,6 +90,9 @@ pub struct GateConfig {
     pub max_rounds: u32,
     /// Seconds the stop hook waits for a running or pending review (default 600).
     pub stop_wait_s: u64,
+    /// Which findings the stop hook blocks on: `change` (only those in the agent's change,
+    /// the default) or `all`. `cxd gate` uses `all` unless told `--scope change`.
+    pub scope: String,
 }
 
 impl GateConfig {
@@ -97,6 +100,11 @@ impl GateConfig {
     /// and line, and checked on load, so the fallback to the default is never reached.
     pub fn threshold(&self) -> Severity {
         self.block_on.parse().unwrap_or(DEFAULT_BLOCK_ON)
+    }
+
+    /// `scope` as a gate scope (checked on load, like `block_on`).
+    pub fn scope(&self) -> GateScope {
+        self.scope.parse().unwrap_or(GateScope::Change)
     }
 }
 
@@ -109,6 +117,7 @@ impl Default for GateConfig {
             block_on: DEFAULT_BLOCK_ON.as_str().into(),
             max_rounds: 3,
             stop_wait_s: 600,
+            scope: GateScope::Change.as_str().into(),
         }
     }
 }
@@ -255,6 +264,9 @@ impl Config {
         if let Err(e) = self.gate.block_on.parse::<Severity>() {
             return Err(("gate.block_on", e.to_string()));
         }
+        if let Err(e) = self.gate.scope.parse::<GateScope>() {
+            return Err(("gate.scope", e.to_string()));
+        }
         for pattern in &self.watch.ignore {
             if pattern.trim().is_empty() {
                 return Err(("watch.ignore", "patterns must not be empty".into()));
@@ -335,6 +347,18 @@ mod tests {
         assert_eq!(c.review.model, "gpt-5.2-codex");
         assert_eq!(c.settle.quiet_ms, 15_000);
         assert_eq!(c.gate.block_on, "high");
+        assert_eq!(c.gate.scope(), GateScope::Change);
+    }
+
+    #[test]
+    fn a_bad_gate_scope_names_its_key_and_the_words() {
+        let err = parse("[gate]\nscope = \"mine\"\n").unwrap_err().to_string();
+        assert!(err.contains("gate.scope"), "{err}");
+        assert!(err.contains("change, all"), "{err}");
+        assert_eq!(
+            parse("[gate]\nscope = \"all\"\n").unwrap().gate.scope(),
+            GateScope::All
+        );
     }
 
     #[test]

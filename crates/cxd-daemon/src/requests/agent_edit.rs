@@ -32,7 +32,12 @@ pub(super) async fn answer(
     let id = ws.id;
     match h
         .store
-        .call(move |c| sessions::undelivered(c, &session, id, UNDELIVERED_FINDINGS))
+        .call(move |c| {
+            // The session's change starts here: the stop gate blocks on what reviews after
+            // this one find in it.
+            sessions::began(c, &session, id)?;
+            sessions::undelivered(c, &session, id, UNDELIVERED_FINDINGS)
+        })
         .await
     {
         Ok(rows) => {

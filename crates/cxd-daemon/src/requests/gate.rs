@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cxd_proto::Response;
-use cxd_proto::domain::{Severity, Trigger};
+use cxd_proto::domain::{GateScope, Severity, Trigger};
 use cxd_proto::limits::{PAGE_BYTES, fitting};
 use cxd_proto::message::{Escalation, GateReport};
+use cxd_proto::status::SeverityCounts;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -15,8 +16,9 @@ use super::{Handler, Reply, gone, internal};
 use crate::escalation;
 use crate::gate::{self, Facts};
 use crate::registry::{Registry, WorkspaceRef};
+use crate::store::Store;
 use crate::store::findings::{self, Filter};
-use crate::store::{Store, StoreError, escalations, sessions};
+use crate::store::{StoreError, escalations, sessions};
 use crate::workspace::Command;
 
 /// At most this many blocking findings are listed in a gate's answer (all are counted).
@@ -25,34 +27,58 @@ const GATE_FINDINGS: usize = 50;
 /// Reviews run before judging when waiting: edits during a review earn one follow-up.
 const REVIEW_ROUNDS: usize = 4;
 
-/// Judge the workspace holding `path` at `block_on` (default: its `gate.block_on`); with
-/// `wait_s`, review what is unreviewed first and answer within that many seconds. With an
-/// agent `session` (the stop hook), a gate that blocks may escalate instead.
-pub(super) async fn answer(
-    h: &Handler,
-    path: PathBuf,
-    block_on: Option<Severity>,
-    wait_s: Option<u64>,
-    trigger: Trigger,
+/// What a gate request asks, beyond the workspace.
+#[derive(Debug, Clone)]
+pub(super) struct Ask {
+    /// The threshold (default `gate.block_on`).
+    pub block_on: Option<Severity>,
+    /// Review what is unreviewed first, answering within this many seconds.
+    pub wait_s: Option<u64>,
+    /// Who asks: the stop hook's default scope is `gate.scope`, everyone else's `all`.
+    pub trigger: Trigger,
+    /// Which findings block, when the asker says.
+    pub scope: Option<GateScope>,
+    /// The agent session asking: its change is what reviews since its start covered.
+    pub session: Option<String>,
+}
+
+/// What [`judge`] applies.
+#[derive(Debug, Clone)]
+struct Rule {
+    threshold: Severity,
+    scope: GateScope,
     session: Option<String>,
-) -> Reply {
+    /// The stop hook's round cap (`gate.max_rounds`): the last block it allows escalates.
+    max_rounds: u32,
+}
+
+/// Judge the workspace holding `path` at `block_on` (default: its `gate.block_on`) and scope;
+/// with `wait_s`, review what is unreviewed first and answer within that many seconds. With an
+/// agent session (the stop hook), a gate that blocks may escalate instead.
+pub(super) async fn answer(h: &Handler, path: PathBuf, ask: Ask) -> Reply {
     let ws = match h.lookup(path).await {
         Ok(w) => w,
         Err(r) => return r.into(),
     };
-    let gate_config = {
+    let config = {
         let user = h.ctx.config.borrow().config.clone();
         user.for_repo(&ws.root, &h.ctx.state_dir).config.gate
     };
-    let threshold = block_on.unwrap_or_else(|| gate_config.threshold());
-    let asker = Asker {
-        threshold,
-        session: session.map(|s| (s, gate_config.max_rounds)),
+    // A person's `cxd gate` judges every open finding unless told otherwise; the stop hook
+    // follows `gate.scope` (default `change`).
+    let default_scope = match ask.trigger {
+        Trigger::Stop => config.scope(),
+        _ => GateScope::All,
     };
-    let Some(secs) = wait_s else {
-        return judge(&h.registry, &h.store, &ws, &asker, false)
-            .await
-            .into();
+    let rule = Rule {
+        threshold: ask.block_on.unwrap_or_else(|| config.threshold()),
+        scope: ask.scope.unwrap_or(default_scope),
+        session: ask.session,
+        max_rounds: config.max_rounds,
+    };
+    let trigger = ask.trigger;
+    let Some(secs) = ask.wait_s else {
+        return judge(&h.registry, &h.store, &ws, &rule, false).await.into();
     };
     let events = h.ctx.events.subscribe();
     let (done_tx, done) = oneshot::channel();
@@ -60,7 +86,7 @@ pub(super) async fn answer(
     tokio::spawn(async move {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let timed_out = review_until_done(&ws, trigger, deadline).await;
-        let _ = done_tx.send(judge(&registry, &store, &ws, &asker, timed_out).await);
+        let _ = done_tx.send(judge(&registry, &store, &ws, &rule, timed_out).await);
     });
     Reply::Wait { root, events, done }
 }
@@ -90,23 +116,15 @@ async fn review_until_done(ws: &WorkspaceRef, trigger: Trigger, deadline: Instan
     false
 }
 
-/// Who asks the gate and how it judges for them.
-struct Asker {
-    /// Open findings at or above this block.
-    threshold: Severity,
-    /// The agent session whose stop asks, and its `gate.max_rounds` (None: a person asks).
-    session: Option<(String, u32)>,
-}
-
 /// The gate's verdict on a workspace as it is now.
 async fn judge(
     registry: &Registry,
     store: &Store,
     ws: &WorkspaceRef,
-    asker: &Asker,
+    rule: &Rule,
     timed_out: bool,
 ) -> Response {
-    let threshold = asker.threshold;
+    let threshold = rule.threshold;
     let (tx, rx) = oneshot::channel();
     if ws.commands.send(Command::Check(tx)).await.is_err() {
         return gone();
@@ -128,34 +146,55 @@ async fn judge(
         all: false,
         min: threshold,
     };
-    let (rows, open) = match store
+    let (scope, session) = (rule.scope, rule.session.clone());
+    let (rows, outside_rows, open, outside) = match store
         .call(move |c| {
-            let rows = findings::list_page(c, id, filter, 0, GATE_FINDINGS)?;
-            Ok((rows, findings::open_counts(c, id)?))
+            if scope == GateScope::All {
+                let rows = findings::list_page(c, id, filter, 0, GATE_FINDINGS)?;
+                let none = SeverityCounts::default();
+                return Ok((rows, Vec::new(), findings::open_counts(c, id)?, none));
+            }
+            // The session's change: what reviews since it began covered (a session first
+            // seen at a stop, or none: every reviewed change).
+            let since = match &session {
+                Some(s) => sessions::began_by_stop(c, s, id)?,
+                None => 0,
+            };
+            let (open, outside) = findings::open_counts_by_change(c, id, since)?;
+            let rows = findings::open_by_change(c, id, since, true, threshold, GATE_FINDINGS)?;
+            let out = findings::open_by_change(c, id, since, false, threshold, GATE_FINDINGS)?;
+            Ok((rows, out, open, outside))
         })
         .await
     {
         Ok(got) => got,
         Err(e) => return internal(e),
     };
-    let mut blocking: Vec<_> = rows.iter().map(cxd_proto::status::Finding::from).collect();
-    blocking.truncate(fitting(&blocking, PAGE_BYTES));
+    let wire = |rows: &[findings::FindingRow]| {
+        let mut list: Vec<_> = rows.iter().map(cxd_proto::status::Finding::from).collect();
+        // Both lists share one answer: each gets half of a page.
+        list.truncate(fitting(&list, PAGE_BYTES / 2));
+        list
+    };
+    let (blocking, outside_list) = (wire(&rows), wire(&outside_rows));
     let facts = Facts {
         threshold,
+        scope,
         open,
+        outside,
         up_to_date,
         state: status.state,
         halt_error: status.error.clone(),
         timed_out,
     };
     let decision = gate::decide(&facts);
-    let escalation = match (&asker.session, &decision) {
-        (Some((session, max_rounds)), gate::Decision::Fail(gate::Reason::Blocking { .. })) => {
+    let escalation = match (&rule.session, &decision) {
+        (Some(session), gate::Decision::Fail(gate::Reason::Blocking { .. })) => {
             let asked = Asked {
                 workspace_id: id,
                 root: ws.root.clone(),
                 session: session.clone(),
-                max_rounds: *max_rounds,
+                max_rounds: rule.max_rounds,
                 threshold,
             };
             match store.call(move |c| escalate(c, &asked, &rows)).await {
@@ -179,6 +218,9 @@ async fn judge(
         reason: decision.to_string(),
         last_review: status.last_review,
         state: status.state,
+        scope,
+        outside: outside_list,
+        outside_change: facts.outside_change(),
         escalation,
     }))
 }

@@ -116,8 +116,18 @@ impl Handler {
                 block_on,
                 wait_s,
                 trigger,
+                scope,
                 session,
-            } => gate::answer(self, path, block_on, wait_s, trigger, session).await,
+            } => {
+                let ask = gate::Ask {
+                    block_on,
+                    wait_s,
+                    trigger,
+                    scope,
+                    session,
+                };
+                gate::answer(self, path, ask).await
+            }
             other => error(
                 ErrorKind::Usage,
                 format!("request {other:?} is not handled here"),

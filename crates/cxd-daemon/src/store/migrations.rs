@@ -129,6 +129,15 @@ const MIGRATIONS: &[&str] = &[
         answered_by TEXT
     );
     CREATE INDEX escalations_by_workspace ON escalations(workspace_id, answered_at);",
+    // 8: the newest review whose change held each finding (the stop gate blocks only on
+    // findings in the agent's change), and where each agent session began in a workspace.
+    "ALTER TABLE findings ADD COLUMN changed_review INTEGER;
+    CREATE TABLE agent_sessions (
+        session TEXT NOT NULL,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        since_review INTEGER NOT NULL,
+        PRIMARY KEY (session, workspace_id)
+    );",
 ];
 
 /// The schema version this build writes.

@@ -12,6 +12,7 @@ use super::events::{self, NewEvent};
 use super::findings;
 use super::reviews::{self, Finish};
 use super::workspaces;
+use crate::scope::ReviewedChange;
 use crate::snapshot::hunks::DiffHunks;
 
 /// Everything one finished review writes.
@@ -37,6 +38,8 @@ pub struct ReviewResult {
     /// The reviewed diff's hunks, when it went from the tree the stored findings point into
     /// (None: lines stay where they are; see `workspace::runs`).
     pub hunks: Option<DiffHunks>,
+    /// What the review covered: findings it holds are marked in the change (None: a plan).
+    pub change: Option<ReviewedChange>,
 }
 
 /// What the result did to the findings: their row ids.
@@ -94,6 +97,14 @@ pub fn review_result(
         &result.reported,
         &result.still_open,
     )?;
+    if let Some(change) = &result.change {
+        let reported: Vec<i64> = [&merged.opened, &merged.carried, &merged.reopened]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        findings::mark_in_change(&tx, ws, result.review_id, change, &reported)?;
+    }
     // Said fixed and reported again in one answer: the report wins, nothing is lost.
     resolved.retain(|id| !merged.reopened.contains(id));
     // Outdated means open with its lines gone: not when this answer resolved it or reported it
@@ -190,6 +201,7 @@ mod tests {
             rulings: Vec::new(),
             still_open: Vec::new(),
             hunks: None,
+            change: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Per-Claude-session memory: which findings it has been told about, and how many times its
 //! stop was blocked (so the stop hook stays bounded).
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use super::findings::{self, FindingRow};
@@ -68,6 +68,51 @@ pub fn bump_rounds(conn: &Connection, session: &str, reset: bool) -> Result<u32,
     .map_err(StoreError::query("count stop rounds"))
 }
 
+/// Remember where agent `session` began in the workspace (the newest review then: reviews
+/// after it cover the session's change), the first time it is seen there; returns it.
+pub fn began(conn: &Connection, session: &str, workspace_id: i64) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO agent_sessions (session, workspace_id, since_review)
+         VALUES (?1, ?2, (SELECT COALESCE(MAX(id), 0) FROM reviews WHERE workspace_id = ?2))",
+        params![session, workspace_id],
+    )
+    .map_err(StoreError::query("record session start"))?;
+    since(conn, session, workspace_id).map(|s| s.unwrap_or(0))
+}
+
+/// Where agent `session` began in the workspace, for its stop: a session first seen at a stop
+/// (it edited only through other tools, or not yet) began before every review, so every
+/// reviewed change counts as its own; recorded, so a later edit does not narrow it.
+pub fn began_by_stop(
+    conn: &Connection,
+    session: &str,
+    workspace_id: i64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO agent_sessions (session, workspace_id, since_review)
+         VALUES (?1, ?2, 0)",
+        params![session, workspace_id],
+    )
+    .map_err(StoreError::query("record session start"))?;
+    since(conn, session, workspace_id).map(|s| s.unwrap_or(0))
+}
+
+/// The newest review of the workspace before agent `session` began there (None: the session
+/// was never seen there).
+pub fn since(
+    conn: &Connection,
+    session: &str,
+    workspace_id: i64,
+) -> Result<Option<i64>, StoreError> {
+    conn.query_row(
+        "SELECT since_review FROM agent_sessions WHERE session = ?1 AND workspace_id = ?2",
+        params![session, workspace_id],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(StoreError::query("read session start"))
+}
+
 /// The session's blocked stops so far.
 pub fn rounds(conn: &Connection, session: &str) -> Result<u32, StoreError> {
     conn.query_row(
@@ -126,5 +171,40 @@ mod tests {
         assert_eq!(rounds(&conn, "s1").unwrap(), 2);
         assert_eq!(bump_rounds(&conn, "s1", true).unwrap(), 0);
         assert_eq!(rounds(&conn, "s1").unwrap(), 0);
+    }
+
+    #[test]
+    fn a_session_begins_once_per_workspace_at_the_newest_review() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open_connection(&dir.path().join("db")).unwrap();
+        let ws = crate::store::workspaces::add(&conn, std::path::Path::new("/w"), "t")
+            .unwrap()
+            .id;
+        assert_eq!(since(&conn, "s1", ws).unwrap(), None);
+        assert_eq!(began(&conn, "s1", ws).unwrap(), 0, "no review yet");
+        conn.execute(
+            "INSERT INTO reviews (workspace_id, trigger, started_at, model, effort, argv, verdict)
+             VALUES (?1, 'edit', 't', 'm', 'e', '[]', 'approve')",
+            params![ws],
+        )
+        .unwrap();
+        assert_eq!(began(&conn, "s1", ws).unwrap(), 0, "the first start stays");
+        assert_eq!(began(&conn, "s2", ws).unwrap(), 1);
+        assert_eq!(since(&conn, "s2", ws).unwrap(), Some(1));
+        assert_eq!(
+            began_by_stop(&conn, "s2", ws).unwrap(),
+            1,
+            "seen first by an edit"
+        );
+        assert_eq!(
+            began_by_stop(&conn, "s3", ws).unwrap(),
+            0,
+            "seen first by a stop"
+        );
+        assert_eq!(
+            began(&conn, "s3", ws).unwrap(),
+            0,
+            "a later edit does not narrow it"
+        );
     }
 }

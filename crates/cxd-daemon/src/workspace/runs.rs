@@ -19,6 +19,7 @@ use super::wire::{ANSWER_FINDINGS, public_ids, review_info};
 use crate::codex::job::{self, Job, JobError, JobResult};
 use crate::codex::jsonl::Activity;
 use crate::codex::prompt::{self, ChangedFile, DisputedFinding, OpenFinding};
+use crate::scope::ReviewedChange;
 use crate::snapshot::hunks::DiffHunks;
 use crate::snapshot::{Snapshot, Snapshotter, upkeep};
 use crate::store;
@@ -99,6 +100,7 @@ impl Actor {
             queued: Instant::now(),
             reader: None,
             hunks: None,
+            change: None,
         };
         self.log(
             "plan",
@@ -148,9 +150,16 @@ impl Actor {
         // HEAD move (from the baseline carried onto the new HEAD). A diff too large to be
         // inline (only a file list went to Codex) has no hunks to follow: lines stay where
         // they are until a later review reports the finding at its new place.
-        let hunks = (self.baseline.as_ref() == Some(&change.base))
-            .then(|| change.diff.unified.as_deref().map(DiffHunks::parse))
-            .flatten();
+        let parsed = change.diff.unified.as_deref().map(DiffHunks::parse);
+        let hunks = parsed
+            .clone()
+            .filter(|_| self.baseline.as_ref() == Some(&change.base));
+        // Which findings are in the change: by its hunks, or by its files when only the list
+        // went to Codex.
+        let reviewed = Some(match parsed {
+            Some(h) => ReviewedChange::Hunks(h),
+            None => ReviewedChange::Files(files.iter().map(|f| f.path.clone()).collect()),
+        });
         let prompt = prompt::review(&prompt::ReviewInput {
             files: &files,
             diff: change.diff.unified.as_deref(),
@@ -178,6 +187,7 @@ impl Actor {
             queued: Instant::now(),
             reader: self.snapshotter.as_ref().map(Snapshotter::tree_reader),
             hunks,
+            change: reviewed,
         };
         self.log(
             "review_started",

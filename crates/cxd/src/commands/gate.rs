@@ -23,6 +23,7 @@ pub fn run(paths: &Paths, args: &GateArgs) -> anyhow::Result<ExitCode> {
         block_on: args.block_on,
         wait_s: args.wait,
         trigger: Trigger::Manual,
+        scope: args.scope,
         session: None,
     })?;
     if args.wait.is_some() {
@@ -62,5 +63,16 @@ pub fn render(r: &GateReport) -> String {
         out.push_str(&finding_line(f));
     }
     super::review::more(&mut out, r.blocking_total, r.blocking.len());
+    if r.outside_change > 0 {
+        let _ = writeln!(
+            out,
+            "not blocking: not in the change ({}):",
+            r.outside_change
+        );
+        for f in &r.outside {
+            out.push_str(&finding_line(f));
+        }
+        super::review::more(&mut out, r.outside_change, r.outside.len());
+    }
     out
 }

@@ -217,6 +217,8 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         block_on: None,
         wait_s: Some(wait),
         trigger: Trigger::Stop,
+        // The daemon applies `gate.scope` (a repository may set it only when trusted).
+        scope: None,
         session: Some(session.clone()),
     };
     if client.send(&request).is_err() {
@@ -255,11 +257,12 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
             .last_review
             .as_ref()
             .is_some_and(|r| r.verdict == Verdict::Approve);
-        let text = if approved {
+        let mut text = if approved {
             format!("cxd: Codex approved the changes ({review})")
         } else {
             format!("cxd: {} ({review})", report.reason)
         };
+        text.push_str(&outside_lines(&report));
         return system_message(&text);
     }
     // The daemon counts blocking findings; the list it sends may be cut short.
@@ -314,7 +317,7 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         .find(|f| f.dispute.is_none())
         .or(report.blocking.first())
         .map_or("F1", |f| f.id.as_str());
-    let reason = format!(
+    let mut reason = format!(
         "Codex ({review}) found {} open problem(s) at or above {} in your changes:\n{}Fix them before finishing. If you believe a finding is wrong, do not ignore it: dispute it, and Codex rules on your argument at the next review (withdraw, or uphold with its reply):\n{}\nThe user can also run `cxd dismiss ID --reason ...`, or `cxd pause` to stop these checks. (Round {rounds} of {}.)",
         report.blocking_total,
         report.block_on,
@@ -322,6 +325,7 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         dispute_command(example, &session),
         config.gate.max_rounds
     );
+    reason.push_str(&outside_lines(&report));
     output(&json!({"decision": "block", "reason": reason}))
 }
 
@@ -352,6 +356,27 @@ fn escalation_reason(
         finding_lines(&report.blocking, report.blocking_total, true),
     )
 }
+
+/// The findings at or above the threshold that do not block because the change did not touch
+/// them, as a paragraph to append ("" when there are none). Short: the blocking ones need the
+/// room, and these are not the agent's to fix.
+fn outside_lines(report: &GateReport) -> String {
+    if report.outside_change == 0 {
+        return String::new();
+    }
+    const MAX_OUTSIDE: usize = 10;
+    let shown = &report.outside[..report.outside.len().min(MAX_OUTSIDE)];
+    let mut out = format!(
+        "\nNot blocking: not in your change ({} finding(s) on code your change did not touch; leave them unless the user asks):\n",
+        report.outside_change
+    );
+    out.push_str(&finding_lines(shown, report.outside_change, false));
+    // The reason stays under Claude Code's limit whatever the blocking list took.
+    cxd_proto::limits::truncate(&out, MAX_OUTSIDE_TEXT).into_owned()
+}
+
+/// Most of a reason the out-of-change list may take.
+const MAX_OUTSIDE_TEXT: usize = 600;
 
 /// The command line that disputes finding `id` as the agent of `session`. The session goes in
 /// only when it is a plain token (it comes from hook input and lands in a shell command).

@@ -11,6 +11,7 @@ mod dispute;
 mod follow;
 mod lifecycle;
 mod merge;
+mod scope;
 
 pub use dispute::{
     DisputeRow, Ignored, NewDispute, RulingInput, Rulings, dispute, rule, unseen_disputes,
@@ -18,6 +19,7 @@ pub use dispute::{
 pub use follow::follow;
 pub use lifecycle::{Changed, Refusal, UserChange, change_status};
 pub use merge::{Merged, Reported, merge};
+pub use scope::{mark_in_change, open_by_change, open_counts_by_change};
 
 /// A stored finding: what Codex said plus where it is in its lifecycle.
 #[derive(Debug, Clone, PartialEq)]
