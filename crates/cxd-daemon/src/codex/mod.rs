@@ -30,6 +30,7 @@ pub mod argv;
 pub mod classify;
 pub mod job;
 pub mod jsonl;
+mod outcome;
 pub mod prompt;
 pub mod runner;
 pub mod sessions;
