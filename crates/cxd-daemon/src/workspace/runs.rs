@@ -83,25 +83,8 @@ impl Actor {
             .unwrap_or(0)
             > 0;
         let (model, effort) = (config.review.model.clone(), config.review.effort.clone());
-        let job = Job {
-            workspace_id: self.row.id,
-            root: self.row.root.clone(),
-            trigger: Trigger::Plan,
-            prompt: prompt::plan(&text, &open, &disputes, revision),
-            model: model.clone(),
-            effort: effort.clone(),
-            timeout: Duration::from_secs(config.review.timeout_s),
-            codex: job::codex_bin(&config.review.codex_bin),
-            extra_args: config.review.extra_args.clone(),
-            thread: self.summary.thread_id.clone(),
-            dir: self.dir(),
-            stats: (0, 0, 0),
-            trees: (None, None),
-            queued: Instant::now(),
-            reader: None,
-            hunks: None,
-            change: None,
-        };
+        let prompt = prompt::plan(&text, &open, &disputes, revision);
+        let job = self.job(&config, Trigger::Plan, prompt, (&model, &effort));
         self.log(
             "plan",
             serde_json::json!({"revision": revision, "bytes": text.len(), "model": model, "effort": effort}),
@@ -118,6 +101,36 @@ impl Actor {
             format!("plan validation, {model} ({effort})"),
         );
         self.launch(job, None, vec![waiter], format!("{model}, {effort}"));
+    }
+
+    /// A codex job on this workspace's thread with the config in force; a review of a change
+    /// adds what it covers (stats, trees, the tree reader and hunks).
+    fn job(
+        &self,
+        config: &crate::config::Config,
+        trigger: Trigger,
+        prompt: String,
+        (model, effort): (&str, &str),
+    ) -> Job {
+        Job {
+            workspace_id: self.row.id,
+            root: self.row.root.clone(),
+            trigger,
+            prompt,
+            model: model.to_owned(),
+            effort: effort.to_owned(),
+            timeout: Duration::from_secs(config.review.timeout_s),
+            codex: job::codex_bin(&config.review.codex_bin),
+            extra_args: config.review.extra_args.clone(),
+            thread: self.summary.thread_id.clone(),
+            dir: self.dir(),
+            stats: (0, 0, 0),
+            trees: (None, None),
+            queued: Instant::now(),
+            reader: None,
+            hunks: None,
+            change: None,
+        }
     }
 
     /// Start codex on a change (one per workspace; `review.max_concurrent` across all).
@@ -167,27 +180,16 @@ impl Actor {
             disputes: &disputes,
         });
         let job = Job {
-            workspace_id: self.row.id,
-            root: self.row.root.clone(),
-            trigger,
-            prompt,
-            model: model.clone(),
-            effort: effort.clone(),
-            timeout: Duration::from_secs(config.review.timeout_s),
-            codex: job::codex_bin(&config.review.codex_bin),
-            extra_args: config.review.extra_args.clone(),
-            thread: self.summary.thread_id.clone(),
-            dir: self.dir(),
             stats: (
                 files.len() as u64,
                 change.diff.insertions(),
                 change.diff.deletions(),
             ),
             trees: (Some(change.base.tree.clone()), Some(change.to.tree.clone())),
-            queued: Instant::now(),
             reader: self.snapshotter.as_ref().map(Snapshotter::tree_reader),
             hunks,
             change: reviewed,
+            ..self.job(&config, trigger, prompt, (&model, &effort))
         };
         self.log(
             "review_started",
