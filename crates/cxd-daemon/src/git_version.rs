@@ -2,7 +2,7 @@
 //!
 //! Snapshots and the watch rules run the `git` found on PATH. Every git feature they use
 //! exists in [`MIN_GIT`]; a few newer ones are used only when present (see
-//! [`supports_pack_filter_to_dir`]). The daemon refuses to start, and `cxd watch` to watch,
+//! `supports_pack_filter_to_dir`). The daemon refuses to start, and `cxd watch` to watch,
 //! with a git older than [`MIN_GIT`] or with none at all, naming what it found and what to do.
 
 use std::fmt;

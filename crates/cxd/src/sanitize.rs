@@ -3,7 +3,7 @@
 //! the window, clear the screen, fake a finding line or reorder what is shown.
 //!
 //! Every place that prints model- or repository-controlled text for people goes through
-//! [`line`] or [`lines`]; JSON goes through [`json`], which keeps every value exact.
+//! [`line()`] or [`lines`]; JSON goes through [`json`], which keeps every value exact.
 
 use std::fmt::Write as _;
 
@@ -52,7 +52,7 @@ pub fn line(text: &str) -> String {
     out
 }
 
-/// Multi-line text (a body, an error with codex's stderr): each line made safe by [`line`],
+/// Multi-line text (a body, an error with codex's stderr): each line made safe by [`line()`],
 /// lines after the first prefixed with `indent`, so that no line can pass for one of cxd's own.
 /// A trailing newline is dropped; the caller ends the last line.
 pub fn lines(text: &str, indent: &str) -> String {

@@ -33,7 +33,7 @@ impl Snapshotter {
 
 impl TreeReader {
     /// Lines `start..=end` (1-based) of `path` in `tree`, joined with newlines; None when the
-    /// file is not in the tree, is binary, or the lines are not within the first [`MAX_READ`]
+    /// file is not in the tree, is binary, or the lines are not within the first `MAX_READ`
     /// bytes. Blocking: it runs git.
     #[must_use]
     pub fn lines(&self, tree: &str, path: &str, start: u64, end: u64) -> Option<String> {

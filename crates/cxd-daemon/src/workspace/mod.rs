@@ -1,9 +1,9 @@
 //! One workspace's life: watch events in, settle, snapshot, review with codex, publish status.
 //!
 //! The rules of when a review runs are a pure state machine ([`machine`]); the actor
-//! ([`actor`]) owns the I/O and carries out what the machine decides: it looks at the tree
-//! ([`tree`]), runs codex ([`runs`]), answers the requests that are not about the cycle
-//! ([`requests`]) and publishes what `cxd status` shows ([`view`]).
+//! (`actor`) owns the I/O and carries out what the machine decides: it looks at the tree
+//! (`tree`), runs codex (`runs`), answers the requests that are not about the cycle
+//! (`requests`) and publishes what `cxd status` shows (`view`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
