@@ -167,7 +167,10 @@ impl State {
             }
         }
         if path.file_name() == Some("index.lock".as_ref())
-            && self.git.as_ref().is_some_and(|g| path.parent() == Some(g.git_dir.as_path()))
+            && self
+                .git
+                .as_ref()
+                .is_some_and(|g| path.parent() == Some(g.git_dir.as_path()))
         {
             // Followed in event order, so each file event is told apart: written while git
             // held the lock (its own checkout, merge, reset) or not (an edit).

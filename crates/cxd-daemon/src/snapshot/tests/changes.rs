@@ -180,7 +180,9 @@ fn snapshot_unborn_branch() {
     repo.git(&["commit", "-q", "-m", "first"]);
     let committed = s.snapshot(Some(&[])).unwrap();
     assert!(committed.head.is_some());
-    let moved = s.rebase_onto_head(&empty, &committed, &HashSet::new()).unwrap();
+    let moved = s
+        .rebase_onto_head(&empty, &committed, &HashSet::new())
+        .unwrap();
     assert!(s.diff(&moved, &committed, MAX).unwrap().is_empty());
 }
 
