@@ -233,16 +233,15 @@ fn a_checkout_of_three_thousand_files_gives_no_request() {
 }
 
 #[test]
-fn a_commit_moves_the_baseline_without_a_request() {
+fn a_commit_of_a_reviewed_edit_moves_the_baseline_without_a_request() {
     let env = TestEnv::new();
     env.fast_settle();
     let repo = init_repo(env.dir.path(), "repo");
     let _d = env.start_daemon();
     watch(&env, &repo);
     std::fs::write(repo.join("README"), "one\n").unwrap();
-    env.wait_log("review_started", 1, T);
-    std::fs::write(repo.join("README"), "two\n").unwrap();
-    git(&repo, &["commit", "-q", "-am", "two"]);
+    env.wait_reviews(1, T);
+    git(&repo, &["commit", "-q", "-am", "one"]);
     env.wait_log("head_moved", 1, T);
     let reqs = sentinel(&env, &repo, 1);
     assert_eq!(reqs.len(), 2, "{reqs:#?}");

@@ -189,7 +189,7 @@ fn main() -> Res<()> {
         let t = Instant::now();
         moved = snap.snapshot(Some(&checkout_paths))?;
         let t_snap = t.elapsed();
-        let rebased = snap.rebase_onto_head(&base, &moved)?;
+        let rebased = snap.rebase_onto_head(&base, &moved, &std::collections::HashSet::new())?;
         let t_rebase = t.elapsed() - t_snap;
         let diff = snap.diff(&rebased, &moved, 256 * 1024)?;
         let wall = t.elapsed();

@@ -1,7 +1,10 @@
 //! Comparing snapshots: the diff a reviewer reads, a baseline carried onto a moved HEAD, and
 //! HEAD itself as a baseline.
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 
 use super::git::{Call, Odb};
 use super::head::hex_line;
@@ -47,10 +50,14 @@ impl Snapshotter {
     /// takes its version at `to.head` (or is deleted). So `diff(rebased, to)` shows only what
     /// the HEAD move does not explain: a checkout, pull, rebase, reset or commit shows nothing,
     /// uncommitted edits on top still show.
+    ///
+    /// Except the `keep` paths (edits no review covered, which the move may merely have
+    /// committed): they keep their version in `base`, so the diff still shows exactly the edit.
     pub fn rebase_onto_head(
         &self,
         base: &Snapshot,
         to: &Snapshot,
+        keep: &HashSet<PathBuf>,
     ) -> Result<Snapshot, SnapshotError> {
         if base.head == to.head {
             return Ok(base.clone());
@@ -75,8 +82,17 @@ impl Snapshotter {
         // from `to.head`, but the index starts from trees the object directory has (after a
         // checkout, its new trees are packed), and only the few uncommitted changes are
         // written. Without such changes, the result is `to.head`'s tree itself.
-        let moved: std::collections::HashSet<&[u8]> =
-            entries.iter().map(|e| e.path.as_slice()).collect();
+        let kept: HashSet<&[u8]> = keep.iter().map(|p| p.as_os_str().as_bytes()).collect();
+        let moved: HashSet<&[u8]> = entries
+            .iter()
+            .map(|e| e.path.as_slice())
+            .filter(|p| !kept.contains(p))
+            .collect();
+        let moved_kept: HashSet<&[u8]> = entries
+            .iter()
+            .map(|e| e.path.as_slice())
+            .filter(|p| kept.contains(p))
+            .collect();
         let args = [
             "diff-tree",
             "-r",
@@ -93,7 +109,10 @@ impl Snapshotter {
                 detail,
             })
         })?;
-        edits.retain(|e| !moved.contains(e.path.as_slice()));
+        edits.retain(|e| {
+            let path = e.path.as_slice();
+            !moved.contains(path) && !moved_kept.contains(path)
+        });
         let onto_tree = match &to.head {
             Some(head) => {
                 let spec = format!("{head}^{{tree}}");
@@ -104,6 +123,27 @@ impl Snapshotter {
             }
             None => self.empty_tree.clone(),
         };
+        if !moved_kept.is_empty() {
+            // A kept path the move touched takes its version in `base` (deleted if absent).
+            let args = [
+                "diff-tree",
+                "-r",
+                "--no-renames",
+                "-z",
+                "--raw",
+                &onto_tree,
+                &base.tree,
+            ]
+            .map(OsStr::new);
+            let mut back = self.git.stream(&self.reader(&args), |out| {
+                parse::raw_entries(out).map_err(|detail| SnapshotError::Parse {
+                    command: "diff-tree --raw".into(),
+                    detail,
+                })
+            })?;
+            back.retain(|e| moved_kept.contains(e.path.as_slice()));
+            edits.extend(back);
+        }
         if edits.is_empty() {
             return Ok(Snapshot {
                 tree: onto_tree,

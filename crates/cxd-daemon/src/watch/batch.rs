@@ -15,8 +15,8 @@ pub(super) enum Fate {
 /// What one drain of the raw queue found, sent as at most one message of each kind.
 #[derive(Default)]
 pub(super) struct Batch {
-    /// Relative path → (first seen as created, gone at last).
-    pub(super) paths: BTreeMap<PathBuf, (bool, bool)>,
+    /// Relative path → how it fared in this batch.
+    pub(super) paths: BTreeMap<PathBuf, Seen>,
     pub(super) rescan: bool,
     pub(super) git: bool,
     pub(super) head_moved: bool,
@@ -25,22 +25,37 @@ pub(super) struct Batch {
     pub(super) reconcile: Vec<PathBuf>,
 }
 
+/// How one path fared in a batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Seen {
+    /// First seen as created.
+    born: bool,
+    /// Gone at last.
+    gone: bool,
+    /// Seen at least once while git did not hold the index lock: an edit, not git's own write.
+    edited: bool,
+}
+
 impl Batch {
-    /// Record that `rel` was seen with `fate`, keeping whether it was born in this batch.
-    pub(super) fn mark(&mut self, rel: PathBuf, fate: Fate) {
-        let seen = self
-            .paths
-            .entry(rel)
-            .or_insert((fate == Fate::Created, false));
-        seen.1 = fate == Fate::Gone;
+    /// Record that `rel` was seen with `fate`, keeping whether it was born in this batch;
+    /// `by_git`: git held `.git/index.lock` then (a checkout, merge, reset is writing).
+    pub(super) fn mark(&mut self, rel: PathBuf, fate: Fate, by_git: bool) {
+        let seen = self.paths.entry(rel).or_insert(Seen {
+            born: fate == Fate::Created,
+            ..Seen::default()
+        });
+        seen.gone = fate == Fate::Gone;
+        seen.edited |= !by_git;
     }
 
-    /// The paths to report: all but those both born and gone in this batch (an editor's temp file).
-    pub(super) fn take_changed(&mut self) -> Vec<PathBuf> {
-        std::mem::take(&mut self.paths)
+    /// The paths to report: all but those both born and gone in this batch (an editor's temp
+    /// file), as (edits, paths only git wrote).
+    pub(super) fn take_changed(&mut self) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        let (edits, by_git): (Vec<_>, Vec<_>) = std::mem::take(&mut self.paths)
             .into_iter()
-            .filter(|(_, (born, gone))| !(*born && *gone))
-            .map(|(path, _)| path)
-            .collect()
+            .filter(|(_, seen)| !(seen.born && seen.gone))
+            .partition(|(_, seen)| seen.edited);
+        let paths = |v: Vec<(PathBuf, Seen)>| v.into_iter().map(|(p, _)| p).collect();
+        (paths(edits), paths(by_git))
     }
 }

@@ -46,7 +46,11 @@ pub enum WatchEvent {
     /// Files (paths relative to the root, deduplicated) created, modified, removed or renamed.
     /// Directories are not listed; files inside new directories are. One exception: a directory
     /// renamed away is listed by its own path, since its files can no longer be listed.
+    /// Only what changed while git did not hold `.git/index.lock`: edits.
     Changed(Vec<PathBuf>),
+    /// Files changed only while git held `.git/index.lock`: git's own writes (a checkout,
+    /// merge, pull, rebase or reset), told apart so a HEAD move never hides an edit.
+    GitWrote(Vec<PathBuf>),
     /// Something under .git moved: `head_moved` when HEAD or a ref changed, `index_locked`
     /// whether .git/index.lock exists now.
     Git {
@@ -213,7 +217,9 @@ impl Watcher {
             batch: Batch::default(),
             polling_warned: false,
             index_len: None,
+            git_locked: false,
         };
+        state.git_locked = state.git.as_ref().is_some_and(GitDirs::index_locked);
         state.watch_git();
         match state.os_watch(&root) {
             Ok(()) => {

@@ -21,7 +21,7 @@ impl State {
 
     pub(super) fn mark(&mut self, path: &Path, fate: Fate) {
         if let Ok(rel) = path.strip_prefix(&self.root) {
-            self.batch.mark(rel.to_path_buf(), fate);
+            self.batch.mark(rel.to_path_buf(), fate, self.git_locked);
         }
     }
 
@@ -165,6 +165,16 @@ impl State {
                 }
                 _ => {}
             }
+        }
+        if path.file_name() == Some("index.lock".as_ref())
+            && self
+                .git
+                .as_ref()
+                .is_some_and(|g| path.parent() == Some(g.git_dir.as_path()))
+        {
+            // Followed in event order, so each file event is told apart: written while git
+            // held the lock (its own checkout, merge, reset) or not (an edit).
+            self.git_locked = !matches!(kind, Kind::Removed { .. } | Kind::MovedFrom);
         }
         match hit {
             GitHit::HeadMoved => {

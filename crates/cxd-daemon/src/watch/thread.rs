@@ -43,6 +43,8 @@ pub(super) struct State {
     /// The user's index size when git last listed the tracked ignored files: a file added
     /// with `git add -f` (or untracked with `git rm --cached`) changes it.
     pub(super) index_len: Option<u64>,
+    /// Whether git held `.git/index.lock` as of the last event seen about it.
+    pub(super) git_locked: bool,
 }
 
 impl State {
@@ -199,9 +201,12 @@ impl State {
         if std::mem::take(&mut self.batch.rescan) {
             out.push(WatchEvent::Rescan);
         }
-        let changed = self.batch.take_changed();
+        let (changed, by_git) = self.batch.take_changed();
         if !changed.is_empty() {
             out.push(WatchEvent::Changed(changed));
+        }
+        if !by_git.is_empty() {
+            out.push(WatchEvent::GitWrote(by_git));
         }
         if std::mem::take(&mut self.batch.git) {
             out.push(WatchEvent::Git {

@@ -2,7 +2,7 @@
 //! runs, store, status) and its inbox. What happens goes to the [`Machine`]; what the machine
 //! says is carried out here, one effect at a time.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +79,12 @@ pub(super) struct Actor {
     pub(super) baseline: Option<Snapshot>,
     /// Paths the watcher reported since the last look at the tree.
     pub(super) pending: BTreeSet<PathBuf>,
+    /// Paths edited (not written by git's own checkout, merge or reset) that no review has
+    /// covered yet, each with the sequence number of its newest edit: a HEAD move (a commit of
+    /// them) never carries the baseline past these.
+    pub(super) edited: BTreeMap<PathBuf, u64>,
+    /// The sequence number of the newest edit.
+    pub(super) edit_seq: u64,
     pub(super) warnings: Vec<String>,
     /// The codex run under way (its I/O side; the machine knows its phase).
     pub(super) running: Option<Running>,
@@ -143,6 +149,8 @@ impl Actor {
             snapshotter: None,
             baseline: None,
             pending: BTreeSet::new(),
+            edited: BTreeMap::new(),
+            edit_seq: 0,
             warnings: Vec::new(),
             running: None,
             activity_tx,
@@ -423,6 +431,19 @@ impl Actor {
                     if paths.iter().any(|p| p == Path::new(".cxd.toml")) {
                         self.retime().await;
                     }
+                    self.note_edits(&paths);
+                    self.pending.extend(paths);
+                    Input::Edited
+                }
+            }
+            WatchEvent::GitWrote(paths) => {
+                if !self.machine.takes_edits() {
+                    return;
+                }
+                if !self.row.root.is_dir() {
+                    Input::RootGone
+                } else {
+                    // Git's own writes: looked at, but a HEAD move explains them.
                     self.pending.extend(paths);
                     Input::Edited
                 }
@@ -441,6 +462,19 @@ impl Actor {
             WatchEvent::RootMissing => Input::RootGone,
         };
         self.drive(input).await;
+    }
+
+    /// Remember `paths` as edits no review has covered yet.
+    pub(super) fn note_edits(&mut self, paths: &[PathBuf]) {
+        self.edit_seq += 1;
+        for path in paths {
+            self.edited.insert(path.clone(), self.edit_seq);
+        }
+    }
+
+    /// The baseline now holds every edit up to sequence number `seen`: forget them.
+    pub(super) fn edits_covered(&mut self, seen: u64) {
+        self.edited.retain(|_, seq| *seq > seen);
     }
 
     /// The config in force here: the user's, with what the repository's `.cxd.toml` may decide

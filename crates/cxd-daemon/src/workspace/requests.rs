@@ -63,6 +63,7 @@ impl Actor {
                 if let Ok(rel) = file.strip_prefix(&self.row.root)
                     && self.machine.takes_edits()
                 {
+                    self.note_edits(&[rel.to_path_buf()]);
                     self.pending.insert(rel.to_path_buf());
                     self.agent_files.insert(rel.to_path_buf());
                     if self.agent_session.as_deref() != Some(session.as_str()) {

@@ -32,6 +32,8 @@ pub(super) struct Running {
     pub(super) with: String,
     pub(super) activity: Option<String>,
     pub(super) waiters: Vec<oneshot::Sender<Response>>,
+    /// The edits (by sequence number) the reviewed tree holds: covered once it answers.
+    pub(super) edits_seen: u64,
 }
 
 /// How a run ended, and the answers owed to whoever waited for it.
@@ -212,6 +214,9 @@ impl Actor {
             format!("{} file(s), {model} ({effort})", files.len()),
         );
         self.launch(job, Some(change.to), waiters, format!("{model}, {effort}"));
+        if let Some(running) = self.running.as_mut() {
+            running.edits_seen = change.edits_seen;
+        }
     }
 
     /// Run a job in the background (one per workspace; `review.max_concurrent` across all).
@@ -266,6 +271,7 @@ impl Actor {
             with,
             activity: None,
             waiters,
+            edits_seen: 0,
         });
     }
 
@@ -309,6 +315,7 @@ impl Actor {
         if let (Ending::Answered, Some(to)) = (&ending, &running.to) {
             self.baseline = Some(to.clone());
             self.save_baseline(to).await;
+            self.edits_covered(running.edits_seen);
         }
         // The job wrote the `review_finished` audit entry with its result.
         self.refresh_summary().await;

@@ -2,6 +2,7 @@
 //! since the last review (and recording the burst in the audit trail), following the root
 //! when it disappears and comes back.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
@@ -23,6 +24,8 @@ pub(super) struct Change {
     pub(super) base: Snapshot,
     pub(super) to: Snapshot,
     pub(super) diff: Diff,
+    /// The newest edit (by sequence number) `to` holds: a review of it covers them all.
+    pub(super) edits_seen: u64,
 }
 
 impl Actor {
@@ -177,6 +180,10 @@ impl Actor {
                 self.baseline = Some(change.base.clone());
                 self.save_baseline(&change.base).await;
             }
+            if change.diff.is_empty() {
+                // Nothing to review: the edits seen so far left no change behind.
+                self.edits_covered(change.edits_seen);
+            }
         }
         // A review asked for with no change still runs for a dispute no review has seen: the
         // disputer waits for its ruling (the stop hook asks, then blocks or lets Claude stop).
@@ -201,6 +208,10 @@ impl Actor {
         let max_bytes = self.config().review.max_diff_bytes as usize;
         let unverified = self.baseline_unverified && !all;
         let root = self.row.root.clone();
+        // Edits no review covered keep their reviewed version when HEAD moved (a commit
+        // recorded them; a checkout's writes are not among them).
+        let keep: HashSet<PathBuf> = self.edited.keys().cloned().collect();
+        let edits_seen = self.edit_seq;
         let result = tokio::task::spawn_blocking(move || {
             let outcome: Result<(Change, bool), SnapshotError> = (|| {
                 let to = snap.snapshot(if full { None } else { Some(&paths) })?;
@@ -208,7 +219,7 @@ impl Actor {
                     let base = if all {
                         snap.head_snapshot()?
                     } else if to.head != base.head {
-                        snap.rebase_onto_head(&base, &to)?
+                        snap.rebase_onto_head(&base, &to, &keep)?
                     } else {
                         base
                     };
@@ -228,7 +239,15 @@ impl Actor {
                         (base, diff, false)
                     }
                 };
-                Ok((Change { base, to, diff }, replaced))
+                Ok((
+                    Change {
+                        base,
+                        to,
+                        diff,
+                        edits_seen,
+                    },
+                    replaced,
+                ))
             })();
             (snap, outcome)
         })

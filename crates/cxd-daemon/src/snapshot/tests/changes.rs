@@ -1,5 +1,6 @@
 //! What a diff between two snapshots shows for each kind of edit, odd names and partial refreshes.
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -179,7 +180,9 @@ fn snapshot_unborn_branch() {
     repo.git(&["commit", "-q", "-m", "first"]);
     let committed = s.snapshot(Some(&[])).unwrap();
     assert!(committed.head.is_some());
-    let moved = s.rebase_onto_head(&empty, &committed).unwrap();
+    let moved = s
+        .rebase_onto_head(&empty, &committed, &HashSet::new())
+        .unwrap();
     assert!(s.diff(&moved, &committed, MAX).unwrap().is_empty());
 }
 

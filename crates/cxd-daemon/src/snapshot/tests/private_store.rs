@@ -1,7 +1,7 @@
 //! The private index and object directory: the user's `.git` is never written, prunes keep what
 //! is needed, and packs come out the same with and without `pack-objects --filter`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,7 +65,7 @@ fn snapshot_never_touches_the_users_git_dir() {
         tree: now.tree.clone(),
         head: Some(repo.git(&["rev-parse", "other"])),
     };
-    s.rebase_onto_head(&other, &now).unwrap();
+    s.rebase_onto_head(&other, &now, &HashSet::new()).unwrap();
     s.prune(&[&now]).unwrap();
 
     let after = dot_git(&repo.root);
