@@ -543,6 +543,21 @@ impl MockServer {
     }
 }
 
+/// A `CODEX_HOME` under `dir` whose config sends the real codex to a [`MockServer`] on `port`
+/// (API key from `CXD_MOCK_API_KEY`), with `extra` TOML appended; returns its path.
+pub fn mock_codex_home(dir: &Path, port: u16, extra: &str) -> PathBuf {
+    let home = dir.join("codex-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "model_provider = \"cxdmock\"\n{extra}\n\n[model_providers.cxdmock]\nname = \"cxd mock\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\nwire_api = \"responses\"\nenv_key = \"CXD_MOCK_API_KEY\"\n\n[features]\nunbounded_connection_retries = false\nplugins = false\n\n[analytics]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    home
+}
+
 impl Drop for MockServer {
     fn drop(&mut self) {
         let _ = self.child.kill();

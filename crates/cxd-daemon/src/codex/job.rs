@@ -15,6 +15,7 @@ use crate::codex::classify::ErrorClass;
 use crate::codex::jsonl::{Activity, Usage};
 use crate::codex::outcome;
 use crate::codex::runner::{self, RunSpec};
+use crate::codex::{isolation, sessions};
 use crate::scope::ReviewedChange;
 use crate::snapshot::TreeReader;
 use crate::snapshot::hunks::DiffHunks;
@@ -160,6 +161,7 @@ pub async fn run(
             "stored thread id {t:?} is not a codex thread id; starting a new thread"
         ));
     }
+    let isolation = isolation::args(sessions::codex_home().as_deref(), &job.root);
     let mut replaced = false;
     loop {
         let args = Invocation {
@@ -170,6 +172,7 @@ pub async fn run(
             root: &job.root,
             thread: thread.as_deref(),
             extra_args: &job.extra_args,
+            isolation: &isolation,
         }
         .args();
         let argv = argv_json(&job.codex, &args);
