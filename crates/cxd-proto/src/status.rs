@@ -164,6 +164,10 @@ pub struct ReviewInfo {
     pub model: String,
     /// The reasoning effort codex ran with.
     pub effort: String,
+    /// Why that model and effort, e.g. "edit review, small: gpt-5.1-codex-mini low" (None for
+    /// a review recorded before cxd said).
+    #[serde(default)]
+    pub model_reason: Option<String>,
     /// codex's exit code (None: killed by a signal or never started).
     pub exit_code: Option<i32>,
     /// Tokens the review spent (from codex's `turn.completed` usage).

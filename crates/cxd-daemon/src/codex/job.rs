@@ -37,6 +37,8 @@ pub struct Job {
     pub model: String,
     /// Reasoning effort passed to codex, e.g. `medium`.
     pub effort: String,
+    /// Why this model and effort, as status and the log say it.
+    pub model_reason: String,
     /// Killed after this long (`review.timeout_s`, 900 s by default).
     pub timeout: Duration,
     /// The codex executable (`review.codex_bin` or `CXD_CODEX_BIN`).
@@ -182,6 +184,7 @@ pub async fn run(
             started_at: crate::clock::now_rfc3339(),
             model: job.model.clone(),
             effort: job.effort.clone(),
+            model_reason: Some(job.model_reason.clone()),
             thread_id: thread.clone(),
             argv,
             files: job.stats.0,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use cxd_proto::domain::{GateScope, Severity};
 use serde::{Deserialize, Serialize};
 
+pub mod models;
 pub mod read;
 pub mod repo;
 pub mod sandbox;
@@ -45,6 +46,26 @@ pub struct ReviewConfig {
     pub codex_bin: String,
     /// Extra codex flags put on every invocation (empty by default; flags that weaken the sandbox are refused).
     pub extra_args: Vec<String>,
+    /// Model for a large change (unset by default: a large change keeps its purpose's model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub large_model: Option<String>,
+    /// Effort with `large_model` (unset: the purpose's effort).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub large_effort: Option<String>,
+    /// A change of at least this many lines (inserted plus deleted) is large (default 400).
+    pub large_diff_lines: u64,
+    /// A change of at least this many files is large (default 20).
+    pub large_files: u64,
+    /// `[review.edit]`: reviews of a settled edit burst.
+    pub edit: models::PurposeConfig,
+    /// `[review.stop]`: reviews the agent's stop hook asks for.
+    pub stop: models::PurposeConfig,
+    /// `[review.manual]`: `cxd review`, `cxd gate`, and reviews the agent asks for.
+    pub manual: models::PurposeConfig,
+    /// `[review.plan]`: plan validations.
+    pub plan: models::PurposeConfig,
+    /// `[review.commit]`: reviews of a commit or a range of commits.
+    pub commit: models::PurposeConfig,
 }
 
 impl Default for ReviewConfig {
@@ -57,6 +78,15 @@ impl Default for ReviewConfig {
             max_diff_bytes: 262_144,
             codex_bin: "codex".into(),
             extra_args: Vec::new(),
+            large_model: None,
+            large_effort: None,
+            large_diff_lines: 400,
+            large_files: 20,
+            edit: models::PurposeConfig::default(),
+            stop: models::PurposeConfig::default(),
+            manual: models::PurposeConfig::default(),
+            plan: models::PurposeConfig::default(),
+            commit: models::PurposeConfig::default(),
         }
     }
 }
@@ -195,15 +225,61 @@ impl Config {
         self.validate()
             .map_err(|(key, message)| ConfigError::Invalid {
                 path: path.to_path_buf(),
-                line: find_key_line(text, key),
-                key: key.to_owned(),
+                line: find_key_line(text, &key),
+                key,
                 message,
             })?;
         Ok(self)
     }
 
     /// Check values a type cannot express; returns the offending key and why.
-    fn validate(&self) -> Result<(), (&'static str, String)> {
+    fn validate(&self) -> Result<(), (String, String)> {
+        self.validate_static().map_err(|(k, m)| (k.to_owned(), m))?;
+        self.validate_models()
+    }
+
+    /// The model keys of `[review]` and its purpose sections: plain names, sizes at least 1.
+    fn validate_models(&self) -> Result<(), (String, String)> {
+        let r = &self.review;
+        let mut names: Vec<(String, &String)> = Vec::new();
+        for (purpose, section) in r.purposes() {
+            if let Some(m) = &section.model {
+                names.push((format!("review.{purpose}.model"), m));
+            }
+            if let Some(e) = &section.effort {
+                names.push((format!("review.{purpose}.effort"), e));
+            }
+        }
+        if let Some(m) = &r.large_model {
+            names.push(("review.large_model".into(), m));
+        }
+        if let Some(e) = &r.large_effort {
+            names.push(("review.large_effort".into(), e));
+        }
+        for (key, value) in names {
+            if !is_plain_token(value) {
+                return Err((
+                    key,
+                    format!(
+                        "{value:?} is not a plain name (letters, digits, . _ - : / and no leading -)"
+                    ),
+                ));
+            }
+        }
+        if r.large_diff_lines == 0 {
+            return Err((
+                "review.large_diff_lines".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if r.large_files == 0 {
+            return Err(("review.large_files".into(), "must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// Check the values of keys with fixed names.
+    fn validate_static(&self) -> Result<(), (&'static str, String)> {
         let r = &self.review;
         if r.model.trim().is_empty() {
             return Err(("review.model", "must not be empty".into()));
@@ -311,7 +387,7 @@ fn line_of(text: &str, at: usize) -> usize {
 
 /// Line of `key = ...` inside `[section]`, or 0 when absent (the default was at fault).
 fn find_key_line(text: &str, dotted: &str) -> usize {
-    let Some((section, key)) = dotted.split_once('.') else {
+    let Some((section, key)) = dotted.rsplit_once('.') else {
         return 0;
     };
     let mut current = String::new();

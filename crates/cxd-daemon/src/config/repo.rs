@@ -31,6 +31,15 @@ pub const POLICY: &[(&str, Owner, &str)] = &[
     ("review.model", Owner::Repository, ""),
     ("review.effort", Owner::Repository, ""),
     ("review.max_diff_bytes", Owner::Repository, ""),
+    ("review.large_model", Owner::Repository, ""),
+    ("review.large_effort", Owner::Repository, ""),
+    ("review.large_diff_lines", Owner::Repository, ""),
+    ("review.large_files", Owner::Repository, ""),
+    ("review.edit", Owner::Repository, ""),
+    ("review.stop", Owner::Repository, ""),
+    ("review.manual", Owner::Repository, ""),
+    ("review.plan", Owner::Repository, ""),
+    ("review.commit", Owner::Repository, ""),
     ("settle.quiet_ms", Owner::Repository, ""),
     ("settle.max_wait_ms", Owner::Repository, ""),
     ("watch.ignore", Owner::Repository, ""),
@@ -383,7 +392,10 @@ mod tests {
 
     #[test]
     fn every_config_key_has_an_owner() {
-        let table = toml::Table::try_from(Config::default()).unwrap();
+        let mut all = Config::default();
+        all.review.large_model = Some("m".into());
+        all.review.large_effort = Some("e".into());
+        let table = toml::Table::try_from(all).unwrap();
         for (section, keys) in table {
             for key in keys.as_table().unwrap().keys() {
                 let dotted = format!("{section}.{key}");

@@ -81,14 +81,16 @@ pub fn render(report: &StatusReport) -> String {
                 Some(class) => paint(&format!("{verdict} ({class})"), style::state(verdict)),
                 None => paint(verdict, style::state(verdict)),
             };
-            let _ = writeln!(
-                out,
-                "  last      #{} {what} — {} review, {} ({}), {when}",
-                r.id,
-                r.trigger,
-                line(&r.model),
-                line(&r.effort)
-            );
+            let why = match &r.model_reason {
+                Some(reason) => line(reason),
+                None => format!(
+                    "{} review, {} {}",
+                    r.trigger,
+                    line(&r.model),
+                    line(&r.effort)
+                ),
+            };
+            let _ = writeln!(out, "  last      #{} {what} — {why}, {when}", r.id);
         }
         let c = &w.open_findings;
         if c.total() == 0 {
