@@ -125,6 +125,9 @@ impl TestEnv {
             .env_remove("NOTIFY_SOCKET")
             .env_remove("RUST_LOG")
             .env_remove("CLAUDE_CODE_SESSION_ID")
+            .env_remove("CXD_CLOCK_FILE")
+            // Local times (a quota's reset) read the same on every machine.
+            .env("TZ", "UTC")
             .env("NO_COLOR", "1")
             .env("HOME", &self.home)
             .env("XDG_RUNTIME_DIR", &self.runtime)

@@ -80,6 +80,10 @@ pub struct WorkspaceStatus {
     pub state_for_s: Option<u64>,
     /// Why the workspace is halted (None unless `halted`).
     pub error: Option<String>,
+    /// Halted by a spent usage limit: when it resets and a review runs by itself (RFC 3339,
+    /// UTC; None when codex gave no time).
+    #[serde(default)]
+    pub resumes_at: Option<String>,
     /// Model and effort of the running review.
     pub reviewing_with: Option<String>,
     /// The newest review covers the working tree as the daemon last saw it.

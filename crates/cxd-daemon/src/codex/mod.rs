@@ -3,7 +3,7 @@
 //! its failures (`classify`), the answer schema and its parser (`answer`), the prompts
 //! (`prompt`), one review from prompt to stored result (`job`), reading codex's own
 //! session files to adopt a thread (`sessions`), and keeping the user's hooks, notify program
-//! and MCP servers out of a review (`isolation`).
+//! and MCP servers out of a review (`isolation`), and when a spent usage limit resets (`quota`).
 //!
 //! Facts about codex this module must respect (DESIGN §3):
 //! - A first review is `codex exec --json -s read-only ... -C ROOT -`; a later one is
@@ -34,6 +34,7 @@ pub mod job;
 pub mod jsonl;
 mod outcome;
 pub mod prompt;
+pub mod quota;
 pub mod runner;
 pub mod sessions;
 

@@ -117,6 +117,8 @@ pub(super) struct Actor {
     pub(super) asker: Option<Asker>,
     /// The watcher's new event channel after the root came back.
     pub(super) rewatched: Option<mpsc::UnboundedReceiver<WatchEvent>>,
+    /// Halted by a spent usage limit that resets at a known time.
+    pub(super) quota: Option<super::quota::QuotaPause>,
 }
 
 impl Actor {
@@ -172,6 +174,7 @@ impl Actor {
             change: None,
             asker: None,
             rewatched: None,
+            quota: None,
         };
         let inbox = Inbox {
             events,
@@ -222,6 +225,7 @@ impl Actor {
                     runs::answer(answers);
                 }
                 () = settle::until(self.machine.deadline()) => self.drive(Input::Tick).await,
+                () = settle::until(self.quota_deadline()) => self.quota_poll().await,
                 changed = config.changed() => {
                     if changed.is_err() { break; }
                     config.borrow_and_update();

@@ -22,6 +22,7 @@ use crate::store::{Store, WorkspaceRow};
 
 mod actor;
 pub mod machine;
+mod quota;
 mod requests;
 mod runs;
 mod tree;
@@ -181,6 +182,7 @@ fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
         activity: None,
         state_for_s: None,
         error: None,
+        resumes_at: None,
         reviewing_with: None,
         up_to_date: false,
         snapshot_bytes: 0,

@@ -40,6 +40,14 @@ impl Actor {
                     })));
                     return;
                 }
+                // While the limit is spent a plan validation would only fail: say so at once.
+                if let Some(why) = self.quota_refusal() {
+                    let _ = started.send(Err(Response::Error(ErrorReply {
+                        kind: ErrorKind::Internal,
+                        message: why,
+                    })));
+                    return;
+                }
                 self.ask(Asker::Plan { text, started }, Input::PlanAsked)
                     .await;
             }

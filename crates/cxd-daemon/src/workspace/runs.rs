@@ -317,10 +317,11 @@ impl Actor {
             None => Ending::Answered,
             Some((crate::codex::ErrorClass::Interrupted, _)) => Ending::Interrupted,
             // No automatic retry: `cxd review` or `cxd unpause` starts again.
-            Some((class, msg)) => {
-                Ending::Failed(format!("{msg} ({}) — {}", class.as_str(), class.advice()))
-            }
+            Some((class, msg)) => Ending::Failed(self.halt_reason(*class, msg)),
         };
+        if outcome.error.is_none() {
+            self.quota = None;
+        }
         if let (Ending::Answered, Some(to)) = (&ending, &running.to) {
             self.baseline = Some(to.clone());
             self.save_baseline(to).await;

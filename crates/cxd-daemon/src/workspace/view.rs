@@ -132,6 +132,7 @@ impl Actor {
             activity: self.running.as_ref().and_then(|r| r.activity.clone()),
             state_for_s: None,
             error: self.machine.halted().map(str::to_owned),
+            resumes_at: self.quota_resumes_at(),
             reviewing_with: self.running.as_ref().map(|r| r.with.clone()),
             up_to_date: self.up_to_date(),
             snapshot_bytes: self.upkeep.bytes,
