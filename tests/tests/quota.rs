@@ -115,7 +115,9 @@ fn a_spent_limit_resumes_by_itself_at_the_reset_with_one_review_of_everything_pe
         prompt.contains("a.rs") && prompt.contains("b.rs") && prompt.contains("README"),
         "one review of everything pending: {prompt}"
     );
-    assert_eq!(env.log_kind("quota_reset").len(), 1);
+    let resumed = env.log_kind("resumed");
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0]["after"], "quota");
 }
 
 #[test]

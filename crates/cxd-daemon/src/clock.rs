@@ -34,6 +34,11 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
+/// An RFC 3339 timestamp as [`rfc3339`] writes it (None: not one).
+pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
 /// The local time zone's offset from UTC at `at` (UTC when it cannot be had).
 #[allow(unsafe_code)]
 pub fn local_offset(at: OffsetDateTime) -> UtcOffset {

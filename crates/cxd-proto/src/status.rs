@@ -18,6 +18,22 @@ pub struct StatusReport {
     pub daemon: DaemonInfo,
     /// Every watched workspace (or only the one asked for).
     pub workspaces: Vec<WorkspaceStatus>,
+    /// What reviews spent across all workspaces, against `[budget]`.
+    #[serde(default)]
+    pub budget: BudgetStatus,
+}
+
+/// Spend against the budget (`[budget]`; a limit of None is no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetStatus {
+    /// Codex runs started in the last 60 minutes that reached the model.
+    pub reviews_this_hour: u64,
+    /// `budget.reviews_per_hour`.
+    pub reviews_per_hour: Option<u64>,
+    /// Input tokens of reviews started since local midnight.
+    pub input_tokens_today: u64,
+    /// `budget.input_tokens_per_day`.
+    pub input_tokens_per_day: Option<u64>,
 }
 
 /// Facts about the running daemon.

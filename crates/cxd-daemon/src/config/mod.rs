@@ -26,6 +26,8 @@ pub struct Config {
     pub gate: GateConfig,
     /// What is watched beyond git's own ignores, and whether hooks add repositories.
     pub watch: WatchSection,
+    /// What reviews may spend, across all workspaces.
+    pub budget: crate::budget::BudgetConfig,
 }
 
 /// `[review]`: how codex is run for every review.
@@ -213,7 +215,7 @@ impl Config {
             ConfigError::Parse {
                 path: path.to_path_buf(),
                 line,
-                message: e.message().trim().to_owned(),
+                message: with_key(text, line, e.message().trim()),
             }
         })?;
         config.validated(path, text)
@@ -274,6 +276,18 @@ impl Config {
         }
         if r.large_files == 0 {
             return Err(("review.large_files".into(), "must be at least 1".into()));
+        }
+        let b = &self.budget;
+        for (key, value) in [
+            ("budget.reviews_per_hour", b.reviews_per_hour),
+            ("budget.input_tokens_per_day", b.input_tokens_per_day),
+        ] {
+            if value == Some(0) {
+                return Err((
+                    key.into(),
+                    "must be at least 1 (leave it out for no limit)".into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -374,6 +388,27 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
             }
         }
     }
+}
+
+/// `message` with the `section.key` written on `line` of `text` in front, when that line
+/// sets a key (a wrong type is reported at the value; the key is what the user looks for).
+fn with_key(text: &str, line: usize, message: &str) -> String {
+    let mut section = String::new();
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            section = name.trim().to_owned();
+        } else if i + 1 == line
+            && let Some((key, _)) = t.split_once('=')
+        {
+            let key = key.trim();
+            return match section.is_empty() {
+                true => format!("{key}: {message}"),
+                false => format!("{section}.{key}: {message}"),
+            };
+        }
+    }
+    message.to_owned()
 }
 
 /// 1-based line number of byte offset `at`.
@@ -478,6 +513,10 @@ ignore = ["*.log"]
     fn wrong_type_names_line() {
         let err = parse("[settle]\n\nquiet_ms = \"soon\"\n").unwrap_err();
         assert!(matches!(err, ConfigError::Parse { line: 3, .. }), "{err}");
+        assert!(
+            err.to_string().starts_with("/c.toml:3: settle.quiet_ms: "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -249,6 +249,14 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         for (text, key) in [
+            (
+                "[budget]\nreviews_per_hour = 0\n",
+                "budget.reviews_per_hour",
+            ),
+            (
+                "[budget]\ninput_tokens_per_day = 0\n",
+                "budget.input_tokens_per_day",
+            ),
             ("[review.edit]\nmodel = \"-x\"\n", "review.edit.model"),
             ("[review.plan]\neffort = \"\"\n", "review.plan.effort"),
             ("[review]\nlarge_model = \"a b\"\n", "review.large_model"),
@@ -271,5 +279,14 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("modle"), "{err}");
+        for text in [
+            "[budget]\n\nreviews_per_hour = -1\n",
+            "[budget]\n\ninput_tokens_per_day = \"lots\"\n",
+        ] {
+            let err = Config::parse(std::path::Path::new("/c.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("/c.toml:3:"), "{text}: {err}");
+        }
     }
 }

@@ -88,6 +88,16 @@ pub const POLICY: &[(&str, Owner, &str)] = &[
         Owner::User,
         "it is daemon-wide: set it in your own config",
     ),
+    (
+        "budget.reviews_per_hour",
+        Owner::User,
+        "it is your spending limit across all workspaces: set it in your own config",
+    ),
+    (
+        "budget.input_tokens_per_day",
+        Owner::User,
+        "it is your spending limit across all workspaces: set it in your own config",
+    ),
 ];
 
 /// A key of a repository's file that was not applied, and why.
@@ -395,6 +405,8 @@ mod tests {
         let mut all = Config::default();
         all.review.large_model = Some("m".into());
         all.review.large_effort = Some("e".into());
+        all.budget.reviews_per_hour = Some(1);
+        all.budget.input_tokens_per_day = Some(1);
         let table = toml::Table::try_from(all).unwrap();
         for (section, keys) in table {
             for key in keys.as_table().unwrap().keys() {

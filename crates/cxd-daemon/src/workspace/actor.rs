@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::machine::{Effect, Input, Machine, Refusal};
+use super::machine::{Effect, Ending, Input, Machine, Refusal};
 use super::runs::{self, Recorded, Running};
 use super::tree::Change;
 use super::view::Summary;
@@ -266,7 +266,7 @@ impl Actor {
     async fn perform(&mut self, effect: Effect) -> Option<Input> {
         match effect {
             Effect::Inspect { why, full } => return Some(self.inspect(why, full).await),
-            Effect::StartReview { asked } => self.start_asked_review(asked).await,
+            Effect::StartReview { asked } => return self.start_asked_review(asked).await,
             Effect::StartPlan => match self.asker.take() {
                 Some(Asker::Plan { text, started }) => {
                     let (tx, rx) = oneshot::channel();
@@ -339,15 +339,27 @@ impl Actor {
     }
 
     /// Start the review the machine decided on, for the asker or for an edit burst.
-    async fn start_asked_review(&mut self, asked: bool) {
+    async fn start_asked_review(&mut self, asked: bool) -> Option<Input> {
         let Some(change) = self.change.take() else {
             tracing::error!(root = %self.root().display(), "a review was due with no change to review");
-            return;
+            return None;
         };
+        let trigger = match (&self.asker, asked) {
+            (Some(Asker::Review { trigger, .. }), true) => *trigger,
+            (_, true) => Trigger::Manual,
+            (_, false) => Trigger::Edit,
+        };
+        if let Some(why) = self.budget_halt(trigger).await {
+            // Nothing starts; the change stays pending for the review after the halt.
+            if let (true, Some(Asker::Review { started, .. })) = (asked, self.asker.take()) {
+                let _ = started.send(Ok(None));
+            }
+            return Some(Input::Ended(Ending::Failed(why)));
+        }
         if !asked {
             self.start_review(change, Trigger::Edit, None, None, Vec::new())
                 .await;
-            return;
+            return None;
         }
         match self.asker.take() {
             Some(Asker::Review {
@@ -367,6 +379,7 @@ impl Actor {
                     .await;
             }
         }
+        None
     }
 
     /// Tell the asker, whoever it is, no.

@@ -1,7 +1,8 @@
-//! A workspace halted by a spent usage limit whose reset time codex gave: the wall clock is
-//! polled (a suspend freezes monotonic timers, not the wall clock), and when the time has come
-//! and it is this workspace's turn (workspaces resume [`crate::context::QUOTA_STAGGER`] apart),
-//! one review of what is pending runs by itself.
+//! A workspace halted until a known time: a spent usage limit whose reset time codex gave,
+//! or a `[budget]` limit until it frees up. The wall clock is polled (a suspend freezes
+//! monotonic timers, not the wall clock), and when the time has come and it is this
+//! workspace's turn (workspaces resume [`crate::context::QUOTA_STAGGER`] apart), one review of
+//! what is pending runs by itself.
 
 use std::time::Duration;
 
@@ -12,15 +13,18 @@ use super::actor::Actor;
 use super::machine::Input;
 use crate::clock;
 use crate::codex::ErrorClass;
+use cxd_proto::domain::Trigger;
 
 /// How often the wall clock is looked at while a reset is awaited.
 pub const QUOTA_POLL: Duration = Duration::from_secs(1);
 
-/// A usage limit that resets at a known time.
+/// A limit that frees up at a known time.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct QuotaPause {
-    /// When codex said the limit resets.
+    /// When codex said the limit resets, or the budget frees up.
     pub(super) resets_at: OffsetDateTime,
+    /// Codex's usage limit (true) or cxd's own budget (false).
+    pub(super) codex: bool,
     /// When the wall clock is looked at next.
     pub(super) next_poll: Instant,
 }
@@ -36,6 +40,7 @@ impl Actor {
             if let Some(at) = crate::codex::quota::reset_time(msg, now, clock::local_offset(now)) {
                 self.quota = Some(QuotaPause {
                     resets_at: at,
+                    codex: true,
                     next_poll: Instant::now(),
                 });
                 return format!("quota — resumes at {}: {msg}", clock::local_short(at));
@@ -72,22 +77,74 @@ impl Actor {
             return;
         }
         let resets_at = clock::rfc3339(pause.resets_at);
+        let after = if pause.codex { "quota" } else { "budget" };
         self.quota = None;
-        self.log("quota_reset", serde_json::json!({"resets_at": resets_at}))
-            .await;
+        self.log(
+            "resumed",
+            serde_json::json!({"after": after, "at": resets_at}),
+        )
+        .await;
         self.ctx.emit(
-            "quota_reset",
+            "resumed",
             Some(self.row.root.clone()),
-            "the usage limit reset: reviewing what is pending".into(),
+            format!("the {after} limit freed up: reviewing what is pending"),
         );
         self.drive(Input::QuotaReset).await;
     }
 
-    /// While the limit is spent, why a plan is not validated (None: it may be).
-    pub(super) fn quota_refusal(&self) -> Option<String> {
-        let pause = self.quota?;
-        let why = self.machine.halted()?;
-        (clock::now() < pause.resets_at)
-            .then(|| format!("Codex's usage limit is spent ({why}); cxd resumes by itself then"))
+    /// While a limit is spent, why a plan is not validated (None: it may be).
+    pub(super) async fn plan_refusal(&self) -> Option<String> {
+        if let (Some(pause), Some(why)) = (self.quota, self.machine.halted())
+            && pause.codex
+            && clock::now() < pause.resets_at
+        {
+            return Some(format!(
+                "Codex's usage limit is spent ({why}); cxd resumes by itself then"
+            ));
+        }
+        self.over_budget()
+            .await
+            .map(|(why, at)| format!("{why}; reviews resume at {}", clock::local_short(at)))
+    }
+
+    /// Why no review may start now by the budget, and when one may (None: within it).
+    pub(super) async fn over_budget(&self) -> Option<(String, OffsetDateTime)> {
+        let config = self.ctx.config.borrow().config.budget.clone();
+        if !config.any() {
+            return None;
+        }
+        let now = clock::now();
+        let spend = self.store.call(move |c| crate::budget::spend(c, now)).await;
+        match spend {
+            Ok(s) => crate::budget::exceeded(&config, &s),
+            Err(e) => {
+                // The budget cannot be counted: spending goes on rather than stopping for good.
+                tracing::warn!(error = %e, "cannot count the budget");
+                None
+            }
+        }
+    }
+
+    /// A review of `trigger` is due: when the budget forbids it, halt until it frees up and
+    /// say why (`cxd review`, a manual trigger, is what the user chose to spend: never held).
+    pub(super) async fn budget_halt(&mut self, trigger: Trigger) -> Option<String> {
+        if trigger == Trigger::Manual {
+            return None;
+        }
+        let (why, at) = self.over_budget().await?;
+        self.quota = Some(QuotaPause {
+            resets_at: at,
+            codex: false,
+            next_poll: Instant::now(),
+        });
+        let why = format!("{why} — resumes at {}", clock::local_short(at));
+        self.log(
+            "budget_reached",
+            serde_json::json!({"trigger": trigger, "why": why, "resumes_at": clock::rfc3339(at)}),
+        )
+        .await;
+        self.ctx
+            .emit("budget_reached", Some(self.row.root.clone()), why.clone());
+        Some(why)
     }
 }

@@ -41,7 +41,7 @@ impl Actor {
                     return;
                 }
                 // While the limit is spent a plan validation would only fail: say so at once.
-                if let Some(why) = self.quota_refusal() {
+                if let Some(why) = self.plan_refusal().await {
                     let _ = started.send(Err(Response::Error(ErrorReply {
                         kind: ErrorKind::Internal,
                         message: why,

@@ -61,6 +61,17 @@ pub fn render(report: &StatusReport) -> String {
     for warning in &d.warnings {
         let _ = writeln!(out, "  warning: {warning}");
     }
+    let b = &report.budget;
+    let of =
+        |limit: Option<u64>| limit.map_or_else(|| " (no limit)".to_owned(), |l| format!(" of {l}"));
+    let _ = writeln!(
+        out,
+        "  budget  {} review(s) this hour{}, {} input tokens today{}",
+        b.reviews_this_hour,
+        of(b.reviews_per_hour),
+        b.input_tokens_today,
+        of(b.input_tokens_per_day)
+    );
     if report.workspaces.is_empty() {
         let _ = writeln!(
             out,
