@@ -438,7 +438,14 @@ fn response() -> impl Strategy<Value = Response> {
                 total,
             })
         }),
-        (path(), opt(text())).prop_map(|(root, thread_id)| Response::Session { root, thread_id }),
+        (path(), opt(text()), opt(any::<u64>()), any::<u64>()).prop_map(
+            |(root, thread_id, thread_input_tokens, max_thread_input_tokens)| Response::Session {
+                root,
+                thread_id,
+                thread_input_tokens,
+                max_thread_input_tokens
+            }
+        ),
         (
             (path(), any::<bool>(), any::<bool>(), word(Severity::ALL)),
             (

@@ -54,6 +54,9 @@ pub struct ReviewConfig {
     /// Effort with `large_model` (unset: the purpose's effort).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub large_effort: Option<String>,
+    /// A review whose thread's last review sent at least this many input tokens starts a new
+    /// thread with a brief instead of resuming (0: never; default 24 000).
+    pub max_thread_input_tokens: u64,
     /// A change of at least this many lines (inserted plus deleted) is large (default 400).
     pub large_diff_lines: u64,
     /// A change of at least this many files is large (default 20).
@@ -82,6 +85,7 @@ impl Default for ReviewConfig {
             extra_args: Vec::new(),
             large_model: None,
             large_effort: None,
+            max_thread_input_tokens: DEFAULT_MAX_THREAD_INPUT_TOKENS,
             large_diff_lines: 400,
             large_files: 20,
             edit: models::PurposeConfig::default(),
@@ -365,6 +369,9 @@ impl Config {
         Ok(())
     }
 }
+
+/// `review.max_thread_input_tokens` when none is configured (see the README's cost figures).
+pub const DEFAULT_MAX_THREAD_INPUT_TOKENS: u64 = 24_000;
 
 /// The smallest `settle.quiet_ms` any config may set.
 pub const MIN_QUIET_MS: u64 = 50;

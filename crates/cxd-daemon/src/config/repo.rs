@@ -54,6 +54,11 @@ pub const POLICY: &[(&str, Owner, &str)] = &[
         "a repository may not add arguments to the codex command line",
     ),
     (
+        "review.max_thread_input_tokens",
+        Owner::Trusted,
+        "a repository may not change how much a review may resend",
+    ),
+    (
         "review.timeout_s",
         Owner::Trusted,
         "a repository may not change how long codex may run",

@@ -217,6 +217,29 @@ pub fn last(conn: &Connection, workspace_id: i64) -> Result<Option<ReviewRow>, S
     .map_err(StoreError::query("read last review"))
 }
 
+/// Input tokens of the newest answered review on `thread`: what resuming it sends again
+/// (None: no answered review on it).
+pub fn thread_input(
+    conn: &Connection,
+    workspace_id: i64,
+    thread: &str,
+) -> Result<Option<u64>, StoreError> {
+    conn.query_row(
+        "SELECT tokens_input FROM reviews WHERE workspace_id = ?1 AND thread_id = ?2
+           AND verdict IN (?3, ?4) ORDER BY id DESC LIMIT 1",
+        params![
+            workspace_id,
+            thread,
+            Verdict::Approve,
+            Verdict::ChangesRequested
+        ],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .map(|v| v.map(|n| n.max(0) as u64))
+    .map_err(StoreError::query("read the thread's size"))
+}
+
 /// One review by id.
 pub fn get(conn: &Connection, id: i64) -> Result<Option<ReviewRow>, StoreError> {
     conn.query_row(

@@ -24,6 +24,7 @@ mod actor;
 pub mod machine;
 mod quota;
 mod requests;
+mod rotation;
 mod runs;
 mod tree;
 mod view;

@@ -129,6 +129,8 @@ impl Actor {
                 return Response::Session {
                     root: self.row.root.clone(),
                     thread_id: self.summary.thread_id.clone(),
+                    thread_input_tokens: self.summary.thread_input,
+                    max_thread_input_tokens: self.config().review.max_thread_input_tokens,
                 };
             }
             SessionAction::Reset => None,
@@ -181,6 +183,8 @@ impl Actor {
         Response::Session {
             root: self.row.root.clone(),
             thread_id: new_thread,
+            thread_input_tokens: self.summary.thread_input,
+            max_thread_input_tokens: self.config().review.max_thread_input_tokens,
         }
     }
 

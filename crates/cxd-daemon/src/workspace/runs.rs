@@ -88,7 +88,12 @@ impl Actor {
         let choice = config.review.choose(Trigger::Plan, None, (None, None));
         let (model, effort) = (choice.model.clone(), choice.effort.clone());
         let prompt = prompt::plan(&text, &open, &disputes, revision);
-        let job = self.job(&config, Trigger::Plan, prompt, &choice);
+        let (thread, brief) = self.thread_for_run(&config).await;
+        let prompt = brief.unwrap_or_default() + &prompt;
+        let job = Job {
+            thread,
+            ..self.job(&config, Trigger::Plan, prompt, &choice)
+        };
         self.log(
             "plan",
             serde_json::json!({"revision": revision, "bytes": text.len(), "model": model, "effort": effort}),
@@ -189,7 +194,10 @@ impl Actor {
             open: &open,
             disputes: &disputes,
         });
+        let (thread, brief) = self.thread_for_run(&config).await;
+        let prompt = brief.unwrap_or_default() + &prompt;
         let job = Job {
+            thread,
             stats: (
                 files.len() as u64,
                 change.diff.insertions(),
