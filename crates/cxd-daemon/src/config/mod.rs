@@ -55,7 +55,7 @@ pub struct ReviewConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub large_effort: Option<String>,
     /// A review whose thread's last review sent at least this many input tokens starts a new
-    /// thread with a brief instead of resuming (0: never; default 24 000).
+    /// thread with a brief instead of resuming (0: never; default 20 000).
     pub max_thread_input_tokens: u64,
     /// A change of at least this many lines (inserted plus deleted) is large (default 400).
     pub large_diff_lines: u64,
@@ -371,7 +371,7 @@ impl Config {
 }
 
 /// `review.max_thread_input_tokens` when none is configured (see the README's cost figures).
-pub const DEFAULT_MAX_THREAD_INPUT_TOKENS: u64 = 24_000;
+pub const DEFAULT_MAX_THREAD_INPUT_TOKENS: u64 = 20_000;
 
 /// The smallest `settle.quiet_ms` any config may set.
 pub const MIN_QUIET_MS: u64 = 50;
