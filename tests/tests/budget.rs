@@ -149,6 +149,13 @@ fn over_the_daily_token_budget_reviews_wait_for_midnight_but_cxd_review_runs() {
     // The user may still spend on purpose.
     env.ok(&["review", r, "--wait"]);
     assert_eq!(env.codex_calls().len(), 2);
+    // `cxd gate --wait` (a script's check) does not: it says why and starts nothing.
+    std::fs::write(repo.join("README"), "two and a half\n").unwrap();
+    let out = env.run(&["gate", r, "--wait", "20"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("budget reached"), "{said}");
+    assert_eq!(env.codex_calls().len(), 2);
     // A new day frees the budget.
     std::fs::write(repo.join("README"), "three\n").unwrap();
     wait_for("the budget halt again", T, || {

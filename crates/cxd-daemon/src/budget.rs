@@ -1,7 +1,7 @@
 //! Spending limits on Codex across all workspaces (`[budget]`): reviews in the last hour and
 //! input tokens since local midnight, counted from the stored reviews. Over a limit, no
-//! review starts by itself (edits keep accumulating) until the limit frees up; `cxd review`
-//! still runs what the user asks for.
+//! review starts by itself, for the gate or for a hook (edits keep accumulating) until the
+//! limit frees up; `cxd review` still runs what the user asks for.
 
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};

@@ -45,6 +45,8 @@ pub(super) enum Asker {
         model: Option<String>,
         /// Reasoning effort for this review only (None: the config's `review.effort`).
         effort: Option<String>,
+        /// `cxd review`: the user chose to spend, so the budget does not hold it back.
+        spend: bool,
     },
     /// `cxd plan`: validate a plan, queued behind a running review.
     Plan {
@@ -344,12 +346,12 @@ impl Actor {
             tracing::error!(root = %self.root().display(), "a review was due with no change to review");
             return None;
         };
-        let trigger = match (&self.asker, asked) {
-            (Some(Asker::Review { trigger, .. }), true) => *trigger,
-            (_, true) => Trigger::Manual,
-            (_, false) => Trigger::Edit,
+        let (trigger, spend) = match (&self.asker, asked) {
+            (Some(Asker::Review { trigger, spend, .. }), true) => (*trigger, *spend),
+            (_, true) => (Trigger::Manual, false),
+            (_, false) => (Trigger::Edit, false),
         };
-        if let Some(why) = self.budget_halt(trigger).await {
+        if let Some(why) = self.budget_halt(trigger, spend).await {
             // Nothing starts; the change stays pending for the review after the halt.
             if let (true, Some(Asker::Review { started, .. })) = (asked, self.asker.take()) {
                 let _ = started.send(Ok(None));
@@ -367,6 +369,7 @@ impl Actor {
                 trigger,
                 model,
                 effort,
+                ..
             }) => {
                 let (tx, rx) = oneshot::channel();
                 self.start_review(change, trigger, model, effort, vec![tx])

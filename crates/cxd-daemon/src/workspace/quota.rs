@@ -126,9 +126,9 @@ impl Actor {
     }
 
     /// A review of `trigger` is due: when the budget forbids it, halt until it frees up and
-    /// say why (`cxd review`, a manual trigger, is what the user chose to spend: never held).
-    pub(super) async fn budget_halt(&mut self, trigger: Trigger) -> Option<String> {
-        if trigger == Trigger::Manual {
+    /// say why. `spend`: `cxd review` asked, which is the user choosing to spend (never held).
+    pub(super) async fn budget_halt(&mut self, trigger: Trigger, spend: bool) -> Option<String> {
+        if spend {
             return None;
         }
         let (why, at) = self.over_budget().await?;

@@ -28,6 +28,7 @@ impl Actor {
                     trigger,
                     model,
                     effort,
+                    spend: retry_halted,
                 };
                 self.ask(asker, Input::ReviewAsked { all, retry_halted })
                     .await;
