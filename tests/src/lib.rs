@@ -125,6 +125,9 @@ impl TestEnv {
             .env_remove("NOTIFY_SOCKET")
             .env_remove("RUST_LOG")
             .env_remove("CLAUDE_CODE_SESSION_ID")
+            .env_remove("CXD_CLOCK_FILE")
+            // Local times (a quota's reset) read the same on every machine.
+            .env("TZ", "UTC")
             .env("NO_COLOR", "1")
             .env("HOME", &self.home)
             .env("XDG_RUNTIME_DIR", &self.runtime)
@@ -541,6 +544,21 @@ impl MockServer {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
+}
+
+/// A `CODEX_HOME` under `dir` whose config sends the real codex to a [`MockServer`] on `port`
+/// (API key from `CXD_MOCK_API_KEY`), with `extra` TOML appended; returns its path.
+pub fn mock_codex_home(dir: &Path, port: u16, extra: &str) -> PathBuf {
+    let home = dir.join("codex-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "model_provider = \"cxdmock\"\n{extra}\n\n[model_providers.cxdmock]\nname = \"cxd mock\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\nwire_api = \"responses\"\nenv_key = \"CXD_MOCK_API_KEY\"\n\n[features]\nunbounded_connection_retries = false\nplugins = false\n\n[analytics]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    home
 }
 
 impl Drop for MockServer {

@@ -118,7 +118,7 @@ fn a_halted_workspace_fails_the_gate() {
         r["reason"]
             .as_str()
             .unwrap()
-            .starts_with("the last review failed"),
+            .starts_with("no review now: quota — resumes at 2099-03-17 17:46"),
         "{r:#}"
     );
 }

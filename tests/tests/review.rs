@@ -74,7 +74,23 @@ fn an_edit_is_reviewed_on_a_new_read_only_thread() {
     );
     assert_eq!(a[11], "-o");
     assert!(a[12].starts_with(state), "{a:?}");
-    assert_eq!(a[13..], ["-C", repo.to_str().unwrap(), "-"]);
+    assert_eq!(a[13..15], ["-C", repo.to_str().unwrap()]);
+    // Then the isolation overrides (the user's hooks, notify program and MCP servers stay out;
+    // tests/tests/real_codex.rs proves the real CLI honours them), and the prompt on stdin.
+    assert_eq!(
+        a[15..],
+        [
+            "-c",
+            "features.hooks=false",
+            "-c",
+            "features.plugins=false",
+            "-c",
+            "features.apps=false",
+            "-c",
+            "notify=[]",
+            "-"
+        ]
+    );
     // The prompt came on stdin and carries the diff.
     let prompt = calls[0]["prompt"].as_str().unwrap();
     assert!(prompt.contains("+world"), "{prompt}");

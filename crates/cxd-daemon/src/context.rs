@@ -40,9 +40,27 @@ pub struct Context {
     pub review_slots: Arc<tokio::sync::Semaphore>,
     /// Problems start-up found and repaired (such as a state dir open to others), for `status`.
     pub warnings: Vec<String>,
+    /// The earliest time the next workspace may resume after a usage limit reset.
+    pub quota_next_turn: std::sync::Mutex<Option<time::OffsetDateTime>>,
 }
 
+/// Workspaces resuming after a usage-limit reset start this far apart (never a storm).
+pub const QUOTA_STAGGER: time::Duration = time::Duration::seconds(30);
+
 impl Context {
+    /// Whether a workspace whose limit has reset may resume at `now`: one at a time,
+    /// [`QUOTA_STAGGER`] apart, however many reset together or how far the clock jumped.
+    pub fn quota_turn(&self, now: time::OffsetDateTime) -> bool {
+        let Ok(mut next) = self.quota_next_turn.lock() else {
+            return true;
+        };
+        if next.is_some_and(|n| now < n) {
+            return false;
+        }
+        *next = Some(now + QUOTA_STAGGER);
+        true
+    }
+
     /// Publish a live event (nobody listening is fine).
     pub fn emit(&self, kind: &str, workspace: Option<PathBuf>, message: String) {
         let _ = self.events.send(Event {

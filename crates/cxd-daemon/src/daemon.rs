@@ -144,6 +144,7 @@ async fn serve(paths: Paths, config: Config, warnings: Vec<String>) -> Result<()
         events,
         review_slots,
         warnings,
+        quota_next_turn: std::sync::Mutex::new(None),
     });
 
     let control = {

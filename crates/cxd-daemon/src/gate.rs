@@ -153,6 +153,12 @@ impl fmt::Display for Decision {
             Decision::Fail(Reason::TimedOut) => f.write_str(
                 "the review did not finish in time: run `cxd gate --wait SECS` with more time, or check `cxd status`",
             ),
+            // A spent limit is no failure of the review: say the limit and when it frees up.
+            Decision::Fail(Reason::Halted(error))
+                if error.starts_with("quota — ") || error.starts_with("budget reached") =>
+            {
+                write!(f, "no review now: {error}")
+            }
             Decision::Fail(Reason::Halted(error)) => {
                 write!(f, "the last review failed: {error}")
             }

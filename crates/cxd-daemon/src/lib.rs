@@ -2,6 +2,7 @@
 //!
 //! One module a concern; each owns its state and talks through channels.
 
+pub mod budget;
 pub mod clock;
 pub mod codex;
 pub mod config;

@@ -258,6 +258,13 @@ pub enum Response {
         root: PathBuf,
         /// The thread, if there is one yet.
         thread_id: Option<String>,
+        /// Input tokens the thread's newest review sent: what resuming it sends again.
+        #[serde(default)]
+        thread_input_tokens: Option<u64>,
+        /// `review.max_thread_input_tokens`: past it the next review starts a new thread
+        /// (0: never).
+        #[serde(default)]
+        max_thread_input_tokens: u64,
     },
     /// A gate's answer.
     Gate(Box<GateReport>),

@@ -18,6 +18,22 @@ pub struct StatusReport {
     pub daemon: DaemonInfo,
     /// Every watched workspace (or only the one asked for).
     pub workspaces: Vec<WorkspaceStatus>,
+    /// What reviews spent across all workspaces, against `[budget]`.
+    #[serde(default)]
+    pub budget: BudgetStatus,
+}
+
+/// Spend against the budget (`[budget]`; a limit of None is no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetStatus {
+    /// Codex runs started in the last 60 minutes that reached the model.
+    pub reviews_this_hour: u64,
+    /// `budget.reviews_per_hour`.
+    pub reviews_per_hour: Option<u64>,
+    /// Input tokens of reviews started since local midnight.
+    pub input_tokens_today: u64,
+    /// `budget.input_tokens_per_day`.
+    pub input_tokens_per_day: Option<u64>,
 }
 
 /// Facts about the running daemon.
@@ -80,6 +96,10 @@ pub struct WorkspaceStatus {
     pub state_for_s: Option<u64>,
     /// Why the workspace is halted (None unless `halted`).
     pub error: Option<String>,
+    /// Halted by a spent usage limit: when it resets and a review runs by itself (RFC 3339,
+    /// UTC; None when codex gave no time).
+    #[serde(default)]
+    pub resumes_at: Option<String>,
     /// Model and effort of the running review.
     pub reviewing_with: Option<String>,
     /// The newest review covers the working tree as the daemon last saw it.
@@ -164,6 +184,10 @@ pub struct ReviewInfo {
     pub model: String,
     /// The reasoning effort codex ran with.
     pub effort: String,
+    /// Why that model and effort, e.g. "edit review, small: gpt-5.1-codex-mini low" (None for
+    /// a review recorded before cxd said).
+    #[serde(default)]
+    pub model_reason: Option<String>,
     /// codex's exit code (None: killed by a signal or never started).
     pub exit_code: Option<i32>,
     /// Tokens the review spent (from codex's `turn.completed` usage).

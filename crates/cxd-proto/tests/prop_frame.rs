@@ -327,13 +327,13 @@ fn review_info() -> impl Strategy<Value = ReviewInfo> {
             text(),
         ),
         (opt(any::<i32>()), tokens(), opt(text()), opt(text())),
-        (opt(text()), opt(text()), opt(any::<u64>())),
+        (opt(text()), opt(text()), opt(any::<u64>()), opt(text())),
     )
         .prop_map(
             |(
                 (id, verdict, error_class, trigger, model, effort),
                 (exit_code, tokens, summary, error),
-                (raw_answer, finished_at, duration_ms),
+                (raw_answer, finished_at, duration_ms, model_reason),
             )| ReviewInfo {
                 id,
                 verdict,
@@ -341,6 +341,7 @@ fn review_info() -> impl Strategy<Value = ReviewInfo> {
                 trigger,
                 model,
                 effort,
+                model_reason,
                 exit_code,
                 tokens,
                 summary,
@@ -437,7 +438,14 @@ fn response() -> impl Strategy<Value = Response> {
                 total,
             })
         }),
-        (path(), opt(text())).prop_map(|(root, thread_id)| Response::Session { root, thread_id }),
+        (path(), opt(text()), opt(any::<u64>()), any::<u64>()).prop_map(
+            |(root, thread_id, thread_input_tokens, max_thread_input_tokens)| Response::Session {
+                root,
+                thread_id,
+                thread_input_tokens,
+                max_thread_input_tokens
+            }
+        ),
         (
             (path(), any::<bool>(), any::<bool>(), word(Severity::ALL)),
             (

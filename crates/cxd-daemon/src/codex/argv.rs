@@ -20,6 +20,9 @@ pub struct Invocation<'a> {
     pub thread: Option<&'a str>,
     /// The user's `review.extra_args`, already checked to leave the sandbox alone.
     pub extra_args: &'a [String],
+    /// The overrides that keep the user's hooks, notify program and MCP servers out of the
+    /// run ([`super::isolation::args`]).
+    pub isolation: &'a [String],
 }
 
 impl Invocation<'_> {
@@ -28,7 +31,8 @@ impl Invocation<'_> {
     /// `resume` rejects `-s` and `-C` and keeps neither sandbox nor model, so both are pinned
     /// with `-c`/`-m` on every call, and the root becomes the working directory. The user's
     /// `extra_args` (already checked to leave the sandbox alone) come before cxd's own flags,
-    /// so the pinned read-only sandbox is the last word on the line.
+    /// so the pinned read-only sandbox is the last word on the line; the isolation overrides
+    /// come last of all, for the same reason.
     pub fn args(&self) -> Vec<OsString> {
         let mut a: Vec<OsString> = vec!["exec".into()];
         if let Some(thread) = self.thread {
@@ -67,6 +71,7 @@ impl Invocation<'_> {
                 a.extend(["-C".into(), self.root.into()]);
             }
         }
+        a.extend(self.isolation.iter().map(OsString::from));
         a.push("-".into());
         a
     }
@@ -95,6 +100,7 @@ mod tests {
     #[test]
     fn new_thread_is_read_only_in_the_root() {
         let extra = vec!["--skip-git-repo-check".to_owned()];
+        let iso = vec!["-c".to_owned(), "notify=[]".to_owned()];
         let inv = Invocation {
             model: "gpt-5.2-codex",
             effort: "medium",
@@ -103,6 +109,7 @@ mod tests {
             root: Path::new("/repo"),
             thread: None,
             extra_args: &extra,
+            isolation: &iso,
         };
         assert_eq!(
             strings(inv.args()),
@@ -122,6 +129,8 @@ mod tests {
                 "/s/out.txt",
                 "-C",
                 "/repo",
+                "-c",
+                "notify=[]",
                 "-"
             ]
         );
@@ -137,6 +146,7 @@ mod tests {
             root: Path::new("/repo"),
             thread: Some("01a20bcf-a64a-7b03-bf54-a703d0125150"),
             extra_args: &[],
+            isolation: &[],
         };
         let args = strings(inv.args());
         assert_eq!(

@@ -15,6 +15,7 @@ use crate::codex::classify::ErrorClass;
 use crate::codex::jsonl::{Activity, Usage};
 use crate::codex::outcome;
 use crate::codex::runner::{self, RunSpec};
+use crate::codex::{isolation, sessions};
 use crate::scope::ReviewedChange;
 use crate::snapshot::TreeReader;
 use crate::snapshot::hunks::DiffHunks;
@@ -36,6 +37,8 @@ pub struct Job {
     pub model: String,
     /// Reasoning effort passed to codex, e.g. `medium`.
     pub effort: String,
+    /// Why this model and effort, as status and the log say it.
+    pub model_reason: String,
     /// Killed after this long (`review.timeout_s`, 900 s by default).
     pub timeout: Duration,
     /// The codex executable (`review.codex_bin` or `CXD_CODEX_BIN`).
@@ -160,6 +163,7 @@ pub async fn run(
             "stored thread id {t:?} is not a codex thread id; starting a new thread"
         ));
     }
+    let isolation = isolation::args(sessions::codex_home().as_deref(), &job.root);
     let mut replaced = false;
     loop {
         let args = Invocation {
@@ -170,6 +174,7 @@ pub async fn run(
             root: &job.root,
             thread: thread.as_deref(),
             extra_args: &job.extra_args,
+            isolation: &isolation,
         }
         .args();
         let argv = argv_json(&job.codex, &args);
@@ -179,6 +184,7 @@ pub async fn run(
             started_at: crate::clock::now_rfc3339(),
             model: job.model.clone(),
             effort: job.effort.clone(),
+            model_reason: Some(job.model_reason.clone()),
             thread_id: thread.clone(),
             argv,
             files: job.stats.0,

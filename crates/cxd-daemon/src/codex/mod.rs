@@ -1,8 +1,9 @@
 //! Everything cxd knows about the Codex CLI, in one place: the command lines it runs
 //! (`argv`), running a codex process (`runner`), reading its JSONL (`jsonl`), classifying
 //! its failures (`classify`), the answer schema and its parser (`answer`), the prompts
-//! (`prompt`), one review from prompt to stored result (`job`), and reading codex's own
-//! session files to adopt a thread (`sessions`).
+//! (`prompt`), one review from prompt to stored result (`job`), reading codex's own
+//! session files to adopt a thread (`sessions`), and keeping the user's hooks, notify program
+//! and MCP servers out of a review (`isolation`), and when a spent usage limit resets (`quota`).
 //!
 //! Facts about codex this module must respect (DESIGN §3):
 //! - A first review is `codex exec --json -s read-only ... -C ROOT -`; a later one is
@@ -28,10 +29,12 @@
 pub mod answer;
 pub mod argv;
 pub mod classify;
+pub mod isolation;
 pub mod job;
 pub mod jsonl;
 mod outcome;
 pub mod prompt;
+pub mod quota;
 pub mod runner;
 pub mod sessions;
 

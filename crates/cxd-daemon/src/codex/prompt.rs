@@ -242,6 +242,21 @@ Look for bugs, security problems, performance problems, unhandled edge cases, ar
     out
 }
 
+/// The opening of the first prompt on a new thread that replaces one grown too long: what
+/// earlier reviews established carries over (the open findings and disputes follow in the
+/// prompt with their ids; the last summary is quoted here).
+pub fn rotation_brief(last_summary: Option<&str>) -> String {
+    let mut out = String::from(
+        "This is a new review thread for this workspace: the earlier one grew too long to resume. What earlier reviews established carries over: the open findings and any disputed findings listed below keep their ids (list a fixed one in fixed_finding_ids, one still there in still_open_ids, and rule on each dispute).\n",
+    );
+    if let Some(summary) = last_summary.filter(|s| !s.trim().is_empty()) {
+        out.push_str("The last review's summary, verbatim between the two fence lines:\n");
+        fenced(&mut out, summary, "text");
+    }
+    out.push('\n');
+    out
+}
+
 /// The prompt for validating a plan before it is implemented.
 pub fn plan(
     plan: &str,

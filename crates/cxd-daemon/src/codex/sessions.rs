@@ -31,7 +31,8 @@ pub fn newest_thread_in(codex_home: &Path, root: &Path) -> Option<String> {
     None
 }
 
-fn codex_home() -> Option<PathBuf> {
+/// codex's home: `CODEX_HOME`, else `~/.codex`.
+pub fn codex_home() -> Option<PathBuf> {
     std::env::var_os("CODEX_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

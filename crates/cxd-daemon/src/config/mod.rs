@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use cxd_proto::domain::{GateScope, Severity};
 use serde::{Deserialize, Serialize};
 
+pub mod models;
 pub mod read;
 pub mod repo;
 pub mod sandbox;
@@ -25,6 +26,8 @@ pub struct Config {
     pub gate: GateConfig,
     /// What is watched beyond git's own ignores, and whether hooks add repositories.
     pub watch: WatchSection,
+    /// What reviews may spend, across all workspaces.
+    pub budget: crate::budget::BudgetConfig,
 }
 
 /// `[review]`: how codex is run for every review.
@@ -45,6 +48,29 @@ pub struct ReviewConfig {
     pub codex_bin: String,
     /// Extra codex flags put on every invocation (empty by default; flags that weaken the sandbox are refused).
     pub extra_args: Vec<String>,
+    /// Model for a large change (unset by default: a large change keeps its purpose's model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub large_model: Option<String>,
+    /// Effort with `large_model` (unset: the purpose's effort).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub large_effort: Option<String>,
+    /// A review whose thread's last review sent at least this many input tokens starts a new
+    /// thread with a brief instead of resuming (0: never; default 20 000).
+    pub max_thread_input_tokens: u64,
+    /// A change of at least this many lines (inserted plus deleted) is large (default 400).
+    pub large_diff_lines: u64,
+    /// A change of at least this many files is large (default 20).
+    pub large_files: u64,
+    /// `[review.edit]`: reviews of a settled edit burst.
+    pub edit: models::PurposeConfig,
+    /// `[review.stop]`: reviews the agent's stop hook asks for.
+    pub stop: models::PurposeConfig,
+    /// `[review.manual]`: `cxd review`, `cxd gate`, and reviews the agent asks for.
+    pub manual: models::PurposeConfig,
+    /// `[review.plan]`: plan validations.
+    pub plan: models::PurposeConfig,
+    /// `[review.commit]`: reviews of a commit or a range of commits.
+    pub commit: models::PurposeConfig,
 }
 
 impl Default for ReviewConfig {
@@ -57,6 +83,16 @@ impl Default for ReviewConfig {
             max_diff_bytes: 262_144,
             codex_bin: "codex".into(),
             extra_args: Vec::new(),
+            large_model: None,
+            large_effort: None,
+            max_thread_input_tokens: DEFAULT_MAX_THREAD_INPUT_TOKENS,
+            large_diff_lines: 400,
+            large_files: 20,
+            edit: models::PurposeConfig::default(),
+            stop: models::PurposeConfig::default(),
+            manual: models::PurposeConfig::default(),
+            plan: models::PurposeConfig::default(),
+            commit: models::PurposeConfig::default(),
         }
     }
 }
@@ -183,7 +219,7 @@ impl Config {
             ConfigError::Parse {
                 path: path.to_path_buf(),
                 line,
-                message: e.message().trim().to_owned(),
+                message: with_key(text, line, e.message().trim()),
             }
         })?;
         config.validated(path, text)
@@ -195,15 +231,73 @@ impl Config {
         self.validate()
             .map_err(|(key, message)| ConfigError::Invalid {
                 path: path.to_path_buf(),
-                line: find_key_line(text, key),
-                key: key.to_owned(),
+                line: find_key_line(text, &key),
+                key,
                 message,
             })?;
         Ok(self)
     }
 
     /// Check values a type cannot express; returns the offending key and why.
-    fn validate(&self) -> Result<(), (&'static str, String)> {
+    fn validate(&self) -> Result<(), (String, String)> {
+        self.validate_static().map_err(|(k, m)| (k.to_owned(), m))?;
+        self.validate_models()
+    }
+
+    /// The model keys of `[review]` and its purpose sections: plain names, sizes at least 1.
+    fn validate_models(&self) -> Result<(), (String, String)> {
+        let r = &self.review;
+        let mut names: Vec<(String, &String)> = Vec::new();
+        for (purpose, section) in r.purposes() {
+            if let Some(m) = &section.model {
+                names.push((format!("review.{purpose}.model"), m));
+            }
+            if let Some(e) = &section.effort {
+                names.push((format!("review.{purpose}.effort"), e));
+            }
+        }
+        if let Some(m) = &r.large_model {
+            names.push(("review.large_model".into(), m));
+        }
+        if let Some(e) = &r.large_effort {
+            names.push(("review.large_effort".into(), e));
+        }
+        for (key, value) in names {
+            if !is_plain_token(value) {
+                return Err((
+                    key,
+                    format!(
+                        "{value:?} is not a plain name (letters, digits, . _ - : / and no leading -)"
+                    ),
+                ));
+            }
+        }
+        if r.large_diff_lines == 0 {
+            return Err((
+                "review.large_diff_lines".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if r.large_files == 0 {
+            return Err(("review.large_files".into(), "must be at least 1".into()));
+        }
+        let b = &self.budget;
+        for (key, value) in [
+            ("budget.reviews_per_hour", b.reviews_per_hour),
+            ("budget.input_tokens_per_day", b.input_tokens_per_day),
+        ] {
+            if value == Some(0) {
+                return Err((
+                    key.into(),
+                    "must be at least 1 (leave it out for no limit)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Check the values of keys with fixed names.
+    fn validate_static(&self) -> Result<(), (&'static str, String)> {
         let r = &self.review;
         if r.model.trim().is_empty() {
             return Err(("review.model", "must not be empty".into()));
@@ -276,6 +370,9 @@ impl Config {
     }
 }
 
+/// `review.max_thread_input_tokens` when none is configured (see the README's cost figures).
+pub const DEFAULT_MAX_THREAD_INPUT_TOKENS: u64 = 20_000;
+
 /// The smallest `settle.quiet_ms` any config may set.
 pub const MIN_QUIET_MS: u64 = 50;
 
@@ -300,6 +397,27 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// `message` with the `section.key` written on `line` of `text` in front, when that line
+/// sets a key (a wrong type is reported at the value; the key is what the user looks for).
+fn with_key(text: &str, line: usize, message: &str) -> String {
+    let mut section = String::new();
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            section = name.trim().to_owned();
+        } else if i + 1 == line
+            && let Some((key, _)) = t.split_once('=')
+        {
+            let key = key.trim();
+            return match section.is_empty() {
+                true => format!("{key}: {message}"),
+                false => format!("{section}.{key}: {message}"),
+            };
+        }
+    }
+    message.to_owned()
+}
+
 /// 1-based line number of byte offset `at`.
 fn line_of(text: &str, at: usize) -> usize {
     text.as_bytes()[..at.min(text.len())]
@@ -311,7 +429,7 @@ fn line_of(text: &str, at: usize) -> usize {
 
 /// Line of `key = ...` inside `[section]`, or 0 when absent (the default was at fault).
 fn find_key_line(text: &str, dotted: &str) -> usize {
-    let Some((section, key)) = dotted.split_once('.') else {
+    let Some((section, key)) = dotted.rsplit_once('.') else {
         return 0;
     };
     let mut current = String::new();
@@ -402,6 +520,10 @@ ignore = ["*.log"]
     fn wrong_type_names_line() {
         let err = parse("[settle]\n\nquiet_ms = \"soon\"\n").unwrap_err();
         assert!(matches!(err, ConfigError::Parse { line: 3, .. }), "{err}");
+        assert!(
+            err.to_string().starts_with("/c.toml:3: settle.quiet_ms: "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -31,6 +31,15 @@ pub const POLICY: &[(&str, Owner, &str)] = &[
     ("review.model", Owner::Repository, ""),
     ("review.effort", Owner::Repository, ""),
     ("review.max_diff_bytes", Owner::Repository, ""),
+    ("review.large_model", Owner::Repository, ""),
+    ("review.large_effort", Owner::Repository, ""),
+    ("review.large_diff_lines", Owner::Repository, ""),
+    ("review.large_files", Owner::Repository, ""),
+    ("review.edit", Owner::Repository, ""),
+    ("review.stop", Owner::Repository, ""),
+    ("review.manual", Owner::Repository, ""),
+    ("review.plan", Owner::Repository, ""),
+    ("review.commit", Owner::Repository, ""),
     ("settle.quiet_ms", Owner::Repository, ""),
     ("settle.max_wait_ms", Owner::Repository, ""),
     ("watch.ignore", Owner::Repository, ""),
@@ -43,6 +52,11 @@ pub const POLICY: &[(&str, Owner, &str)] = &[
         "review.extra_args",
         Owner::Trusted,
         "a repository may not add arguments to the codex command line",
+    ),
+    (
+        "review.max_thread_input_tokens",
+        Owner::Trusted,
+        "a repository may not change how much a review may resend",
     ),
     (
         "review.timeout_s",
@@ -78,6 +92,16 @@ pub const POLICY: &[(&str, Owner, &str)] = &[
         "watch.auto",
         Owner::User,
         "it is daemon-wide: set it in your own config",
+    ),
+    (
+        "budget.reviews_per_hour",
+        Owner::User,
+        "it is your spending limit across all workspaces: set it in your own config",
+    ),
+    (
+        "budget.input_tokens_per_day",
+        Owner::User,
+        "it is your spending limit across all workspaces: set it in your own config",
     ),
 ];
 
@@ -383,7 +407,12 @@ mod tests {
 
     #[test]
     fn every_config_key_has_an_owner() {
-        let table = toml::Table::try_from(Config::default()).unwrap();
+        let mut all = Config::default();
+        all.review.large_model = Some("m".into());
+        all.review.large_effort = Some("e".into());
+        all.budget.reviews_per_hour = Some(1);
+        all.budget.input_tokens_per_day = Some(1);
+        let table = toml::Table::try_from(all).unwrap();
         for (section, keys) in table {
             for key in keys.as_table().unwrap().keys() {
                 let dotted = format!("{section}.{key}");

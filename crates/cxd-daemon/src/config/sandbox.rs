@@ -1,5 +1,8 @@
 //! Codex arguments no config may add: anything that would loosen the read-only sandbox, the
-//! approval policy, where codex works, or the answer channel cxd reads.
+//! approval policy, where codex works, or the answer channel cxd reads, nor anything that
+//! would bring the user's hooks, notify program or MCP servers back into a review.
+
+use crate::codex::isolation::{DISABLED_FEATURES, PINNED_KEYS};
 
 /// Flags refused in `review.extra_args`, with why.
 const REFUSED_FLAGS: &[(&str, &str)] = &[
@@ -62,6 +65,16 @@ pub fn weakening(args: &[String]) -> Option<String> {
                 ));
             }
         }
+        if flag == "--enable" {
+            let feature = inline
+                .map(str::to_owned)
+                .or_else(|| args.get(i + 1).cloned());
+            if let Some(f) = feature.filter(|f| DISABLED_FEATURES.contains(&f.as_str())) {
+                return Some(format!(
+                    "\"{arg}\" is refused: it turns on {f}, and cxd keeps the user's hooks, plugins and connectors out of reviews; remove it from review.extra_args"
+                ));
+            }
+        }
         let mut shown = arg.to_owned();
         let config_value = if flag == "-c" || flag == "--config" {
             match inline {
@@ -91,6 +104,14 @@ pub fn weakening(args: &[String]) -> Option<String> {
             if REFUSED_CONFIG_KEYS.contains(&root) {
                 return Some(format!(
                     "\"{shown}\" is refused: it changes codex's sandbox or approval policy, which cxd pins to read-only; remove it from review.extra_args"
+                ));
+            }
+            let pinned = PINNED_KEYS
+                .iter()
+                .any(|p| key == *p || key.strip_prefix(p).is_some_and(|r| r.starts_with('.')));
+            if pinned {
+                return Some(format!(
+                    "\"{shown}\" is refused: cxd keeps the user's hooks, notify program and MCP servers out of reviews; remove it from review.extra_args"
                 ));
             }
         }
@@ -124,6 +145,11 @@ mod tests {
             &["-p", "yolo"],
             &["-C", "/"],
             &["-o", "/tmp/x"],
+            &["-c", "features.hooks=true"],
+            &["-c", "notify=[\"/bin/x\"]"],
+            &["--config", "mcp_servers.docs.enabled=true"],
+            &["--enable", "hooks"],
+            &["--enable=plugins"],
         ] {
             let why = check(args).unwrap_or_else(|| panic!("{args:?} was allowed"));
             assert!(why.contains(args[0]), "{why}");
@@ -136,5 +162,7 @@ mod tests {
         assert_eq!(check(&["--skip-git-repo-check"]), None);
         assert_eq!(check(&["-c", "model_verbosity=low", "--enable", "x"]), None);
         assert_eq!(check(&["--config=hide_agent_reasoning=true"]), None);
+        assert_eq!(check(&["-c", "features.web_search=true"]), None);
+        assert_eq!(check(&["-c", "notify_x=1", "--enable", "shell_tool"]), None);
     }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use cxd_proto::Response;
-use cxd_proto::status::{ConfigInfo, DaemonInfo, StatusReport, WorkspaceStatus};
+use cxd_proto::status::{BudgetStatus, ConfigInfo, DaemonInfo, StatusReport, WorkspaceStatus};
 
 use super::Handler;
 use crate::context::Context;
@@ -12,12 +12,33 @@ use crate::context::Context;
 /// The status of every workspace, or only of the one holding `path`.
 pub(super) async fn answer(h: &Handler, path: Option<PathBuf>) -> Response {
     match h.registry.status(path).await {
-        Ok(workspaces) => Response::Status(report(&h.ctx, workspaces)),
+        Ok(workspaces) => {
+            let budget = budget(h).await;
+            Response::Status(report(&h.ctx, workspaces, budget))
+        }
         Err(e) => e.into(),
     }
 }
 
-fn report(ctx: &Context, workspaces: Vec<WorkspaceStatus>) -> StatusReport {
+/// Spend against the budget now (zeros when it cannot be counted).
+async fn budget(h: &Handler) -> BudgetStatus {
+    let limits = h.ctx.config.borrow().config.budget.clone();
+    let now = crate::clock::now();
+    let spend = h
+        .store
+        .call(move |c| crate::budget::spend(c, now))
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot count the budget"))
+        .ok();
+    BudgetStatus {
+        reviews_this_hour: spend.map_or(0, |s| s.reviews_hour),
+        reviews_per_hour: limits.reviews_per_hour,
+        input_tokens_today: spend.map_or(0, |s| s.tokens_today),
+        input_tokens_per_day: limits.input_tokens_per_day,
+    }
+}
+
+fn report(ctx: &Context, workspaces: Vec<WorkspaceStatus>, budget: BudgetStatus) -> StatusReport {
     let config = ctx.config.borrow();
     StatusReport {
         daemon: DaemonInfo {
@@ -32,5 +53,6 @@ fn report(ctx: &Context, workspaces: Vec<WorkspaceStatus>) -> StatusReport {
             warnings: ctx.warnings.clone(),
         },
         workspaces,
+        budget,
     }
 }

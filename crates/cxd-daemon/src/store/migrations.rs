@@ -138,6 +138,8 @@ const MIGRATIONS: &[&str] = &[
         since_review INTEGER NOT NULL,
         PRIMARY KEY (session, workspace_id)
     );",
+    // 9: why a review ran with its model and effort (purpose, size rule, or as asked).
+    "ALTER TABLE reviews ADD COLUMN model_reason TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -163,6 +163,7 @@ mod tests {
                     started_at: "t0".into(),
                     model: "m".into(),
                     effort: "e".into(),
+                    model_reason: None,
                     thread_id: None,
                     argv: "[]".into(),
                     files: 1,

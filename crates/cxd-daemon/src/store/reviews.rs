@@ -18,6 +18,8 @@ pub struct NewReview {
     pub model: String,
     /// Reasoning effort passed to codex, e.g. `medium`.
     pub effort: String,
+    /// Why this model and effort, e.g. "edit review, small: gpt-5.1-codex-mini low".
+    pub model_reason: Option<String>,
     /// The thread resumed, if any.
     pub thread_id: Option<String>,
     /// The full command line, as JSON.
@@ -92,6 +94,8 @@ pub struct ReviewRow {
     pub model: String,
     /// The reasoning effort codex ran with.
     pub effort: String,
+    /// Why this model and effort (None for reviews recorded before cxd said).
+    pub model_reason: Option<String>,
     /// The codex thread it ran in (None when codex never reported one).
     pub thread_id: Option<String>,
     /// running | approve | changes_requested | error | interrupted
@@ -118,12 +122,12 @@ pub struct ReviewRow {
 pub fn start(conn: &Connection, r: &NewReview) -> Result<i64, StoreError> {
     conn.execute(
         "INSERT INTO reviews (workspace_id, trigger, started_at, model, effort, thread_id, argv, verdict,
-                              files, insertions, deletions, base_tree, tree)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?13, ?8, ?9, ?10, ?11, ?12)",
+                              files, insertions, deletions, base_tree, tree, model_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?13, ?8, ?9, ?10, ?11, ?12, ?14)",
         params![
             r.workspace_id, r.trigger, r.started_at, r.model, r.effort, r.thread_id, r.argv,
             r.files as i64, r.insertions as i64, r.deletions as i64, r.base_tree, r.tree,
-            Verdict::Running
+            Verdict::Running, r.model_reason
         ],
     )
     .map_err(StoreError::query("start review"))?;
@@ -174,7 +178,7 @@ pub fn interrupt_running(conn: &Connection, at: &str) -> Result<usize, StoreErro
 }
 
 const COLUMNS: &str = "id, trigger, started_at, finished_at, model, effort, thread_id, verdict, error_class,
-    error_message, exit_code, summary, raw_answer, tokens_input, tokens_cached, tokens_output, tree, duration_ms";
+    error_message, exit_code, summary, raw_answer, tokens_input, tokens_cached, tokens_output, tree, duration_ms, model_reason";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewRow> {
     Ok(ReviewRow {
@@ -198,6 +202,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewRow> {
         ),
         tree: r.get(16)?,
         duration_ms: r.get::<_, Option<i64>>(17)?.map(|d| d as u64),
+        model_reason: r.get(18)?,
     })
 }
 
@@ -210,6 +215,29 @@ pub fn last(conn: &Connection, workspace_id: i64) -> Result<Option<ReviewRow>, S
     )
     .optional()
     .map_err(StoreError::query("read last review"))
+}
+
+/// Input tokens of the newest answered review on `thread`: what resuming it sends again
+/// (None: no answered review on it).
+pub fn thread_input(
+    conn: &Connection,
+    workspace_id: i64,
+    thread: &str,
+) -> Result<Option<u64>, StoreError> {
+    conn.query_row(
+        "SELECT tokens_input FROM reviews WHERE workspace_id = ?1 AND thread_id = ?2
+           AND verdict IN (?3, ?4) ORDER BY id DESC LIMIT 1",
+        params![
+            workspace_id,
+            thread,
+            Verdict::Approve,
+            Verdict::ChangesRequested
+        ],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .map(|v| v.map(|n| n.max(0) as u64))
+    .map_err(StoreError::query("read the thread's size"))
 }
 
 /// One review by id.

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::machine::{Effect, Input, Machine, Refusal};
+use super::machine::{Effect, Ending, Input, Machine, Refusal};
 use super::runs::{self, Recorded, Running};
 use super::tree::Change;
 use super::view::Summary;
@@ -45,6 +45,8 @@ pub(super) enum Asker {
         model: Option<String>,
         /// Reasoning effort for this review only (None: the config's `review.effort`).
         effort: Option<String>,
+        /// `cxd review`: the user chose to spend, so the budget does not hold it back.
+        spend: bool,
     },
     /// `cxd plan`: validate a plan, queued behind a running review.
     Plan {
@@ -117,6 +119,8 @@ pub(super) struct Actor {
     pub(super) asker: Option<Asker>,
     /// The watcher's new event channel after the root came back.
     pub(super) rewatched: Option<mpsc::UnboundedReceiver<WatchEvent>>,
+    /// Halted by a spent usage limit that resets at a known time.
+    pub(super) quota: Option<super::quota::QuotaPause>,
 }
 
 impl Actor {
@@ -172,6 +176,7 @@ impl Actor {
             change: None,
             asker: None,
             rewatched: None,
+            quota: None,
         };
         let inbox = Inbox {
             events,
@@ -222,6 +227,7 @@ impl Actor {
                     runs::answer(answers);
                 }
                 () = settle::until(self.machine.deadline()) => self.drive(Input::Tick).await,
+                () = settle::until(self.quota_deadline()) => self.quota_poll().await,
                 changed = config.changed() => {
                     if changed.is_err() { break; }
                     config.borrow_and_update();
@@ -262,7 +268,7 @@ impl Actor {
     async fn perform(&mut self, effect: Effect) -> Option<Input> {
         match effect {
             Effect::Inspect { why, full } => return Some(self.inspect(why, full).await),
-            Effect::StartReview { asked } => self.start_asked_review(asked).await,
+            Effect::StartReview { asked } => return self.start_asked_review(asked).await,
             Effect::StartPlan => match self.asker.take() {
                 Some(Asker::Plan { text, started }) => {
                     let (tx, rx) = oneshot::channel();
@@ -335,15 +341,27 @@ impl Actor {
     }
 
     /// Start the review the machine decided on, for the asker or for an edit burst.
-    async fn start_asked_review(&mut self, asked: bool) {
+    async fn start_asked_review(&mut self, asked: bool) -> Option<Input> {
         let Some(change) = self.change.take() else {
             tracing::error!(root = %self.root().display(), "a review was due with no change to review");
-            return;
+            return None;
         };
+        let (trigger, spend) = match (&self.asker, asked) {
+            (Some(Asker::Review { trigger, spend, .. }), true) => (*trigger, *spend),
+            (_, true) => (Trigger::Manual, false),
+            (_, false) => (Trigger::Edit, false),
+        };
+        if let Some(why) = self.budget_halt(trigger, spend).await {
+            // Nothing starts; the change stays pending for the review after the halt.
+            if let (true, Some(Asker::Review { started, .. })) = (asked, self.asker.take()) {
+                let _ = started.send(Ok(None));
+            }
+            return Some(Input::Ended(Ending::Failed(why)));
+        }
         if !asked {
             self.start_review(change, Trigger::Edit, None, None, Vec::new())
                 .await;
-            return;
+            return None;
         }
         match self.asker.take() {
             Some(Asker::Review {
@@ -351,6 +369,7 @@ impl Actor {
                 trigger,
                 model,
                 effort,
+                ..
             }) => {
                 let (tx, rx) = oneshot::channel();
                 self.start_review(change, trigger, model, effort, vec![tx])
@@ -363,6 +382,7 @@ impl Actor {
                     .await;
             }
         }
+        None
     }
 
     /// Tell the asker, whoever it is, no.

@@ -8,7 +8,8 @@
 //! - edits while a review runs earn exactly one follow-up, started when it ends; never two at
 //!   once;
 //! - a failed review halts the workspace: nothing retries by itself, `cxd review` or
-//!   `cxd unpause` starts again;
+//!   `cxd unpause` starts again — except a spent usage limit whose reset time is known: when
+//!   it has come, one review of what is pending runs;
 //! - a paused workspace records edits but starts no review;
 //! - a plan asked for during a review waits for it (one at a time), and runs before the
 //!   follow-up;
@@ -162,6 +163,8 @@ pub enum Input {
     Pause,
     /// `cxd unpause`.
     Unpause,
+    /// The usage limit that halted the workspace has reset (the actor keeps the time).
+    QuotaReset,
 }
 
 /// What the actor must do. Effects naming "the asker" answer the request being handled.
@@ -407,6 +410,18 @@ impl Machine {
             Input::Pause => {
                 self.paused = true;
                 vec![]
+            }
+            Input::QuotaReset => {
+                if !matches!(self.phase, Phase::Halted { .. }) {
+                    return vec![];
+                }
+                self.phase = Phase::Idle;
+                if self.paused || !self.takes_edits() {
+                    return vec![];
+                }
+                // One look at the whole tree: what piled up meanwhile is one review.
+                self.full = true;
+                vec![self.inspect(Why::Settled)]
             }
             Input::Unpause => {
                 self.paused = false;

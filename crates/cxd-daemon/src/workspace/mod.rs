@@ -22,7 +22,9 @@ use crate::store::{Store, WorkspaceRow};
 
 mod actor;
 pub mod machine;
+mod quota;
 mod requests;
+mod rotation;
 mod runs;
 mod tree;
 mod view;
@@ -181,6 +183,7 @@ fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
         activity: None,
         state_for_s: None,
         error: None,
+        resumes_at: None,
         reviewing_with: None,
         up_to_date: false,
         snapshot_bytes: 0,

@@ -28,6 +28,7 @@ impl Actor {
                     trigger,
                     model,
                     effort,
+                    spend: retry_halted,
                 };
                 self.ask(asker, Input::ReviewAsked { all, retry_halted })
                     .await;
@@ -37,6 +38,14 @@ impl Actor {
                     let _ = started.send(Err(Response::Error(ErrorReply {
                         kind: ErrorKind::Usage,
                         message: "the plan is empty".into(),
+                    })));
+                    return;
+                }
+                // While the limit is spent a plan validation would only fail: say so at once.
+                if let Some(why) = self.plan_refusal().await {
+                    let _ = started.send(Err(Response::Error(ErrorReply {
+                        kind: ErrorKind::Internal,
+                        message: why,
                     })));
                     return;
                 }
@@ -121,6 +130,8 @@ impl Actor {
                 return Response::Session {
                     root: self.row.root.clone(),
                     thread_id: self.summary.thread_id.clone(),
+                    thread_input_tokens: self.summary.thread_input,
+                    max_thread_input_tokens: self.config().review.max_thread_input_tokens,
                 };
             }
             SessionAction::Reset => None,
@@ -173,6 +184,8 @@ impl Actor {
         Response::Session {
             root: self.row.root.clone(),
             thread_id: new_thread,
+            thread_input_tokens: self.summary.thread_input,
+            max_thread_input_tokens: self.config().review.max_thread_input_tokens,
         }
     }
 

@@ -19,6 +19,7 @@ use super::wire::{ANSWER_FINDINGS, public_ids, review_info};
 use crate::codex::job::{self, Job, JobError, JobResult};
 use crate::codex::jsonl::Activity;
 use crate::codex::prompt::{self, ChangedFile, DisputedFinding, OpenFinding};
+use crate::config::models::{ChangeSize, ModelChoice};
 use crate::scope::ReviewedChange;
 use crate::snapshot::hunks::DiffHunks;
 use crate::snapshot::{Snapshot, Snapshotter, upkeep};
@@ -84,9 +85,15 @@ impl Actor {
             .await
             .unwrap_or(0)
             > 0;
-        let (model, effort) = (config.review.model.clone(), config.review.effort.clone());
+        let choice = config.review.choose(Trigger::Plan, None, (None, None));
+        let (model, effort) = (choice.model.clone(), choice.effort.clone());
         let prompt = prompt::plan(&text, &open, &disputes, revision);
-        let job = self.job(&config, Trigger::Plan, prompt, (&model, &effort));
+        let (thread, brief) = self.thread_for_run(&config).await;
+        let prompt = brief.unwrap_or_default() + &prompt;
+        let job = Job {
+            thread,
+            ..self.job(&config, Trigger::Plan, prompt, &choice)
+        };
         self.log(
             "plan",
             serde_json::json!({"revision": revision, "bytes": text.len(), "model": model, "effort": effort}),
@@ -94,15 +101,16 @@ impl Actor {
         .await;
         self.log(
             "review_started",
-            serde_json::json!({"trigger": Trigger::Plan, "model": model, "effort": effort, "count": 0}),
+            serde_json::json!({"trigger": Trigger::Plan, "model": model, "effort": effort,
+                               "reason": choice.reason, "count": 0}),
         )
         .await;
         self.ctx.emit(
             "review_started",
             Some(self.row.root.clone()),
-            format!("plan validation, {model} ({effort})"),
+            choice.reason.clone(),
         );
-        self.launch(job, None, vec![waiter], format!("{model}, {effort}"));
+        self.launch(job, None, vec![waiter], choice.reason.clone());
     }
 
     /// A codex job on this workspace's thread with the config in force; a review of a change
@@ -112,15 +120,16 @@ impl Actor {
         config: &crate::config::Config,
         trigger: Trigger,
         prompt: String,
-        (model, effort): (&str, &str),
+        choice: &ModelChoice,
     ) -> Job {
         Job {
             workspace_id: self.row.id,
             root: self.row.root.clone(),
             trigger,
             prompt,
-            model: model.to_owned(),
-            effort: effort.to_owned(),
+            model: choice.model.clone(),
+            effort: choice.effort.clone(),
+            model_reason: choice.reason.clone(),
             timeout: Duration::from_secs(config.review.timeout_s),
             codex: job::codex_bin(&config.review.codex_bin),
             extra_args: config.review.extra_args.clone(),
@@ -145,8 +154,12 @@ impl Actor {
         waiters: Vec<oneshot::Sender<Response>>,
     ) {
         let config = self.config();
-        let model = model.unwrap_or_else(|| config.review.model.clone());
-        let effort = effort.unwrap_or_else(|| config.review.effort.clone());
+        let size = ChangeSize {
+            files: change.diff.files.len() as u64,
+            lines: change.diff.insertions() + change.diff.deletions(),
+        };
+        let choice = config.review.choose(trigger, Some(size), (model, effort));
+        let (model, effort) = (choice.model.clone(), choice.effort.clone());
         let open = self.open_for_prompt();
         let disputes = self.disputes_for_prompt();
         let files: Vec<ChangedFile> = change
@@ -181,7 +194,10 @@ impl Actor {
             open: &open,
             disputes: &disputes,
         });
+        let (thread, brief) = self.thread_for_run(&config).await;
+        let prompt = brief.unwrap_or_default() + &prompt;
         let job = Job {
+            thread,
             stats: (
                 files.len() as u64,
                 change.diff.insertions(),
@@ -191,7 +207,7 @@ impl Actor {
             reader: self.snapshotter.as_ref().map(Snapshotter::tree_reader),
             hunks,
             change: reviewed,
-            ..self.job(&config, trigger, prompt, (&model, &effort))
+            ..self.job(&config, trigger, prompt, &choice)
         };
         self.log(
             "review_started",
@@ -199,6 +215,7 @@ impl Actor {
                 "trigger": trigger,
                 "model": model,
                 "effort": effort,
+                "reason": choice.reason,
                 "files": files.iter().take(MAX_LOGGED_FILES).map(|f| &f.path).collect::<Vec<_>>(),
                 "count": files.len(),
                 "insertions": change.diff.insertions(),
@@ -211,9 +228,9 @@ impl Actor {
         self.ctx.emit(
             "review_started",
             Some(self.row.root.clone()),
-            format!("{} file(s), {model} ({effort})", files.len()),
+            format!("{} file(s), {}", files.len(), choice.reason),
         );
-        self.launch(job, Some(change.to), waiters, format!("{model}, {effort}"));
+        self.launch(job, Some(change.to), waiters, choice.reason.clone());
         if let Some(running) = self.running.as_mut() {
             running.edits_seen = change.edits_seen;
         }
@@ -308,10 +325,11 @@ impl Actor {
             None => Ending::Answered,
             Some((crate::codex::ErrorClass::Interrupted, _)) => Ending::Interrupted,
             // No automatic retry: `cxd review` or `cxd unpause` starts again.
-            Some((class, msg)) => {
-                Ending::Failed(format!("{msg} ({}) — {}", class.as_str(), class.advice()))
-            }
+            Some((class, msg)) => Ending::Failed(self.halt_reason(*class, msg)),
         };
+        if outcome.error.is_none() {
+            self.quota = None;
+        }
         if let (Ending::Answered, Some(to)) = (&ending, &running.to) {
             self.baseline = Some(to.clone());
             self.save_baseline(to).await;

@@ -17,6 +17,8 @@ use crate::store::{self, findings::FindingRow};
 pub(super) struct Summary {
     pub(super) reviews: u64,
     pub(super) thread_id: Option<String>,
+    /// Input tokens the newest answered review on the thread sent (its size when resumed).
+    pub(super) thread_input: Option<u64>,
     pub(super) last_review: Option<ReviewInfo>,
     pub(super) open: Vec<FindingRow>,
     pub(super) tokens_total: Tokens,
@@ -37,6 +39,11 @@ impl Actor {
             .store
             .call(move |c| {
                 let row = store::workspaces::get(c, &root)?;
+                let thread_id = row.and_then(|r| r.thread_id);
+                let thread_input = match &thread_id {
+                    Some(t) => store::reviews::thread_input(c, ws, t)?,
+                    None => None,
+                };
                 let last = store::reviews::last(c, ws)?;
                 let (reviews, tokens) = store::reviews::totals(c, ws)?;
                 let open = store::findings::list(c, ws, false)?;
@@ -48,7 +55,7 @@ impl Actor {
                 let review_loop =
                     store::escalations::loop_status(session, &rounds, needs_you.is_some());
                 Ok((
-                    row.and_then(|r| r.thread_id),
+                    (thread_id, thread_input),
                     last,
                     reviews,
                     tokens,
@@ -60,10 +67,20 @@ impl Actor {
             })
             .await;
         match got {
-            Ok((thread_id, last, reviews, tokens, open, approval, needs_you, review_loop)) => {
+            Ok((
+                (thread_id, thread_input),
+                last,
+                reviews,
+                tokens,
+                open,
+                approval,
+                needs_you,
+                review_loop,
+            )) => {
                 self.summary = Summary {
                     reviews,
                     thread_id,
+                    thread_input,
                     last_review: last.as_ref().map(review_info),
                     open,
                     tokens_total: Tokens {
@@ -132,6 +149,7 @@ impl Actor {
             activity: self.running.as_ref().and_then(|r| r.activity.clone()),
             state_for_s: None,
             error: self.machine.halted().map(str::to_owned),
+            resumes_at: self.quota_resumes_at(),
             reviewing_with: self.running.as_ref().map(|r| r.with.clone()),
             up_to_date: self.up_to_date(),
             snapshot_bytes: self.upkeep.bytes,

@@ -21,6 +21,7 @@ pub fn review_info(r: &store::reviews::ReviewRow) -> ReviewInfo {
         trigger: r.trigger,
         model: r.model.clone(),
         effort: r.effort.clone(),
+        model_reason: r.model_reason.clone(),
         exit_code: r.exit_code,
         tokens: Tokens {
             input: r.tokens.0,

@@ -94,10 +94,16 @@ fn summary(kind: &str, data: &serde_json::Value) -> String {
             files.join(", ")
         ),
         "review_started" => format!(
-            "{} ({} {}, {}): {} file(s), +{} -{}",
-            data["trigger"].as_str().unwrap_or("?"),
-            data["model"].as_str().unwrap_or("?"),
-            data["effort"].as_str().unwrap_or("?"),
+            "{} ({}): {} file(s), +{} -{}",
+            match data["reason"].as_str() {
+                Some(reason) => reason.to_owned(),
+                None => format!(
+                    "{} {} {}",
+                    data["trigger"].as_str().unwrap_or("?"),
+                    data["model"].as_str().unwrap_or("?"),
+                    data["effort"].as_str().unwrap_or("?")
+                ),
+            },
             if data["diff_inline"].as_bool().unwrap_or(true) {
                 "diff"
             } else {

@@ -28,9 +28,29 @@ pub fn run(paths: &Paths, args: SessionArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(path.as_deref())?;
     let mut client = Client::connect(paths)?;
     match client.request(&Request::Session { path, action })? {
-        Response::Session { root, thread_id } => {
+        Response::Session {
+            root,
+            thread_id,
+            thread_input_tokens,
+            max_thread_input_tokens,
+        } => {
             match (thread_id, showing) {
-                (Some(t), true) => println!("{}", crate::sanitize::line(&t)),
+                (Some(t), true) => {
+                    // The id alone on stdout, for scripts; its size for people on stderr.
+                    println!("{}", crate::sanitize::line(&t));
+                    let size = thread_input_tokens.map_or_else(
+                        || "no answered review on it yet".to_owned(),
+                        |n| format!("its last review sent {n} input tokens"),
+                    );
+                    let limit = match max_thread_input_tokens {
+                        0 => "it is resumed whatever its size (review.max_thread_input_tokens = 0)"
+                            .to_owned(),
+                        m => format!(
+                            "a new thread starts once a review sends {m} or more (review.max_thread_input_tokens)"
+                        ),
+                    };
+                    eprintln!("{size}; {limit}");
+                }
                 (None, true) => println!(
                     "no codex thread yet for {}: the first review starts one",
                     crate::sanitize::line(&root.display().to_string())

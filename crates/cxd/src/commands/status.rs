@@ -61,6 +61,17 @@ pub fn render(report: &StatusReport) -> String {
     for warning in &d.warnings {
         let _ = writeln!(out, "  warning: {warning}");
     }
+    let b = &report.budget;
+    let of =
+        |limit: Option<u64>| limit.map_or_else(|| " (no limit)".to_owned(), |l| format!(" of {l}"));
+    let _ = writeln!(
+        out,
+        "  budget  {} review(s) this hour{}, {} input tokens today{}",
+        b.reviews_this_hour,
+        of(b.reviews_per_hour),
+        b.input_tokens_today,
+        of(b.input_tokens_per_day)
+    );
     if report.workspaces.is_empty() {
         let _ = writeln!(
             out,
@@ -81,14 +92,16 @@ pub fn render(report: &StatusReport) -> String {
                 Some(class) => paint(&format!("{verdict} ({class})"), style::state(verdict)),
                 None => paint(verdict, style::state(verdict)),
             };
-            let _ = writeln!(
-                out,
-                "  last      #{} {what} — {} review, {} ({}), {when}",
-                r.id,
-                r.trigger,
-                line(&r.model),
-                line(&r.effort)
-            );
+            let why = match &r.model_reason {
+                Some(reason) => line(reason),
+                None => format!(
+                    "{} review, {} {}",
+                    r.trigger,
+                    line(&r.model),
+                    line(&r.effort)
+                ),
+            };
+            let _ = writeln!(out, "  last      #{} {what} — {why}, {when}", r.id);
         }
         let c = &w.open_findings;
         if c.total() == 0 {

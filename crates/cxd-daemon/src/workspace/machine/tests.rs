@@ -234,6 +234,48 @@ fn a_failure_halts_and_nothing_retries_by_itself() {
 }
 
 #[test]
+fn a_quota_reset_runs_exactly_one_review_of_everything_pending() {
+    let mut sim = Sim::new();
+    sim.edit();
+    sim.advance(QUIET);
+    sim.end(Ending::Failed("quota".into()));
+    for _ in 0..5 {
+        sim.edit();
+        sim.advance(MAX_WAIT * 2);
+    }
+    assert_eq!(sim.reviews, 1);
+    sim.feed(Input::QuotaReset);
+    assert_eq!(sim.reviews, 2, "one review of what piled up");
+    assert_eq!(sim.state(), WorkspaceState::Reviewing);
+    // A second reset (the clock jumped again) while it runs starts nothing more.
+    assert!(sim.feed(Input::QuotaReset).is_empty());
+    sim.end(Ending::Answered);
+    assert!(sim.feed(Input::QuotaReset).is_empty());
+    assert_eq!(sim.reviews, 2);
+    assert_eq!(sim.state(), WorkspaceState::Idle);
+}
+
+#[test]
+fn a_quota_reset_with_nothing_pending_or_paused_starts_nothing() {
+    let mut sim = Sim::new();
+    sim.edit();
+    sim.advance(QUIET);
+    sim.reviewed = sim.version;
+    sim.end(Ending::Failed("quota".into()));
+    sim.feed(Input::QuotaReset);
+    assert_eq!(sim.reviews, 1);
+    assert_eq!(sim.state(), WorkspaceState::Idle);
+
+    let mut sim = Sim::new();
+    sim.edit();
+    sim.advance(QUIET);
+    sim.end(Ending::Failed("quota".into()));
+    sim.feed(Input::Pause);
+    sim.feed(Input::QuotaReset);
+    assert_eq!(sim.reviews, 1);
+}
+
+#[test]
 fn unpause_clears_a_halt_and_reviews_what_is_left_after_the_quiet_period() {
     let mut sim = Sim::new();
     sim.edit();

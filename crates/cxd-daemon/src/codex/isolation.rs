@@ -1,0 +1,151 @@
+//! The `-c`/`--disable` overrides that make a review an isolated reviewer: none of the user's
+//! Codex hooks, notify program, plugins, connectors or MCP servers start inside a cxd run,
+//! while the user's login and model provider (same `CODEX_HOME`) still apply.
+//!
+//! Facts about codex (checked against the real CLI in tests/tests/real_codex.rs):
+//! - `features.hooks=false` turns off every hook source: `config.toml` `[hooks]`,
+//!   `hooks.json` and plugin hooks, even when their trust is bypassed.
+//! - `notify=[]` replaces the notify program list (a list is replaced, not merged).
+//! - `mcp_servers={}` does NOT remove servers: `-c` tables merge into the user's. Each
+//!   server has to be turned off by name, `mcp_servers.<name>.enabled=false`, so the names
+//!   are read from the config files codex would load them from.
+//! - `features.plugins=false` and `features.apps=false` keep plugin-bundled servers and
+//!   hooks, and the connector MCP server, from starting.
+
+use std::path::{Path, PathBuf};
+
+/// Overrides that hold whatever the user's config says.
+const FIXED: &[&str] = &[
+    "features.hooks=false",
+    "features.plugins=false",
+    "features.apps=false",
+    "notify=[]",
+];
+
+/// Config keys cxd pins for isolation; `review.extra_args` may not set them (see
+/// [`crate::config::sandbox`]).
+pub const PINNED_KEYS: &[&str] = &[
+    "features.hooks",
+    "features.plugins",
+    "features.apps",
+    "notify",
+    "hooks",
+    "mcp_servers",
+];
+
+/// Features cxd turns off; `--enable` of one in `review.extra_args` is refused.
+pub const DISABLED_FEATURES: &[&str] = &["hooks", "plugins", "apps"];
+
+/// The `-c` arguments that isolate a review run in `root`, for a codex whose home is
+/// `codex_home` (None: no home found, so only the fixed overrides).
+pub fn args(codex_home: Option<&Path>, root: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for file in config_files(codex_home, root) {
+        for name in mcp_server_names(&file) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for o in FIXED {
+        out.extend(["-c".to_owned(), (*o).to_owned()]);
+    }
+    for name in names {
+        out.extend(["-c".to_owned(), format!("mcp_servers.{name}.enabled=false")]);
+    }
+    out
+}
+
+/// The config files codex may read MCP servers from: the user's, and the project's
+/// `.codex/config.toml` from the root up (codex loads a project layer only for a trusted
+/// project, but disabling a server that would not start anyway costs nothing).
+fn config_files(codex_home: Option<&Path>, root: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = codex_home
+        .map(|h| h.join("config.toml"))
+        .into_iter()
+        .collect();
+    files.extend(
+        root.ancestors()
+            .map(|d| d.join(".codex").join("config.toml")),
+    );
+    files
+}
+
+/// The `[mcp_servers.<name>]` names in `file` that can be addressed on a codex command line
+/// (codex itself accepts only `[A-Za-z0-9_-]` names). Unreadable or invalid files give none:
+/// codex would refuse to start with an invalid user config anyway.
+fn mcp_server_names(file: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Vec::new();
+    };
+    let Ok(value) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let Some(servers) = value.get("mcp_servers").and_then(toml::Value::as_table) else {
+        return Vec::new();
+    };
+    servers
+        .keys()
+        .filter(|k| is_plain_name(k))
+        .cloned()
+        .collect()
+}
+
+/// A name that is a bare TOML key and cannot change the meaning of a `-c` argument.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_overrides_come_even_without_a_codex_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = args(None, dir.path());
+        assert!(a.windows(2).any(|w| w == ["-c", "features.hooks=false"]));
+        assert!(a.windows(2).any(|w| w == ["-c", "notify=[]"]));
+        assert!(!a.iter().any(|x| x.starts_with("mcp_servers.")));
+    }
+
+    #[test]
+    fn every_plain_mcp_server_of_user_and_project_is_turned_off_once() {
+        let home = tempfile::tempdir().unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join("config.toml"),
+            "[mcp_servers.docs]\ncommand = \"x\"\n[mcp_servers.\"evil.name=true\"]\ncommand = \"y\"\n[mcp_servers.git-hub_2]\nurl = \"z\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(repo.path().join(".codex")).unwrap();
+        std::fs::write(
+            repo.path().join(".codex/config.toml"),
+            "[mcp_servers.docs]\ncommand = \"x\"\n[mcp_servers.proj]\ncommand = \"p\"\n",
+        )
+        .unwrap();
+        let a = args(Some(home.path()), repo.path());
+        let mcp: Vec<&String> = a.iter().filter(|x| x.starts_with("mcp_servers.")).collect();
+        assert_eq!(
+            mcp,
+            [
+                "mcp_servers.docs.enabled=false",
+                "mcp_servers.git-hub_2.enabled=false",
+                "mcp_servers.proj.enabled=false"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unparsable_config_adds_nothing() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("config.toml"), "[[[").unwrap();
+        let a = args(Some(home.path()), Path::new("/nonexistent"));
+        assert_eq!(a.len(), FIXED.len() * 2);
+    }
+}
