@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::machine::{Effect, Input, Machine, Refusal};
+use super::history::RevReview;
 use super::runs::{self, Recorded, Running};
 use super::tree::Change;
 use super::view::Summary;
@@ -46,15 +47,25 @@ pub(super) enum Asker {
         /// Reasoning effort for this review only (None: the config's `review.effort`).
         effort: Option<String>,
     },
-    /// `cxd plan`: validate a plan, queued behind a running review.
-    Plan {
-        /// The plan's text as the agent wrote it.
-        text: String,
-        /// Answered when the validation starts (or is queued), or why not.
+    /// `cxd plan` or a review of committed history: a run beside the edit cycle, queued
+    /// behind a running review.
+    Side {
+        /// What to run.
+        side: Side,
+        /// Answered when the run starts (or is queued), or why not.
         started: Started,
     },
     /// Is the newest review up to date with the tree?
     Check(oneshot::Sender<Result<bool, Response>>),
+}
+
+/// A codex run beside the edit cycle: it neither covers the working tree nor moves the
+/// baseline.
+pub(super) enum Side {
+    /// Validate a plan (its text as the agent wrote it).
+    Plan(String),
+    /// Review committed history (`cxd review --commit/--range/--base`, the pre-push hook).
+    Revisions(Box<RevReview>),
 }
 
 /// The private object store's size as last measured, and its size right after the last prune.
@@ -102,8 +113,8 @@ pub(super) struct Actor {
     pub(super) session_files: HashSet<PathBuf>,
     /// The newest dispute a prompt has carried (a dispute id; 0: none since the start).
     pub(super) disputes_shown: i64,
-    /// A plan waiting for the running review to end.
-    pub(super) queued_plan: Option<(String, oneshot::Sender<Response>)>,
+    /// A plan or a review of commits waiting for the running review to end.
+    pub(super) queued_plan: Option<(Side, oneshot::Sender<Response>)>,
     /// What of the repository's `.cxd.toml` is broken or not applied, as last read.
     pub(super) config_warnings: Vec<String>,
     /// The private object store's size, and when it was last pruned.
@@ -117,6 +128,8 @@ pub(super) struct Actor {
     pub(super) asker: Option<Asker>,
     /// The watcher's new event channel after the root came back.
     pub(super) rewatched: Option<mpsc::UnboundedReceiver<WatchEvent>>,
+    /// Whether a review covered HEAD's tree, as last looked up (None: no HEAD, or unknown).
+    pub(super) head_reviewed: Option<bool>,
 }
 
 impl Actor {
@@ -172,6 +185,7 @@ impl Actor {
             change: None,
             asker: None,
             rewatched: None,
+            head_reviewed: None,
         };
         let inbox = Inbox {
             events,
@@ -264,15 +278,15 @@ impl Actor {
             Effect::Inspect { why, full } => return Some(self.inspect(why, full).await),
             Effect::StartReview { asked } => self.start_asked_review(asked).await,
             Effect::StartPlan => match self.asker.take() {
-                Some(Asker::Plan { text, started }) => {
+                Some(Asker::Side { side, started }) => {
                     let (tx, rx) = oneshot::channel();
-                    self.start_plan(text, tx).await;
+                    self.start_side(side, tx).await;
                     let _ = started.send(Ok(Some(rx)));
                 }
                 other => {
                     self.asker = other;
-                    if let Some((text, waiter)) = self.queued_plan.take() {
-                        self.start_plan(text, waiter).await;
+                    if let Some((side, waiter)) = self.queued_plan.take() {
+                        self.start_side(side, waiter).await;
                     }
                 }
             },
@@ -286,9 +300,9 @@ impl Actor {
                 }
             }
             Effect::QueuePlan => {
-                if let Some(Asker::Plan { text, started }) = self.asker.take() {
+                if let Some(Asker::Side { side, started }) = self.asker.take() {
                     let (tx, rx) = oneshot::channel();
-                    self.queued_plan = Some((text, tx));
+                    self.queued_plan = Some((side, tx));
                     let _ = started.send(Ok(Some(rx)));
                 }
             }
@@ -334,6 +348,14 @@ impl Actor {
         None
     }
 
+    /// Start a run beside the edit cycle: a plan validation or a review of commits.
+    async fn start_side(&mut self, side: Side, waiter: oneshot::Sender<Response>) {
+        match side {
+            Side::Plan(text) => self.start_plan(text, waiter).await,
+            Side::Revisions(review) => self.start_revisions(*review, waiter).await,
+        }
+    }
+
     /// Start the review the machine decided on, for the asker or for an edit burst.
     async fn start_asked_review(&mut self, asked: bool) {
         let Some(change) = self.change.take() else {
@@ -368,7 +390,7 @@ impl Actor {
     /// Tell the asker, whoever it is, no.
     fn answer_no(&mut self, reply: Response) {
         match self.asker.take() {
-            Some(Asker::Review { started, .. } | Asker::Plan { started, .. }) => {
+            Some(Asker::Review { started, .. } | Asker::Side { started, .. }) => {
                 let _ = started.send(Err(reply));
             }
             Some(Asker::Check(tx)) => {
@@ -384,7 +406,7 @@ impl Actor {
             Refusal::Missing => format!("{root} is missing: nothing to review"),
             Refusal::Paused => format!("{root} is paused: `cxd unpause` first"),
             Refusal::PlanQueued => {
-                "a plan is already waiting for the running review: try again when it is done"
+                "a plan or a review of commits is already waiting for the running review: try again when it is done"
                     .to_owned()
             }
         };

@@ -51,7 +51,7 @@ pub(super) fn answer(answers: Vec<(oneshot::Sender<Response>, Response)>) {
 
 impl Actor {
     /// The open findings, as a prompt lists them for Codex to say which are fixed.
-    fn open_for_prompt(&self) -> Vec<OpenFinding> {
+    pub(super) fn open_for_prompt(&self) -> Vec<OpenFinding> {
         self.summary.open.iter().map(OpenFinding::from).collect()
     }
 
@@ -107,7 +107,7 @@ impl Actor {
 
     /// A codex job on this workspace's thread with the config in force; a review of a change
     /// adds what it covers (stats, trees, the tree reader and hunks).
-    fn job(
+    pub(super) fn job(
         &self,
         config: &crate::config::Config,
         trigger: Trigger,
@@ -132,6 +132,7 @@ impl Actor {
             reader: None,
             hunks: None,
             change: None,
+            covers: Vec::new(),
         }
     }
 
@@ -191,6 +192,7 @@ impl Actor {
             reader: self.snapshotter.as_ref().map(Snapshotter::tree_reader),
             hunks,
             change: reviewed,
+            covers: vec![change.to.tree.clone()],
             ..self.job(&config, trigger, prompt, (&model, &effort))
         };
         self.log(
@@ -220,7 +222,7 @@ impl Actor {
     }
 
     /// Run a job in the background (one per workspace; `review.max_concurrent` across all).
-    fn launch(
+    pub(super) fn launch(
         &mut self,
         job: Job,
         to: Option<Snapshot>,

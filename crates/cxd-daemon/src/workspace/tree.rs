@@ -283,6 +283,7 @@ impl Actor {
             if !change.diff.is_empty() {
                 self.log_edit(&diff_files, true, false).await;
             }
+            self.refresh_head_reviewed().await;
         } else if !watched.is_empty() {
             // Editors and agents save through temporary files that are gone by now: name only
             // what exists or what the change touched (a deletion).

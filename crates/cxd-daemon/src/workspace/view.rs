@@ -78,6 +78,7 @@ impl Actor {
             }
             Err(e) => tracing::error!(error = %e, "cannot read the workspace's reviews"),
         }
+        self.refresh_head_reviewed().await;
     }
 
     /// No change the daemon knows of is waiting for a review.
@@ -138,6 +139,7 @@ impl Actor {
             top_findings: self.top_findings(),
             needs_you: self.summary.needs_you.clone(),
             review_loop: self.summary.review_loop.clone(),
+            head_reviewed: self.head_reviewed,
         };
         let deadline = if state == WorkspaceState::Settling {
             self.machine.settle_deadline()
