@@ -8,6 +8,7 @@ pub mod findings;
 mod gate;
 mod githook;
 mod hook;
+mod prepush;
 pub mod init;
 mod log;
 mod plan;
@@ -56,6 +57,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(args) => events::run(&paths, &args),
         Command::Plan(args) => plan::run(&paths, &args),
         Command::Hook(crate::cli::HookCommand::Claude(event)) => Ok(hook::run(&paths, event)),
+        Command::Hook(crate::cli::HookCommand::Git(crate::cli::GitHook::PrePush {
+            remote, ..
+        })) => Ok(prepush::run(&paths, remote.as_deref())),
         Command::Service(args) => service::run(&paths, &args),
         Command::Export(args) => export::run(&paths, &args),
         Command::Completions(args) => completions::run(&args),
