@@ -96,6 +96,9 @@ pub(super) struct Actor {
     pub(super) edited: BTreeMap<PathBuf, u64>,
     /// The sequence number of the newest edit.
     pub(super) edit_seq: u64,
+    /// Paths written while git held its index lock since the last look at the tree: git's own
+    /// writes, unless HEAD moved only by commits meanwhile (then a hook wrote them: edits).
+    pub(super) git_wrote: BTreeSet<PathBuf>,
     pub(super) warnings: Vec<String>,
     /// The codex run under way (its I/O side; the machine knows its phase).
     pub(super) running: Option<Running>,
@@ -164,6 +167,7 @@ impl Actor {
             pending: BTreeSet::new(),
             edited: BTreeMap::new(),
             edit_seq: 0,
+            git_wrote: BTreeSet::new(),
             warnings: Vec::new(),
             running: None,
             activity_tx,
@@ -465,7 +469,9 @@ impl Actor {
                 if !self.row.root.is_dir() {
                     Input::RootGone
                 } else {
-                    // Git's own writes: looked at, but a HEAD move explains them.
+                    // Git's own writes: looked at, but a HEAD move explains them (unless it
+                    // was only commits: then a hook wrote them, see `claim_hook_writes`).
+                    self.git_wrote.extend(paths.iter().cloned());
                     self.pending.extend(paths);
                     Input::Edited
                 }
@@ -491,6 +497,23 @@ impl Actor {
         self.edit_seq += 1;
         for path in paths {
             self.edited.insert(path.clone(), self.edit_seq);
+        }
+    }
+
+    /// Files written while git held its lock are edits after all when HEAD moved only by
+    /// commits since the baseline (a commit writes no file: a hook did, a formatter say).
+    pub(super) fn claim_hook_writes(&mut self) {
+        if self.git_wrote.is_empty() {
+            return;
+        }
+        let written: Vec<PathBuf> = std::mem::take(&mut self.git_wrote).into_iter().collect();
+        let from = self.baseline.as_ref().and_then(|b| b.head.clone());
+        if self
+            .snapshotter
+            .as_ref()
+            .is_some_and(|s| s.moved_by_commits(from.as_deref()))
+        {
+            self.note_edits(&written);
         }
     }
 

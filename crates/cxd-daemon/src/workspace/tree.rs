@@ -168,6 +168,7 @@ impl Actor {
             return Input::RootGone;
         }
         let all = why == (Why::Review { all: true });
+        self.claim_hook_writes();
         let watched: Vec<PathBuf> = self.pending.iter().cloned().collect();
         let change = match self.prepare(all, full).await {
             Ok(c) => c,
