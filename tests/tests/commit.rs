@@ -280,3 +280,37 @@ fn an_edit_committed_while_a_review_runs_is_reviewed_once_as_the_follow_up() {
     env.wait_reviews(2, T);
     sentinel(&env, &repo, 2);
 }
+
+#[test]
+fn a_gate_right_after_a_commit_of_an_unreviewed_edit_is_not_up_to_date() {
+    let env = TestEnv::new();
+    // A long quiet period: only the gate looks at the tree in this test.
+    env.write_config("[settle]\nquiet_ms = 60000\nmax_wait_ms = 120000\n");
+    let repo = init_repo(env.dir.path(), "repo");
+    // Many empty directories: nothing to review, but a change of the ignore rules has the
+    // watcher walk them all again, so its report of what follows comes late.
+    for i in 0..100 {
+        for j in 0..100 {
+            std::fs::create_dir_all(repo.join(format!("busy/d{i}/e{j}"))).unwrap();
+        }
+    }
+    let _d = env.start_daemon();
+    watched(&env, &repo);
+    for round in 0..2 {
+        std::fs::write(repo.join(".gitignore"), "target/\nnode_modules/\n").unwrap();
+        std::fs::write(repo.join("README"), format!("hello\nround {round}\n")).unwrap();
+        git(&repo, &["commit", "-q", "-am", &format!("round {round}")]);
+        // At once: the watcher may not have reported the edit nor the commit yet.
+        let out = env.run(&["gate", repo.to_str().unwrap(), "--json"]);
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["up_to_date"], false, "round {round}: {r:#}");
+        assert_eq!(out.status.code(), Some(1), "round {round}: {r:#}");
+    }
+    // Nothing was lost: one review now covers every round's edit.
+    let out = env.run(&["gate", repo.to_str().unwrap(), "--json", "--wait", "60"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["up_to_date"], true, "{r:#}");
+    assert_eq!(env.codex_calls().len(), 1);
+    let p = prompt(&env, 1);
+    assert!(p.contains(" hello\n+round 1\n"), "{p}");
+}

@@ -7,6 +7,11 @@ use super::git::Call;
 use super::{SnapshotError, Snapshotter};
 
 impl Snapshotter {
+    /// HEAD's commit now, `None` when unborn (the ref files, or git when they cannot tell).
+    pub fn head(&self) -> Result<Option<String>, SnapshotError> {
+        self.read_head()
+    }
+
     /// HEAD's commit, `None` when unborn. Read from the ref files when they are plain files.
     pub(super) fn read_head(&self) -> Result<Option<String>, SnapshotError> {
         if self.files_refs

@@ -28,7 +28,6 @@ use crate::watch::{WatchEvent, Watcher};
 
 /// Everything that reaches the actor.
 pub(super) struct Inbox {
-    events: mpsc::UnboundedReceiver<WatchEvent>,
     commands: mpsc::Receiver<Command>,
     activity: mpsc::UnboundedReceiver<String>,
     done: mpsc::UnboundedReceiver<Result<JobResult, JobError>>,
@@ -129,8 +128,19 @@ pub(super) struct Actor {
     pub(super) change: Option<Change>,
     /// The request waiting on the machine's decision, answered when it starts or refuses a run.
     pub(super) asker: Option<Asker>,
+    /// What the watcher reports (replaced when the root comes back).
+    pub(super) events: mpsc::UnboundedReceiver<WatchEvent>,
     /// The watcher's new event channel after the root came back.
     pub(super) rewatched: Option<mpsc::UnboundedReceiver<WatchEvent>>,
+    /// Machine inputs from watch events taken in while looking at the tree, for `drive`.
+    pub(super) deferred: VecDeque<Input>,
+    /// HEAD as of the last look at the tree (or the start): a HEAD on disk that differs while
+    /// the watcher has not reported a move means its report is still on the way.
+    pub(super) known_head: Option<String>,
+    /// The watcher reported a HEAD move since the last look at the tree.
+    pub(super) head_reported: bool,
+    /// A `.cxd.toml` edit was seen: take the timings again.
+    pub(super) retime_due: bool,
     /// Whether a review covered HEAD's tree, as last looked up (None: no HEAD, or unknown).
     pub(super) head_reviewed: Option<bool>,
 }
@@ -188,11 +198,15 @@ impl Actor {
             baseline_unverified: false,
             change: None,
             asker: None,
+            events,
             rewatched: None,
+            deferred: VecDeque::new(),
+            known_head: None,
+            head_reported: false,
+            retime_due: false,
             head_reviewed: None,
         };
         let inbox = Inbox {
-            events,
             commands,
             activity,
             done,
@@ -205,11 +219,11 @@ impl Actor {
     }
 
     /// Baseline, watches, first status.
-    pub(super) async fn begin(&mut self, inbox: &mut Inbox) {
+    pub(super) async fn begin(&mut self) {
         self.refresh_summary().await;
         self.retime().await;
         let (events_tx, events) = mpsc::unbounded_channel();
-        inbox.events = events;
+        self.events = events;
         let opened = self.open(events_tx).await;
         self.drive(opened).await;
         self.publish();
@@ -221,7 +235,7 @@ impl Actor {
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
-                ev = inbox.events.recv(), if watching => match ev {
+                ev = self.events.recv(), if watching => match ev {
                     Some(ev) => self.on_watch_event(ev).await,
                     // The watcher is gone (never started, or the root vanished).
                     None => watching = false,
@@ -247,8 +261,11 @@ impl Actor {
                 }
             }
             if let Some(events) = self.rewatched.take() {
-                inbox.events = events;
+                self.events = events;
                 watching = true;
+            }
+            if std::mem::take(&mut self.retime_due) {
+                self.retime().await;
             }
             self.publish();
         }
@@ -268,7 +285,7 @@ impl Actor {
     /// from that (a look at the tree reports what it found, and so on).
     pub(super) async fn drive(&mut self, input: impl Into<Option<Input>>) {
         let mut queue: VecDeque<Input> = input.into().into_iter().collect();
-        while let Some(input) = queue.pop_front() {
+        while let Some(input) = queue.pop_front().or_else(|| self.deferred.pop_front()) {
             for effect in self.machine.step(input, Instant::now()) {
                 if let Some(next) = self.perform(effect).await {
                     queue.push_back(next);
@@ -444,10 +461,17 @@ impl Actor {
     }
 
     async fn on_watch_event(&mut self, ev: WatchEvent) {
+        if let Some(input) = self.take_in(ev) {
+            self.drive(input).await;
+        }
+    }
+
+    /// Take in one watch event: note its paths, say what the machine must hear.
+    pub(super) fn take_in(&mut self, ev: WatchEvent) -> Option<Input> {
         let input = match ev {
             WatchEvent::Changed(paths) => {
                 if !self.machine.takes_edits() {
-                    return;
+                    return None;
                 }
                 // The kernel reports the root's own deletion only once nothing holds it open
                 // (a running codex has it as its working directory): look for ourselves.
@@ -455,7 +479,7 @@ impl Actor {
                     Input::RootGone
                 } else {
                     if paths.iter().any(|p| p == Path::new(".cxd.toml")) {
-                        self.retime().await;
+                        self.retime_due = true;
                     }
                     self.note_edits(&paths);
                     self.pending.extend(paths);
@@ -464,7 +488,7 @@ impl Actor {
             }
             WatchEvent::GitWrote(paths) => {
                 if !self.machine.takes_edits() {
-                    return;
+                    return None;
                 }
                 if !self.row.root.is_dir() {
                     Input::RootGone
@@ -479,17 +503,20 @@ impl Actor {
             WatchEvent::Git {
                 head_moved,
                 index_locked,
-            } => Input::Git {
-                head_moved,
-                index_locked,
-            },
+            } => {
+                self.head_reported |= head_moved;
+                Input::Git {
+                    head_moved,
+                    index_locked,
+                }
+            }
             WatchEvent::Rescan => {
                 self.add_warning("the OS event queue overflowed: rescanned the whole tree".into());
                 Input::Overflowed
             }
             WatchEvent::RootMissing => Input::RootGone,
         };
-        self.drive(input).await;
+        Some(input)
     }
 
     /// Remember `paths` as edits no review has covered yet.

@@ -22,6 +22,7 @@ use crate::context::Context;
 use crate::store::{Store, WorkspaceRow};
 
 mod actor;
+mod catchup;
 mod history;
 pub mod machine;
 mod requests;
@@ -182,9 +183,9 @@ pub async fn spawn(
         since: None,
     });
     let (commands, commands_rx) = mpsc::channel(16);
-    let (mut actor, mut inbox) = actor::Actor::new(ctx, store, row, view_tx, commands_rx);
+    let (mut actor, inbox) = actor::Actor::new(ctx, store, row, view_tx, commands_rx);
     // The baseline and the watches exist before the registry hears of the workspace.
-    actor.begin(&mut inbox).await;
+    actor.begin().await;
     let task = tokio::spawn(actor.run(inbox, stop.clone()));
     WorkspaceHandle {
         root,
