@@ -225,6 +225,7 @@ impl Actor {
         let (events_tx, events) = mpsc::unbounded_channel();
         self.events = events;
         let opened = self.open(events_tx).await;
+        self.refresh_head_reviewed().await;
         self.drive(opened).await;
         self.publish();
     }

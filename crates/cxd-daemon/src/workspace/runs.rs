@@ -321,6 +321,7 @@ impl Actor {
         }
         // The job wrote the `review_finished` audit entry with its result.
         self.refresh_summary().await;
+        self.refresh_head_reviewed().await;
         let msg = match &outcome.error {
             Some((class, m)) => format!(
                 "review {} failed ({}): {m}",

@@ -78,7 +78,6 @@ impl Actor {
             }
             Err(e) => tracing::error!(error = %e, "cannot read the workspace's reviews"),
         }
-        self.refresh_head_reviewed().await;
     }
 
     /// No change the daemon knows of is waiting for a review.
