@@ -217,11 +217,22 @@ fn an_edit_a_pre_commit_hook_makes_and_commits_is_reviewed_once_with_the_users()
     watched(&env, &repo);
     std::fs::write(repo.join("README"), "hello\nby the user\n").unwrap();
     git(&repo, &["commit", "-q", "-am", "with a hook"]);
-    assert_eq!(git(&repo, &["show", "HEAD:HOOKED"]), "written by the hook\n");
+    assert_eq!(
+        git(&repo, &["show", "HEAD:HOOKED"]),
+        "written by the hook\n"
+    );
     let reqs = env.wait_log("review_started", 1, T);
-    assert_eq!(files_of(&reqs[0]), ["HOOKED", "README"], "{:#?}", env.log_json(50));
+    assert_eq!(
+        files_of(&reqs[0]),
+        ["HOOKED", "README"],
+        "{:#?}",
+        env.log_json(50)
+    );
     let p = prompt(&env, 1);
-    assert!(p.contains("+by the user") && p.contains("+written by the hook"), "{p}");
+    assert!(
+        p.contains("+by the user") && p.contains("+written by the hook"),
+        "{p}"
+    );
     env.wait_reviews(1, T);
     sentinel(&env, &repo, 1);
 }
@@ -241,11 +252,22 @@ fn a_commit_a_post_commit_hook_makes_is_reviewed_once() {
     watched(&env, &repo);
     std::fs::write(repo.join("README"), "hello\nby the user\n").unwrap();
     git(&repo, &["commit", "-q", "-am", "user"]);
-    assert_eq!(git(&repo, &["log", "--format=%s", "-2"]), "by the hook\nuser\n");
+    assert_eq!(
+        git(&repo, &["log", "--format=%s", "-2"]),
+        "by the hook\nuser\n"
+    );
     let reqs = env.wait_log("review_started", 1, T);
-    assert_eq!(files_of(&reqs[0]), ["BYHOOK", "README"], "{:#?}", env.log_json(50));
+    assert_eq!(
+        files_of(&reqs[0]),
+        ["BYHOOK", "README"],
+        "{:#?}",
+        env.log_json(50)
+    );
     let p = prompt(&env, 1);
-    assert!(p.contains("+by the user") && p.contains("+committed by the hook"), "{p}");
+    assert!(
+        p.contains("+by the user") && p.contains("+committed by the hook"),
+        "{p}"
+    );
     env.wait_reviews(1, T);
     sentinel(&env, &repo, 1);
 }

@@ -43,8 +43,14 @@ fn git_as_user(env: &TestEnv, dir: &Path, args: &[&str]) -> Output {
 fn with_remote(env: &TestEnv) -> (PathBuf, PathBuf) {
     let repo = init_repo(env.dir.path(), "repo");
     let remote = env.dir.path().join("remote.git");
-    git(env.dir.path(), &["init", "-q", "--bare", remote.to_str().unwrap()]);
-    git(&repo, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    git(
+        env.dir.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    );
+    git(
+        &repo,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
     git(&repo, &["push", "-q", "origin", "main"]);
     (repo, remote)
 }
@@ -98,7 +104,10 @@ fn a_blocking_finding_refuses_the_push_until_dismissed_and_reviews_run_once() {
     let calls = env.codex_calls();
     assert_eq!(calls.len(), 1);
     let p = calls[0]["prompt"].as_str().unwrap();
-    assert!(p.contains("+unreviewed") && p.contains("+also unreviewed"), "{p}");
+    assert!(
+        p.contains("+unreviewed") && p.contains("+also unreviewed"),
+        "{p}"
+    );
     let w = env.workspace();
     assert_eq!(w["last_review"]["trigger"], "range");
     assert_eq!(w["head_reviewed"], true, "{w:#}");
@@ -106,8 +115,15 @@ fn a_blocking_finding_refuses_the_push_until_dismissed_and_reviews_run_once() {
     env.ok(&["dismiss", "F1", "--reason", "not a bug"]);
     let out = git_as_user(&env, &repo, &["push", "origin", "main"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(remote_main(&remote), git(&repo, &["rev-parse", "HEAD"]).trim());
-    assert_eq!(env.codex_calls().len(), 1, "already reviewed: no second review");
+    assert_eq!(
+        remote_main(&remote),
+        git(&repo, &["rev-parse", "HEAD"]).trim()
+    );
+    assert_eq!(
+        env.codex_calls().len(),
+        1,
+        "already reviewed: no second review"
+    );
 
     // An edit reviewed as an edit, then committed and pushed: no review for the push.
     std::fs::write(repo.join("lib.txt"), "reviewed as an edit\n").unwrap();
@@ -116,7 +132,11 @@ fn a_blocking_finding_refuses_the_push_until_dismissed_and_reviews_run_once() {
     env.wait_log("head_moved", 1, T);
     let out = git_as_user(&env, &repo, &["push", "origin", "main"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(env.codex_calls().len(), 2, "the edit's review covers the commit");
+    assert_eq!(
+        env.codex_calls().len(),
+        2,
+        "the edit's review covers the commit"
+    );
 }
 
 #[test]
@@ -168,5 +188,8 @@ fn a_daemon_that_does_not_answer_lets_the_push_through_saying_so() {
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     assert!(said.contains("without cxd's review"), "{said}");
-    assert_eq!(remote_main(&remote), git(&repo, &["rev-parse", "HEAD"]).trim());
+    assert_eq!(
+        remote_main(&remote),
+        git(&repo, &["rev-parse", "HEAD"]).trim()
+    );
 }

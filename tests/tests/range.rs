@@ -62,16 +62,25 @@ fn a_range_prompt_carries_exactly_gits_diff_and_its_findings_join_the_store() {
     let env = TestEnv::new();
     env.fast_settle();
     let (repo, ids) = history(&env);
-    env.script_codex(&json!([{"answer": {"verdict": "changes_requested", "summary": "s",
+    env.script_codex(
+        &json!([{"answer": {"verdict": "changes_requested", "summary": "s",
         "findings": [{"severity": "high", "category": "bug", "file": "b.txt", "line_start": 1,
         "line_end": 1, "title": "bee is wrong", "body": "b", "recommendation": "r",
-        "confidence": 0.9}], "fixed_finding_ids": [], "still_open_ids": [], "rulings": []}}]));
+        "confidence": 0.9}], "fixed_finding_ids": [], "still_open_ids": [], "rulings": []}}]),
+    );
     let _d = env.start_daemon();
     started(&env, &repo);
     let range = format!("{}..{}", ids[1], ids[3]);
     let r = review_json(
         &env,
-        &["review", repo.to_str().unwrap(), "--range", &range, "--wait", "--json"],
+        &[
+            "review",
+            repo.to_str().unwrap(),
+            "--range",
+            &range,
+            "--wait",
+            "--json",
+        ],
     );
     assert_eq!(r["review"]["trigger"], "range", "{r:#}");
     assert_eq!(r["review"]["verdict"], "changes_requested");
@@ -108,7 +117,14 @@ fn a_commit_is_reviewed_against_its_parent_even_on_a_detached_head() {
     started(&env, &repo);
     let r = review_json(
         &env,
-        &["review", repo.to_str().unwrap(), "--commit", "HEAD", "--wait", "--json"],
+        &[
+            "review",
+            repo.to_str().unwrap(),
+            "--commit",
+            "HEAD",
+            "--wait",
+            "--json",
+        ],
     );
     assert_eq!(r["review"]["trigger"], "commit", "{r:#}");
     assert_eq!(r["review"]["verdict"], "approve");
@@ -117,7 +133,14 @@ fn a_commit_is_reviewed_against_its_parent_even_on_a_detached_head() {
     // The root commit: against the empty tree.
     review_json(
         &env,
-        &["review", repo.to_str().unwrap(), "--commit", &ids[0], "--wait", "--json"],
+        &[
+            "review",
+            repo.to_str().unwrap(),
+            "--commit",
+            &ids[0],
+            "--wait",
+            "--json",
+        ],
     );
     let p = last_prompt(&env);
     assert!(p.contains("+hello") && p.contains("new file mode"), "{p}");
@@ -125,7 +148,10 @@ fn a_commit_is_reviewed_against_its_parent_even_on_a_detached_head() {
     let out = env.run(&["review", repo.to_str().unwrap(), "--base", "main"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("HEAD is detached") && err.contains("git switch"), "{err}");
+    assert!(
+        err.contains("HEAD is detached") && err.contains("git switch"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -143,7 +169,14 @@ fn base_reviews_the_branch_since_its_merge_base_and_optionally_the_uncommitted_w
     started(&env, &repo);
     review_json(
         &env,
-        &["review", repo.to_str().unwrap(), "--base", "main", "--wait", "--json"],
+        &[
+            "review",
+            repo.to_str().unwrap(),
+            "--base",
+            "main",
+            "--wait",
+            "--json",
+        ],
     );
     let expected = git(&repo, &["diff", &ids[1], "HEAD"]);
     assert_eq!(fenced_diff(&last_prompt(&env)), expected);
@@ -177,7 +210,9 @@ fn base_reviews_the_branch_since_its_merge_base_and_optionally_the_uncommitted_w
 #[test]
 fn a_large_range_goes_as_a_file_list_with_stats() {
     let env = TestEnv::new();
-    env.write_config("[settle]\nquiet_ms = 300\nmax_wait_ms = 3000\n[review]\nmax_diff_bytes = 1024\n");
+    env.write_config(
+        "[settle]\nquiet_ms = 300\nmax_wait_ms = 3000\n[review]\nmax_diff_bytes = 1024\n",
+    );
     let (repo, ids) = history(&env);
     let big: String = (0..200).map(|i| format!("line {i}\n")).collect();
     let tip = commit(&repo, "big.txt", &big, "big");
@@ -186,7 +221,14 @@ fn a_large_range_goes_as_a_file_list_with_stats() {
     let range = format!("{}..{tip}", ids[0]);
     review_json(
         &env,
-        &["review", repo.to_str().unwrap(), "--range", &range, "--wait", "--json"],
+        &[
+            "review",
+            repo.to_str().unwrap(),
+            "--range",
+            &range,
+            "--wait",
+            "--json",
+        ],
     );
     let p = last_prompt(&env);
     assert!(!p.contains("```diff"), "{p}");
@@ -216,19 +258,39 @@ fn bad_names_and_empty_ranges_are_refused_with_nothing_recorded() {
     let (repo, ids) = history(&env);
     let _d = env.start_daemon();
     started(&env, &repo);
-    refused(&env, &repo, &["--commit", "no-such-branch"], &["unknown revision", "no-such-branch", "git log"]);
+    refused(
+        &env,
+        &repo,
+        &["--commit", "no-such-branch"],
+        &["unknown revision", "no-such-branch", "git log"],
+    );
     // A name that reads as an option is never passed to git as one.
     let written = env.dir.path().join("written");
     let option = format!("--commit=--output={}", written.display());
     refused(&env, &repo, &[&option], &["not a revision name"]);
     assert!(!written.exists());
     let back = format!("{}..{}", ids[3], ids[1]);
-    refused(&env, &repo, &["--range", &back], &["holds no commit", "git log --oneline"]);
+    refused(
+        &env,
+        &repo,
+        &["--range", &back],
+        &["holds no commit", "git log --oneline"],
+    );
     let same = format!("{}..{}", ids[2], ids[2]);
     refused(&env, &repo, &["--range", &same], &["holds no commit"]);
     refused(&env, &repo, &["--range", "main"], &["--range takes A..B"]);
-    refused(&env, &repo, &["--base", "main"], &["nothing to review", "--uncommitted"]);
-    refused(&env, &repo, &["--base", "nope"], &["unknown revision", "nope"]);
+    refused(
+        &env,
+        &repo,
+        &["--base", "main"],
+        &["nothing to review", "--uncommitted"],
+    );
+    refused(
+        &env,
+        &repo,
+        &["--base", "nope"],
+        &["unknown revision", "nope"],
+    );
 }
 
 #[test]
@@ -240,7 +302,12 @@ fn a_repository_without_commits_is_refused() {
     git(&repo, &["init", "-q", "-b", "main"]);
     let _d = env.start_daemon();
     started(&env, &repo);
-    refused(&env, &repo, &["--commit", "HEAD"], &["no commits yet", "commit first"]);
+    refused(
+        &env,
+        &repo,
+        &["--commit", "HEAD"],
+        &["no commits yet", "commit first"],
+    );
     refused(&env, &repo, &["--base", "main"], &["no commits yet"]);
 }
 
@@ -267,7 +334,12 @@ fn a_shallow_clone_missing_the_base_says_to_fetch_it() {
     );
     let _d = env.start_daemon();
     started(&env, &shallow);
-    refused(&env, &shallow, &["--base", "origin/other"], &["shallow", "git fetch --unshallow"]);
+    refused(
+        &env,
+        &shallow,
+        &["--base", "origin/other"],
+        &["shallow", "git fetch --unshallow"],
+    );
     wait_for("no review", T, || {
         (env.workspace()["state"] == "idle").then_some(())
     });

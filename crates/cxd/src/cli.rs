@@ -39,10 +39,11 @@ pub enum Command {
     List(ListArgs),
     /// Show the audit trail: edits, reviews and their results, approvals.
     Log(LogArgs),
-    /// Review now, skipping the debounce.
+    /// Review now, skipping the debounce; or committed history (--commit, --range, --base).
     ///
     /// With --wait, shows what codex is doing, then the verdict and findings; exits 0 when
-    /// approved, 1 when changes are requested, 4 when the review itself failed.
+    /// approved, 1 when changes are requested, 4 when the review itself failed. A revision
+    /// git does not know, or a range with nothing in it, exits 2 with nothing recorded.
     Review(ReviewArgs),
     /// List a workspace's findings (open ones unless --all).
     Findings(FindingsArgs),

@@ -255,7 +255,9 @@ Look for bugs, security problems, performance problems, unhandled edge cases, ar
     changed_files(&mut out, input.files);
     match input.diff {
         Some(diff) => {
-            out.push_str("\nThe changes as a unified diff, verbatim between the two fence lines:\n");
+            out.push_str(
+                "\nThe changes as a unified diff, verbatim between the two fence lines:\n",
+            );
             fenced(&mut out, diff, "diff");
         }
         None => {

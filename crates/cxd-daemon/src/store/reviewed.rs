@@ -76,8 +76,8 @@ mod tests {
         )
         .unwrap();
         let (a, b) = ("a".repeat(40), "b".repeat(40));
-        add(&conn, 1, 7, &[a.clone()]).unwrap();
-        add(&conn, 1, 7, &[a.clone()]).unwrap();
+        add(&conn, 1, 7, std::slice::from_ref(&a)).unwrap();
+        add(&conn, 1, 7, std::slice::from_ref(&a)).unwrap();
         add(&conn, 1, 9, &[a.clone(), b.clone()]).unwrap();
         assert!(covered(&conn, 1, &a).unwrap());
         assert!(!covered(&conn, 1, &"c".repeat(40)).unwrap());

@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::machine::{Effect, Input, Machine, Refusal};
 use super::history::RevReview;
+use super::machine::{Effect, Input, Machine, Refusal};
 use super::runs::{self, Recorded, Running};
 use super::tree::Change;
 use super::view::Summary;

@@ -40,11 +40,8 @@ pub(super) struct RevReview {
     pub(super) effort: Option<String>,
 }
 
-/// What the blocking side found: a review to run, or nothing to review (and why, for the log).
-enum Found {
-    Review(RevReview),
-    Nothing,
-}
+/// What the blocking side found: a review to run, or (None) nothing to review.
+type Found = Option<RevReview>;
 
 fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
@@ -130,14 +127,18 @@ fn named(snap: &mut Snapshotter, revisions: &Revisions) -> Result<RevReview, Rev
                 covers.push(now.tree.clone());
                 (
                     now.tree,
-                    format!("the work on this branch since its merge base {x} with the base branch, committed and not"),
+                    format!(
+                        "the work on this branch since its merge base {x} with the base branch, committed and not"
+                    ),
                     format!("in the working tree; `git diff {x} -- PATH`"),
                 )
             } else {
                 let y = short(&head.id);
                 (
                     head.tree.clone(),
-                    format!("the commits on this branch since its merge base with the base branch ({x}..{y}, `git diff {x} {y}`)"),
+                    format!(
+                        "the commits on this branch since its merge base with the base branch ({x}..{y}, `git diff {x} {y}`)"
+                    ),
                     format!("`git diff {x} {y} -- PATH`, `git show {y}:PATH`"),
                 )
             };
@@ -178,7 +179,7 @@ fn push_review(
     uncovered: &[bool],
 ) -> Result<Found, RevError> {
     let Some(oldest) = uncovered.iter().rposition(|u| *u) else {
-        return Ok(Found::Nothing);
+        return Ok(None);
     };
     let (tip, first) = (&commits[0], &commits[oldest]);
     let from = snap.parent_tree(first)?;
@@ -187,7 +188,7 @@ fn push_review(
         .as_deref()
         .map_or_else(|| "(root)".to_owned(), |p| short(p).to_owned());
     let y = short(&tip.id);
-    Ok(Found::Review(RevReview {
+    Ok(Some(RevReview {
         trigger: Trigger::Range,
         what: format!("the commits about to be pushed, {x}..{y} (`git diff {x} {y}`)"),
         read: format!("`git diff {x} {y} -- PATH`, `git show {y}:PATH`"),
@@ -277,14 +278,14 @@ impl Actor {
         let max_bytes = self.config().review.max_diff_bytes as usize;
         let found = match target {
             Target::Revisions(revisions) => {
-                self.with_snapshotter(move |snap| named(snap, &revisions).map(Found::Review))
+                self.with_snapshotter(move |snap| named(snap, &revisions).map(Some))
                     .await
             }
             Target::Pushed { local, remote } => self.push_found(local, remote).await,
         };
         let mut review = match found {
-            Ok(Found::Review(r)) => r,
-            Ok(Found::Nothing) => {
+            Ok(Some(r)) => r,
+            Ok(None) => {
                 let _ = started.send(Ok(None));
                 return;
             }
@@ -326,7 +327,7 @@ impl Actor {
             .with_snapshotter(move |snap| pushed(snap, &local, &remote))
             .await?;
         if commits.is_empty() {
-            return Ok(Found::Nothing);
+            return Ok(None);
         }
         let uncovered = self.uncovered(trees(&commits)).await?;
         self.with_snapshotter(move |snap| push_review(snap, &commits, &uncovered))

@@ -8,10 +8,10 @@ pub mod findings;
 mod gate;
 mod githook;
 mod hook;
-mod prepush;
 pub mod init;
 mod log;
 mod plan;
+mod prepush;
 mod progress;
 mod review;
 pub mod service;
@@ -58,7 +58,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(&paths, &args),
         Command::Hook(crate::cli::HookCommand::Claude(event)) => Ok(hook::run(&paths, event)),
         Command::Hook(crate::cli::HookCommand::Git(crate::cli::GitHook::PrePush {
-            remote, ..
+            remote,
+            ..
         })) => Ok(prepush::run(&paths, remote.as_deref())),
         Command::Service(args) => service::run(&paths, &args),
         Command::Export(args) => export::run(&paths, &args),

@@ -35,7 +35,8 @@ fn parse(input: &str) -> Vec<Update> {
         .lines()
         .filter_map(|l| {
             let mut w = l.split_whitespace();
-            let (local_ref, local, _remote_ref, remote) = (w.next()?, w.next()?, w.next()?, w.next()?);
+            let (local_ref, local, _remote_ref, remote) =
+                (w.next()?, w.next()?, w.next()?, w.next()?);
             Some(Update {
                 local_ref: local_ref.to_owned(),
                 local: local.to_owned(),
@@ -76,7 +77,10 @@ pub fn run(paths: &Paths, remote_name: Option<&str>) -> ExitCode {
             remote: u.remote.clone(),
             block_on: None,
         };
-        if let Err(e) = client.send(&request).and_then(|()| client.set_timeout(None)) {
+        if let Err(e) = client
+            .send(&request)
+            .and_then(|()| client.set_timeout(None))
+        {
             return fail_open(&e.message);
         }
         let report = match until_answer(&mut client, false) {
@@ -84,7 +88,9 @@ pub fn run(paths: &Paths, remote_name: Option<&str>) -> ExitCode {
             Ok(other) => return fail_open(&format!("unexpected reply to pre-push: {other:?}")),
             Err(e) => return fail_open(&e.message),
         };
-        let to = remote_name.map(|r| format!(" to {}", line(r))).unwrap_or_default();
+        let to = remote_name
+            .map(|r| format!(" to {}", line(r)))
+            .unwrap_or_default();
         eprint!(
             "cxd pre-push, {}{to}: {}",
             line(&u.local_ref),
