@@ -98,6 +98,7 @@ fn a_blocking_finding_refuses_the_push_until_dismissed_and_reviews_run_once() {
     let said = text(&out);
     assert!(!out.status.success(), "{said}");
     assert!(said.contains("pushed bug"), "{said}");
+    assert!(!said.contains("\x1b["), "no colour off a terminal: {said}");
     assert!(said.contains("git push --no-verify"), "{said}");
     assert!(said.contains("cxd dismiss"), "{said}");
     assert_eq!(remote_main(&remote), base, "the push was refused");
@@ -192,4 +193,29 @@ fn a_daemon_that_does_not_answer_lets_the_push_through_saying_so() {
         remote_main(&remote),
         git(&repo, &["rev-parse", "HEAD"]).trim()
     );
+}
+
+#[test]
+fn a_review_that_fails_refuses_the_push_saying_the_commits_are_unreviewed() {
+    let env = TestEnv::new();
+    env.fast_settle();
+    let (repo, remote) = with_remote(&env);
+    commit(&repo, "lib.txt", "unreviewed\n");
+    let base = remote_main(&remote);
+    env.script_codex(&json!([{"mode": "fail_quota"}]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    env.ok(&["init", "git-hook", "--pre-push", repo.to_str().unwrap()]);
+    let out = git_as_user(&env, &repo, &["push", "origin", "main"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("1 of the 1 pushed commit(s) are not reviewed"),
+        "{said}"
+    );
+    assert!(said.contains("git push --no-verify"), "{said}");
+    assert_eq!(remote_main(&remote), base);
+    // Installing again changes nothing.
+    let again = env.ok(&["init", "git-hook", "--pre-push", repo.to_str().unwrap()]);
+    assert!(again.contains("already runs"), "{again}");
 }

@@ -91,7 +91,8 @@ pub fn run(paths: &Paths, remote_name: Option<&str>) -> ExitCode {
         let to = remote_name
             .map(|r| format!(" to {}", line(r)))
             .unwrap_or_default();
-        eprint!(
+        // Through anstream: the colour codes are stripped off a terminal or with NO_COLOR.
+        anstream::eprint!(
             "cxd pre-push, {}{to}: {}",
             line(&u.local_ref),
             super::gate::render(&report)
