@@ -254,7 +254,16 @@ impl Actor {
                     self.publish();
                     runs::answer(answers);
                 }
-                () = settle::until(self.machine.deadline()) => self.drive(Input::Tick).await,
+                () = settle::until(self.machine.deadline()) => {
+                    // The kernel may never report the root's own deletion while codex has it
+                    // as its working directory: a settle that comes due looks for itself.
+                    let input = if self.machine.takes_edits() && !self.row.root.is_dir() {
+                        Input::RootGone
+                    } else {
+                        Input::Tick
+                    };
+                    self.drive(input).await;
+                }
                 changed = config.changed() => {
                     if changed.is_err() { break; }
                     config.borrow_and_update();
