@@ -131,6 +131,10 @@ words! {
         Plan = "plan",
         /// The agent's stop hook.
         Stop = "stop",
+        /// `cxd review --commit`: one commit against its parent.
+        Commit = "commit",
+        /// `cxd review --range` or `--base`, and the pre-push hook: commits between two points.
+        Range = "range",
     }
 }
 
@@ -379,7 +383,10 @@ mod tests {
                 "running"
             ]
         );
-        assert_eq!(Trigger::WORDS, ["edit", "manual", "agent", "plan", "stop"]);
+        assert_eq!(
+            Trigger::WORDS,
+            ["edit", "manual", "agent", "plan", "stop", "commit", "range"]
+        );
         assert_eq!(
             WorkspaceState::WORDS,
             [

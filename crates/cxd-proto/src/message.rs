@@ -186,6 +186,53 @@ pub enum Request {
         /// The agent's session id, when the agent disputes.
         session: Option<String>,
     },
+    /// Review committed history: a commit, a range, or a branch against its merge base.
+    ReviewRevisions {
+        /// Any path inside the workspace.
+        path: PathBuf,
+        /// What to review.
+        revisions: Revisions,
+        /// Model for this review only (None: `review.model`).
+        model: Option<String>,
+        /// Reasoning effort for this review only (None: `review.effort`).
+        effort: Option<String>,
+        /// Answer only when the review is done, streaming progress until then.
+        wait: bool,
+    },
+    /// The pre-push hook: review the pushed commits no review covered yet (waiting for it, with
+    /// progress), then judge the findings of the reviews that cover them.
+    PrePush {
+        /// Any path inside the workspace.
+        path: PathBuf,
+        /// The commit being pushed (`<local sha>` of git's pre-push input).
+        local: String,
+        /// What the remote has now (`<remote sha>`; all zeros for a new branch).
+        remote: String,
+        /// The threshold (default `gate.block_on`).
+        block_on: Option<Severity>,
+    },
+}
+
+/// Which committed history `cxd review` covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Revisions {
+    /// One commit against its first parent (`--commit REV`).
+    Commit(String),
+    /// `git diff A B` (`--range A..B`).
+    Range {
+        /// Where the range starts (excluded).
+        from: String,
+        /// Where it ends (included).
+        to: String,
+    },
+    /// The merge base of `branch` and HEAD to HEAD (`--base BRANCH`), or to the working tree
+    /// with `uncommitted`.
+    Base {
+        /// The branch (any revision) the work forked from.
+        branch: String,
+        /// Include uncommitted work: up to the working tree instead of HEAD.
+        uncommitted: bool,
+    },
 }
 
 /// What `cxd session` does.

@@ -117,6 +117,10 @@ pub struct WorkspaceStatus {
     /// review since the session began).
     #[serde(default, rename = "loop")]
     pub review_loop: Option<LoopStatus>,
+    /// Whether a review covered HEAD's tree (as an edit, a commit or a range); None: no HEAD
+    /// yet, or not known.
+    #[serde(default)]
+    pub head_reviewed: Option<bool>,
 }
 
 /// A decision the stop hook handed to the user instead of asking the agent for more fixes.

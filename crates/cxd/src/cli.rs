@@ -39,10 +39,11 @@ pub enum Command {
     List(ListArgs),
     /// Show the audit trail: edits, reviews and their results, approvals.
     Log(LogArgs),
-    /// Review now, skipping the debounce.
+    /// Review now, skipping the debounce; or committed history (--commit, --range, --base).
     ///
     /// With --wait, shows what codex is doing, then the verdict and findings; exits 0 when
-    /// approved, 1 when changes are requested, 4 when the review itself failed.
+    /// approved, 1 when changes are requested, 4 when the review itself failed. A revision
+    /// git does not know, or a range with nothing in it, exits 2 with nothing recorded.
     Review(ReviewArgs),
     /// List a workspace's findings (open ones unless --all).
     Findings(FindingsArgs),
@@ -114,6 +115,25 @@ pub enum HookCommand {
     /// Claude Code hooks (hook JSON on stdin).
     #[command(subcommand)]
     Claude(ClaudeHook),
+    /// git hooks (what `cxd init git-hook` installs).
+    #[command(subcommand)]
+    Git(GitHook),
+}
+
+/// The git hooks cxd handles.
+#[derive(Debug, Clone, Subcommand)]
+pub enum GitHook {
+    /// git's pre-push input on stdin: review the pushed commits no review covered yet, wait
+    /// for it (progress on stderr), exit 1 on open findings at or above gate.block_on.
+    ///
+    /// The way out of a refusal: `git push --no-verify`, or `cxd dismiss ID`. A daemon that
+    /// does not answer lets the push through, saying so.
+    PrePush {
+        /// The remote's name, as git passes it (shown only).
+        remote: Option<String>,
+        /// The remote's URL, as git passes it (shown only).
+        url: Option<String>,
+    },
 }
 
 /// The Claude Code hook events cxd handles.
@@ -217,8 +237,22 @@ pub struct ReviewArgs {
     #[arg(long)]
     pub wait: bool,
     /// Review every uncommitted change against HEAD, not only what changed since the last review.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["commit", "range", "base"])]
     pub all: bool,
+    /// Review one commit against its first parent (`git show REV`), on the workspace's thread;
+    /// its findings join the workspace's. Trigger `commit`.
+    #[arg(long, value_name = "REV", conflicts_with_all = ["range", "base"])]
+    pub commit: Option<String>,
+    /// Review what `git diff A B` shows, for the commits in A..B (A excluded). Trigger `range`.
+    #[arg(long, value_name = "A..B", conflicts_with = "base")]
+    pub range: Option<String>,
+    /// Review the current branch's work since it forked from BRANCH (its merge base with
+    /// HEAD, to HEAD). Trigger `range`.
+    #[arg(long, value_name = "BRANCH")]
+    pub base: Option<String>,
+    /// With --base: up to the working tree, so uncommitted work is reviewed too.
+    #[arg(long, requires = "base")]
+    pub uncommitted: bool,
     /// Model for this review (default: review.model).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,

@@ -63,6 +63,9 @@ pub struct Job {
     pub hunks: Option<DiffHunks>,
     /// What the review covers, for marking the findings in the change (None for a plan).
     pub change: Option<ReviewedChange>,
+    /// The tree ids an answer covers (the reviewed snapshot, or the reviewed commits' trees),
+    /// recorded with the result so "was this reviewed?" is a lookup.
+    pub covers: Vec<String>,
 }
 
 /// How the run ended, as the workspace needs it to update its state and answer waiters.

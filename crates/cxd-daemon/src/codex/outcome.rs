@@ -154,6 +154,11 @@ pub(super) async fn settle(
     // it was, and the next review's diff starts there again.
     let hunks = answer.as_ref().and(job.hunks.clone());
     let change = answer.as_ref().and(job.change.clone());
+    let covers = if answer.is_some() {
+        job.covers.clone()
+    } else {
+        Vec::new()
+    };
     let (findings, fixed, still_open, rulings) = answer.map_or_else(Default::default, |a| {
         let list: Vec<Finding> = a.findings.iter().map(|f| recorded(f, &job.root)).collect();
         let rulings = a
@@ -179,6 +184,7 @@ pub(super) async fn settle(
         still_open,
         hunks,
         change,
+        covers,
     };
     let audit = Audit {
         at: result.finish.finished_at.clone(),

@@ -257,6 +257,33 @@ pub fn rotation_brief(last_summary: Option<&str>) -> String {
     out
 }
 
+/// The prompt for reviewing committed history: `what` says which (a commit, a range), `read`
+/// where Codex reads the files when the diff is too large to include. Open findings of the
+/// working tree are not listed: this review neither fixes nor carries them.
+pub fn revisions(input: &ReviewInput<'_>, what: &str, read: &str) -> String {
+    let mut out = format!(
+        "You are reviewing {what} of this repository. Your sandbox is read-only: read any file you need, change nothing.\n\
+Look for bugs, security problems, performance problems, unhandled edge cases, architecture problems, missing or wrong tests, and departures from the codebase's own practices. Report only problems these changes introduce or leave unfixed; cite file and line as they are after the change.\n\n"
+    );
+    out.push_str(ANSWER_RULES);
+    out.push('\n');
+    changed_files(&mut out, input.files);
+    match input.diff {
+        Some(diff) => {
+            out.push_str(
+                "\nThe changes as a unified diff, verbatim between the two fence lines:\n",
+            );
+            fenced(&mut out, diff, "diff");
+        }
+        None => {
+            out.push_str("\nThe diff is too large to include: read the changed files listed above yourself (");
+            out.push_str(read);
+            out.push_str(").\n");
+        }
+    }
+    out
+}
+
 /// The prompt for validating a plan before it is implemented.
 pub fn plan(
     plan: &str,

@@ -31,6 +31,7 @@ pub fn purpose_of(trigger: Trigger) -> &'static str {
         Trigger::Stop => "stop",
         Trigger::Manual | Trigger::Agent => "manual",
         Trigger::Plan => "plan",
+        Trigger::Commit | Trigger::Range => "commit",
     }
 }
 
@@ -42,6 +43,8 @@ fn label(trigger: Trigger) -> &'static str {
         Trigger::Manual => "manual review",
         Trigger::Agent => "agent review",
         Trigger::Plan => "plan validation",
+        Trigger::Commit => "commit review",
+        Trigger::Range => "range review",
     }
 }
 

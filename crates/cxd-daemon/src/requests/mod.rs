@@ -14,6 +14,7 @@ mod gate;
 mod log;
 mod pause;
 mod plan;
+mod prepush;
 mod review;
 mod session;
 mod status;
@@ -128,6 +129,19 @@ impl Handler {
                 };
                 gate::answer(self, path, ask).await
             }
+            Request::ReviewRevisions {
+                path,
+                revisions,
+                model,
+                effort,
+                wait,
+            } => review::revisions(self, path, revisions, model, effort, wait).await,
+            Request::PrePush {
+                path,
+                local,
+                remote,
+                block_on,
+            } => prepush::answer(self, path, local, remote, block_on).await,
             other => error(
                 ErrorKind::Usage,
                 format!("request {other:?} is not handled here"),

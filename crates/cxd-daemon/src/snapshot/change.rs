@@ -58,7 +58,7 @@ pub struct FileChange {
 }
 
 /// The change between two snapshots, as a reviewer needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diff {
     /// Every changed file, in git's path order.
     pub files: Vec<FileChange>,

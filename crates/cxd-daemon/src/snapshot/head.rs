@@ -7,6 +7,11 @@ use super::git::Call;
 use super::{SnapshotError, Snapshotter};
 
 impl Snapshotter {
+    /// HEAD's commit now, `None` when unborn (the ref files, or git when they cannot tell).
+    pub fn head(&self) -> Result<Option<String>, SnapshotError> {
+        self.read_head()
+    }
+
     /// HEAD's commit, `None` when unborn. Read from the ref files when they are plain files.
     pub(super) fn read_head(&self) -> Result<Option<String>, SnapshotError> {
         if self.files_refs
@@ -59,6 +64,65 @@ impl Snapshotter {
             Err(_) => None,
         }
     }
+}
+
+/// Most bytes of HEAD's reflog read from its end: enough for any burst of moves.
+const REFLOG_TAIL: u64 = 256 * 1024;
+
+impl Snapshotter {
+    /// Whether HEAD got from `from` to where it is now only by commits (`git commit`, amend,
+    /// a hook's own commit), as HEAD's reflog tells: a commit writes no file of the work tree,
+    /// so what changed meanwhile was written by someone else (a hook), not by git. False when
+    /// it did not move, when anything else moved it (a checkout, merge, pull, reset, rebase,
+    /// cherry-pick), or when there is no reflog to tell.
+    pub fn moved_by_commits(&self, from: Option<&str>) -> bool {
+        let Ok(Some(now)) = self.read_head() else {
+            return false;
+        };
+        if from == Some(now.as_str()) {
+            return false;
+        }
+        let Some(tail) = read_tail(&self.git.git_dir.join("logs/HEAD"), REFLOG_TAIL) else {
+            return false;
+        };
+        let zero = "0".repeat(now.len());
+        let from = from.unwrap_or(&zero);
+        let mut want = now.as_str();
+        for entry in tail.lines().rev() {
+            let Some((ids, message)) = entry.split_once('\t') else {
+                return false;
+            };
+            let mut words = ids.split(' ');
+            let (Some(old), Some(new)) = (words.next(), words.next()) else {
+                return false;
+            };
+            if new != want || !message.starts_with("commit") {
+                return false;
+            }
+            if old == from {
+                return true;
+            }
+            want = old;
+        }
+        false
+    }
+}
+
+/// The last `max` bytes of a file (from a line start), or None when it cannot be read.
+fn read_tail(path: &std::path::Path, max: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let start = len.saturating_sub(max);
+    f.seek(SeekFrom::Start(start)).ok()?;
+    let mut buf = Vec::new();
+    f.take(max).read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    if start == 0 {
+        return Some(text);
+    }
+    // Drop the partial first line.
+    text.split_once('\n').map(|(_, rest)| rest.to_owned())
 }
 
 trait SplitOnce {

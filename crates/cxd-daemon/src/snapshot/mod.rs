@@ -30,6 +30,7 @@ mod lines;
 mod objects;
 mod parse;
 mod refresh;
+pub mod revs;
 #[cfg(test)]
 mod tests;
 pub mod upkeep;

@@ -140,6 +140,14 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 9: why a review ran with its model and effort (purpose, size rule, or as asked).
     "ALTER TABLE reviews ADD COLUMN model_reason TEXT;",
+    // 10: the trees each answered review covered (a snapshot of the work tree, or the trees of
+    // reviewed commits), so "was this already reviewed?" is a lookup.
+    "CREATE TABLE reviewed_trees (
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        tree TEXT NOT NULL,
+        review_id INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, tree, review_id)
+    );",
 ];
 
 /// The schema version this build writes.

@@ -9,6 +9,7 @@ pub mod events;
 pub mod findings;
 pub mod migrations;
 pub mod record;
+pub mod reviewed;
 pub mod reviews;
 pub mod sessions;
 pub mod workspaces;

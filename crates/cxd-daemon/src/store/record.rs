@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use super::StoreError;
 use super::events::{self, NewEvent};
 use super::findings;
+use super::reviewed;
 use super::reviews::{self, Finish};
 use super::workspaces;
 use crate::scope::ReviewedChange;
@@ -40,6 +41,8 @@ pub struct ReviewResult {
     pub hunks: Option<DiffHunks>,
     /// What the review covered: findings it holds are marked in the change (None: a plan).
     pub change: Option<ReviewedChange>,
+    /// The tree ids an answered review covered (empty for a plan or a failed run).
+    pub covers: Vec<String>,
 }
 
 /// What the result did to the findings: their row ids.
@@ -120,6 +123,7 @@ pub fn review_result(
         outdated,
         ignored: merged.ignored,
     };
+    reviewed::add(&tx, ws, result.review_id, &result.covers)?;
     events::append(&tx, &audit(&recorded))?;
     tx.commit()
         .map_err(StoreError::query("commit review result"))?;
@@ -198,6 +202,7 @@ mod tests {
                     fingerprint: None,
                 })
                 .collect(),
+            covers: vec!["t".repeat(40)],
             fixed: vec![findings::public_id(old)],
             rulings: Vec::new(),
             still_open: Vec::new(),

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::history::RevReview;
 use super::machine::{Effect, Ending, Input, Machine, Refusal};
 use super::runs::{self, Recorded, Running};
 use super::tree::Change;
@@ -27,7 +28,6 @@ use crate::watch::{WatchEvent, Watcher};
 
 /// Everything that reaches the actor.
 pub(super) struct Inbox {
-    events: mpsc::UnboundedReceiver<WatchEvent>,
     commands: mpsc::Receiver<Command>,
     activity: mpsc::UnboundedReceiver<String>,
     done: mpsc::UnboundedReceiver<Result<JobResult, JobError>>,
@@ -48,15 +48,25 @@ pub(super) enum Asker {
         /// `cxd review`: the user chose to spend, so the budget does not hold it back.
         spend: bool,
     },
-    /// `cxd plan`: validate a plan, queued behind a running review.
-    Plan {
-        /// The plan's text as the agent wrote it.
-        text: String,
-        /// Answered when the validation starts (or is queued), or why not.
+    /// `cxd plan` or a review of committed history: a run beside the edit cycle, queued
+    /// behind a running review.
+    Side {
+        /// What to run.
+        side: Side,
+        /// Answered when the run starts (or is queued), or why not.
         started: Started,
     },
     /// Is the newest review up to date with the tree?
     Check(oneshot::Sender<Result<bool, Response>>),
+}
+
+/// A codex run beside the edit cycle: it neither covers the working tree nor moves the
+/// baseline.
+pub(super) enum Side {
+    /// Validate a plan (its text as the agent wrote it).
+    Plan(String),
+    /// Review committed history (`cxd review --commit/--range/--base`, the pre-push hook).
+    Revisions(Box<RevReview>),
 }
 
 /// The private object store's size as last measured, and its size right after the last prune.
@@ -87,6 +97,9 @@ pub(super) struct Actor {
     pub(super) edited: BTreeMap<PathBuf, u64>,
     /// The sequence number of the newest edit.
     pub(super) edit_seq: u64,
+    /// Paths written while git held its index lock since the last look at the tree: git's own
+    /// writes, unless HEAD moved only by commits meanwhile (then a hook wrote them: edits).
+    pub(super) git_wrote: BTreeSet<PathBuf>,
     pub(super) warnings: Vec<String>,
     /// The codex run under way (its I/O side; the machine knows its phase).
     pub(super) running: Option<Running>,
@@ -104,8 +117,8 @@ pub(super) struct Actor {
     pub(super) session_files: HashSet<PathBuf>,
     /// The newest dispute a prompt has carried (a dispute id; 0: none since the start).
     pub(super) disputes_shown: i64,
-    /// A plan waiting for the running review to end.
-    pub(super) queued_plan: Option<(String, oneshot::Sender<Response>)>,
+    /// A plan or a review of commits waiting for the running review to end.
+    pub(super) queued_plan: Option<(Side, oneshot::Sender<Response>)>,
     /// What of the repository's `.cxd.toml` is broken or not applied, as last read.
     pub(super) config_warnings: Vec<String>,
     /// The private object store's size, and when it was last pruned.
@@ -117,10 +130,23 @@ pub(super) struct Actor {
     pub(super) change: Option<Change>,
     /// The request waiting on the machine's decision, answered when it starts or refuses a run.
     pub(super) asker: Option<Asker>,
+    /// What the watcher reports (replaced when the root comes back).
+    pub(super) events: mpsc::UnboundedReceiver<WatchEvent>,
     /// The watcher's new event channel after the root came back.
     pub(super) rewatched: Option<mpsc::UnboundedReceiver<WatchEvent>>,
     /// Halted by a spent usage limit that resets at a known time.
     pub(super) quota: Option<super::quota::QuotaPause>,
+    /// Machine inputs from watch events taken in while looking at the tree, for `drive`.
+    pub(super) deferred: VecDeque<Input>,
+    /// HEAD as of the last look at the tree (or the start): a HEAD on disk that differs while
+    /// the watcher has not reported a move means its report is still on the way.
+    pub(super) known_head: Option<String>,
+    /// The watcher reported a HEAD move since the last look at the tree.
+    pub(super) head_reported: bool,
+    /// A `.cxd.toml` edit was seen: take the timings again.
+    pub(super) retime_due: bool,
+    /// Whether a review covered HEAD's tree, as last looked up (None: no HEAD, or unknown).
+    pub(super) head_reviewed: Option<bool>,
 }
 
 impl Actor {
@@ -155,6 +181,7 @@ impl Actor {
             pending: BTreeSet::new(),
             edited: BTreeMap::new(),
             edit_seq: 0,
+            git_wrote: BTreeSet::new(),
             warnings: Vec::new(),
             running: None,
             activity_tx,
@@ -175,11 +202,16 @@ impl Actor {
             baseline_unverified: false,
             change: None,
             asker: None,
+            events,
             rewatched: None,
             quota: None,
+            deferred: VecDeque::new(),
+            known_head: None,
+            head_reported: false,
+            retime_due: false,
+            head_reviewed: None,
         };
         let inbox = Inbox {
-            events,
             commands,
             activity,
             done,
@@ -192,12 +224,13 @@ impl Actor {
     }
 
     /// Baseline, watches, first status.
-    pub(super) async fn begin(&mut self, inbox: &mut Inbox) {
+    pub(super) async fn begin(&mut self) {
         self.refresh_summary().await;
         self.retime().await;
         let (events_tx, events) = mpsc::unbounded_channel();
-        inbox.events = events;
+        self.events = events;
         let opened = self.open(events_tx).await;
+        self.refresh_head_reviewed().await;
         self.drive(opened).await;
         self.publish();
     }
@@ -206,9 +239,10 @@ impl Actor {
         let mut config = self.ctx.config.clone();
         let mut watching = true;
         loop {
+            let quota_deadline = self.quota_deadline();
             tokio::select! {
                 () = stop.cancelled() => break,
-                ev = inbox.events.recv(), if watching => match ev {
+                ev = self.events.recv(), if watching => match ev {
                     Some(ev) => self.on_watch_event(ev).await,
                     // The watcher is gone (never started, or the root vanished).
                     None => watching = false,
@@ -226,8 +260,17 @@ impl Actor {
                     self.publish();
                     runs::answer(answers);
                 }
-                () = settle::until(self.machine.deadline()) => self.drive(Input::Tick).await,
-                () = settle::until(self.quota_deadline()) => self.quota_poll().await,
+                () = settle::until(self.machine.deadline()) => {
+                    // The kernel may never report the root's own deletion while codex has it
+                    // as its working directory: a settle that comes due looks for itself.
+                    let input = if self.machine.takes_edits() && !self.row.root.is_dir() {
+                        Input::RootGone
+                    } else {
+                        Input::Tick
+                    };
+                    self.drive(input).await;
+                }
+                () = settle::until(quota_deadline) => self.quota_poll().await,
                 changed = config.changed() => {
                     if changed.is_err() { break; }
                     config.borrow_and_update();
@@ -235,8 +278,11 @@ impl Actor {
                 }
             }
             if let Some(events) = self.rewatched.take() {
-                inbox.events = events;
+                self.events = events;
                 watching = true;
+            }
+            if std::mem::take(&mut self.retime_due) {
+                self.retime().await;
             }
             self.publish();
         }
@@ -256,7 +302,7 @@ impl Actor {
     /// from that (a look at the tree reports what it found, and so on).
     pub(super) async fn drive(&mut self, input: impl Into<Option<Input>>) {
         let mut queue: VecDeque<Input> = input.into().into_iter().collect();
-        while let Some(input) = queue.pop_front() {
+        while let Some(input) = queue.pop_front().or_else(|| self.deferred.pop_front()) {
             for effect in self.machine.step(input, Instant::now()) {
                 if let Some(next) = self.perform(effect).await {
                     queue.push_back(next);
@@ -270,15 +316,15 @@ impl Actor {
             Effect::Inspect { why, full } => return Some(self.inspect(why, full).await),
             Effect::StartReview { asked } => return self.start_asked_review(asked).await,
             Effect::StartPlan => match self.asker.take() {
-                Some(Asker::Plan { text, started }) => {
+                Some(Asker::Side { side, started }) => {
                     let (tx, rx) = oneshot::channel();
-                    self.start_plan(text, tx).await;
+                    self.start_side(side, tx).await;
                     let _ = started.send(Ok(Some(rx)));
                 }
                 other => {
                     self.asker = other;
-                    if let Some((text, waiter)) = self.queued_plan.take() {
-                        self.start_plan(text, waiter).await;
+                    if let Some((side, waiter)) = self.queued_plan.take() {
+                        self.start_side(side, waiter).await;
                     }
                 }
             },
@@ -292,9 +338,9 @@ impl Actor {
                 }
             }
             Effect::QueuePlan => {
-                if let Some(Asker::Plan { text, started }) = self.asker.take() {
+                if let Some(Asker::Side { side, started }) = self.asker.take() {
                     let (tx, rx) = oneshot::channel();
-                    self.queued_plan = Some((text, tx));
+                    self.queued_plan = Some((side, tx));
                     let _ = started.send(Ok(Some(rx)));
                 }
             }
@@ -338,6 +384,14 @@ impl Actor {
             Effect::Rewatch => return self.come_back().await,
         }
         None
+    }
+
+    /// Start a run beside the edit cycle: a plan validation or a review of commits.
+    async fn start_side(&mut self, side: Side, waiter: oneshot::Sender<Response>) {
+        match side {
+            Side::Plan(text) => self.start_plan(text, waiter).await,
+            Side::Revisions(review) => self.start_revisions(*review, waiter).await,
+        }
     }
 
     /// Start the review the machine decided on, for the asker or for an edit burst.
@@ -388,7 +442,7 @@ impl Actor {
     /// Tell the asker, whoever it is, no.
     fn answer_no(&mut self, reply: Response) {
         match self.asker.take() {
-            Some(Asker::Review { started, .. } | Asker::Plan { started, .. }) => {
+            Some(Asker::Review { started, .. } | Asker::Side { started, .. }) => {
                 let _ = started.send(Err(reply));
             }
             Some(Asker::Check(tx)) => {
@@ -404,7 +458,7 @@ impl Actor {
             Refusal::Missing => format!("{root} is missing: nothing to review"),
             Refusal::Paused => format!("{root} is paused: `cxd unpause` first"),
             Refusal::PlanQueued => {
-                "a plan is already waiting for the running review: try again when it is done"
+                "a plan or a review of commits is already waiting for the running review: try again when it is done"
                     .to_owned()
             }
         };
@@ -438,10 +492,17 @@ impl Actor {
     }
 
     async fn on_watch_event(&mut self, ev: WatchEvent) {
+        if let Some(input) = self.take_in(ev) {
+            self.drive(input).await;
+        }
+    }
+
+    /// Take in one watch event: note its paths, say what the machine must hear.
+    pub(super) fn take_in(&mut self, ev: WatchEvent) -> Option<Input> {
         let input = match ev {
             WatchEvent::Changed(paths) => {
                 if !self.machine.takes_edits() {
-                    return;
+                    return None;
                 }
                 // The kernel reports the root's own deletion only once nothing holds it open
                 // (a running codex has it as its working directory): look for ourselves.
@@ -449,7 +510,7 @@ impl Actor {
                     Input::RootGone
                 } else {
                     if paths.iter().any(|p| p == Path::new(".cxd.toml")) {
-                        self.retime().await;
+                        self.retime_due = true;
                     }
                     self.note_edits(&paths);
                     self.pending.extend(paths);
@@ -458,12 +519,14 @@ impl Actor {
             }
             WatchEvent::GitWrote(paths) => {
                 if !self.machine.takes_edits() {
-                    return;
+                    return None;
                 }
                 if !self.row.root.is_dir() {
                     Input::RootGone
                 } else {
-                    // Git's own writes: looked at, but a HEAD move explains them.
+                    // Git's own writes: looked at, but a HEAD move explains them (unless it
+                    // was only commits: then a hook wrote them, see `claim_hook_writes`).
+                    self.git_wrote.extend(paths.iter().cloned());
                     self.pending.extend(paths);
                     Input::Edited
                 }
@@ -471,17 +534,20 @@ impl Actor {
             WatchEvent::Git {
                 head_moved,
                 index_locked,
-            } => Input::Git {
-                head_moved,
-                index_locked,
-            },
+            } => {
+                self.head_reported |= head_moved;
+                Input::Git {
+                    head_moved,
+                    index_locked,
+                }
+            }
             WatchEvent::Rescan => {
                 self.add_warning("the OS event queue overflowed: rescanned the whole tree".into());
                 Input::Overflowed
             }
             WatchEvent::RootMissing => Input::RootGone,
         };
-        self.drive(input).await;
+        Some(input)
     }
 
     /// Remember `paths` as edits no review has covered yet.
@@ -489,6 +555,23 @@ impl Actor {
         self.edit_seq += 1;
         for path in paths {
             self.edited.insert(path.clone(), self.edit_seq);
+        }
+    }
+
+    /// Files written while git held its lock are edits after all when HEAD moved only by
+    /// commits since the baseline (a commit writes no file: a hook did, a formatter say).
+    pub(super) fn claim_hook_writes(&mut self) {
+        if self.git_wrote.is_empty() {
+            return;
+        }
+        let written: Vec<PathBuf> = std::mem::take(&mut self.git_wrote).into_iter().collect();
+        let from = self.baseline.as_ref().and_then(|b| b.head.clone());
+        if self
+            .snapshotter
+            .as_ref()
+            .is_some_and(|s| s.moved_by_commits(from.as_deref()))
+        {
+            self.note_edits(&written);
         }
     }
 

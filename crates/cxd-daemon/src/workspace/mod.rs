@@ -3,7 +3,8 @@
 //! The rules of when a review runs are a pure state machine ([`machine`]); the actor
 //! (`actor`) owns the I/O and carries out what the machine decides: it looks at the tree
 //! (`tree`), runs codex (`runs`), answers the requests that are not about the cycle
-//! (`requests`) and publishes what `cxd status` shows (`view`).
+//! (`requests`), reviews committed history (`history`) and publishes what `cxd status` shows
+//! (`view`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +22,8 @@ use crate::context::Context;
 use crate::store::{Store, WorkspaceRow};
 
 mod actor;
+mod catchup;
+mod history;
 pub mod machine;
 mod quota;
 mod requests;
@@ -73,12 +76,48 @@ pub enum Command {
     },
     /// The user trusts (or stops trusting) this repository's `.cxd.toml` as it is now.
     Trust(bool, oneshot::Sender<Response>),
+    /// Review committed history (a commit, a range, a branch, pushed commits); answered like
+    /// `Review`, or at once with why not (nothing recorded then).
+    ReviewRevisions {
+        /// What to review.
+        target: Target,
+        /// Model for this review only (None: the config's `review.model`).
+        model: Option<String>,
+        /// Reasoning effort for this review only (None: the config's `review.effort`).
+        effort: Option<String>,
+        /// Answered when the review starts (or why it cannot, or `None`: nothing to review).
+        started: Started,
+    },
+    /// The trees of the commits a push sends (see [`Target::Pushed`]).
+    PushedTrees {
+        /// The pushed commit.
+        local: String,
+        /// What the remote has (all zeros: nothing yet).
+        remote: String,
+        /// The trees, newest commit first, or why they cannot be listed.
+        reply: oneshot::Sender<Result<Vec<String>, Response>>,
+    },
     /// The agent edited this file (absolute): attribute it, settle from now.
     AgentEdit {
         /// The edited file, absolute; it need not exist any more.
         file: PathBuf,
         /// The agent's session id; findings are passed on to that session once.
         session: String,
+    },
+}
+
+/// Committed history a review covers.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// What `cxd review --commit/--range/--base` named.
+    Revisions(cxd_proto::message::Revisions),
+    /// The pre-push hook: the commits `local` holds that the remote lacks (`remote`, or every
+    /// remote-tracking ref when it is new), from the oldest no review covered yet.
+    Pushed {
+        /// The pushed commit (hex).
+        local: String,
+        /// The remote's commit (hex; all zeros: none).
+        remote: String,
     },
 }
 
@@ -146,9 +185,9 @@ pub async fn spawn(
         since: None,
     });
     let (commands, commands_rx) = mpsc::channel(16);
-    let (mut actor, mut inbox) = actor::Actor::new(ctx, store, row, view_tx, commands_rx);
+    let (mut actor, inbox) = actor::Actor::new(ctx, store, row, view_tx, commands_rx);
     // The baseline and the watches exist before the registry hears of the workspace.
-    actor.begin(&mut inbox).await;
+    actor.begin().await;
     let task = tokio::spawn(actor.run(inbox, stop.clone()));
     WorkspaceHandle {
         root,
@@ -190,5 +229,6 @@ fn empty_status(root: &std::path::Path) -> WorkspaceStatus {
         top_findings: Vec::new(),
         needs_you: None,
         review_loop: None,
+        head_reviewed: None,
     }
 }

@@ -6,7 +6,7 @@ use cxd_proto::message::SessionAction;
 use cxd_proto::{ErrorKind, ErrorReply, Response};
 
 use super::Command;
-use super::actor::{Actor, Asker};
+use super::actor::{Actor, Asker, Side};
 use super::machine::Input;
 use crate::store;
 
@@ -49,8 +49,11 @@ impl Actor {
                     })));
                     return;
                 }
-                self.ask(Asker::Plan { text, started }, Input::PlanAsked)
-                    .await;
+                let asker = Asker::Side {
+                    side: Side::Plan(text),
+                    started,
+                };
+                self.ask(asker, Input::PlanAsked).await;
             }
             Command::Check(reply) => {
                 let _ = reply.send(self.check().await);
@@ -68,6 +71,19 @@ impl Actor {
                 let _ = reply.send(self.trust(revoke).await);
             }
             Command::Refresh => self.refresh_summary().await,
+            Command::ReviewRevisions {
+                target,
+                model,
+                effort,
+                started,
+            } => self.review_revisions(target, model, effort, started).await,
+            Command::PushedTrees {
+                local,
+                remote,
+                reply,
+            } => {
+                let _ = reply.send(self.pushed_trees(local, remote).await);
+            }
             Command::AgentEdit { file, session } => {
                 if let Ok(rel) = file.strip_prefix(&self.row.root)
                     && self.machine.takes_edits()

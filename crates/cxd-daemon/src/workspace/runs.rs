@@ -52,7 +52,7 @@ pub(super) fn answer(answers: Vec<(oneshot::Sender<Response>, Response)>) {
 
 impl Actor {
     /// The open findings, as a prompt lists them for Codex to say which are fixed.
-    fn open_for_prompt(&self) -> Vec<OpenFinding> {
+    pub(super) fn open_for_prompt(&self) -> Vec<OpenFinding> {
         self.summary.open.iter().map(OpenFinding::from).collect()
     }
 
@@ -115,7 +115,7 @@ impl Actor {
 
     /// A codex job on this workspace's thread with the config in force; a review of a change
     /// adds what it covers (stats, trees, the tree reader and hunks).
-    fn job(
+    pub(super) fn job(
         &self,
         config: &crate::config::Config,
         trigger: Trigger,
@@ -141,6 +141,7 @@ impl Actor {
             reader: None,
             hunks: None,
             change: None,
+            covers: Vec::new(),
         }
     }
 
@@ -207,6 +208,7 @@ impl Actor {
             reader: self.snapshotter.as_ref().map(Snapshotter::tree_reader),
             hunks,
             change: reviewed,
+            covers: vec![change.to.tree.clone()],
             ..self.job(&config, trigger, prompt, &choice)
         };
         self.log(
@@ -237,7 +239,7 @@ impl Actor {
     }
 
     /// Run a job in the background (one per workspace; `review.max_concurrent` across all).
-    fn launch(
+    pub(super) fn launch(
         &mut self,
         job: Job,
         to: Option<Snapshot>,
@@ -337,6 +339,7 @@ impl Actor {
         }
         // The job wrote the `review_finished` audit entry with its result.
         self.refresh_summary().await;
+        self.refresh_head_reviewed().await;
         let msg = match &outcome.error {
             Some((class, m)) => format!(
                 "review {} failed ({}): {m}",

@@ -93,6 +93,7 @@ impl Actor {
                     self.baseline_unverified = true;
                     resumed = true;
                 }
+                self.head_seen(snap.head().ok().flatten());
                 self.snapshotter = Some(snap);
                 self.last_tree = Some(base.tree.clone());
                 self.baseline = Some(base);
@@ -168,6 +169,8 @@ impl Actor {
             return Input::RootGone;
         }
         let all = why == (Why::Review { all: true });
+        self.catch_up().await;
+        self.claim_hook_writes();
         let watched: Vec<PathBuf> = self.pending.iter().cloned().collect();
         let change = match self.prepare(all, full).await {
             Ok(c) => c,
@@ -263,6 +266,7 @@ impl Actor {
         if !all {
             self.last_tree = Some(change.to.tree.clone());
         }
+        self.head_seen(change.to.head.clone());
         Ok(change)
     }
 
@@ -283,6 +287,7 @@ impl Actor {
             if !change.diff.is_empty() {
                 self.log_edit(&diff_files, true, false).await;
             }
+            self.refresh_head_reviewed().await;
         } else if !watched.is_empty() {
             // Editors and agents save through temporary files that are gone by now: name only
             // what exists or what the change touched (a deletion).

@@ -156,6 +156,7 @@ impl Actor {
             top_findings: self.top_findings(),
             needs_you: self.summary.needs_you.clone(),
             review_loop: self.summary.review_loop.clone(),
+            head_reviewed: self.head_reviewed,
         };
         let deadline = if state == WorkspaceState::Settling {
             self.machine.settle_deadline()

@@ -1,4 +1,5 @@
-//! `cxd init git-hook`: `cxd gate` as a pre-commit hook, keeping any hook already there.
+//! `cxd init git-hook`: `cxd gate` as a pre-commit hook, or (`--pre-push`) the pre-push review
+//! of unreviewed commits, keeping any hook already there.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -7,23 +8,29 @@ use std::process::{Command, ExitCode};
 use anyhow::Context as _;
 
 use super::abs_path;
-use crate::cli::PathArg;
+use super::init::GitHookArgs;
 use crate::exit::{Failure, USAGE};
 
-/// Marks the block cxd owns inside the hook.
+/// Marks the block cxd owns inside the pre-commit hook.
 const MARK: &str = "# cxd gate (added by `cxd init git-hook`)";
 
-pub fn install(args: &PathArg) -> anyhow::Result<ExitCode> {
+/// Marks cxd's pre-push hook.
+const PUSH_MARK: &str = "# cxd pre-push review (added by `cxd init git-hook --pre-push`)";
+
+/// Where a pre-push hook that was there before goes; cxd's hook runs it first, with the same
+/// arguments and input.
+const PUSH_BEFORE: &str = "pre-push.before-cxd";
+
+pub fn install(args: &GitHookArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
     let hooks = hooks_dir(&path)?;
     std::fs::create_dir_all(&hooks)
         .with_context(|| format!("cannot create {}", hooks.display()))?;
+    if args.pre_push {
+        return install_pre_push(&hooks);
+    }
     let hook = hooks.join("pre-commit");
-    let existing = match std::fs::read_to_string(&hook) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", hook.display())),
-    };
+    let existing = read_hook(&hook)?;
     if existing.as_deref().is_some_and(|t| t.contains(MARK)) {
         println!("{} already runs `cxd gate`", hook.display());
         return Ok(ExitCode::SUCCESS);
@@ -36,12 +43,72 @@ pub fn install(args: &PathArg) -> anyhow::Result<ExitCode> {
         Some(t) => format!("{}{block}", t.trim_end_matches('\n')),
         None => format!("#!/bin/sh{block}"),
     };
+    write_hook(&hook, &text)?;
+    println!("installed `cxd gate` in {}", hook.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The pre-push hook. git feeds the pushed refs on stdin, which a hook reads once: an existing
+/// hook is moved aside and run first with a copy of that input, then cxd reads its own copy.
+fn install_pre_push(hooks: &Path) -> anyhow::Result<ExitCode> {
+    let hook = hooks.join("pre-push");
+    let existing = read_hook(&hook)?;
+    if existing.as_deref().is_some_and(|t| t.contains(PUSH_MARK)) {
+        println!("{} already runs cxd's pre-push review", hook.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let before = hooks.join(PUSH_BEFORE);
+    if existing.is_some() {
+        if before.exists() {
+            return Err(Failure::new(
+                USAGE,
+                format!(
+                    "{} exists already: merge it into {} or remove it, then run this again",
+                    before.display(),
+                    hook.display()
+                ),
+            )
+            .into());
+        }
+        std::fs::rename(&hook, &before)
+            .with_context(|| format!("cannot move {} aside", hook.display()))?;
+    }
+    let text = format!(
+        "#!/bin/sh\n{PUSH_MARK}\n\
+input=$(cat)\n\
+before=\"$(dirname \"$0\")/{PUSH_BEFORE}\"\n\
+if [ -x \"$before\" ]; then\n\
+  printf '%s\\n' \"$input\" | \"$before\" \"$@\" || exit $?\n\
+fi\n\
+printf '%s\\n' \"$input\" | cxd hook git pre-push \"$@\" || exit 1\n"
+    );
+    write_hook(&hook, &text)?;
+    match existing {
+        Some(_) => println!(
+            "installed cxd's pre-push review in {} (your hook, now {}, runs first)",
+            hook.display(),
+            before.display()
+        ),
+        None => println!("installed cxd's pre-push review in {}", hook.display()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_hook(hook: &Path) -> anyhow::Result<Option<String>> {
+    match std::fs::read_to_string(hook) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", hook.display())),
+    }
+}
+
+/// Write the hook executable, replacing the old one in one rename.
+fn write_hook(hook: &Path, text: &str) -> anyhow::Result<()> {
     let tmp = hook.with_extension("cxd-tmp");
     std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-    std::fs::rename(&tmp, &hook).with_context(|| format!("cannot replace {}", hook.display()))?;
-    println!("installed `cxd gate` in {}", hook.display());
-    Ok(ExitCode::SUCCESS)
+    std::fs::rename(&tmp, hook).with_context(|| format!("cannot replace {}", hook.display()))?;
+    Ok(())
 }
 
 /// The repository's hooks directory (honours core.hooksPath and linked worktrees).

@@ -11,6 +11,7 @@ mod hook;
 pub mod init;
 mod log;
 mod plan;
+mod prepush;
 mod progress;
 mod review;
 pub mod service;
@@ -56,6 +57,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(args) => events::run(&paths, &args),
         Command::Plan(args) => plan::run(&paths, &args),
         Command::Hook(crate::cli::HookCommand::Claude(event)) => Ok(hook::run(&paths, event)),
+        Command::Hook(crate::cli::HookCommand::Git(crate::cli::GitHook::PrePush {
+            remote,
+            ..
+        })) => Ok(prepush::run(&paths, remote.as_deref())),
         Command::Service(args) => service::run(&paths, &args),
         Command::Export(args) => export::run(&paths, &args),
         Command::Completions(args) => completions::run(&args),

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use cxd_proto::domain::{ErrorClass, Verdict};
-use cxd_proto::message::ReviewDone;
+use cxd_proto::message::{ReviewDone, Revisions};
 use cxd_proto::paths::Paths;
 use cxd_proto::status::Finding;
 use cxd_proto::{Request, Response};
@@ -13,19 +13,28 @@ use super::abs_path;
 use super::progress::until_answer;
 use crate::cli::ReviewArgs;
 use crate::client::Client;
-use crate::exit::{Failure, NO, REVIEW_FAILED, UNREACHABLE};
+use crate::exit::{Failure, NO, REVIEW_FAILED, UNREACHABLE, USAGE};
 use crate::sanitize::{line, lines};
 
 pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(paths)?;
-    let request = Request::Review {
-        path,
-        all: args.all,
-        model: args.model.clone(),
-        effort: args.effort.clone(),
-        wait: args.wait,
+    let request = match revisions(args)? {
+        Some(revisions) => Request::ReviewRevisions {
+            path,
+            revisions,
+            model: args.model.clone(),
+            effort: args.effort.clone(),
+            wait: args.wait,
+        },
+        None => Request::Review {
+            path,
+            all: args.all,
+            model: args.model.clone(),
+            effort: args.effort.clone(),
+            wait: args.wait,
+        },
     };
+    let mut client = Client::connect(paths)?;
     client.send(&request)?;
     if args.wait {
         // A review may take as long as review.timeout_s: wait without a read timeout.
@@ -46,6 +55,37 @@ pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
             format!("unexpected reply to review: {other:?}"),
         )
         .into()),
+    }
+}
+
+/// The committed history `--commit`, `--range` or `--base` names (None: the working tree).
+fn revisions(args: &ReviewArgs) -> Result<Option<Revisions>, Failure> {
+    if let Some(rev) = &args.commit {
+        return Ok(Some(Revisions::Commit(rev.clone())));
+    }
+    if let Some(branch) = &args.base {
+        return Ok(Some(Revisions::Base {
+            branch: branch.clone(),
+            uncommitted: args.uncommitted,
+        }));
+    }
+    let Some(range) = &args.range else {
+        return Ok(None);
+    };
+    match range.split_once("..") {
+        Some((from, to)) if !from.is_empty() && !to.is_empty() && !to.starts_with('.') => {
+            Ok(Some(Revisions::Range {
+                from: from.to_owned(),
+                to: to.to_owned(),
+            }))
+        }
+        _ => Err(Failure::new(
+            USAGE,
+            format!(
+                "--range takes A..B, two revisions (`git diff A B`), not {:?}; for a branch against its base use --base BRANCH",
+                line(range)
+            ),
+        )),
     }
 }
 

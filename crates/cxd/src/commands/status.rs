@@ -167,6 +167,18 @@ pub fn render(report: &StatusReport) -> String {
                 note
             );
         }
+        match w.head_reviewed {
+            Some(true) => {
+                let _ = writeln!(out, "  HEAD      reviewed (a review covered its tree)");
+            }
+            Some(false) => {
+                let _ = writeln!(
+                    out,
+                    "  HEAD      not reviewed as committed (`cxd review --commit HEAD` reviews it)"
+                );
+            }
+            None => {}
+        }
         let _ = writeln!(out, "  watches   {}", w.os_watches);
         let _ = writeln!(
             out,

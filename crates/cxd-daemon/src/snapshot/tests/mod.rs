@@ -5,6 +5,7 @@
 mod changes;
 mod head_moves;
 mod private_store;
+mod revs;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -332,3 +332,22 @@ mod tests;
 
 #[cfg(test)]
 mod merge_tests;
+
+/// The open findings at or above `min` that one of `reviews` reported (opened or saw again),
+/// oldest first: what the pre-push hook blocks on.
+pub fn open_from_reviews(
+    conn: &Connection,
+    workspace_id: i64,
+    reviews: &[i64],
+    min: Severity,
+) -> Result<Vec<FindingRow>, StoreError> {
+    if reviews.is_empty() {
+        return Ok(Vec::new());
+    }
+    let set: std::collections::HashSet<i64> = reviews.iter().copied().collect();
+    Ok(list(conn, workspace_id, false)?
+        .into_iter()
+        .filter(|f| f.finding.severity >= min)
+        .filter(|f| set.contains(&f.first_review) || set.contains(&f.last_review))
+        .collect())
+}

@@ -35,8 +35,20 @@ pub enum InitTarget {
     /// waits for the review and blocks on open findings; PreToolUse (ExitPlanMode) has the plan
     /// reviewed. Idempotent; --remove takes out only cxd's entries.
     Claude(ClaudeArgs),
-    /// Install `cxd gate` as the repository's pre-commit hook (an existing hook keeps running first).
-    GitHook(crate::cli::PathArg),
+    /// Install `cxd gate` as the repository's pre-commit hook (an existing hook keeps running
+    /// first); with --pre-push, a pre-push hook that reviews the pushed commits no review
+    /// covered yet and refuses the push on blocking findings.
+    GitHook(GitHookArgs),
+}
+
+/// `cxd init git-hook`
+#[derive(Debug, Args)]
+pub struct GitHookArgs {
+    /// A path inside the repository (default: the current directory).
+    pub path: Option<PathBuf>,
+    /// Install the pre-push hook (`cxd hook git pre-push`) instead of the pre-commit gate.
+    #[arg(long)]
+    pub pre_push: bool,
 }
 
 /// `cxd init claude`
