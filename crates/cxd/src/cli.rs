@@ -80,7 +80,13 @@ pub enum Command {
     /// Validate a plan with Codex before implementing it (logic, edge cases, architecture,
     /// security). A revised plan continues the same Codex thread.
     Plan(PlanArgs),
-    /// Claude Code hook handlers: `cxd hook claude post-tool-use|stop|pre-tool-use`.
+    /// Serve cxd's tools to a model over MCP (stdio): status, findings, review, plan, dispute.
+    ///
+    /// Claude Code starts it (the cxd plugin's `.mcp.json` names it) in the project directory;
+    /// every tool works on the git work tree holding the directory it was started in. It is a
+    /// client of the daemon: the daemon must be running and watching that work tree.
+    Mcp,
+    /// Claude Code hook handlers: `cxd hook claude post-tool-use|stop|pre-tool-use|session-start`.
     #[command(subcommand)]
     Hook(HookCommand),
     /// Run the daemon as a user service (systemd, launchd): install, uninstall, status.

@@ -10,15 +10,16 @@ mod githook;
 mod hook;
 pub mod init;
 mod log;
-mod plan;
-mod progress;
-mod review;
+mod mcp;
+pub mod plan;
+pub mod progress;
+pub mod review;
 pub mod service;
 mod session;
 mod spawn;
-mod status;
+pub mod status;
 mod stop;
-mod verdicts;
+pub mod verdicts;
 mod watch;
 
 use std::process::ExitCode;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gate(args) => gate::run(&paths, &args),
         Command::Events(args) => events::run(&paths, &args),
         Command::Plan(args) => plan::run(&paths, &args),
+        Command::Mcp => mcp::run(&paths),
         Command::Hook(crate::cli::HookCommand::Claude(event)) => Ok(hook::run(&paths, event)),
         Command::Service(args) => service::run(&paths, &args),
         Command::Export(args) => export::run(&paths, &args),
