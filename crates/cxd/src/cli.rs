@@ -131,6 +131,9 @@ pub enum ClaudeHook {
     Stop,
     /// Before ExitPlanMode: validate the plan, deny it with Codex's findings.
     PreToolUse,
+    /// When a session starts: start the daemon if needed, watch the session's repository,
+    /// and give Claude the open findings as context.
+    SessionStart,
 }
 
 /// `cxd approve`
@@ -210,8 +213,16 @@ pub struct GateArgs {
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     /// One JSON object per line: {"at", "kind", "workspace", "message"}.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "blocking_only")]
     pub json: bool,
+    /// Print only one line per finding that starts blocking (open, at or above gate.block_on)
+    /// in the workspace holding PATH, and nothing else; wait through daemon restarts. What the
+    /// cxd Claude Code plugin's monitor runs.
+    #[arg(long)]
+    pub blocking_only: bool,
+    /// With --blocking-only: a path inside the workspace (default: the current directory).
+    #[arg(requires = "blocking_only")]
+    pub path: Option<PathBuf>,
 }
 
 /// `cxd review`
