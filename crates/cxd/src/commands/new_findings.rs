@@ -105,6 +105,14 @@ impl Watcher {
             .iter()
             .filter(|f| !first && !self.open.contains(&f.id))
             .collect();
+        if self.root.is_none() {
+            // For people and tests: the model (stdout) hears only of findings.
+            eprintln!(
+                "cxd: following the blocking findings (at or above {}) of {}",
+                self.threshold,
+                line(&root.display().to_string())
+            );
+        }
         self.root = Some(root);
         self.open = now;
         let mut out = std::io::stdout().lock();
