@@ -20,8 +20,9 @@ use crate::client::Client;
 use crate::exit::Failure;
 use crate::sanitize::line;
 
-/// How long to wait before trying the daemon again.
+/// How long to wait before trying the daemon again, at first and at most.
 const RETRY: Duration = Duration::from_secs(2);
+const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// Follow the workspace holding `dir` until stdout closes.
 pub fn run(paths: &Paths, dir: &Path) -> anyhow::Result<ExitCode> {
@@ -32,13 +33,17 @@ pub fn run(paths: &Paths, dir: &Path) -> anyhow::Result<ExitCode> {
         root: None,
         open: BTreeSet::new(),
     };
+    let mut retry = RETRY;
     loop {
         match watcher.follow(paths) {
             // stdout closed: nobody listens any more.
             Ok(Stop::Closed) => return Ok(ExitCode::SUCCESS),
-            // The daemon went away (or never answered): wait for the next one.
-            Ok(Stop::Lost) | Err(_) => std::thread::sleep(RETRY),
+            // The daemon went away after serving: look for the next one soon.
+            Ok(Stop::Lost) => retry = RETRY,
+            // None answers: look less and less often.
+            Err(_) => retry = (retry * 2).min(MAX_RETRY),
         }
+        std::thread::sleep(retry);
     }
 }
 
