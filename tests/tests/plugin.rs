@@ -271,7 +271,6 @@ fn the_plugin_files_are_valid_and_name_hooks_and_commands_cxd_has() {
         }
         // Without cxd on PATH the command runs, exits 0, and only SessionStart says anything:
         // the one install command.
-        let empty = tempfile::tempdir().unwrap();
         let out = without_cxd(command, &json!({"hook_event_name": event}));
         assert_eq!(out.status.code(), Some(0), "{event}: {out:?}");
         if event == "SessionStart" {
