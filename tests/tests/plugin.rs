@@ -220,6 +220,47 @@ fn the_monitor_prints_one_line_per_new_blocking_finding_of_its_workspace_and_not
 }
 
 #[test]
+fn the_monitor_waits_for_a_daemon_and_a_watch_that_come_after_it() {
+    let env = TestEnv::new();
+    env.write_config("[settle]\nquiet_ms = 60000\nmax_wait_ms = 120000\n");
+    env.script_codex(&json!([changes(vec![finding(
+        "high",
+        "found after the monitor started"
+    )])]));
+    let repo = init_repo(env.dir.path(), "repo");
+    // Started before the session's daemon, as a plugin monitor may be.
+    let mut monitor = env
+        .cmd(&["events", "--blocking-only", repo.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = monitor.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let _daemon = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    let mut stderr = BufReader::new(monitor.stderr.take().unwrap());
+    let mut ready = String::new();
+    stderr.read_line(&mut ready).unwrap();
+    assert!(ready.contains("following the blocking findings"), "{ready}");
+    std::fs::write(repo.join("calc.rs"), "// 1\n").unwrap();
+    let out = env.run(&["review", repo.to_str().unwrap(), "--wait", "--all"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let line = lines.recv_timeout(T).expect("a line for the new finding");
+    assert!(
+        line.contains("F1") && line.contains("found after the monitor started"),
+        "{line}"
+    );
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+}
+
+#[test]
 fn the_plugin_files_are_valid_and_name_hooks_and_commands_cxd_has() {
     let root = repo_root();
     let market = read_json(&root.join(".claude-plugin/marketplace.json"));

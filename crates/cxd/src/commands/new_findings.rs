@@ -33,17 +33,19 @@ pub fn run(paths: &Paths, dir: &Path) -> anyhow::Result<ExitCode> {
         root: None,
         open: BTreeSet::new(),
     };
-    let mut retry = RETRY;
+    // Connections that failed in a row: the pause before the next try doubles with each.
+    let mut failures = 0u32;
     loop {
         match watcher.follow(paths) {
             // stdout closed: nobody listens any more.
             Ok(Stop::Closed) => return Ok(ExitCode::SUCCESS),
             // The daemon went away after serving: look for the next one soon.
-            Ok(Stop::Lost) => retry = RETRY,
+            Ok(Stop::Lost) => failures = 0,
             // None answers: look less and less often.
-            Err(_) => retry = (retry * 2).min(MAX_RETRY),
+            Err(_) => failures = failures.saturating_add(1),
         }
-        std::thread::sleep(retry);
+        let pause = RETRY.saturating_mul(1 << failures.saturating_sub(1).min(4));
+        std::thread::sleep(pause.min(MAX_RETRY));
     }
 }
 
