@@ -513,3 +513,165 @@ fn real_claude_code_disputes_a_finding_with_the_command_the_block_reason_gave() 
         "agreed: inputs are bounded by the caller"
     );
 }
+
+/// `claude plugin ARGS` with the test's scratch HOME, offline.
+fn claude_plugin(env: &TestEnv, claude: &Path, args: &[&str]) -> String {
+    let out = Command::new(claude)
+        .arg("plugin")
+        .args(args)
+        .env("HOME", &env.home)
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "claude plugin {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The plugin, installed the way users install it (`claude plugin marketplace add` of this
+/// repository, `claude plugin install cxd@cxd`), with no `cxd init claude`: its SessionStart
+/// hook hands Claude the open findings, its MCP tools reach the model and the findings tool
+/// answers a call, and its edit hook attributes the agent's edit.
+#[test]
+fn real_claude_code_with_the_plugin_installed_gets_the_findings_from_its_hooks_and_mcp_tools() {
+    let Some(claude) = real_claude() else { return };
+    let env = TestEnv::new();
+    env.write_config("[settle]\nquiet_ms = 1000\nmax_wait_ms = 5000\n[gate]\nstop_wait_s = 60\n");
+    let finding = json!({"severity": "high", "category": "bug", "file": "calc.rs", "line_start": 1,
+        "line_end": 1, "title": "add overflows on large inputs", "body": "u32 + u32 wraps",
+        "recommendation": "use checked_add", "confidence": 0.9});
+    env.script_codex(&json!([
+        {"answer": {"verdict": "changes_requested", "summary": "one bug", "findings": [finding], "fixed_finding_ids": []}},
+        {"answer": {"verdict": "approve", "summary": "notes are fine", "findings": [], "fixed_finding_ids": []}},
+    ]));
+    let repo = init_repo(env.dir.path(), "repo");
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(cxd_bin(), bin.join("cxd")).unwrap();
+
+    // A finding is open before the session starts.
+    let daemon = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    std::fs::write(
+        repo.join("calc.rs"),
+        "pub fn add(a: u32, b: u32) -> u32 { a + b }\n",
+    )
+    .unwrap();
+    let out = env.run(&["review", repo.to_str().unwrap(), "--wait", "--all"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    claude_plugin(
+        &env,
+        &claude,
+        &["marketplace", "add", root.to_str().unwrap()],
+    );
+    claude_plugin(&env, &claude, &["install", "cxd@cxd"]);
+    assert!(
+        !repo.join(".claude").exists(),
+        "nothing is written into the repository"
+    );
+    // The user lets the model call cxd's MCP tools without asking (this run has no one to ask).
+    let settings_path = env.home.join(".claude/settings.json");
+    let mut settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings_path).unwrap()).unwrap();
+    assert_eq!(settings["enabledPlugins"]["cxd@cxd"], true, "{settings}");
+    let tool = "mcp__plugin_cxd_cxd__findings";
+    settings["permissions"] = json!({"allow": [tool]});
+    std::fs::write(&settings_path, settings.to_string()).unwrap();
+
+    let notes = repo.join("NOTES.md");
+    let server = MockServer::start(
+        "mock_messages_server.py",
+        env.dir.path(),
+        "plugin",
+        &json!([
+            {"text": "Loading cxd's findings tool.",
+             "tool_use": {"name": "ToolSearch", "input": {"query": format!("select:{tool}"), "max_results": 1}}},
+            {"text": "Checking cxd's findings first.", "tool_use": {"name": tool, "input": {}}},
+            write_answer(&notes, "# Notes\n", "Writing notes."),
+            "Done.",
+        ]),
+    );
+    let session = "c1a0de00-0000-4000-8000-000000000004";
+    let run = run_claude(
+        &env,
+        &claude,
+        &repo,
+        &bin,
+        &server,
+        session,
+        "Look at cxd's findings, then write NOTES.md",
+    );
+    let turns = agent_turns(&server);
+    let diag = || {
+        format!(
+            "claude exit {}\nstdout:\n{}\nstderr:\n{}\nturns: {}\ncodex calls: {:#?}\nlog: {:#?}\ndaemon log:\n{}",
+            run.status,
+            run.stdout,
+            run.stderr,
+            turns.len(),
+            env.codex_calls(),
+            env.log_json(50),
+            daemon.log_text()
+        )
+    };
+    assert!(run.status.success(), "{}", diag());
+    assert_eq!(turns.len(), 4, "{}", diag());
+
+    // The model is offered cxd's MCP tools: Claude Code lists them by name as deferred tools
+    // (loaded with ToolSearch), and never a dismiss or approve tool.
+    let offered = texts(&turns[0]["body"]);
+    for t in ["status", "findings", "review", "plan", "dispute"] {
+        let name = format!("mcp__plugin_cxd_cxd__{t}\n");
+        assert!(offered.contains(&name), "{name} offered: {offered}");
+    }
+    assert!(
+        !offered.contains("mcp__plugin_cxd_cxd__dismiss")
+            && !offered.contains("mcp__plugin_cxd_cxd__approve")
+    );
+    // The SessionStart context carried the open finding.
+    let first = texts(&turns[0]["body"]["messages"]);
+    assert!(
+        first.contains("finding(s) from its earlier reviews are open")
+            && first.contains("F1 [high] calc.rs:1: add overflows on large inputs"),
+        "the session start's context: {first}\n{}",
+        diag()
+    );
+    // The findings tool answered the model's call with the open finding.
+    let result = last_messages(&turns[2]);
+    assert!(
+        result.contains("high (1)")
+            && result.contains("add overflows on large inputs")
+            && result.contains("fix: use checked_add"),
+        "the findings tool's result: {result}\n{}",
+        diag()
+    );
+    // The plugin's edit hook attributed the Write to the agent's session.
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "# Notes\n");
+    let edits = env.log_kind("edit");
+    assert!(
+        edits
+            .iter()
+            .any(|e| e["by"] == "agent" && e["session"] == session && e["files"][0] == "NOTES.md"),
+        "{edits:#?}\n{}",
+        diag()
+    );
+    // The plugin's stop hook had the edit reviewed before Claude finished.
+    assert!(
+        run.notices()
+            .iter()
+            .any(|n| n.contains("cxd: Codex approved the changes")),
+        "{:#?}\n{}",
+        run.notices(),
+        diag()
+    );
+}

@@ -81,7 +81,13 @@ pub enum Command {
     /// Validate a plan with Codex before implementing it (logic, edge cases, architecture,
     /// security). A revised plan continues the same Codex thread.
     Plan(PlanArgs),
-    /// Claude Code hook handlers: `cxd hook claude post-tool-use|stop|pre-tool-use`.
+    /// Serve cxd's tools to a model over MCP (stdio): status, findings, review, plan, dispute.
+    ///
+    /// Claude Code starts it (the cxd plugin's `.mcp.json` names it) in the project directory;
+    /// every tool works on the git work tree holding the directory it was started in. It is a
+    /// client of the daemon: the daemon must be running and watching that work tree.
+    Mcp,
+    /// Claude Code hook handlers: `cxd hook claude post-tool-use|stop|pre-tool-use|session-start`.
     #[command(subcommand)]
     Hook(HookCommand),
     /// Run the daemon as a user service (systemd, launchd): install, uninstall, status.
@@ -145,6 +151,9 @@ pub enum ClaudeHook {
     Stop,
     /// Before ExitPlanMode: validate the plan, deny it with Codex's findings.
     PreToolUse,
+    /// When a session starts: start the daemon if needed, watch the session's repository,
+    /// and give Claude the open findings as context.
+    SessionStart,
 }
 
 /// `cxd approve`
@@ -224,8 +233,16 @@ pub struct GateArgs {
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     /// One JSON object per line: {"at", "kind", "workspace", "message"}.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "blocking_only")]
     pub json: bool,
+    /// Print only one line per finding that starts blocking (open, at or above gate.block_on)
+    /// in the workspace holding PATH, and nothing else; wait through daemon restarts. What the
+    /// cxd Claude Code plugin's monitor runs.
+    #[arg(long)]
+    pub blocking_only: bool,
+    /// With --blocking-only: a path inside the workspace (default: the current directory).
+    #[arg(requires = "blocking_only")]
+    pub path: Option<PathBuf>,
 }
 
 /// `cxd review`

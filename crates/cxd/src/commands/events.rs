@@ -12,6 +12,10 @@ use crate::exit::{Failure, UNREACHABLE};
 use crate::sanitize::line;
 
 pub fn run(paths: &Paths, args: &EventsArgs) -> anyhow::Result<ExitCode> {
+    if args.blocking_only {
+        let dir = super::abs_path(args.path.as_deref())?;
+        return super::new_findings::run(paths, &dir);
+    }
     let mut client = Client::connect(paths)?;
     client.send(&Request::Subscribe)?;
     client.set_timeout(None)?;

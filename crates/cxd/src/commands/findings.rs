@@ -1,5 +1,6 @@
 //! `cxd findings`: a workspace's findings, grouped by severity.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use cxd_proto::domain::{FindingStatus, Severity};
@@ -21,43 +22,49 @@ pub fn run(paths: &Paths, args: &FindingsArgs) -> anyhow::Result<ExitCode> {
         println!("{}", crate::sanitize::json(&findings, true)?);
         return Ok(ExitCode::SUCCESS);
     }
+    anstream::print!("{}", render(&findings, args.all));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The findings as people read them, grouped by severity (highest first); severity headings
+/// carry ANSI colour, which `anstream` strips where colour is off.
+pub fn render(findings: &[Finding], all: bool) -> String {
     if findings.is_empty() {
-        println!(
-            "{}",
-            if args.all {
-                "no findings"
-            } else {
-                "no open findings"
-            }
-        );
-        return Ok(ExitCode::SUCCESS);
+        return if all {
+            "no findings\n"
+        } else {
+            "no open findings\n"
+        }
+        .to_owned();
     }
+    let mut out = String::new();
     for &severity in Severity::ALL.iter().rev() {
         let group: Vec<_> = findings.iter().filter(|f| f.severity == severity).collect();
         if group.is_empty() {
             continue;
         }
         let heading = format!("{severity} ({})", group.len());
-        anstream::println!(
+        let _ = writeln!(
+            out,
             "{}",
             crate::style::paint(&heading, crate::style::severity(severity))
         );
         for f in group {
-            anstream::print!("{}", finding_block(f));
+            out.push_str(&finding_block(f));
             if f.status != FindingStatus::Open {
-                println!("      status: {}", f.status);
+                let _ = writeln!(out, "      status: {}", f.status);
             }
             if f.outdated {
-                println!(
-                    "      outdated: the lines it pointed at were deleted; the next review is asked about it"
+                out.push_str(
+                    "      outdated: the lines it pointed at were deleted; the next review is asked about it\n",
                 );
             }
             if f.seen > 1 {
-                println!("      reported by {} reviews", f.seen);
+                let _ = writeln!(out, "      reported by {} reviews", f.seen);
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    out
 }
 
 /// Every finding of the workspace holding `path`, asking page after page: a whole list may

@@ -10,16 +10,18 @@ mod githook;
 mod hook;
 pub mod init;
 mod log;
-mod plan;
+mod mcp;
+mod new_findings;
+pub mod plan;
 mod prepush;
-mod progress;
-mod review;
+pub mod progress;
+pub mod review;
 pub mod service;
 mod session;
-mod spawn;
-mod status;
+pub mod spawn;
+pub mod status;
 mod stop;
-mod verdicts;
+pub mod verdicts;
 mod watch;
 
 use std::process::ExitCode;
@@ -56,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gate(args) => gate::run(&paths, &args),
         Command::Events(args) => events::run(&paths, &args),
         Command::Plan(args) => plan::run(&paths, &args),
+        Command::Mcp => mcp::run(&paths),
         Command::Hook(crate::cli::HookCommand::Claude(event)) => Ok(hook::run(&paths, event)),
         Command::Hook(crate::cli::HookCommand::Git(crate::cli::GitHook::PrePush {
             remote,

@@ -15,7 +15,7 @@ use crate::client::Client;
 use crate::exit::{Failure, UNREACHABLE, USAGE};
 
 /// Plans larger than this are refused (a plan is prose, not a code dump).
-const MAX_PLAN: u64 = 1024 * 1024;
+pub const MAX_PLAN: u64 = 1024 * 1024;
 
 pub fn run(paths: &Paths, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let text = read_plan(args)?;
@@ -65,13 +65,20 @@ fn read_plan(args: &PlanArgs) -> anyhow::Result<String> {
             .and_then(|f| f.take(MAX_PLAN + 1).read_to_string(&mut text))
             .with_context(|| format!("cannot read the plan {}", file.display()))?;
     }
+    check_plan(&text)?;
+    Ok(text)
+}
+
+/// A plan cxd sends to Codex: not empty, at most [`MAX_PLAN`] bytes.
+pub fn check_plan(text: &str) -> Result<(), Failure> {
     if text.len() as u64 > MAX_PLAN {
-        return Err(
-            Failure::new(USAGE, format!("the plan is larger than {MAX_PLAN} bytes")).into(),
-        );
+        return Err(Failure::new(
+            USAGE,
+            format!("the plan is larger than {MAX_PLAN} bytes"),
+        ));
     }
     if text.trim().is_empty() {
-        return Err(Failure::new(USAGE, "the plan is empty").into());
+        return Err(Failure::new(USAGE, "the plan is empty"));
     }
-    Ok(text)
+    Ok(())
 }

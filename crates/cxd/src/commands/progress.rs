@@ -12,14 +12,27 @@ use crate::exit::{Failure, UNREACHABLE, USAGE};
 /// error becomes a failure (usage errors exit 2, others 3).
 pub fn until_answer(client: &mut Client, quiet: bool) -> Result<Response, Failure> {
     let mut progress = Progress::new(quiet);
+    let answer = until_answer_with(client, |elapsed_ms, activity| {
+        progress.update(elapsed_ms, activity);
+    });
+    progress.finish();
+    answer
+}
+
+/// Read responses until one that is not `Progress` arrives, handing each progress frame
+/// (milliseconds into the wait, what codex is doing) to `on_progress`; a daemon-side error
+/// becomes a failure (usage errors exit 2, others 3).
+pub fn until_answer_with(
+    client: &mut Client,
+    mut on_progress: impl FnMut(u64, &str),
+) -> Result<Response, Failure> {
     loop {
         match client.recv() {
             Ok(Response::Progress {
                 elapsed_ms,
                 activity,
-            }) => progress.update(elapsed_ms, &activity),
+            }) => on_progress(elapsed_ms, &activity),
             Ok(Response::Error(e)) => {
-                progress.finish();
                 let code = if e.kind == ErrorKind::Usage {
                     USAGE
                 } else {
@@ -27,14 +40,8 @@ pub fn until_answer(client: &mut Client, quiet: bool) -> Result<Response, Failur
                 };
                 return Err(Failure::new(code, e.message));
             }
-            Ok(other) => {
-                progress.finish();
-                return Ok(other);
-            }
-            Err(e) => {
-                progress.finish();
-                return Err(e);
-            }
+            Ok(other) => return Ok(other),
+            Err(e) => return Err(e),
         }
     }
 }

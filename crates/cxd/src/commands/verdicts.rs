@@ -95,17 +95,19 @@ pub fn dispute(paths: &Paths, args: &DisputeArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Response::Disputed(f) => {
-            println!(
-                "{}",
-                crate::sanitize::line(&format!(
-                    "disputed {} ({}) as {by}: the next review rules on it (withdraw or uphold); `cxd findings` shows the ruling",
-                    f.id, f.title
-                ))
-            );
+            println!("{}", disputed_text(&f, by));
             Ok(ExitCode::SUCCESS)
         }
         other => Err(Failure::new(UNREACHABLE, format!("unexpected reply: {other:?}")).into()),
     }
+}
+
+/// The one line that confirms a recorded dispute, safe for a terminal.
+pub fn disputed_text(f: &cxd_proto::status::Finding, by: Author) -> String {
+    crate::sanitize::line(&format!(
+        "disputed {} ({}) as {by}: the next review rules on it (withdraw or uphold); `cxd findings` shows the ruling",
+        f.id, f.title
+    ))
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ use cxd_proto::status::Finding;
 use cxd_proto::{Request, Response};
 use serde_json::{Value, json};
 
+mod session_start;
+
 use super::progress::until_answer;
 use super::review::{location, ruling_text};
 use crate::cli::ClaudeHook;
@@ -48,6 +50,7 @@ pub fn run(paths: &Paths, event: ClaudeHook) -> ExitCode {
         ClaudeHook::PostToolUse => post_tool_use(paths, &input),
         ClaudeHook::Stop => stop(paths, &config, &input),
         ClaudeHook::PreToolUse => pre_tool_use(paths, &config, &input),
+        ClaudeHook::SessionStart => session_start::run(paths, &config, &input),
     };
     if let Some(out) = output {
         println!("{out}");
@@ -58,6 +61,11 @@ pub fn run(paths: &Paths, event: ClaudeHook) -> ExitCode {
 /// How long a hook waits for its config: a file that cannot be read promptly never holds
 /// Claude up (the defaults apply then).
 const CONFIG_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The gate's threshold in force for the project holding `dir`.
+pub fn block_on(paths: &Paths, dir: &std::path::Path) -> cxd_proto::domain::Severity {
+    hook_config(paths, Some(dir.to_path_buf())).gate.threshold()
+}
 
 /// The config in force for the project: read on a helper thread, with a deadline.
 fn hook_config(paths: &Paths, dir: Option<PathBuf>) -> Config {
