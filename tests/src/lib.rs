@@ -481,9 +481,14 @@ pub fn npm_cli(env_var: &str, what: &str, install: &str, dir: &str) -> Option<Pa
         eprintln!("SKIPPED: node/npm are not installed, so the real {what} cannot be installed");
         return None;
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../.tools")
-        .join(dir);
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    // Tests run as parallel processes: one installs while the others wait, then find it
+    // installed (two npm installs into one prefix would overwrite a launcher being run).
+    let lock = std::fs::File::create(tools.join(format!("{dir}.lock"))).unwrap();
+    lock.lock()
+        .unwrap_or_else(|e| panic!("cannot lock .tools/{dir}.lock: {e}"));
+    let dir = tools.join(dir);
     let out = Command::new("bash")
         .arg(fixtures().join(install))
         .arg(&dir)
