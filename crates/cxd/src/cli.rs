@@ -87,7 +87,7 @@ pub enum Command {
     /// every tool works on the git work tree holding the directory it was started in. It is a
     /// client of the daemon: the daemon must be running and watching that work tree.
     Mcp,
-    /// Claude Code hook handlers: `cxd hook claude post-tool-use|stop|pre-tool-use|session-start`.
+    /// Hook handlers: `cxd hook claude post-tool-use|stop|pre-tool-use|session-start` (Claude Code) and `cxd hook git pre-push` (git).
     #[command(subcommand)]
     Hook(HookCommand),
     /// Run the daemon as a user service (systemd, launchd): install, uninstall, status.

@@ -24,6 +24,7 @@ use crate::store::{Store, WorkspaceRow};
 mod actor;
 mod catchup;
 mod history;
+mod intake;
 pub mod machine;
 mod quota;
 mod requests;
