@@ -196,7 +196,7 @@ fn a_daemon_that_does_not_answer_lets_the_push_through_saying_so() {
 }
 
 #[test]
-fn a_review_that_fails_refuses_the_push_saying_the_commits_are_unreviewed() {
+fn a_review_that_fails_refuses_the_push_and_a_spent_limit_then_lets_pushes_through() {
     let env = TestEnv::new();
     env.fast_settle();
     let (repo, remote) = with_remote(&env);
@@ -215,6 +215,19 @@ fn a_review_that_fails_refuses_the_push_saying_the_commits_are_unreviewed() {
     );
     assert!(said.contains("git push --no-verify"), "{said}");
     assert_eq!(remote_main(&remote), base);
+    // Now the limit is known to be spent (until 2099, the fake's message says): the next push
+    // waits for no review that cannot run and goes through, saying why; codex is not called.
+    let calls = env.codex_calls().len();
+    let out = git_as_user(&env, &repo, &["push", "origin", "main"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("usage limit is spent"), "{said}");
+    assert!(said.contains("without cxd's review"), "{said}");
+    assert_eq!(
+        remote_main(&remote),
+        git(&repo, &["rev-parse", "HEAD"]).trim()
+    );
+    assert_eq!(env.codex_calls().len(), calls);
     // Installing again changes nothing.
     let again = env.ok(&["init", "git-hook", "--pre-push", repo.to_str().unwrap()]);
     assert!(again.contains("already runs"), "{again}");

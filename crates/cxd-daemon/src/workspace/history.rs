@@ -277,6 +277,7 @@ impl Actor {
         started: Started,
     ) {
         let max_bytes = self.config().review.max_diff_bytes as usize;
+        let pushed = matches!(target, Target::Pushed { .. });
         let found = match target {
             Target::Revisions(revisions) => {
                 self.with_snapshotter(move |snap| named(snap, &revisions).map(Some))
@@ -313,6 +314,15 @@ impl Actor {
                 return;
             }
         };
+        // A push waits for no review that cannot run (Codex's usage limit or the budget is
+        // spent): the hook lets it through with the reason, as the stop hook does.
+        if pushed && let Some(why) = self.plan_refusal().await {
+            let _ = started.send(Err(Response::Error(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: format!("no review now: {why}"),
+            })));
+            return;
+        }
         review.model = model;
         review.effort = effort;
         let asker = Asker::Side {
