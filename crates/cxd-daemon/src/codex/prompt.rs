@@ -43,6 +43,21 @@ pub struct ChangedFile {
     pub deletions: Option<u64>,
 }
 
+impl ChangedFile {
+    /// The file list of a diff, as the prompt shows it.
+    pub fn list(diff: &crate::snapshot::Diff) -> Vec<Self> {
+        diff.files
+            .iter()
+            .map(|f| Self {
+                path: f.path.to_string_lossy().into_owned(),
+                status: f.status.as_str().to_owned(),
+                insertions: f.insertions,
+                deletions: f.deletions,
+            })
+            .collect()
+    }
+}
+
 /// What a code review covers.
 #[derive(Debug, Clone)]
 pub struct ReviewInput<'a> {

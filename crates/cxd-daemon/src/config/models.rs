@@ -57,6 +57,16 @@ pub struct ChangeSize {
     pub lines: u64,
 }
 
+impl ChangeSize {
+    /// How big `diff` is, as the size rule weighs it.
+    pub fn of(diff: &crate::snapshot::Diff) -> Self {
+        Self {
+            files: diff.files.len() as u64,
+            lines: diff.insertions() + diff.deletions(),
+        }
+    }
+}
+
 /// The model and effort one review runs with, and the words that say why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelChoice {

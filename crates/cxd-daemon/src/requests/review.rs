@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use cxd_proto::Response;
 use cxd_proto::domain::Trigger;
-use cxd_proto::message::Revisions;
-use tokio::sync::oneshot;
+use cxd_proto::message::{Event, Revisions};
+use tokio::sync::oneshot::error::RecvError;
+use tokio::sync::{broadcast, oneshot};
 
 use super::{Handler, Reply, gone};
 use crate::workspace::{Command, Target};
@@ -37,23 +38,11 @@ pub(super) async fn answer(
     if ws.commands.send(cmd).await.is_err() {
         return gone().into();
     }
-    match started_rx.await {
-        Err(_) => gone().into(),
-        Ok(Err(response)) => response.into(),
-        Ok(Ok(None)) => Response::Ok {
-            message: format!(
-                "nothing to review in {}: no change since the last review",
-                ws.root.display()
-            ),
-        }
-        .into(),
-        Ok(Ok(Some(done))) if wait => Reply::Wait {
-            root: ws.root,
-            events,
-            done,
-        },
-        Ok(Ok(Some(_))) => Response::ReviewStarted { root: ws.root }.into(),
-    }
+    let nothing = format!(
+        "nothing to review in {}: no change since the last review",
+        ws.root.display()
+    );
+    started_reply(started_rx.await, ws.root, events, wait, nothing)
 }
 
 /// Review committed history (`cxd review --commit/--range/--base`): refused at once, with
@@ -81,18 +70,24 @@ pub(super) async fn revisions(
     if ws.commands.send(cmd).await.is_err() {
         return gone().into();
     }
-    match started_rx.await {
+    let nothing = "nothing to review: the revisions change no file".to_owned();
+    started_reply(started_rx.await, ws.root, events, wait, nothing)
+}
+
+/// The answer once the workspace said whether a review started: `nothing` when there was
+/// nothing to review, its progress and result with `wait`, else that it started.
+fn started_reply(
+    started: Result<Result<Option<oneshot::Receiver<Response>>, Response>, RecvError>,
+    root: PathBuf,
+    events: broadcast::Receiver<Event>,
+    wait: bool,
+    nothing: String,
+) -> Reply {
+    match started {
         Err(_) => gone().into(),
         Ok(Err(response)) => response.into(),
-        Ok(Ok(None)) => Response::Ok {
-            message: "nothing to review: the revisions change no file".into(),
-        }
-        .into(),
-        Ok(Ok(Some(done))) if wait => Reply::Wait {
-            root: ws.root,
-            events,
-            done,
-        },
-        Ok(Ok(Some(_))) => Response::ReviewStarted { root: ws.root }.into(),
+        Ok(Ok(None)) => Response::Ok { message: nothing }.into(),
+        Ok(Ok(Some(done))) if wait => Reply::Wait { root, events, done },
+        Ok(Ok(Some(_))) => Response::ReviewStarted { root }.into(),
     }
 }

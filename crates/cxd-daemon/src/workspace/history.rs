@@ -363,26 +363,14 @@ impl Actor {
     ) {
         let config = self.config();
         let diff = &review.diff;
-        let size = ChangeSize {
-            files: diff.files.len() as u64,
-            lines: diff.insertions() + diff.deletions(),
-        };
+        let size = ChangeSize::of(diff);
         let choice = config.review.choose(
             review.trigger,
             Some(size),
             (review.model.clone(), review.effort.clone()),
         );
         let (model, effort) = (choice.model.clone(), choice.effort.clone());
-        let files: Vec<ChangedFile> = diff
-            .files
-            .iter()
-            .map(|f| ChangedFile {
-                path: f.path.to_string_lossy().into_owned(),
-                status: f.status.as_str().to_owned(),
-                insertions: f.insertions,
-                deletions: f.deletions,
-            })
-            .collect();
+        let files = ChangedFile::list(diff);
         let reviewed = Some(match diff.unified.as_deref() {
             Some(text) => ReviewedChange::Hunks(DiffHunks::parse(text)),
             None => ReviewedChange::Files(files.iter().map(|f| f.path.clone()).collect()),

@@ -155,25 +155,12 @@ impl Actor {
         waiters: Vec<oneshot::Sender<Response>>,
     ) {
         let config = self.config();
-        let size = ChangeSize {
-            files: change.diff.files.len() as u64,
-            lines: change.diff.insertions() + change.diff.deletions(),
-        };
+        let size = ChangeSize::of(&change.diff);
         let choice = config.review.choose(trigger, Some(size), (model, effort));
         let (model, effort) = (choice.model.clone(), choice.effort.clone());
         let open = self.open_for_prompt();
         let disputes = self.disputes_for_prompt();
-        let files: Vec<ChangedFile> = change
-            .diff
-            .files
-            .iter()
-            .map(|f| ChangedFile {
-                path: f.path.to_string_lossy().into_owned(),
-                status: f.status.as_str().to_owned(),
-                insertions: f.insertions,
-                deletions: f.deletions,
-            })
-            .collect();
+        let files = ChangedFile::list(&change.diff);
         // Stored findings point into the last reviewed tree (the baseline). Their lines follow
         // this diff only when it starts there: not for `review --all` (from HEAD) nor after a
         // HEAD move (from the baseline carried onto the new HEAD). A diff too large to be
