@@ -348,6 +348,25 @@ impl TestEnv {
         );
         out
     }
+
+    /// The stop hook and the plan check (`ExitPlanMode`) of session `s` in `repo`, as Claude
+    /// Code calls them: their JSON answers, for the tests that they fail open and say why.
+    pub fn stop_and_plan_hooks(&self, repo: &Path) -> (serde_json::Value, serde_json::Value) {
+        let json = |out: Output| -> serde_json::Value {
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&out.stdout)))
+        };
+        let stop = serde_json::json!({"session_id": "s", "transcript_path": "/tmp/t.jsonl",
+            "cwd": repo, "hook_event_name": "Stop", "stop_hook_active": false,
+            "last_assistant_message": "Done."});
+        let plan = serde_json::json!({"session_id": "s", "cwd": repo,
+            "hook_event_name": "PreToolUse", "tool_name": "ExitPlanMode",
+            "tool_input": {"plan": "1. Do it."}});
+        (
+            json(self.hook("stop", &stop)),
+            json(self.hook("pre-tool-use", &plan)),
+        )
+    }
 }
 
 /// Is `path` a socket file?

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cxd_e2e::{Daemon, TestEnv, init_repo, wait_for};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const T: Duration = Duration::from_secs(30);
 
@@ -36,11 +36,6 @@ fn start(env: &TestEnv, budget: &str) -> (Daemon, Clock) {
         c.env("CXD_CLOCK_FILE", &path);
     });
     (d, clock)
-}
-
-fn stdout_json(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[test]
@@ -79,15 +74,11 @@ fn over_the_hourly_budget_edits_wait_and_one_review_covers_them_when_it_frees_up
 
     // More edits pile up; the stop hook and the gate say so and let through.
     std::fs::write(repo.join("a.rs"), "fn a() {}\n").unwrap();
-    let stop = json!({"session_id": "s", "transcript_path": "/tmp/t.jsonl", "cwd": repo,
-        "hook_event_name": "Stop", "stop_hook_active": false, "last_assistant_message": "Done."});
-    let v = stdout_json(&env.hook("stop", &stop));
+    let (v, plan_answer) = env.stop_and_plan_hooks(&repo);
     assert!(v.get("decision").is_none(), "{v}");
     let msg = v["systemMessage"].as_str().unwrap();
     assert!(msg.contains("budget reached"), "{msg}");
-    let plan = json!({"session_id": "s", "cwd": repo, "hook_event_name": "PreToolUse",
-        "tool_name": "ExitPlanMode", "tool_input": {"plan": "1. Do it."}});
-    let v = stdout_json(&env.hook("pre-tool-use", &plan));
+    let v = plan_answer;
     assert!(v.get("hookSpecificOutput").is_none(), "{v}");
     assert!(
         v["systemMessage"]

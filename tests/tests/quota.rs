@@ -49,11 +49,6 @@ fn ws(env: &TestEnv, root: &Path) -> Value {
         .clone()
 }
 
-fn stdout_json(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&out.stdout)))
-}
-
 #[test]
 fn a_spent_limit_resumes_by_itself_at_the_reset_with_one_review_of_everything_pending() {
     let env = TestEnv::new();
@@ -79,15 +74,11 @@ fn a_spent_limit_resumes_by_itself_at_the_reset_with_one_review_of_everything_pe
     });
 
     // The stop hook and the plan check fail open, saying why and when.
-    let stop = json!({"session_id": "s", "transcript_path": "/tmp/t.jsonl", "cwd": repo,
-        "hook_event_name": "Stop", "stop_hook_active": false, "last_assistant_message": "Done."});
-    let v = stdout_json(&env.hook("stop", &stop));
+    let (v, plan_answer) = env.stop_and_plan_hooks(&repo);
     assert!(v.get("decision").is_none(), "{v}");
     let msg = v["systemMessage"].as_str().unwrap();
     assert!(msg.contains("quota — resumes at 17:46"), "{msg}");
-    let plan = json!({"session_id": "s", "cwd": repo, "hook_event_name": "PreToolUse",
-        "tool_name": "ExitPlanMode", "tool_input": {"plan": "1. Do it."}});
-    let v = stdout_json(&env.hook("pre-tool-use", &plan));
+    let v = plan_answer;
     assert!(v.get("hookSpecificOutput").is_none(), "{v}");
     let msg = v["systemMessage"].as_str().unwrap();
     assert!(

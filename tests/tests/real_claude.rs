@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use cxd_e2e::{MockServer, TestEnv, cxd_bin, init_repo};
+use cxd_e2e::{Daemon, MockServer, TestEnv, cxd_bin, init_repo};
 use serde_json::{Value, json};
 
 /// How long one `claude -p` run may take (each runs in about a second plus the reviews).
@@ -74,6 +74,20 @@ struct ClaudeRun {
 }
 
 impl ClaudeRun {
+    /// Everything a failed assertion needs: how claude ended, the turns, what codex was
+    /// asked, the audit log and the daemon's log.
+    fn diagnosis(&self, turns: usize, env: &TestEnv, daemon: &Daemon) -> String {
+        format!(
+            "claude exit {}\nstdout:\n{}\nstderr:\n{}\nturns: {turns}\ncodex calls: {:#?}\nlog: {:#?}\ndaemon log:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr,
+            env.codex_calls(),
+            env.log_json(50),
+            daemon.log_text()
+        )
+    }
+
     /// The `systemMessage`s of hooks, as Claude reports them ("Stop says: ...").
     fn notices(&self) -> Vec<String> {
         self.events
@@ -255,18 +269,7 @@ fn real_claude_code_runs_the_hooks_the_stop_gate_blocks_once_then_lets_it_finish
     );
     let elapsed = started.elapsed();
     let turns = agent_turns(&server);
-    let diag = || {
-        format!(
-            "claude exit {}\nstdout:\n{}\nstderr:\n{}\nturns: {}\ncodex calls: {:#?}\nlog: {:#?}\ndaemon log:\n{}",
-            run.status,
-            run.stdout,
-            run.stderr,
-            turns.len(),
-            env.codex_calls(),
-            env.log_json(50),
-            daemon.log_text()
-        )
-    };
+    let diag = || run.diagnosis(turns.len(), &env, &daemon);
     assert!(run.status.success(), "{}", diag());
     eprintln!("claude run with two reviews took {elapsed:?}");
 
@@ -473,18 +476,7 @@ fn real_claude_code_disputes_a_finding_with_the_command_the_block_reason_gave() 
         "Add an add function in calc.rs",
     );
     let turns = agent_turns(&server);
-    let diag = || {
-        format!(
-            "claude exit {}\nstdout:\n{}\nstderr:\n{}\nturns: {}\ncodex calls: {:#?}\nlog: {:#?}\ndaemon log:\n{}",
-            run.status,
-            run.stdout,
-            run.stderr,
-            turns.len(),
-            env.codex_calls(),
-            env.log_json(50),
-            daemon.log_text()
-        )
-    };
+    let diag = || run.diagnosis(turns.len(), &env, &daemon);
     assert!(run.status.success(), "{}", diag());
     assert_eq!(turns.len(), 4, "{}", diag());
     let feedback = last_messages(&turns[2]);
@@ -612,18 +604,7 @@ fn real_claude_code_with_the_plugin_installed_gets_the_findings_from_its_hooks_a
         "Look at cxd's findings, then write NOTES.md",
     );
     let turns = agent_turns(&server);
-    let diag = || {
-        format!(
-            "claude exit {}\nstdout:\n{}\nstderr:\n{}\nturns: {}\ncodex calls: {:#?}\nlog: {:#?}\ndaemon log:\n{}",
-            run.status,
-            run.stdout,
-            run.stderr,
-            turns.len(),
-            env.codex_calls(),
-            env.log_json(50),
-            daemon.log_text()
-        )
-    };
+    let diag = || run.diagnosis(turns.len(), &env, &daemon);
     assert!(run.status.success(), "{}", diag());
     assert_eq!(turns.len(), 4, "{}", diag());
 
