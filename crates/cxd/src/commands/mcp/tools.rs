@@ -42,13 +42,7 @@ pub fn all() -> Vec<Tool> {
             ),
             json!({"type": "object", "properties": {}, "additionalProperties": false}),
         )
-        .annotate(
-            ToolAnnotations::new()
-                .read_only(true)
-                .destructive(false)
-                .idempotent(true)
-                .open_world(false),
-        ),
+        .annotate(annotations(true)),
         tool(
             FINDINGS,
             "cxd findings",
@@ -66,13 +60,7 @@ pub fn all() -> Vec<Tool> {
                 "additionalProperties": false
             }),
         )
-        .annotate(
-            ToolAnnotations::new()
-                .read_only(true)
-                .destructive(false)
-                .idempotent(true)
-                .open_world(false),
-        ),
+        .annotate(annotations(true)),
         tool(
             REVIEW,
             "cxd review",
@@ -88,13 +76,7 @@ pub fn all() -> Vec<Tool> {
                 "additionalProperties": false
             }),
         )
-        .annotate(
-            ToolAnnotations::new()
-                .read_only(false)
-                .destructive(false)
-                .idempotent(false)
-                .open_world(false),
-        ),
+        .annotate(annotations(false)),
         tool(
             PLAN,
             "cxd plan",
@@ -111,13 +93,7 @@ pub fn all() -> Vec<Tool> {
                 "additionalProperties": false
             }),
         )
-        .annotate(
-            ToolAnnotations::new()
-                .read_only(false)
-                .destructive(false)
-                .idempotent(false)
-                .open_world(false),
-        ),
+        .annotate(annotations(false)),
         tool(
             DISPUTE,
             "cxd dispute",
@@ -137,12 +113,16 @@ pub fn all() -> Vec<Tool> {
                 "additionalProperties": false
             }),
         )
-        .annotate(
-            ToolAnnotations::new()
-                .read_only(false)
-                .destructive(false)
-                .idempotent(false)
-                .open_world(false),
-        ),
+        .annotate(annotations(false)),
     ]
+}
+
+/// Every tool works on this workspace only and destroys nothing; a read-only one (status,
+/// findings) is also idempotent, the others start a Codex run or record a dispute.
+fn annotations(read_only: bool) -> ToolAnnotations {
+    ToolAnnotations::new()
+        .read_only(read_only)
+        .destructive(false)
+        .idempotent(read_only)
+        .open_world(false)
 }
