@@ -118,7 +118,7 @@ fn reported(
 }
 
 /// The tree id of the work tree, from an empty index (no stat cache, no private state).
-fn reference(repo: &Repo, scratch: &Path) -> String {
+pub(super) fn reference(repo: &Repo, scratch: &Path) -> String {
     let index = scratch.join("index");
     let objects = scratch.join("objects");
     let _ = std::fs::remove_file(&index);
@@ -475,10 +475,11 @@ impl Case {
         self.seen = after;
         let full = std::mem::take(&mut self.full_next);
         let snap = self.snap.as_mut().unwrap();
+        let before = snap.fast_snapshots();
         let got = snap
             .snapshot(if full { None } else { Some(&paths) })
             .unwrap_or_else(|e| panic!("seed {seed} step {step}: snapshot failed: {e}"));
-        let fast = 0;
+        let fast = snap.fast_snapshots() - before;
         self.fast += fast;
         let want = reference(&self.repo, self.scratch.path());
         if got.tree != want {
@@ -551,5 +552,9 @@ fn snapshot_random_sequences_match_a_from_scratch_index() {
     }
     eprintln!(
         "{cases} cases of {steps} settles from seed {first}: every tree matched; {fast} took the fast path"
+    );
+    assert!(
+        fast > 0,
+        "no settle took the fast path: the driver does not guard it"
     );
 }
