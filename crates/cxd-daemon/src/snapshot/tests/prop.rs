@@ -401,6 +401,13 @@ impl Case {
                 } else {
                     PathBuf::from(format!("{}.log", self.rng.word(3)))
                 };
+                // `build` may have been replaced by a file (or a symlink) meanwhile.
+                if p.ancestors()
+                    .skip(1)
+                    .any(|a| matches!(now.get(a), Some(n) if *n != Node::Dir))
+                {
+                    return;
+                }
                 let text = self.content(None);
                 self.write(&p, &text);
                 format!("ignored {p:?}")
