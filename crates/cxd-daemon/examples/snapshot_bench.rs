@@ -156,6 +156,12 @@ fn main() -> Res<()> {
         );
     }
 
+    println!(
+        "{:>14}: {} of {ROUNDS} one-file snapshots took the index-free fast path",
+        "fast path",
+        snap.fast_snapshots()
+    );
+
     let (self0, child0) = cpu_ms()?;
     for i in 0..ROUNDS {
         let path = file((i * 7919) % DIRS, i % FILES_PER_DIR);

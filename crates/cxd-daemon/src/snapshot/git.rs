@@ -241,6 +241,20 @@ impl Git {
         }
     }
 
+    /// Start a long-lived process (e.g. `cat-file --batch`): stdin and stdout piped, stderr
+    /// dropped.
+    pub(crate) fn spawn_long(&self, call: &Call<'_>) -> Result<Child, SnapshotError> {
+        self.command(call)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|source| SnapshotError::Spawn {
+                command: Self::describe(call),
+                root: self.root.clone(),
+                source,
+            })
+    }
+
     /// Run to completion; stdout on success.
     pub(crate) fn run(&self, call: &Call<'_>) -> Result<Vec<u8>, SnapshotError> {
         let mut child = self.spawn(call)?;

@@ -17,16 +17,27 @@
 //! user's index, plus those the watcher reported, are refreshed. HEAD is read from the ref files when it can be (falling back to
 //! `git rev-parse`). The module is synchronous; the daemon calls it in `spawn_blocking`.
 //!
+//! The common case, a content edit of files the last snapshot already tracks (same type and
+//! executable bit, HEAD unmoved, no attributes or autocrlf that could make `git add` store
+//! other bytes), takes an index-free fast path (`fast`): the changed files' ancestor trees
+//! are read with a long-lived `git cat-file --batch`, and the new blobs and trees are hashed
+//! in-process and written as loose objects. The private index is then stale for those paths:
+//! they are kept as dirty (in memory and in the state file `dirty`, for a restart) and
+//! refreshed along with the next slow path's paths.
+//!
 //! The private object directory only grows; [`Snapshotter::prune`] repacks what the kept
 //! snapshots and the private index still need and deletes the rest.
 
 mod change;
 mod compare;
 mod error;
+mod fast;
+mod gate;
 mod git;
 mod head;
 pub mod hunks;
 mod lines;
+mod loose;
 mod objects;
 mod parse;
 mod refresh;
@@ -71,6 +82,20 @@ pub struct Snapshotter {
     /// Paths (relative to the root, NUL-separated) never snapshotted: cxd's own files when its
     /// state dir lies inside the tree.
     exclude: Vec<u8>,
+    /// Paths the fast path put into snapshots but not into the private index; the next slow
+    /// path refreshes them too. Also kept in the file `dirty`, for a restart.
+    dirty: std::collections::BTreeSet<PathBuf>,
+    /// When the fast path last made a snapshot (stands in for the index's mtime).
+    fast_at: Option<std::time::SystemTime>,
+    /// Whether the config lets the fast path hash raw bytes.
+    gate: gate::Gate,
+    /// Whether the private index has no assume-unchanged/skip-worktree entries (`None`: not
+    /// checked since it was seeded).
+    index_clear: Option<bool>,
+    /// How many snapshots the fast path made.
+    fast_count: u64,
+    /// The fast path's `cat-file --batch`, started on first use.
+    batch: Option<loose::Batch>,
 }
 
 /// Most paths refreshed one by one; more take a full refresh (see `refresh_paths`).
@@ -125,6 +150,12 @@ impl Snapshotter {
             last_tree: None,
             last: None,
             exclude: Vec::new(),
+            dirty: fast::read_dirty(&dir.join("dirty")),
+            fast_at: None,
+            gate: gate::Gate::default(),
+            index_clear: None,
+            fast_count: 0,
+            batch: None,
         })
     }
 
@@ -142,6 +173,12 @@ impl Snapshotter {
         }
     }
 
+    /// How many snapshots took the index-free fast path (for benchmarks and tests).
+    #[must_use]
+    pub fn fast_snapshots(&self) -> u64 {
+        self.fast_count
+    }
+
     /// The empty tree's id (the baseline when there is nothing yet).
     #[must_use]
     pub fn empty_tree(&self) -> &str {
@@ -156,13 +193,23 @@ impl Snapshotter {
         let head = self.read_head()?;
         if !self.index.exists() {
             self.seed()?;
+            self.clear_dirty()?;
         } else if let Some(paths) = changed {
-            match self.moved_from(&head) {
-                Some(last) if paths.len() > MAX_PATHSPECS => self.reseed(paths, &last, &head)?,
-                _ => self.refresh_paths(paths)?,
+            if let Some(tree) = self.fast(paths, &head) {
+                let snapshot = Snapshot { tree, head };
+                self.last = Some(snapshot.clone());
+                return Ok(snapshot);
             }
+            let mut all = paths.to_vec();
+            all.extend(self.dirty.iter().cloned());
+            match self.moved_from(&head) {
+                Some(last) if paths.len() > MAX_PATHSPECS => self.reseed(&all, &last, &head)?,
+                _ => self.refresh_paths(&all)?,
+            }
+            self.clear_dirty()?;
         } else {
             self.refresh_all(Odb::Private)?;
+            self.clear_dirty()?;
         }
         let tree = match &self.last_tree {
             Some(tree) => tree.clone(),
@@ -172,6 +219,7 @@ impl Snapshotter {
                 tree
             }
         };
+        self.prime_fast();
         let snapshot = Snapshot { tree, head };
         self.last = Some(snapshot.clone());
         Ok(snapshot)

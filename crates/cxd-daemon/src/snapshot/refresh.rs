@@ -9,7 +9,7 @@ use super::git::{Call, Odb};
 use super::{ChangeStatus, MAX_PATHSPECS, Snapshot, SnapshotError, Snapshotter, io_err, parse};
 
 /// A changed path, cleaned: relative, without `.`/`..`, never inside `.git`.
-enum Cleaned {
+pub(super) enum Cleaned {
     Path(PathBuf),
     /// The root itself: refresh everything.
     Root,
@@ -23,7 +23,8 @@ impl Snapshotter {
     pub(super) fn moved_from(&self, head: &Option<String>) -> Option<Snapshot> {
         let last = self.last.as_ref().filter(|l| l.head != *head)?;
         let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        (mtime(&self.user_index)? > mtime(&self.index)?).then(|| last.clone())
+        let ours = mtime(&self.index)?.max(self.fast_at.unwrap_or(std::time::UNIX_EPOCH));
+        (mtime(&self.user_index)? > ours).then(|| last.clone())
     }
 
     /// After a HEAD move with many changed paths: take a fresh copy of the user's index (its
@@ -49,7 +50,8 @@ impl Snapshotter {
             self.pack(&revs, Some("--filter=blob:none"), &["--window=0"])?;
         }
         let temp = self.dir.join("index.seed");
-        std::fs::copy(&self.user_index, &temp).map_err(io_err(&self.user_index, "copy"))?;
+        self.copy_user_index(&temp)?;
+        self.index_clear = None;
         let user_tree = match self.write_tree(&temp) {
             Ok(tree) => tree,
             Err(e) => {
@@ -130,8 +132,9 @@ impl Snapshotter {
     /// Copy the user's index (atomically, so a half copy never looks seeded), then refresh all.
     pub(super) fn seed(&mut self) -> Result<(), SnapshotError> {
         let temp = self.dir.join("index.seed");
+        self.index_clear = None;
         if self.user_index.exists() {
-            std::fs::copy(&self.user_index, &temp).map_err(io_err(&self.user_index, "copy"))?;
+            self.copy_user_index(&temp)?;
             std::fs::rename(&temp, &self.index).map_err(io_err(&self.index, "create"))?;
         }
         // The copied index's cache-tree names the repository's trees. write-tree checks
@@ -149,6 +152,23 @@ impl Snapshotter {
             let _ = std::fs::remove_file(&self.index);
         }
         result
+    }
+
+    /// Copy the user's index to `to` with its mtime: git trusts an entry's stat data only when
+    /// the file is older than the index that holds it ("racily clean" entries are re-hashed),
+    /// and a copy stamped with the time of copying would make a file edited in the same
+    /// timestamp tick as the user's index was written look unchanged.
+    fn copy_user_index(&self, to: &Path) -> Result<(), SnapshotError> {
+        let from = &self.user_index;
+        std::fs::copy(from, to).map_err(io_err(from, "copy"))?;
+        let mtime = std::fs::metadata(from)
+            .and_then(|m| m.modified())
+            .map_err(io_err(from, "stat"))?;
+        std::fs::File::options()
+            .write(true)
+            .open(to)
+            .and_then(|f| f.set_modified(mtime))
+            .map_err(io_err(to, "stamp"))
     }
 
     pub(super) fn refresh_all(&mut self, odb: Odb) -> Result<(), SnapshotError> {
@@ -273,7 +293,7 @@ impl Snapshotter {
         Ok(())
     }
 
-    fn clean(&self, p: &Path) -> Cleaned {
+    pub(super) fn clean(&self, p: &Path) -> Cleaned {
         let rel = if p.is_absolute() {
             match p.strip_prefix(&self.git.root) {
                 Ok(rel) => rel,

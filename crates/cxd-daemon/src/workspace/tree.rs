@@ -61,6 +61,16 @@ impl Actor {
             })
         });
         let orphan = job::pidfile(&dir);
+        let config = WatchSpec {
+            root: self.row.root.clone(),
+            extra_ignore: self.config().watch.ignore.clone(),
+            exclude,
+        };
+        // The watches and the baseline tree are made at once (each walks the tree; on a big
+        // tree each takes hundreds of ms): an edit made meanwhile is reported after the
+        // baseline and reviewed at the next settle, and nothing is reviewed before both are in.
+        // Both stay off the async workers.
+        let watching = tokio::task::spawn_blocking(move || Watcher::start(config, events_tx));
         let opened = tokio::task::spawn_blocking(
             move || -> Result<(Snapshotter, Snapshot, bool, u64), String> {
                 if crate::codex::runner::reap_orphan(&orphan) {
@@ -101,13 +111,7 @@ impl Actor {
             Ok(Err(e)) => self.warn(format!("cannot snapshot the work tree: {e}")),
             Err(e) => self.warn(format!("snapshot task failed: {e}")),
         }
-        let config = WatchSpec {
-            root: self.row.root.clone(),
-            extra_ignore: self.config().watch.ignore.clone(),
-            exclude,
-        };
-        // Walking a big tree takes a while: keep it off the async workers.
-        match tokio::task::spawn_blocking(move || Watcher::start(config, events_tx)).await {
+        match watching.await {
             Ok(Ok(w)) => self.watcher = Some(w),
             Ok(Err(e)) => self.warn(format!("cannot watch: {e}")),
             Err(e) => self.warn(format!("watch task failed: {e}")),

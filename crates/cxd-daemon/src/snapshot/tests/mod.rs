@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod changes;
+mod fast;
 mod head_moves;
 mod private_store;
+mod prop;
 mod revs;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +50,15 @@ impl Repo {
     }
 
     fn git(&self, args: &[&str]) -> String {
+        match self.try_git(&[], args) {
+            Ok(out) => out,
+            Err(e) => panic!("git {args:?}: {e}"),
+        }
+    }
+
+    /// Run git in the work tree with `env` set (after the inherited `GIT_*` are removed):
+    /// its stdout, or its stderr when it fails.
+    fn try_git(&self, env: &[(&str, &Path)], args: &[&str]) -> Result<String, String> {
         let mut cmd = Command::new("git");
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("GIT_") {
@@ -67,14 +78,14 @@ impl Repo {
             .current_dir(&self.root)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
     }
 
     fn write(&self, path: impl AsRef<Path>, text: &str) {

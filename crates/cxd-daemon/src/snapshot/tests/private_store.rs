@@ -10,7 +10,7 @@ use super::{MAX, Repo, branched_repo, p, paths};
 use crate::snapshot::{Snapshot, SnapshotError};
 
 /// Every file and directory under `.git`: size, mtime and a content hash.
-fn dot_git(root: &Path) -> BTreeMap<PathBuf, (u64, i64, i64, u64)> {
+pub(super) fn dot_git(root: &Path) -> BTreeMap<PathBuf, (u64, i64, i64, u64)> {
     fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, (u64, i64, i64, u64)>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
