@@ -258,3 +258,46 @@ fn snapshot_fast_path_skips_assume_unchanged_entries() {
     repo.write("top.txt", "top 2\n");
     step(&repo, &mut s, &["top.txt"], false);
 }
+
+/// Stamp `path` (a file, or the user's index) with `t`.
+fn stamp(path: &std::path::Path, t: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(t))
+        .unwrap();
+}
+
+/// The cause of the wrong trees once blamed on this path: git trusts an index entry's stat
+/// data unless the file is as new as the index holding it ("racily clean" entries are hashed
+/// again). A copy of the user's index stamped with the time of copying turned an edit that kept
+/// the size and landed in the tick the user's index was written into an unchanged file. Here
+/// the tick is made by hand (an hour ago, `core.trustctime` off so only the mtime counts): the
+/// first snapshot, which starts from a copy of the user's index, must still see the edit.
+#[test]
+fn a_same_size_edit_in_the_tick_the_users_index_was_written_is_seen() {
+    let repo = Repo::new(&[("f.txt", "aaaa\n"), ("g.txt", "g\n")]);
+    repo.git(&["config", "core.trustctime", "false"]);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 3600;
+    let tick = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let f = repo.root.join("f.txt");
+    stamp(&f, tick);
+    repo.git(&["add", "f.txt"]);
+    stamp(&repo.root.join(".git/index"), tick);
+    // Same size, same mtime, same inode: only the content says it changed.
+    std::fs::write(&f, "bbbb\n").unwrap();
+    stamp(&f, tick);
+    assert_eq!(
+        // (without writing the index: a write would smudge the racy entry for good)
+        repo.git(&["--no-optional-locks", "status", "--porcelain", "f.txt"]),
+        "M f.txt",
+        "git itself sees the edit (the entry is racily clean)"
+    );
+    let mut s = repo.open();
+    let first = s.snapshot(None).unwrap();
+    assert_eq!(first.tree, from_scratch(&repo));
+}
