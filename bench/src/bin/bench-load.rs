@@ -270,7 +270,11 @@ fn load(pace: Duration) {
         burst_s.p50_us / 1e3,
         burst_s.p99_us / 1e3,
         burst_s.max_us / 1e3,
-        if burst_s.p99_us / 1e3 < TARGET_P99_MS { "met" } else { "missed" }
+        if burst_s.p99_us / 1e3 < TARGET_P99_MS {
+            "met"
+        } else {
+            "missed"
+        }
     );
     println!("| daemon RSS before | {} |", mib(rss_before));
     println!("| daemon RSS right after | {} |", mib(rss_after));
