@@ -79,6 +79,58 @@ pub fn spend(conn: &Connection, now: OffsetDateTime) -> Result<Spend, StoreError
     })
 }
 
+/// When a spend counted at `at` stops being true with no write to the store: the oldest run
+/// of the hour leaves it, or the day turns. None: not known (count again each time).
+fn good_until(spend: &Spend) -> Option<OffsetDateTime> {
+    match (spend.reviews_hour, spend.oldest_in_hour) {
+        (0, _) => Some(spend.next_midnight),
+        (_, Some(oldest)) => Some((oldest + Duration::hours(1)).min(spend.next_midnight)),
+        (_, None) => None,
+    }
+}
+
+/// The last spend counted for `cxd status`, so that a crowd of status requests does not
+/// queue a count each on the store thread: it is reused while nothing was written to the
+/// store and the clock stays inside the window it was counted for.
+#[derive(Debug, Default)]
+pub struct SpendCache {
+    last: std::sync::Mutex<Option<Counted>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    spend: Spend,
+    /// The store's generation it was counted at.
+    generation: u64,
+    /// The clock when it was counted.
+    at: OffsetDateTime,
+    until: OffsetDateTime,
+}
+
+impl SpendCache {
+    /// The spend counted at a `generation` of the store, if it still holds at `now`.
+    pub fn get(&self, generation: u64, now: OffsetDateTime) -> Option<Spend> {
+        let last = *self.last.lock().ok()?;
+        last.filter(|c| c.generation == generation && c.at <= now && now < c.until)
+            .map(|c| c.spend)
+    }
+
+    /// Keep `spend`, counted at `now` when the store was at `generation`.
+    pub fn put(&self, generation: u64, now: OffsetDateTime, spend: Spend) {
+        let Some(until) = good_until(&spend) else {
+            return;
+        };
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(Counted {
+                spend,
+                generation,
+                at: now,
+                until,
+            });
+        }
+    }
+}
+
 /// Over a limit: why, in words ("budget reached: 10 of 10 reviews this hour"), and when it
 /// frees up. None: within budget.
 pub fn exceeded(config: &BudgetConfig, spend: &Spend) -> Option<(String, OffsetDateTime)> {
@@ -148,5 +200,66 @@ mod tests {
         let (why, at) = exceeded(&c, &spend_of(0, 1000)).unwrap();
         assert!(why.contains("1000 of 1000 input tokens today"), "{why}");
         assert_eq!(at, datetime!(2030-03-18 00:00 UTC));
+    }
+
+    #[test]
+    fn a_counted_spend_holds_until_a_write_or_its_window_moves() {
+        let cache = SpendCache::default();
+        let at = datetime!(2030-03-17 16:50 UTC);
+        // The oldest run of the hour started 16:20: the count holds until 17:20.
+        cache.put(7, at, spend_of(2, 10));
+        assert_eq!(cache.get(7, at), Some(spend_of(2, 10)));
+        assert_eq!(
+            cache.get(7, datetime!(2030-03-17 17:19:59 UTC)),
+            Some(spend_of(2, 10))
+        );
+        assert_eq!(cache.get(7, datetime!(2030-03-17 17:20 UTC)), None);
+        assert_eq!(cache.get(8, at), None, "something was written since");
+        assert_eq!(
+            cache.get(7, datetime!(2030-03-17 16:49 UTC)),
+            None,
+            "the clock went back"
+        );
+        // Nothing in the hour: the count holds until midnight.
+        let quiet = Spend {
+            oldest_in_hour: None,
+            ..spend_of(0, 10)
+        };
+        cache.put(9, at, quiet);
+        assert_eq!(
+            cache.get(9, datetime!(2030-03-17 23:59:59 UTC)),
+            Some(quiet)
+        );
+        assert_eq!(cache.get(9, datetime!(2030-03-18 00:00 UTC)), None);
+    }
+
+    #[test]
+    fn a_spend_without_its_oldest_run_is_not_kept() {
+        let cache = SpendCache::default();
+        let at = datetime!(2030-03-17 16:50 UTC);
+        let unknown = Spend {
+            oldest_in_hour: None,
+            ..spend_of(3, 10)
+        };
+        cache.put(1, at, unknown);
+        assert_eq!(cache.get(1, at), None);
+    }
+
+    #[tokio::test]
+    async fn the_store_generation_moves_with_a_write_before_its_caller_hears_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("db")).unwrap();
+        let now = datetime!(2030-03-17 16:50 UTC);
+        let (_, counted_at) = store
+            .call(move |c| Ok((spend(c, now)?, c.total_changes())))
+            .await
+            .unwrap();
+        let before = store.generation();
+        assert_eq!(before, counted_at, "a read moves nothing");
+        store
+            .call(|c| crate::store::workspaces::add(c, std::path::Path::new("/w"), "t"))
+            .await
+            .unwrap();
+        assert_ne!(store.generation(), before);
     }
 }

@@ -184,6 +184,7 @@ async fn serve(paths: Paths, config: Config, warnings: Vec<String>) -> Result<()
         ctx: ctx.clone(),
         registry,
         store: store.clone(),
+        spend: Arc::default(),
     });
     // The socket listens and the stored workspaces are watched: systemd may go on.
     crate::readiness::ready();

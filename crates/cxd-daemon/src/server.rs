@@ -141,7 +141,9 @@ async fn serve(
 ) -> Result<(), FrameError> {
     // The socket's directory is private, but check the peer too where the OS says who it is.
     let peer = stream.peer_creds().ok().and_then(|c| c.euid());
-    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (rd, mut wr) = tokio::io::split(stream);
+    // A request's header and body arrive together: one read takes both.
+    let mut rd = tokio::io::BufReader::new(rd);
     if let Some(peer) = peer
         && peer != uid
         && peer != 0

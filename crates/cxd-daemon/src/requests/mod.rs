@@ -43,6 +43,8 @@ pub struct Handler {
     pub registry: Registry,
     /// The database, for requests answered from stored rows (log, findings, dismiss).
     pub store: Store,
+    /// The budget's spend as last counted, for status.
+    pub spend: Arc<crate::budget::SpendCache>,
 }
 
 /// What the connection sends back.

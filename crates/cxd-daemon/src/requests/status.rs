@@ -20,16 +20,24 @@ pub(super) async fn answer(h: &Handler, path: Option<PathBuf>) -> Response {
     }
 }
 
-/// Spend against the budget now (zeros when it cannot be counted).
+/// Spend against the budget now (zeros when it cannot be counted): counted on the store
+/// thread only when something was written since the last count or its window moved.
 async fn budget(h: &Handler) -> BudgetStatus {
     let limits = h.ctx.config.borrow().config.budget.clone();
     let now = crate::clock::now();
-    let spend = h
-        .store
-        .call(move |c| crate::budget::spend(c, now))
-        .await
-        .inspect_err(|e| tracing::warn!(error = %e, "cannot count the budget"))
-        .ok();
+    let spend = match h.spend.get(h.store.generation(), now) {
+        Some(s) => Some(s),
+        None => h
+            .store
+            .call(move |c| Ok((crate::budget::spend(c, now)?, c.total_changes())))
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot count the budget"))
+            .ok()
+            .map(|(s, generation)| {
+                h.spend.put(generation, now, s);
+                s
+            }),
+    };
     BudgetStatus {
         reviews_this_hour: spend.map_or(0, |s| s.reviews_hour),
         reviews_per_hour: limits.reviews_per_hour,

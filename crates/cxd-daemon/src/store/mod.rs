@@ -15,6 +15,8 @@ pub mod sessions;
 pub mod workspaces;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -74,6 +76,8 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 #[derive(Debug, Clone)]
 pub struct Store {
     tx: mpsc::UnboundedSender<Job>,
+    /// Rows written by the connection so far, published after each job, before its answer.
+    written: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -93,7 +97,17 @@ impl Store {
                 }
             })
             .map_err(StoreError::Thread)?;
-        Ok(Self { tx })
+        Ok(Self {
+            tx,
+            written: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// A number that moves whenever a job has written rows (SQLite's total changes on the
+    /// store's connection): an answer computed from the store at one value still holds while it
+    /// stays the same. It moves before the writing job's caller gets its answer.
+    pub fn generation(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
     }
 
     /// Run `f` on the store thread and return its result.
@@ -103,8 +117,11 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply_tx, reply_rx) = oneshot::channel();
+        let written = self.written.clone();
         let job: Job = Box::new(move |conn| {
-            let _ = reply_tx.send(f(conn));
+            let result = f(conn);
+            written.store(conn.total_changes(), Ordering::Release);
+            let _ = reply_tx.send(result);
         });
         self.tx.send(job).map_err(|_| StoreError::Closed)?;
         reply_rx.await.map_err(|_| StoreError::Closed)?
