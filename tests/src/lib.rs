@@ -591,3 +591,18 @@ impl Drop for MockServer {
         let _ = self.child.wait();
     }
 }
+
+/// 2030-03-17T17:00:00Z: where the tests that set the daemon's clock start it.
+pub const FIVE_PM: i64 = 1_899_997_200;
+
+/// The daemon's clock in a test: a file of Unix seconds that `CXD_CLOCK_FILE` names and the
+/// test moves (written whole, by rename, so the daemon never reads half a number).
+pub struct Clock(pub PathBuf);
+
+impl Clock {
+    pub fn set(&self, unix: i64) {
+        let tmp = self.0.with_extension("tmp");
+        std::fs::write(&tmp, unix.to_string()).unwrap();
+        std::fs::rename(&tmp, &self.0).unwrap();
+    }
+}

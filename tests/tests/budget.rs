@@ -4,26 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use cxd_e2e::{Daemon, TestEnv, init_repo, wait_for};
+use cxd_e2e::{Clock, Daemon, FIVE_PM, TestEnv, init_repo, wait_for};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(30);
-
-/// 2030-03-17T17:00:00Z.
-const FIVE_PM: i64 = 1_899_997_200;
-
-struct Clock(PathBuf);
-
-impl Clock {
-    fn set(&self, unix: i64) {
-        let tmp = self.0.with_extension("tmp");
-        std::fs::write(&tmp, unix.to_string()).unwrap();
-        std::fs::rename(&tmp, &self.0).unwrap();
-    }
-}
 
 fn start(env: &TestEnv, budget: &str) -> (Daemon, Clock) {
     env.write_config(&format!(

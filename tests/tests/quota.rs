@@ -4,28 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use cxd_e2e::{Daemon, TestEnv, init_repo, wait_for};
+use cxd_e2e::{Clock, Daemon, FIVE_PM, TestEnv, init_repo, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
 
-/// 2030-03-17T17:00:00Z.
-const FIVE_PM: i64 = 1_899_997_200;
-
 const SAME_DAY: &str = "You've hit your usage limit. Visit https://chatgpt.com/codex/settings/usage to purchase more credits or try again at 5:46 PM.";
-
-struct Clock(PathBuf);
-
-impl Clock {
-    fn set(&self, unix: i64) {
-        let tmp = self.0.with_extension("tmp");
-        std::fs::write(&tmp, unix.to_string()).unwrap();
-        std::fs::rename(&tmp, &self.0).unwrap();
-    }
-}
 
 /// A daemon (in UTC, as every test's) whose clock reads 17:00 from a file the test moves.
 fn start(env: &TestEnv) -> (Daemon, Clock) {
