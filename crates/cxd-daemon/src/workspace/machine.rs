@@ -14,6 +14,9 @@
 //! - a plan asked for during a review waits for it (one at a time), and runs before the
 //!   follow-up;
 //! - a root that disappears cancels the running review and is looked for every few seconds.
+//!
+//! One file on purpose (a little over 600 lines): the phases, inputs, effects and the one
+//! transition function that relates them read best side by side.
 
 use std::time::Duration;
 
