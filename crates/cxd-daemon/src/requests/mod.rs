@@ -187,6 +187,38 @@ fn internal(e: impl std::fmt::Display) -> Response {
     error(ErrorKind::Internal, e.to_string())
 }
 
+/// Ask the workspace holding `path` to start a codex run (`ask` wraps the channel it answers
+/// on in its command) and answer: `nothing` when it had nothing to run, the run's progress and
+/// result with `wait`, else that it started. Review, history review and plan share this.
+async fn start_run(
+    h: &Handler,
+    path: PathBuf,
+    wait: bool,
+    ask: impl FnOnce(workspace::Started) -> workspace::Command,
+    nothing: impl FnOnce(&std::path::Path) -> Reply,
+) -> Reply {
+    let ws = match h.lookup(path).await {
+        Ok(w) => w,
+        Err(r) => return r.into(),
+    };
+    let events = h.ctx.events.subscribe();
+    let (started, started_rx) = oneshot::channel();
+    if ws.commands.send(ask(started)).await.is_err() {
+        return gone().into();
+    }
+    match started_rx.await {
+        Err(_) => gone().into(),
+        Ok(Err(response)) => response.into(),
+        Ok(Ok(None)) => nothing(&ws.root),
+        Ok(Ok(Some(done))) if wait => Reply::Wait {
+            root: ws.root,
+            events,
+            done,
+        },
+        Ok(Ok(Some(_))) => Response::ReviewStarted { root: ws.root }.into(),
+    }
+}
+
 fn gone() -> Response {
     error(
         ErrorKind::ShuttingDown,

@@ -3,36 +3,12 @@
 
 use std::path::PathBuf;
 
-use cxd_proto::Response;
-use tokio::sync::oneshot;
-
-use super::{Handler, Reply, gone};
+use super::{Handler, Reply, gone, start_run};
 use crate::workspace::Command;
 
 /// Start validating `text` in the workspace holding `path`.
 pub(super) async fn answer(h: &Handler, path: PathBuf, text: String, wait: bool) -> Reply {
-    let ws = match h.lookup(path).await {
-        Ok(w) => w,
-        Err(r) => return r.into(),
-    };
-    let events = h.ctx.events.subscribe();
-    let (started, started_rx) = oneshot::channel();
-    if ws
-        .commands
-        .send(Command::Plan { text, started })
-        .await
-        .is_err()
-    {
-        return gone().into();
-    }
-    match started_rx.await {
-        Err(_) | Ok(Ok(None)) => gone().into(),
-        Ok(Err(response)) => response.into(),
-        Ok(Ok(Some(done))) if wait => Reply::Wait {
-            root: ws.root,
-            events,
-            done,
-        },
-        Ok(Ok(Some(_))) => Response::ReviewStarted { root: ws.root }.into(),
-    }
+    let ask = |started| Command::Plan { text, started };
+    // A plan always runs once the workspace took it: no answer means it stopped.
+    start_run(h, path, wait, ask, |_| gone().into()).await
 }
