@@ -54,30 +54,7 @@ impl Actor {
                 let (session, rounds) = store::escalations::rounds(c, ws, &root, threshold, None)?;
                 let review_loop =
                     store::escalations::loop_status(session, &rounds, needs_you.is_some());
-                Ok((
-                    (thread_id, thread_input),
-                    last,
-                    reviews,
-                    tokens,
-                    open,
-                    approval,
-                    needs_you,
-                    review_loop,
-                ))
-            })
-            .await;
-        match got {
-            Ok((
-                (thread_id, thread_input),
-                last,
-                reviews,
-                tokens,
-                open,
-                approval,
-                needs_you,
-                review_loop,
-            )) => {
-                self.summary = Summary {
+                Ok(Summary {
                     reviews,
                     thread_id,
                     thread_input,
@@ -91,8 +68,11 @@ impl Actor {
                     approval,
                     needs_you,
                     review_loop,
-                };
-            }
+                })
+            })
+            .await;
+        match got {
+            Ok(summary) => self.summary = summary,
             Err(e) => tracing::error!(error = %e, "cannot read the workspace's reviews"),
         }
     }
