@@ -14,6 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::read::{Confine, read_config};
+
 /// Overrides that hold whatever the user's config says.
 const FIXED: &[&str] = &[
     "features.hooks=false",
@@ -74,9 +76,10 @@ fn config_files(codex_home: Option<&Path>, root: &Path) -> Vec<PathBuf> {
 
 /// The `[mcp_servers.<name>]` names in `file` that can be addressed on a codex command line
 /// (codex itself accepts only `[A-Za-z0-9_-]` names). Unreadable or invalid files give none:
-/// codex would refuse to start with an invalid user config anyway.
+/// codex would refuse to start with an invalid user config anyway. A repository holds some of
+/// these files, so they are read as every hostile config is: bounded, never a FIFO or device.
 fn mcp_server_names(file: &Path) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(file) else {
+    let Ok(Some(text)) = read_config(file, Confine::Anywhere) else {
         return Vec::new();
     };
     let Ok(value) = text.parse::<toml::Table>() else {
@@ -139,6 +142,25 @@ mod tests {
                 "mcp_servers.proj.enabled=false"
             ]
         );
+    }
+
+    #[test]
+    fn a_fifo_for_a_projects_config_does_not_block_the_review() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(repo.path().join(".codex")).unwrap();
+        let fifo = repo.path().join(".codex/config.toml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let root = repo.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(args(None, &root)));
+        let a = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("reading a FIFO must not block");
+        assert_eq!(a.len(), FIXED.len() * 2);
     }
 
     #[test]
