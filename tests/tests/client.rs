@@ -188,6 +188,26 @@ fn dismiss_and_reopen() {
     assert_eq!(env.log_kind("reopen").len(), 1);
 }
 
+/// A request that changes a finding answers after the workspace's status shows the change:
+/// `cxd status` right after `cxd dismiss` never shows the finding still open.
+#[test]
+fn status_reads_a_dismissal_or_reopen_at_once() {
+    let (env, repo) = setup();
+    env.script_codex(&json!([changes(vec![finding("leak", "high")])]));
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    std::fs::write(repo.join("README"), "changed\n").unwrap();
+    wait_for("finding", T, || {
+        (env.workspace()["open_findings"]["high"] == 1).then_some(())
+    });
+    for round in 0..25 {
+        env.ok(&["dismiss", "F1"]);
+        assert_eq!(env.workspace()["open_findings"]["high"], 0, "round {round}");
+        env.ok(&["reopen", "F1"]);
+        assert_eq!(env.workspace()["open_findings"]["high"], 1, "round {round}");
+    }
+}
+
 #[test]
 fn the_log_records_who_did_what() {
     let (env, repo) = setup();

@@ -83,6 +83,26 @@ pub struct WorkspaceRef {
     pub commands: mpsc::Sender<workspace::Command>,
 }
 
+impl WorkspaceRef {
+    /// Have the workspace re-read its findings from the store and wait until its published
+    /// status shows them (a `cxd status` right after `cxd dismiss` sees the dismissal). Bounded:
+    /// an actor that does not answer in time (or has stopped) is left to catch up by itself.
+    pub async fn refresh(&self) {
+        let (done, answered) = oneshot::channel();
+        if self
+            .commands
+            .send(workspace::Command::Refresh(done))
+            .await
+            .is_ok()
+        {
+            let _ = tokio::time::timeout(REFRESH_BOUND, answered).await;
+        }
+    }
+}
+
+/// How long a request waits for a workspace to show a change it made to the store.
+const REFRESH_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl From<&WorkspaceHandle> for WorkspaceRef {
     fn from(h: &WorkspaceHandle) -> Self {
         Self {

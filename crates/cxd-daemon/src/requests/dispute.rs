@@ -8,7 +8,6 @@ use cxd_proto::{ErrorKind, Response};
 
 use super::{Handler, error, internal};
 use crate::store::findings::{self, NewDispute};
-use crate::workspace::Command;
 
 /// Longest agent session id accepted (Claude Code's are UUIDs).
 const MAX_SESSION: usize = 200;
@@ -48,7 +47,7 @@ pub(super) async fn answer(
     let row = &changed.row;
     // Its workspace (if still watched) re-reads its open findings: the next prompt carries it.
     if let Ok(w) = h.registry.lookup_id(row.workspace_id).await {
-        let _ = w.commands.send(Command::Refresh).await;
+        w.refresh().await;
     }
     h.ctx.emit(
         "dispute",

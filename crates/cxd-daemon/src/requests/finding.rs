@@ -6,7 +6,6 @@ use cxd_proto::{ErrorKind, Response};
 use super::{Handler, error, internal};
 use crate::store::escalations;
 use crate::store::findings::{self, UserChange};
-use crate::workspace::Command;
 
 /// Dismiss the finding `id` (`F12`), with the user's `reason` for the audit trail.
 pub(super) async fn dismiss(h: &Handler, id: &str, reason: Option<String>) -> Response {
@@ -51,7 +50,7 @@ async fn change(h: &Handler, id: &str, change: UserChange, note: Option<String>)
     let row = &changed.row;
     // Its workspace (if still watched) re-reads its open findings.
     if let Ok(w) = h.registry.lookup_id(row.workspace_id).await {
-        let _ = w.commands.send(Command::Refresh).await;
+        w.refresh().await;
     }
     let verb = change.verb();
     h.ctx.emit(

@@ -206,7 +206,7 @@ async fn judge(
     };
     if escalation.as_ref().is_some_and(|e| e.first) {
         // `cxd status` shows `needs you` from the workspace's summary.
-        let _ = ws.commands.send(Command::Refresh).await;
+        ws.refresh().await;
     }
     Response::Gate(Box::new(GateReport {
         root: ws.root.clone(),

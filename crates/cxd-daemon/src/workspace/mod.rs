@@ -66,8 +66,9 @@ pub enum Command {
     Approve(Option<String>, oneshot::Sender<Response>),
     /// Look at the whole tree now: is the newest review up to date with it?
     Check(oneshot::Sender<Result<bool, Response>>),
-    /// Re-read findings from the store (after a dismissal or reopen).
-    Refresh,
+    /// Re-read findings from the store (after a dismissal or reopen); answered once the
+    /// published status shows them, so the request that changed them reads its own write.
+    Refresh(oneshot::Sender<()>),
     /// Validate a plan; answered like `Review`.
     Plan {
         /// The plan's text as the agent wrote it.

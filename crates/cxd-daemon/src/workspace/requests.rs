@@ -70,7 +70,10 @@ impl Actor {
             Command::Trust(revoke, reply) => {
                 let _ = reply.send(self.trust(revoke).await);
             }
-            Command::Refresh => self.refresh_summary().await,
+            Command::Refresh(done) => {
+                self.refresh_summary().await;
+                let _ = done.send(());
+            }
             Command::ReviewRevisions {
                 target,
                 model,
