@@ -344,3 +344,28 @@ fn a_shallow_clone_missing_the_base_says_to_fetch_it() {
         (env.workspace()["state"] == "idle").then_some(())
     });
 }
+
+/// A fresh watch does not call the commit it found "not reviewed"; a commit made while cxd
+/// watches, which no review covered, is.
+#[test]
+fn head_found_at_the_watch_is_not_reported_unreviewed_but_a_new_commit_is() {
+    let env = TestEnv::new();
+    env.fast_settle();
+    let (repo, _ids) = history(&env);
+    let _d = env.start_daemon();
+    started(&env, &repo);
+    let w = env.workspace();
+    assert!(w["head_reviewed"].is_null(), "{w:#}");
+    assert!(!env.ok(&["status"]).contains("HEAD "));
+    env.ok(&["pause", repo.to_str().unwrap()]);
+    commit(&repo, "c.txt", "sea\n", "c, unreviewed");
+    let w = wait_for("the new HEAD looked up", T, || {
+        let w = env.workspace();
+        (w["head_reviewed"] == false).then_some(w)
+    });
+    assert_eq!(w["reviews"], 0, "{w:#}");
+    assert!(
+        env.ok(&["status"])
+            .contains("HEAD      not reviewed as committed"),
+    );
+}

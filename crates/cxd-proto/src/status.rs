@@ -118,7 +118,8 @@ pub struct WorkspaceStatus {
     #[serde(default, rename = "loop")]
     pub review_loop: Option<LoopStatus>,
     /// Whether a review covered HEAD's tree (as an edit, a commit or a range); None: no HEAD
-    /// yet, or not known.
+    /// yet, not known, or HEAD is still the commit found when the daemon began watching and
+    /// no review covered it.
     #[serde(default)]
     pub head_reviewed: Option<bool>,
 }

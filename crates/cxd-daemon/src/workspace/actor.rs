@@ -145,8 +145,12 @@ pub(super) struct Actor {
     pub(super) head_reported: bool,
     /// A `.cxd.toml` edit was seen: take the timings again.
     pub(super) retime_due: bool,
-    /// Whether a review covered HEAD's tree, as last looked up (None: no HEAD, or unknown).
+    /// Whether a review covered HEAD's tree, as last looked up (None: no HEAD, unknown, or
+    /// HEAD is still the commit found at the first look and no review covered it).
     pub(super) head_reviewed: Option<bool>,
+    /// HEAD at the first look (Some(None): unborn): a commit made before cxd watched is not
+    /// reported as unreviewed.
+    pub(super) first_head: Option<Option<String>>,
 }
 
 impl Actor {
@@ -210,6 +214,7 @@ impl Actor {
             head_reported: false,
             retime_due: false,
             head_reviewed: None,
+            first_head: None,
         };
         let inbox = Inbox {
             commands,

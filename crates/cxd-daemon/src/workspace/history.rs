@@ -424,23 +424,32 @@ impl Actor {
         self.launch(job, None, vec![waiter], choice.reason.clone());
     }
 
-    /// Look up whether a review covered HEAD's tree, for status.
+    /// Look up whether a review covered HEAD's tree, for status. The commit HEAD was at when
+    /// the workspace was first looked at is nobody's news: it is reported only once a review
+    /// covered it, so a fresh watch does not greet the user with "not reviewed".
     pub(super) async fn refresh_head_reviewed(&mut self) {
         let head = match self
             .with_snapshotter(|snap| Ok(snap.head_snapshot()?))
             .await
         {
-            Ok(h) if h.head.is_some() => h,
-            _ => {
+            Ok(h) => h,
+            Err(_) => {
                 self.head_reviewed = None;
                 return;
             }
         };
+        let first = self.first_head.get_or_insert_with(|| head.head.clone());
+        let found_so = *first == head.head;
+        if head.head.is_none() {
+            self.head_reviewed = None;
+            return;
+        }
         let ws = self.row.id;
-        self.head_reviewed = self
+        let covered = self
             .store
             .call(move |c| store::reviewed::covered(c, ws, &head.tree))
             .await
             .ok();
+        self.head_reviewed = covered.filter(|&c| c || !found_so);
     }
 }
