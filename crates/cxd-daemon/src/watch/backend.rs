@@ -8,6 +8,7 @@
 //! paths are resolved on the watch thread, which owns the descriptor → path map.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
@@ -111,26 +112,25 @@ impl Backend {
         }
     }
 
-    /// Add a non-recursive watch on `dir`.
-    pub(super) fn watch(&mut self, dir: &Path) -> Result<(), WatchFailure> {
+    /// Add a non-recursive watch on `dir` (kept, shared with the caller's own set: one copy of
+    /// each of the tree's directory names, not three).
+    pub(super) fn watch(&mut self, dir: &Arc<Path>) -> Result<(), WatchFailure> {
         match self {
             #[cfg(target_os = "linux")]
             Backend::Inotify(inotify) => inotify.watch(dir),
-            Backend::Notify(notify) => {
-                notify
-                    .watch(dir, RecursiveMode::NonRecursive)
-                    .map_err(|error| match &error.kind {
-                        notify::ErrorKind::MaxFilesWatch => WatchFailure::OutOfWatches,
-                        notify::ErrorKind::PathNotFound => WatchFailure::NotFound,
-                        notify::ErrorKind::Io(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
-                            WatchFailure::OutOfWatches
-                        }
-                        notify::ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                            WatchFailure::NotFound
-                        }
-                        _ => WatchFailure::Other(error.to_string()),
-                    })
-            }
+            Backend::Notify(notify) => notify
+                .watch(dir.as_ref(), RecursiveMode::NonRecursive)
+                .map_err(|error| match &error.kind {
+                    notify::ErrorKind::MaxFilesWatch => WatchFailure::OutOfWatches,
+                    notify::ErrorKind::PathNotFound => WatchFailure::NotFound,
+                    notify::ErrorKind::Io(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                        WatchFailure::OutOfWatches
+                    }
+                    notify::ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        WatchFailure::NotFound
+                    }
+                    _ => WatchFailure::Other(error.to_string()),
+                }),
             Backend::None => Ok(()),
         }
     }
@@ -222,8 +222,8 @@ pub(super) mod inotify_backend {
     /// The inotify instance of one Watcher, seen from the watch thread.
     pub(in crate::watch) struct Inotify {
         watches: Watches,
-        by_wd: HashMap<i32, (PathBuf, inotify::WatchDescriptor)>,
-        by_path: HashMap<PathBuf, i32>,
+        by_wd: HashMap<i32, (Arc<Path>, inotify::WatchDescriptor)>,
+        by_path: HashMap<Arc<Path>, i32>,
         stop: Arc<AtomicBool>,
         reader: Option<JoinHandle<()>>,
     }
@@ -264,12 +264,12 @@ pub(super) mod inotify_backend {
             })
         }
 
-        pub(in crate::watch) fn watch(&mut self, dir: &Path) -> Result<(), WatchFailure> {
-            match self.watches.add(dir, MASK) {
+        pub(in crate::watch) fn watch(&mut self, dir: &Arc<Path>) -> Result<(), WatchFailure> {
+            match self.watches.add(dir.as_ref(), MASK) {
                 Ok(wd) => {
                     let id = wd.get_watch_descriptor_id();
-                    self.by_wd.insert(id, (dir.to_path_buf(), wd));
-                    self.by_path.insert(dir.to_path_buf(), id);
+                    self.by_wd.insert(id, (Arc::clone(dir), wd));
+                    self.by_path.insert(Arc::clone(dir), id);
                     Ok(())
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => Err(WatchFailure::OutOfWatches),
@@ -302,15 +302,15 @@ pub(super) mod inotify_backend {
             if raw.mask.contains(EventMask::IGNORED) {
                 // The kernel dropped the watch (its directory is gone).
                 self.by_wd.remove(&raw.wd);
-                if self.by_path.get(&dir) == Some(&raw.wd) {
-                    self.by_path.remove(&dir);
+                if self.by_path.get(dir.as_ref()) == Some(&raw.wd) {
+                    self.by_path.remove(dir.as_ref());
                 }
                 return Some(out);
             }
             let is_dir = raw.mask.contains(EventMask::ISDIR);
             let path = match &raw.name {
                 Some(name) => dir.join(name),
-                None => dir.clone(),
+                None => dir.to_path_buf(),
             };
             let mask = raw.mask;
             if mask.contains(EventMask::CREATE) {
@@ -332,10 +332,10 @@ pub(super) mod inotify_backend {
                 out.push((Kind::Removed { dir: Some(is_dir) }, path.clone()));
             }
             if mask.contains(EventMask::DELETE_SELF) {
-                out.push((Kind::Removed { dir: Some(true) }, dir.clone()));
+                out.push((Kind::Removed { dir: Some(true) }, dir.to_path_buf()));
             }
             if mask.contains(EventMask::MOVE_SELF) {
-                out.push((Kind::MovedFrom, dir));
+                out.push((Kind::MovedFrom, dir.to_path_buf()));
             }
             Some(out)
         }

@@ -222,8 +222,8 @@ impl Watcher {
         state.git_locked = state.git.as_ref().is_some_and(GitDirs::index_locked);
         state.watch_git();
         match state.os_watch(&root) {
-            Ok(()) => {
-                state.watched.insert(root.clone());
+            Ok(dir) => {
+                state.watched.insert(dir);
             }
             Err(WatchFailure::OutOfWatches) => state.start_polling(&root),
             Err(failure) => {

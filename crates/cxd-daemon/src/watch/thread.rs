@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
@@ -30,7 +30,7 @@ pub(super) struct State {
     /// `git_watched`.
     pub(super) backend: Backend,
     /// Tree directories holding an OS watch.
-    pub(super) watched: BTreeSet<PathBuf>,
+    pub(super) watched: BTreeSet<Arc<Path>>,
     /// Directories under .git holding an OS watch.
     pub(super) git_watched: BTreeSet<PathBuf>,
     /// Tree directories left without a watch (the OS ran out).
@@ -114,8 +114,8 @@ impl State {
         let mut promoted = Vec::new();
         for dir in self.poller.dirs() {
             match self.os_watch(&dir) {
-                Ok(()) => {
-                    self.watched.insert(dir.clone());
+                Ok(kept) => {
+                    self.watched.insert(kept);
                     promoted.push(dir);
                 }
                 Err(_) => break,

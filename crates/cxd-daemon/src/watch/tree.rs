@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::backend::WatchFailure;
 use super::batch::Fate;
@@ -54,14 +55,17 @@ impl State {
         self.publish();
     }
 
-    /// Add one OS watch on `dir` (not yet recorded anywhere).
-    pub(super) fn os_watch(&mut self, dir: &Path) -> Result<(), WatchFailure> {
+    /// Add one OS watch on `dir` (not yet recorded anywhere); returns the name the backend
+    /// keeps, for the caller's set to share.
+    pub(super) fn os_watch(&mut self, dir: &Path) -> Result<Arc<Path>, WatchFailure> {
         if let Some(max) = self.tuning.max_watches
             && self.watched.len() + self.git_watched.len() >= max
         {
             return Err(WatchFailure::OutOfWatches);
         }
-        self.backend.watch(dir)
+        let dir: Arc<Path> = Arc::from(dir);
+        self.backend.watch(&dir)?;
+        Ok(dir)
     }
 
     pub(super) fn os_unwatch(&mut self, dir: &Path) {
@@ -95,7 +99,7 @@ impl State {
             return true;
         }
         match self.os_watch(dir) {
-            Ok(()) => {
+            Ok(_) => {
                 self.git_watched.insert(dir.to_path_buf());
                 true
             }
@@ -112,8 +116,8 @@ impl State {
             return true;
         }
         match self.os_watch(dir) {
-            Ok(()) => {
-                self.watched.insert(dir.to_path_buf());
+            Ok(dir) => {
+                self.watched.insert(dir);
                 true
             }
             Err(WatchFailure::OutOfWatches) => {
@@ -142,9 +146,19 @@ impl State {
 
     /// Watch `start` and every non-ignored directory below it, each watched before it is read
     /// so nothing written in between is lost. With `report`, the files found are marked created.
-    /// Returns the directories visited.
-    pub(super) fn walk(&mut self, start: &Path, report: bool) -> Vec<PathBuf> {
-        let mut visited = Vec::new();
+    pub(super) fn walk(&mut self, start: &Path, report: bool) {
+        self.walk_into(start, report, None);
+    }
+
+    /// [`State::walk`], putting the directories visited into `visited` when given (a walk of
+    /// the whole tree keeps no such list: it would outlive the walk as heap the OS never gets
+    /// back).
+    fn walk_into(
+        &mut self,
+        start: &Path,
+        report: bool,
+        mut visited: Option<&mut HashSet<PathBuf>>,
+    ) {
         let mut stack = vec![start.to_path_buf()];
         let mut subdirs = Vec::new();
         let mut files = Vec::new();
@@ -189,9 +203,10 @@ impl State {
                     self.mark(&file, Fate::Created);
                 }
             }
-            visited.push(dir);
+            if let Some(visited) = visited.as_mut() {
+                visited.insert(dir);
+            }
         }
-        visited
     }
 
     /// Re-walk `dir` under the current rules: newly un-ignored directories gain a watch, newly
@@ -200,16 +215,17 @@ impl State {
         if !self.watched.contains(dir) && !self.poller.contains(dir) {
             return;
         }
-        let visited: HashSet<PathBuf> = self.walk(dir, false).into_iter().collect();
-        let stale: Vec<PathBuf> = self
+        let mut visited = HashSet::new();
+        self.walk_into(dir, false, Some(&mut visited));
+        let stale: Vec<Arc<Path>> = self
             .watched
             .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
             .take_while(|d| d.starts_with(dir))
-            .filter(|d| !visited.contains(*d))
+            .filter(|d| !visited.contains(d.as_ref()))
             .cloned()
             .collect();
         for d in &stale {
-            self.watched.remove(d);
+            self.watched.remove(d.as_ref());
             self.os_unwatch(d);
             self.rules.forget(d);
         }
@@ -225,14 +241,14 @@ impl State {
     /// `dir` and everything below it are gone: drop their watches. With `list`, report the
     /// directory's own path, its files being out of reach.
     pub(super) fn dir_gone(&mut self, dir: &Path, list: bool) {
-        let under: Vec<PathBuf> = self
+        let under: Vec<Arc<Path>> = self
             .watched
             .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
             .take_while(|d| d.starts_with(dir))
             .cloned()
             .collect();
         for d in &under {
-            self.watched.remove(d);
+            self.watched.remove(d.as_ref());
             self.os_unwatch(d);
             self.rules.forget(d);
         }

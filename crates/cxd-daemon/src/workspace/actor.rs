@@ -162,6 +162,9 @@ pub(super) struct Actor {
     /// The baseline task while the first baseline is being made: until it ends, the actor
     /// takes in no watch event and no request.
     pub(super) opening: Option<Opening>,
+    /// Codex's isolation overrides, read beside the look at the tree for the review that may
+    /// follow it (off the path from the settle to codex's start).
+    pub(super) isolation_ahead: Option<tokio::task::JoinHandle<Vec<String>>>,
 }
 
 impl Actor {
@@ -226,6 +229,7 @@ impl Actor {
             retime_due: false,
             head_reviewed: None,
             opening: None,
+            isolation_ahead: None,
         };
         let inbox = Inbox {
             commands,

@@ -75,7 +75,13 @@ impl Actor {
         });
         // The watches come first: whatever is written from here on is reported. The baseline
         // then runs alone instead of competing with the walk for the CPU.
-        match tokio::task::spawn_blocking(move || Watcher::start(spec, events_tx)).await {
+        let watching = tokio::task::spawn_blocking(move || {
+            let watcher = Watcher::start(spec, events_tx);
+            // The walk's own buffers are free now: give their pages back.
+            crate::memory::trim();
+            watcher
+        });
+        match watching.await {
             Ok(Ok(w)) => self.watcher = Some(w),
             Ok(Err(e)) => self.warn(format!("cannot watch: {e}")),
             Err(e) => self.warn(format!("watch task failed: {e}")),

@@ -99,6 +99,11 @@ impl Actor {
             return Input::RootGone;
         }
         let all = why == (Why::Review { all: true });
+        // Read ahead what the review's command line needs from codex's config files.
+        let root = self.row.root.clone();
+        self.isolation_ahead = Some(tokio::task::spawn_blocking(move || {
+            crate::codex::isolation::args(crate::codex::sessions::codex_home().as_deref(), &root)
+        }));
         self.catch_up().await;
         self.claim_hook_writes();
         let watched: Vec<PathBuf> = self.pending.iter().cloned().collect();
@@ -315,6 +320,9 @@ impl Actor {
         }
     }
 
+    /// Append to the audit trail. Queued, not waited for: whatever reads the store later
+    /// (a request, the next write) comes after it on the store's one thread, and a review
+    /// starts without a round trip per entry.
     pub(super) async fn log(&self, kind: &str, data: serde_json::Value) {
         let ev = store::NewEvent {
             at: crate::clock::now_rfc3339(),
@@ -322,13 +330,13 @@ impl Actor {
             kind: kind.to_owned(),
             data,
         };
-        if let Err(e) = self
-            .store
-            .call(move |c| store::events::append(c, &ev))
-            .await
-        {
-            tracing::error!(error = %e, "cannot append to the audit trail");
-        }
+        drop(self.store.call(move |c| {
+            let appended = store::events::append(c, &ev);
+            if let Err(e) = &appended {
+                tracing::error!(error = %e, "cannot append to the audit trail");
+            }
+            appended
+        }));
     }
 
     pub(super) fn os_watches(&self) -> u64 {
