@@ -112,14 +112,15 @@ impl Backend {
         }
     }
 
-    /// Add a non-recursive watch on `dir` (kept, shared with the caller's own set: one copy of
-    /// each of the tree's directory names, not three).
-    pub(super) fn watch(&mut self, dir: &Arc<Path>) -> Result<(), WatchFailure> {
+    /// Add a non-recursive watch on `dir` (its name shared with the caller's own set: one copy
+    /// of each of the tree's directory names). Returns the token [`Backend::unwatch`] takes.
+    pub(super) fn watch(&mut self, dir: &Arc<Path>) -> Result<i32, WatchFailure> {
         match self {
             #[cfg(target_os = "linux")]
             Backend::Inotify(inotify) => inotify.watch(dir),
             Backend::Notify(notify) => notify
                 .watch(dir.as_ref(), RecursiveMode::NonRecursive)
+                .map(|()| 0)
                 .map_err(|error| match &error.kind {
                     notify::ErrorKind::MaxFilesWatch => WatchFailure::OutOfWatches,
                     notify::ErrorKind::PathNotFound => WatchFailure::NotFound,
@@ -131,15 +132,16 @@ impl Backend {
                     }
                     _ => WatchFailure::Other(error.to_string()),
                 }),
-            Backend::None => Ok(()),
+            Backend::None => Ok(0),
         }
     }
 
-    /// Drop the watch on `dir`, if any (the OS may have dropped it already).
-    pub(super) fn unwatch(&mut self, dir: &Path) {
+    /// Drop the watch on `dir` (`token`: what [`Backend::watch`] returned), if any (the OS may
+    /// have dropped it already).
+    pub(super) fn unwatch(&mut self, dir: &Path, token: i32) {
         match self {
             #[cfg(target_os = "linux")]
-            Backend::Inotify(inotify) => inotify.unwatch(dir),
+            Backend::Inotify(inotify) => inotify.unwatch(token),
             Backend::Notify(notify) => {
                 let _ = notify.unwatch(dir);
             }
@@ -223,7 +225,6 @@ pub(super) mod inotify_backend {
     pub(in crate::watch) struct Inotify {
         watches: Watches,
         by_wd: HashMap<i32, (Arc<Path>, inotify::WatchDescriptor)>,
-        by_path: HashMap<Arc<Path>, i32>,
         stop: Arc<AtomicBool>,
         reader: Option<JoinHandle<()>>,
     }
@@ -258,19 +259,18 @@ pub(super) mod inotify_backend {
             Ok(Inotify {
                 watches,
                 by_wd: HashMap::new(),
-                by_path: HashMap::new(),
                 stop,
                 reader: Some(reader),
             })
         }
 
-        pub(in crate::watch) fn watch(&mut self, dir: &Arc<Path>) -> Result<(), WatchFailure> {
+        /// Watch `dir`; returns the watch descriptor's number.
+        pub(in crate::watch) fn watch(&mut self, dir: &Arc<Path>) -> Result<i32, WatchFailure> {
             match self.watches.add(dir.as_ref(), MASK) {
                 Ok(wd) => {
                     let id = wd.get_watch_descriptor_id();
                     self.by_wd.insert(id, (Arc::clone(dir), wd));
-                    self.by_path.insert(Arc::clone(dir), id);
-                    Ok(())
+                    Ok(id)
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => Err(WatchFailure::OutOfWatches),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
@@ -280,10 +280,9 @@ pub(super) mod inotify_backend {
             }
         }
 
-        pub(in crate::watch) fn unwatch(&mut self, dir: &Path) {
-            if let Some(id) = self.by_path.remove(dir)
-                && let Some((_, wd)) = self.by_wd.remove(&id)
-            {
+        /// Drop the watch numbered `id` (see [`Inotify::watch`]).
+        pub(in crate::watch) fn unwatch(&mut self, id: i32) {
+            if let Some((_, wd)) = self.by_wd.remove(&id) {
                 // EINVAL when the kernel dropped it already (directory deleted): fine.
                 let _ = self.watches.remove(wd);
             }
@@ -302,9 +301,6 @@ pub(super) mod inotify_backend {
             if raw.mask.contains(EventMask::IGNORED) {
                 // The kernel dropped the watch (its directory is gone).
                 self.by_wd.remove(&raw.wd);
-                if self.by_path.get(dir.as_ref()) == Some(&raw.wd) {
-                    self.by_path.remove(dir.as_ref());
-                }
                 return Some(out);
             }
             let is_dir = raw.mask.contains(EventMask::ISDIR);
@@ -350,7 +346,6 @@ pub(super) mod inotify_backend {
                 // Each removal queues IN_IGNORED, which wakes the reader.
                 woken |= self.watches.remove(wd).is_ok();
             }
-            self.by_path.clear();
             if !woken {
                 // No watch left to remove: make one, on a directory that always exists.
                 if let Ok(wd) = self

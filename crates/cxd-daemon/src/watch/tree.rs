@@ -56,20 +56,20 @@ impl State {
     }
 
     /// Add one OS watch on `dir` (not yet recorded anywhere); returns the name the backend
-    /// keeps, for the caller's set to share.
-    pub(super) fn os_watch(&mut self, dir: &Path) -> Result<Arc<Path>, WatchFailure> {
+    /// keeps, for the caller's set to share, and the token that unwatches it.
+    pub(super) fn os_watch(&mut self, dir: &Path) -> Result<(Arc<Path>, i32), WatchFailure> {
         if let Some(max) = self.tuning.max_watches
             && self.watched.len() + self.git_watched.len() >= max
         {
             return Err(WatchFailure::OutOfWatches);
         }
         let dir: Arc<Path> = Arc::from(dir);
-        self.backend.watch(&dir)?;
-        Ok(dir)
+        let token = self.backend.watch(&dir)?;
+        Ok((dir, token))
     }
 
-    pub(super) fn os_unwatch(&mut self, dir: &Path) {
-        self.backend.unwatch(dir);
+    pub(super) fn os_unwatch(&mut self, dir: &Path, token: i32) {
+        self.backend.unwatch(dir, token);
     }
 
     /// Watch the git dir (HEAD, index.lock), the common dir (packed-refs) and refs/heads.
@@ -95,12 +95,12 @@ impl State {
     }
 
     pub(super) fn watch_git_dir(&mut self, dir: &Path) -> bool {
-        if self.git_watched.contains(dir) {
+        if self.git_watched.contains_key(dir) {
             return true;
         }
         match self.os_watch(dir) {
-            Ok(_) => {
-                self.git_watched.insert(dir.to_path_buf());
+            Ok((_, token)) => {
+                self.git_watched.insert(dir.to_path_buf(), token);
                 true
             }
             Err(failure) => {
@@ -112,12 +112,12 @@ impl State {
 
     /// Make sure `dir` is watched (or polled); false when it cannot be read at all.
     pub(super) fn watch_tree_dir(&mut self, dir: &Path) -> bool {
-        if self.watched.contains(dir) || self.poller.contains(dir) {
+        if self.watched.contains_key(dir) || self.poller.contains(dir) {
             return true;
         }
         match self.os_watch(dir) {
-            Ok(dir) => {
-                self.watched.insert(dir);
+            Ok((dir, token)) => {
+                self.watched.insert(dir, token);
                 true
             }
             Err(WatchFailure::OutOfWatches) => {
@@ -212,21 +212,21 @@ impl State {
     /// Re-walk `dir` under the current rules: newly un-ignored directories gain a watch, newly
     /// ignored ones (and anything gone) lose theirs.
     pub(super) fn reconcile(&mut self, dir: &Path) {
-        if !self.watched.contains(dir) && !self.poller.contains(dir) {
+        if !self.watched.contains_key(dir) && !self.poller.contains(dir) {
             return;
         }
         let mut visited = HashSet::new();
         self.walk_into(dir, false, Some(&mut visited));
-        let stale: Vec<Arc<Path>> = self
+        let stale: Vec<(Arc<Path>, i32)> = self
             .watched
             .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
-            .take_while(|d| d.starts_with(dir))
-            .filter(|d| !visited.contains(d.as_ref()))
-            .cloned()
+            .take_while(|(d, _)| d.starts_with(dir))
+            .filter(|(d, _)| !visited.contains(d.as_ref()))
+            .map(|(d, token)| (Arc::clone(d), *token))
             .collect();
-        for d in &stale {
+        for (d, token) in &stale {
             self.watched.remove(d.as_ref());
-            self.os_unwatch(d);
+            self.os_unwatch(d, *token);
             self.rules.forget(d);
         }
         for d in self.poller.dirs() {
@@ -241,15 +241,15 @@ impl State {
     /// `dir` and everything below it are gone: drop their watches. With `list`, report the
     /// directory's own path, its files being out of reach.
     pub(super) fn dir_gone(&mut self, dir: &Path, list: bool) {
-        let under: Vec<Arc<Path>> = self
+        let under: Vec<(Arc<Path>, i32)> = self
             .watched
             .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
-            .take_while(|d| d.starts_with(dir))
-            .cloned()
+            .take_while(|(d, _)| d.starts_with(dir))
+            .map(|(d, token)| (Arc::clone(d), *token))
             .collect();
-        for d in &under {
+        for (d, token) in &under {
             self.watched.remove(d.as_ref());
-            self.os_unwatch(d);
+            self.os_unwatch(d, *token);
             self.rules.forget(d);
         }
         let polled = self.poller.remove_under(dir);
@@ -259,7 +259,7 @@ impl State {
     }
 
     pub(super) fn is_known_dir(&self, path: &Path) -> bool {
-        self.watched.contains(path) || self.poller.contains(path)
+        self.watched.contains_key(path) || self.poller.contains(path)
     }
 
     pub(super) fn is_excluded(&self, path: &Path) -> bool {
