@@ -27,6 +27,12 @@ use crate::snapshot::{Snapshot, Snapshotter};
 use crate::store::{Store, WorkspaceRow};
 use crate::watch::{WatchEvent, Watcher};
 
+/// How long `cxd watch` waits for the first baseline once the tree is watched, counted from
+/// the start: on most trees it is in by then, and an edit right after `cxd watch` is reviewed
+/// exactly as made; on a big tree the answer comes first and an edit made before the baseline
+/// is in is reviewed against HEAD (see `opening`).
+const BASELINE_WAIT: Duration = Duration::from_millis(250);
+
 /// Everything that reaches the actor.
 pub(super) struct Inbox {
     commands: mpsc::Receiver<Command>,
@@ -243,15 +249,20 @@ impl Actor {
         &self.row.root
     }
 
-    /// Watches, first status; the baseline is left under way (`run` takes it in).
+    /// Watches, the baseline if it comes within [`BASELINE_WAIT`] of the start, first status.
+    /// A baseline that takes longer is left under way (`run` takes it in).
     pub(super) async fn begin(&mut self) {
+        let deadline = Instant::now() + BASELINE_WAIT;
         self.refresh_summary().await;
         self.retime().await;
         let (events_tx, events) = mpsc::unbounded_channel();
         self.events = events;
-        self.opening = self.start_opening(events_tx).await;
-        if self.opening.is_none() {
-            self.drive(Input::RootGone).await;
+        match self.start_opening(events_tx).await {
+            None => self.drive(Input::RootGone).await,
+            Some(mut opening) => match tokio::time::timeout_at(deadline, &mut opening).await {
+                Ok(opened) => self.opened(opened).await,
+                Err(_) => self.opening = Some(opening),
+            },
         }
         self.publish();
     }

@@ -1,8 +1,10 @@
 //! Opening a workspace: the watches first, then the baseline tree behind them. `cxd watch`
-//! answers once the tree is watched; the baseline (a snapshot of every file, hundreds of ms on
-//! a big tree) is made after that, and the workspace takes in no event and no request until
-//! it is in, so every review has a baseline. An edit made while the baseline is being taken
-//! is reported by the watches and never hidden in the baseline: see [`Actor::unsee`].
+//! answers once the tree is watched and the baseline is in, or at the latest a moment after the
+//! watches (the actor's `BASELINE_WAIT`): the baseline (a snapshot of every file, hundreds of
+//! ms on a big tree) may still be under way then, and the workspace takes in no event and no
+//! request until it is in, so every review has a baseline. An edit made while the baseline is
+//! being taken is reported by the watches and never hidden in the baseline: see
+//! [`Actor::unsee`].
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
