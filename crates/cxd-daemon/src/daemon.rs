@@ -70,6 +70,7 @@ const BLOCKING_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(
 
 /// Run the daemon in the foreground until SIGTERM/SIGINT or `cxd stop`.
 pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
+    crate::memory::limit_arenas();
     let paths = opts.paths;
     let mut warnings = opts.warnings;
     crate::state_dir::restrict_umask();
