@@ -16,7 +16,7 @@ pub fn trim() {
 /// behind. The daemon's threads mostly wait; two arenas serve them without contention.
 const ARENAS: i32 = 2;
 
-/// Cap the allocator's arenas at [`ARENAS`] (glibc; a no-op elsewhere). Call before any thread
+/// Cap the allocator's arenas at two (glibc; a no-op elsewhere). Call before any thread
 /// starts.
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
