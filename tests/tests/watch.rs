@@ -232,6 +232,55 @@ fn a_checkout_of_three_thousand_files_gives_no_request() {
     assert_eq!(files_of(&reqs[0]), ["README"], "{:#?}", env.log_json(50));
 }
 
+/// `cxd watch` answers once the tree is watched, before the first snapshot is done: an edit
+/// made then must not hide in that snapshot. A clean filter holds the snapshot at `gate.txt`
+/// (untracked, so hashed) until the test lets it go; `late.txt`, read after it, is edited
+/// meanwhile and must be reviewed.
+#[test]
+fn an_edit_made_while_the_first_snapshot_is_taken_is_reviewed() {
+    let env = TestEnv::new();
+    env.fast_settle();
+    let repo = init_repo(env.dir.path(), "repo");
+    std::fs::write(repo.join(".gitattributes"), "gate.txt filter=gate\n").unwrap();
+    git(&repo, &["add", ".gitattributes"]);
+    git(&repo, &["commit", "-q", "-m", "attributes"]);
+    let started = env.dir.path().join("filter-started");
+    let fifo = env.dir.path().join("filter-gate");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Blocks once, the first time it runs; passes the content through.
+    let clean = format!(
+        "sh -c 'if [ ! -e \"{s}\" ]; then : > \"{s}\"; cat \"{f}\" > /dev/null; fi; cat'",
+        s = started.display(),
+        f = fifo.display()
+    );
+    git(&repo, &["config", "filter.gate.clean", &clean]);
+    std::fs::write(repo.join("gate.txt"), "gate\n").unwrap();
+    std::fs::write(repo.join("late.txt"), "before\n").unwrap();
+    let _d = env.start_daemon();
+    let mut watching = env
+        .cmd(&["watch", repo.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The snapshot is under way (so the watches are in): edit, then let it finish.
+    wait_for("the first snapshot to reach the filter", T, || {
+        started.exists().then_some(())
+    });
+    std::fs::write(repo.join("late.txt"), "before\nafter\n").unwrap();
+    std::fs::write(&fifo, "go\n").unwrap();
+    assert!(watching.wait().unwrap().success());
+    let reqs = env.wait_log("review_started", 1, T);
+    assert_eq!(files_of(&reqs[0]), ["late.txt"]);
+    // Exactly one: the next request is the sentinel's alone.
+    let reqs = sentinel(&env, &repo, 1);
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(files_of(&reqs[1]), ["SENTINEL"]);
+}
+
 #[test]
 fn a_commit_of_a_reviewed_edit_moves_the_baseline_without_a_request() {
     let env = TestEnv::new();

@@ -207,7 +207,8 @@ fn wait_reviewed(env: &TestEnv, calls_before: usize, reviews_before: u64) -> Vec
 }
 
 /// Wait until the daemon is idle with nothing pending and has used no CPU for a full second
-/// (ticks polled); returns the ticks at that point.
+/// (ticks polled); returns the ticks at that point. No request follows the quiet second: the
+/// CPU a status request costs would otherwise count in what is measured next.
 fn wait_quiescent(env: &TestEnv, pid: u32) -> (u64, u64) {
     wait_for("the workspace to be idle", Duration::from_secs(120), || {
         let w = workspace(env);
@@ -223,11 +224,6 @@ fn wait_quiescent(env: &TestEnv, pid: u32) -> (u64, u64) {
         }
         (since.elapsed() >= Duration::from_secs(1)).then_some(())
     });
-    let w = workspace(env);
-    assert!(
-        w["state"] == "idle" && w["pending_files"] == 0,
-        "not idle: {w}"
-    );
     last
 }
 

@@ -65,8 +65,12 @@ enum Signal {
     Terminate(i32),
 }
 
+/// How long an unused blocking thread waits for more work before it ends.
+const BLOCKING_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Run the daemon in the foreground until SIGTERM/SIGINT or `cxd stop`.
 pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
+    crate::memory::limit_arenas();
     let paths = opts.paths;
     let mut warnings = opts.warnings;
     crate::state_dir::restrict_umask();
@@ -83,6 +87,10 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("cxd-worker")
+        // Blocking threads (snapshots, the walk) stay for the next burst (no thread to start
+        // between a settle and codex) and end only after minutes unused: not 10 s after a
+        // burst, when the daemon has gone idle.
+        .thread_keep_alive(BLOCKING_KEEP_ALIVE)
         .enable_all()
         .build()
         .map_err(|source| DaemonError::Runtime {

@@ -23,6 +23,7 @@ pub mod server;
 pub mod settle;
 pub mod snapshot;
 pub mod socket;
+pub mod socket_watch;
 pub mod state_dir;
 pub mod store;
 pub mod watch;

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::requests::{Handler, Reply};
+use crate::socket_watch::SocketWatch;
 
 /// How long a new client has to send its `Hello`.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,9 +41,6 @@ pub struct Endpoint {
     pub uid: u32,
 }
 
-/// How often the socket file is checked for removal or replacement.
-pub const SOCKET_CHECK: Duration = Duration::from_secs(5);
-
 /// Accept connections until `shutdown` fires, then wait (bounded) for those in flight.
 pub async fn run(
     mut listener: Listener,
@@ -52,9 +50,10 @@ pub async fn run(
 ) {
     let tracker = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Told when the socket's directory changes (no timer while idle); armed before the
+    // socket's identity is read, so a change in between is heard.
+    let mut socket_watch = SocketWatch::new(&endpoint.socket);
     let mut identity = socket_identity(&endpoint.socket);
-    let mut check = tokio::time::interval(SOCKET_CHECK);
-    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let permit = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -66,11 +65,12 @@ pub async fn run(
         let stream = loop {
             tokio::select! {
                 () = shutdown.cancelled() => break None,
-                _ = check.tick() => {
+                () = socket_watch.changed() => {
                     if socket_identity(&endpoint.socket) != identity {
                         match relisten(&endpoint) {
                             Ok(l) => {
                                 listener = l;
+                                socket_watch = SocketWatch::new(&endpoint.socket);
                                 identity = socket_identity(&endpoint.socket);
                             }
                             Err(e) => {

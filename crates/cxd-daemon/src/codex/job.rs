@@ -66,6 +66,9 @@ pub struct Job {
     /// The tree ids an answer covers (the reviewed snapshot, or the reviewed commits' trees),
     /// recorded with the result so "was this reviewed?" is a lookup.
     pub covers: Vec<String>,
+    /// The isolation overrides ([`isolation::args`] for this root), read ahead while the tree
+    /// was looked at; `None`: read them when the run starts.
+    pub isolation: Option<Vec<String>>,
 }
 
 /// How the run ended, as the workspace needs it to update its state and answer waiters.
@@ -166,7 +169,10 @@ pub async fn run(
             "stored thread id {t:?} is not a codex thread id; starting a new thread"
         ));
     }
-    let isolation = isolation::args(sessions::codex_home().as_deref(), &job.root);
+    let isolation = match job.isolation.clone() {
+        Some(ahead) => ahead,
+        None => isolation::args(sessions::codex_home().as_deref(), &job.root),
+    };
     let mut replaced = false;
     loop {
         let args = Invocation {
@@ -196,7 +202,9 @@ pub async fn run(
             base_tree: job.trees.0.clone(),
             tree: job.trees.1.clone(),
         };
-        let review_id = store.call(move |c| store::reviews::start(c, &new)).await?;
+        // The row is queued now and its id awaited once codex is under way: codex starts
+        // without waiting for the store (jobs run in order, so it is in before the result).
+        let started = store.call(move |c| store::reviews::start(c, &new));
         // A failed turn leaves an old -o file untouched: never read a stale answer.
         let _ = std::fs::remove_file(&output);
         let outcome = runner::run(
@@ -212,6 +220,7 @@ pub async fn run(
             &mut on_activity,
         )
         .await;
+        let review_id = started.await?;
         let unknown_thread = thread.is_some()
             && outcome.exit_code() == Some(1)
             && outcome.transcript.thread_id.is_none()

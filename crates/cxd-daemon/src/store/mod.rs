@@ -110,8 +110,10 @@ impl Store {
         self.written.load(Ordering::Acquire)
     }
 
-    /// Run `f` on the store thread and return its result.
-    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// Run `f` on the store thread and return its result. `f` is queued at once, before the
+    /// returned future is first polled: a caller may start other work and await the answer
+    /// later, or drop the future to write without waiting (jobs run in the order queued).
+    pub fn call<R, F>(&self, f: F) -> impl Future<Output = Result<R, StoreError>> + use<R, F>
     where
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
@@ -123,8 +125,11 @@ impl Store {
             written.store(conn.total_changes(), Ordering::Release);
             let _ = reply_tx.send(result);
         });
-        self.tx.send(job).map_err(|_| StoreError::Closed)?;
-        reply_rx.await.map_err(|_| StoreError::Closed)?
+        let sent = self.tx.send(job).map_err(|_| StoreError::Closed);
+        async move {
+            sent?;
+            reply_rx.await.map_err(|_| StoreError::Closed)?
+        }
     }
 }
 

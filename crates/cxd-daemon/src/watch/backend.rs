@@ -8,6 +8,7 @@
 //! paths are resolved on the watch thread, which owns the descriptor → path map.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
@@ -111,35 +112,36 @@ impl Backend {
         }
     }
 
-    /// Add a non-recursive watch on `dir`.
-    pub(super) fn watch(&mut self, dir: &Path) -> Result<(), WatchFailure> {
+    /// Add a non-recursive watch on `dir` (its name shared with the caller's own set: one copy
+    /// of each of the tree's directory names). Returns the token [`Backend::unwatch`] takes.
+    pub(super) fn watch(&mut self, dir: &Arc<Path>) -> Result<i32, WatchFailure> {
         match self {
             #[cfg(target_os = "linux")]
             Backend::Inotify(inotify) => inotify.watch(dir),
-            Backend::Notify(notify) => {
-                notify
-                    .watch(dir, RecursiveMode::NonRecursive)
-                    .map_err(|error| match &error.kind {
-                        notify::ErrorKind::MaxFilesWatch => WatchFailure::OutOfWatches,
-                        notify::ErrorKind::PathNotFound => WatchFailure::NotFound,
-                        notify::ErrorKind::Io(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
-                            WatchFailure::OutOfWatches
-                        }
-                        notify::ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                            WatchFailure::NotFound
-                        }
-                        _ => WatchFailure::Other(error.to_string()),
-                    })
-            }
-            Backend::None => Ok(()),
+            Backend::Notify(notify) => notify
+                .watch(dir.as_ref(), RecursiveMode::NonRecursive)
+                .map(|()| 0)
+                .map_err(|error| match &error.kind {
+                    notify::ErrorKind::MaxFilesWatch => WatchFailure::OutOfWatches,
+                    notify::ErrorKind::PathNotFound => WatchFailure::NotFound,
+                    notify::ErrorKind::Io(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                        WatchFailure::OutOfWatches
+                    }
+                    notify::ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        WatchFailure::NotFound
+                    }
+                    _ => WatchFailure::Other(error.to_string()),
+                }),
+            Backend::None => Ok(0),
         }
     }
 
-    /// Drop the watch on `dir`, if any (the OS may have dropped it already).
-    pub(super) fn unwatch(&mut self, dir: &Path) {
+    /// Drop the watch on `dir` (`token`: what [`Backend::watch`] returned), if any (the OS may
+    /// have dropped it already).
+    pub(super) fn unwatch(&mut self, dir: &Path, token: i32) {
         match self {
             #[cfg(target_os = "linux")]
-            Backend::Inotify(inotify) => inotify.unwatch(dir),
+            Backend::Inotify(inotify) => inotify.unwatch(token),
             Backend::Notify(notify) => {
                 let _ = notify.unwatch(dir);
             }
@@ -222,8 +224,7 @@ pub(super) mod inotify_backend {
     /// The inotify instance of one Watcher, seen from the watch thread.
     pub(in crate::watch) struct Inotify {
         watches: Watches,
-        by_wd: HashMap<i32, (PathBuf, inotify::WatchDescriptor)>,
-        by_path: HashMap<PathBuf, i32>,
+        by_wd: HashMap<i32, (Arc<Path>, inotify::WatchDescriptor)>,
         stop: Arc<AtomicBool>,
         reader: Option<JoinHandle<()>>,
     }
@@ -258,19 +259,18 @@ pub(super) mod inotify_backend {
             Ok(Inotify {
                 watches,
                 by_wd: HashMap::new(),
-                by_path: HashMap::new(),
                 stop,
                 reader: Some(reader),
             })
         }
 
-        pub(in crate::watch) fn watch(&mut self, dir: &Path) -> Result<(), WatchFailure> {
-            match self.watches.add(dir, MASK) {
+        /// Watch `dir`; returns the watch descriptor's number.
+        pub(in crate::watch) fn watch(&mut self, dir: &Arc<Path>) -> Result<i32, WatchFailure> {
+            match self.watches.add(dir.as_ref(), MASK) {
                 Ok(wd) => {
                     let id = wd.get_watch_descriptor_id();
-                    self.by_wd.insert(id, (dir.to_path_buf(), wd));
-                    self.by_path.insert(dir.to_path_buf(), id);
-                    Ok(())
+                    self.by_wd.insert(id, (Arc::clone(dir), wd));
+                    Ok(id)
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => Err(WatchFailure::OutOfWatches),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
@@ -280,10 +280,9 @@ pub(super) mod inotify_backend {
             }
         }
 
-        pub(in crate::watch) fn unwatch(&mut self, dir: &Path) {
-            if let Some(id) = self.by_path.remove(dir)
-                && let Some((_, wd)) = self.by_wd.remove(&id)
-            {
+        /// Drop the watch numbered `id` (see [`Inotify::watch`]).
+        pub(in crate::watch) fn unwatch(&mut self, id: i32) {
+            if let Some((_, wd)) = self.by_wd.remove(&id) {
                 // EINVAL when the kernel dropped it already (directory deleted): fine.
                 let _ = self.watches.remove(wd);
             }
@@ -302,15 +301,12 @@ pub(super) mod inotify_backend {
             if raw.mask.contains(EventMask::IGNORED) {
                 // The kernel dropped the watch (its directory is gone).
                 self.by_wd.remove(&raw.wd);
-                if self.by_path.get(&dir) == Some(&raw.wd) {
-                    self.by_path.remove(&dir);
-                }
                 return Some(out);
             }
             let is_dir = raw.mask.contains(EventMask::ISDIR);
             let path = match &raw.name {
                 Some(name) => dir.join(name),
-                None => dir.clone(),
+                None => dir.to_path_buf(),
             };
             let mask = raw.mask;
             if mask.contains(EventMask::CREATE) {
@@ -332,10 +328,10 @@ pub(super) mod inotify_backend {
                 out.push((Kind::Removed { dir: Some(is_dir) }, path.clone()));
             }
             if mask.contains(EventMask::DELETE_SELF) {
-                out.push((Kind::Removed { dir: Some(true) }, dir.clone()));
+                out.push((Kind::Removed { dir: Some(true) }, dir.to_path_buf()));
             }
             if mask.contains(EventMask::MOVE_SELF) {
-                out.push((Kind::MovedFrom, dir));
+                out.push((Kind::MovedFrom, dir.to_path_buf()));
             }
             Some(out)
         }
@@ -350,7 +346,6 @@ pub(super) mod inotify_backend {
                 // Each removal queues IN_IGNORED, which wakes the reader.
                 woken |= self.watches.remove(wd).is_ok();
             }
-            self.by_path.clear();
             if !woken {
                 // No watch left to remove: make one, on a directory that always exists.
                 if let Ok(wd) = self

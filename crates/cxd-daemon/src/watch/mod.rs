@@ -21,7 +21,7 @@ mod tests;
 mod thread;
 mod tree;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -208,8 +208,8 @@ impl Watcher {
             rules,
             git,
             backend,
-            watched: BTreeSet::new(),
-            git_watched: BTreeSet::new(),
+            watched: BTreeMap::new(),
+            git_watched: BTreeMap::new(),
             poller: Poller::default(),
             tuning,
             shared: Arc::clone(&shared),
@@ -222,8 +222,8 @@ impl Watcher {
         state.git_locked = state.git.as_ref().is_some_and(GitDirs::index_locked);
         state.watch_git();
         match state.os_watch(&root) {
-            Ok(()) => {
-                state.watched.insert(root.clone());
+            Ok((dir, token)) => {
+                state.watched.insert(dir, token);
             }
             Err(WatchFailure::OutOfWatches) => state.start_polling(&root),
             Err(failure) => {

@@ -160,8 +160,10 @@ impl State {
                 Kind::Created { dir: true } | Kind::MovedTo { dir: Some(true) } => {
                     self.watch_git_dir(path);
                 }
-                Kind::Removed { .. } | Kind::MovedFrom if self.git_watched.remove(path) => {
-                    self.os_unwatch(path);
+                Kind::Removed { .. } | Kind::MovedFrom => {
+                    if let Some(token) = self.git_watched.remove(path) {
+                        self.os_unwatch(path, token);
+                    }
                 }
                 _ => {}
             }

@@ -1,9 +1,9 @@
 //! The watch thread: what it owns, its loop (block for an event, drain the rest, send one
 //! batch), the polling fallback and what it publishes for the [`super::Watcher`].
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
@@ -30,9 +30,9 @@ pub(super) struct State {
     /// `git_watched`.
     pub(super) backend: Backend,
     /// Tree directories holding an OS watch.
-    pub(super) watched: BTreeSet<PathBuf>,
+    pub(super) watched: BTreeMap<Arc<Path>, i32>,
     /// Directories under .git holding an OS watch.
-    pub(super) git_watched: BTreeSet<PathBuf>,
+    pub(super) git_watched: BTreeMap<PathBuf, i32>,
     /// Tree directories left without a watch (the OS ran out).
     pub(super) poller: Poller,
     pub(super) tuning: Tuning,
@@ -114,8 +114,8 @@ impl State {
         let mut promoted = Vec::new();
         for dir in self.poller.dirs() {
             match self.os_watch(&dir) {
-                Ok(()) => {
-                    self.watched.insert(dir.clone());
+                Ok((kept, token)) => {
+                    self.watched.insert(kept, token);
                     promoted.push(dir);
                 }
                 Err(_) => break,

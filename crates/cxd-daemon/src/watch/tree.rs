@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::backend::WatchFailure;
 use super::batch::Fate;
@@ -54,18 +55,21 @@ impl State {
         self.publish();
     }
 
-    /// Add one OS watch on `dir` (not yet recorded anywhere).
-    pub(super) fn os_watch(&mut self, dir: &Path) -> Result<(), WatchFailure> {
+    /// Add one OS watch on `dir` (not yet recorded anywhere); returns the name the backend
+    /// keeps, for the caller's set to share, and the token that unwatches it.
+    pub(super) fn os_watch(&mut self, dir: &Path) -> Result<(Arc<Path>, i32), WatchFailure> {
         if let Some(max) = self.tuning.max_watches
             && self.watched.len() + self.git_watched.len() >= max
         {
             return Err(WatchFailure::OutOfWatches);
         }
-        self.backend.watch(dir)
+        let dir: Arc<Path> = Arc::from(dir);
+        let token = self.backend.watch(&dir)?;
+        Ok((dir, token))
     }
 
-    pub(super) fn os_unwatch(&mut self, dir: &Path) {
-        self.backend.unwatch(dir);
+    pub(super) fn os_unwatch(&mut self, dir: &Path, token: i32) {
+        self.backend.unwatch(dir, token);
     }
 
     /// Watch the git dir (HEAD, index.lock), the common dir (packed-refs) and refs/heads.
@@ -91,12 +95,12 @@ impl State {
     }
 
     pub(super) fn watch_git_dir(&mut self, dir: &Path) -> bool {
-        if self.git_watched.contains(dir) {
+        if self.git_watched.contains_key(dir) {
             return true;
         }
         match self.os_watch(dir) {
-            Ok(()) => {
-                self.git_watched.insert(dir.to_path_buf());
+            Ok((_, token)) => {
+                self.git_watched.insert(dir.to_path_buf(), token);
                 true
             }
             Err(failure) => {
@@ -108,12 +112,12 @@ impl State {
 
     /// Make sure `dir` is watched (or polled); false when it cannot be read at all.
     pub(super) fn watch_tree_dir(&mut self, dir: &Path) -> bool {
-        if self.watched.contains(dir) || self.poller.contains(dir) {
+        if self.watched.contains_key(dir) || self.poller.contains(dir) {
             return true;
         }
         match self.os_watch(dir) {
-            Ok(()) => {
-                self.watched.insert(dir.to_path_buf());
+            Ok((dir, token)) => {
+                self.watched.insert(dir, token);
                 true
             }
             Err(WatchFailure::OutOfWatches) => {
@@ -142,9 +146,19 @@ impl State {
 
     /// Watch `start` and every non-ignored directory below it, each watched before it is read
     /// so nothing written in between is lost. With `report`, the files found are marked created.
-    /// Returns the directories visited.
-    pub(super) fn walk(&mut self, start: &Path, report: bool) -> Vec<PathBuf> {
-        let mut visited = Vec::new();
+    pub(super) fn walk(&mut self, start: &Path, report: bool) {
+        self.walk_into(start, report, None);
+    }
+
+    /// [`State::walk`], putting the directories visited into `visited` when given (a walk of
+    /// the whole tree keeps no such list: it would outlive the walk as heap the OS never gets
+    /// back).
+    fn walk_into(
+        &mut self,
+        start: &Path,
+        report: bool,
+        mut visited: Option<&mut HashSet<PathBuf>>,
+    ) {
         let mut stack = vec![start.to_path_buf()];
         let mut subdirs = Vec::new();
         let mut files = Vec::new();
@@ -189,28 +203,30 @@ impl State {
                     self.mark(&file, Fate::Created);
                 }
             }
-            visited.push(dir);
+            if let Some(visited) = visited.as_mut() {
+                visited.insert(dir);
+            }
         }
-        visited
     }
 
     /// Re-walk `dir` under the current rules: newly un-ignored directories gain a watch, newly
     /// ignored ones (and anything gone) lose theirs.
     pub(super) fn reconcile(&mut self, dir: &Path) {
-        if !self.watched.contains(dir) && !self.poller.contains(dir) {
+        if !self.watched.contains_key(dir) && !self.poller.contains(dir) {
             return;
         }
-        let visited: HashSet<PathBuf> = self.walk(dir, false).into_iter().collect();
-        let stale: Vec<PathBuf> = self
+        let mut visited = HashSet::new();
+        self.walk_into(dir, false, Some(&mut visited));
+        let stale: Vec<(Arc<Path>, i32)> = self
             .watched
             .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
-            .take_while(|d| d.starts_with(dir))
-            .filter(|d| !visited.contains(*d))
-            .cloned()
+            .take_while(|(d, _)| d.starts_with(dir))
+            .filter(|(d, _)| !visited.contains(d.as_ref()))
+            .map(|(d, token)| (Arc::clone(d), *token))
             .collect();
-        for d in &stale {
-            self.watched.remove(d);
-            self.os_unwatch(d);
+        for (d, token) in &stale {
+            self.watched.remove(d.as_ref());
+            self.os_unwatch(d, *token);
             self.rules.forget(d);
         }
         for d in self.poller.dirs() {
@@ -225,15 +241,15 @@ impl State {
     /// `dir` and everything below it are gone: drop their watches. With `list`, report the
     /// directory's own path, its files being out of reach.
     pub(super) fn dir_gone(&mut self, dir: &Path, list: bool) {
-        let under: Vec<PathBuf> = self
+        let under: Vec<(Arc<Path>, i32)> = self
             .watched
             .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
-            .take_while(|d| d.starts_with(dir))
-            .cloned()
+            .take_while(|(d, _)| d.starts_with(dir))
+            .map(|(d, token)| (Arc::clone(d), *token))
             .collect();
-        for d in &under {
-            self.watched.remove(d);
-            self.os_unwatch(d);
+        for (d, token) in &under {
+            self.watched.remove(d.as_ref());
+            self.os_unwatch(d, *token);
             self.rules.forget(d);
         }
         let polled = self.poller.remove_under(dir);
@@ -243,7 +259,7 @@ impl State {
     }
 
     pub(super) fn is_known_dir(&self, path: &Path) -> bool {
-        self.watched.contains(path) || self.poller.contains(path)
+        self.watched.contains_key(path) || self.poller.contains(path)
     }
 
     pub(super) fn is_excluded(&self, path: &Path) -> bool {

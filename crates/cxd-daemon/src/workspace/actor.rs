@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::history::RevReview;
 use super::machine::{Effect, Ending, Input, Machine, Refusal};
+use super::opening::{self, Opened, Opening};
 use super::runs::{self, Recorded, Running};
 use super::tree::Change;
 use super::view::Summary;
@@ -25,6 +26,12 @@ use crate::settle;
 use crate::snapshot::{Snapshot, Snapshotter};
 use crate::store::{Store, WorkspaceRow};
 use crate::watch::{WatchEvent, Watcher};
+
+/// How long `cxd watch` waits for the first baseline once the tree is watched, counted from
+/// the start: on most trees it is in by then, and an edit right after `cxd watch` is reviewed
+/// exactly as made; on a big tree the answer comes first and an edit made before the baseline
+/// is in is reviewed against HEAD (see `opening`).
+const BASELINE_WAIT: Duration = Duration::from_millis(250);
 
 /// Everything that reaches the actor.
 pub(super) struct Inbox {
@@ -75,6 +82,17 @@ pub(super) struct Upkeep {
     pub(super) bytes: u64,
     pub(super) after_prune: u64,
     pub(super) pruned_at: Instant,
+}
+
+impl Upkeep {
+    /// The store measured at `bytes`, as if just pruned.
+    pub(super) fn new(bytes: u64) -> Self {
+        Self {
+            bytes,
+            after_prune: bytes,
+            pruned_at: Instant::now(),
+        }
+    }
 }
 
 /// One workspace's task; see the module doc.
@@ -132,8 +150,8 @@ pub(super) struct Actor {
     pub(super) asker: Option<Asker>,
     /// What the watcher reports (replaced when the root comes back).
     pub(super) events: mpsc::UnboundedReceiver<WatchEvent>,
-    /// The watcher's new event channel after the root came back.
-    pub(super) rewatched: Option<mpsc::UnboundedReceiver<WatchEvent>>,
+    /// The root came back: `events` is a new watcher's channel, to be read again.
+    pub(super) rewatched: bool,
     /// Halted by a spent usage limit that resets at a known time.
     pub(super) quota: Option<super::quota::QuotaPause>,
     /// Machine inputs from watch events taken in while looking at the tree, for `drive`.
@@ -151,6 +169,12 @@ pub(super) struct Actor {
     /// HEAD at the first look (Some(None): unborn): a commit made before cxd watched is not
     /// reported as unreviewed.
     pub(super) first_head: Option<Option<String>>,
+    /// The baseline task while the first baseline is being made: until it ends, the actor
+    /// takes in no watch event and no request.
+    pub(super) opening: Option<Opening>,
+    /// Codex's isolation overrides, read beside the look at the tree for the review that may
+    /// follow it (off the path from the settle to codex's start).
+    pub(super) isolation_ahead: Option<tokio::task::JoinHandle<Vec<String>>>,
 }
 
 impl Actor {
@@ -207,7 +231,7 @@ impl Actor {
             change: None,
             asker: None,
             events,
-            rewatched: None,
+            rewatched: false,
             quota: None,
             deferred: VecDeque::new(),
             known_head: None,
@@ -215,6 +239,8 @@ impl Actor {
             retime_due: false,
             head_reviewed: None,
             first_head: None,
+            opening: None,
+            isolation_ahead: None,
         };
         let inbox = Inbox {
             commands,
@@ -228,16 +254,30 @@ impl Actor {
         &self.row.root
     }
 
-    /// Baseline, watches, first status.
+    /// Watches, the baseline if it comes within [`BASELINE_WAIT`] of the start, first status.
+    /// A baseline that takes longer is left under way (`run` takes it in).
     pub(super) async fn begin(&mut self) {
+        let deadline = Instant::now() + BASELINE_WAIT;
         self.refresh_summary().await;
         self.retime().await;
         let (events_tx, events) = mpsc::unbounded_channel();
         self.events = events;
-        let opened = self.open(events_tx).await;
-        self.refresh_head_reviewed().await;
-        self.drive(opened).await;
+        match self.start_opening(events_tx).await {
+            None => self.drive(Input::RootGone).await,
+            Some(mut opening) => match tokio::time::timeout_at(deadline, &mut opening).await {
+                Ok(opened) => self.opened(opened).await,
+                Err(_) => self.opening = Some(opening),
+            },
+        }
         self.publish();
+    }
+
+    /// The baseline is in: the machine hears that watching began, then what came meanwhile.
+    async fn opened(&mut self, opened: Result<Opened, tokio::task::JoinError>) {
+        let input = self.finish_opening(opened).await;
+        self.refresh_head_reviewed().await;
+        self.drive(input).await;
+        crate::memory::trim();
     }
 
     pub(super) async fn run(mut self, mut inbox: Inbox, stop: CancellationToken) {
@@ -245,14 +285,21 @@ impl Actor {
         let mut watching = true;
         loop {
             let quota_deadline = self.quota_deadline();
+            // Until the baseline is in, nothing else is taken in (edits wait in the channel,
+            // requests in the inbox).
+            let open = self.opening.is_none();
             tokio::select! {
                 () = stop.cancelled() => break,
-                ev = self.events.recv(), if watching => match ev {
+                opened = opening::opened(&mut self.opening), if !open => {
+                    self.opening = None;
+                    self.opened(opened).await;
+                }
+                ev = self.events.recv(), if watching && open => match ev {
                     Some(ev) => self.on_watch_event(ev).await,
                     // The watcher is gone (never started, or the root vanished).
                     None => watching = false,
                 },
-                Some(cmd) = inbox.commands.recv() => self.on_command(cmd).await,
+                Some(cmd) = inbox.commands.recv(), if open => self.on_command(cmd).await,
                 Some(a) = inbox.activity.recv() => {
                     if let Some(r) = self.running.as_mut() {
                         r.activity = Some(a.clone());
@@ -282,14 +329,19 @@ impl Actor {
                     self.retime().await;
                 }
             }
-            if let Some(events) = self.rewatched.take() {
-                self.events = events;
+            if std::mem::take(&mut self.rewatched) {
                 watching = true;
             }
             if std::mem::take(&mut self.retime_due) {
                 self.retime().await;
             }
             self.publish();
+        }
+        // Shutdown before the first baseline was in: finish and store it, so that what is
+        // edited while the daemon is down is reviewed after a restart.
+        if let Some(opening) = self.opening.take() {
+            let opened = opening.await;
+            self.finish_opening(opened).await;
         }
         // Shutdown: a running review is cut short and recorded as interrupted; its changes
         // stay unreviewed (the baseline does not move) and are reviewed after a restart.

@@ -26,6 +26,7 @@ mod catchup;
 mod history;
 mod intake;
 pub mod machine;
+mod opening;
 mod quota;
 mod requests;
 mod rotation;
@@ -188,7 +189,8 @@ pub async fn spawn(
     });
     let (commands, commands_rx) = mpsc::channel(16);
     let (mut actor, inbox) = actor::Actor::new(ctx, store, row, view_tx, commands_rx);
-    // The baseline and the watches exist before the registry hears of the workspace.
+    // The watches exist before the registry hears of the workspace; the baseline follows
+    // (the actor takes in nothing before it is in).
     actor.begin().await;
     let task = tokio::spawn(actor.run(inbox, stop.clone()));
     WorkspaceHandle {

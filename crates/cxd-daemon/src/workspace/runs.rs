@@ -142,6 +142,7 @@ impl Actor {
             hunks: None,
             change: None,
             covers: Vec::new(),
+            isolation: None,
         }
     }
 
@@ -182,6 +183,10 @@ impl Actor {
             open: &open,
             disputes: &disputes,
         });
+        let isolation = match self.isolation_ahead.take() {
+            Some(ahead) => ahead.await.ok(),
+            None => None,
+        };
         let (thread, brief) = self.thread_for_run(&config).await;
         let prompt = brief.unwrap_or_default() + &prompt;
         let job = Job {
@@ -196,6 +201,7 @@ impl Actor {
             hunks,
             change: reviewed,
             covers: vec![change.to.tree.clone()],
+            isolation,
             ..self.job(&config, trigger, prompt, &choice)
         };
         self.log(

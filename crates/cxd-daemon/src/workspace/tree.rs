@@ -6,15 +6,13 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
-use super::actor::{Actor, Upkeep};
+use super::actor::Actor;
 use super::machine::{Input, Inspection, Why};
 use super::private_dir;
-use crate::codex::job;
-use crate::snapshot::{Diff, Snapshot, SnapshotError, Snapshotter};
+use crate::snapshot::{Diff, Snapshot, SnapshotError};
 use crate::store;
-use crate::watch::{WatchEvent, WatchSpec, Watcher};
+use crate::watch::WatchEvent;
 
 /// At most this many file names go into one log entry (the count is always exact).
 pub(super) const MAX_LOGGED_FILES: usize = 200;
@@ -33,91 +31,17 @@ impl Actor {
         private_dir(&self.ctx.state_dir, self.row.id)
     }
 
-    /// Open the snapshotter, establish the baseline, start watching. Says what the machine
+    /// Start watching, then establish the baseline (waiting for it). Says what the machine
     /// must hear: the root is gone, or watching began (from a stored baseline or a new one).
     pub(super) async fn open(
         &mut self,
         events_tx: mpsc::UnboundedSender<WatchEvent>,
     ) -> Option<Input> {
-        if !self.root().is_dir() {
+        let Some(opening) = self.start_opening(events_tx).await else {
             return Some(Input::RootGone);
-        }
-        let dir = self.dir();
-        let root = self.row.root.clone();
-        let mut exclude = vec![self.ctx.state_dir.clone()];
-        if let Some(dir) = self.ctx.socket.parent() {
-            exclude.push(dir.to_path_buf());
-        }
-        // The root is canonical; so must be what is compared against it.
-        let exclude: Vec<PathBuf> = exclude
-            .into_iter()
-            .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
-            .collect();
-        let snap_exclude = exclude.clone();
-        let stored = self.baseline.clone().or_else(|| {
-            self.row.baseline_tree.clone().map(|tree| Snapshot {
-                tree,
-                head: self.row.baseline_head.clone(),
-            })
-        });
-        let orphan = job::pidfile(&dir);
-        let config = WatchSpec {
-            root: self.row.root.clone(),
-            extra_ignore: self.config().watch.ignore.clone(),
-            exclude,
         };
-        // The watches and the baseline tree are made at once (each walks the tree; on a big
-        // tree each takes hundreds of ms): an edit made meanwhile is reported after the
-        // baseline and reviewed at the next settle, and nothing is reviewed before both are in.
-        // Both stay off the async workers.
-        let watching = tokio::task::spawn_blocking(move || Watcher::start(config, events_tx));
-        let opened = tokio::task::spawn_blocking(
-            move || -> Result<(Snapshotter, Snapshot, bool, u64), String> {
-                if crate::codex::runner::reap_orphan(&orphan) {
-                    tracing::warn!(root = %root.display(), "ended a codex left running by a daemon that was killed");
-                }
-                let mut snap = Snapshotter::open(&root, &dir).map_err(|e| e.to_string())?;
-                snap.set_exclude(&snap_exclude);
-                let (base, fresh) = match stored {
-                    Some(base) => (base, false),
-                    None => (snap.snapshot(None).map_err(|e| e.to_string())?, true),
-                };
-                let bytes = snap.store_bytes().unwrap_or(0);
-                Ok((snap, base, fresh, bytes))
-            },
-        )
-        .await;
-        let mut resumed = false;
-        match opened {
-            Ok(Ok((snap, base, fresh, bytes))) => {
-                self.upkeep = Upkeep {
-                    bytes,
-                    after_prune: bytes,
-                    pruned_at: Instant::now(),
-                };
-                if fresh {
-                    self.save_baseline(&base).await;
-                } else {
-                    // Edits made while the daemon was down (or a review it was running when it
-                    // stopped) are reviewed at the next settle.
-                    self.baseline_unverified = true;
-                    resumed = true;
-                }
-                self.head_seen(snap.head().ok().flatten());
-                self.snapshotter = Some(snap);
-                self.last_tree = Some(base.tree.clone());
-                self.baseline = Some(base);
-            }
-            Ok(Err(e)) => self.warn(format!("cannot snapshot the work tree: {e}")),
-            Err(e) => self.warn(format!("snapshot task failed: {e}")),
-        }
-        match watching.await {
-            Ok(Ok(w)) => self.watcher = Some(w),
-            Ok(Err(e)) => self.warn(format!("cannot watch: {e}")),
-            Err(e) => self.warn(format!("watch task failed: {e}")),
-        }
-        tracing::info!(root = %self.root().display(), watches = self.os_watches(), "watching workspace");
-        Some(Input::Watching { resumed })
+        let opened = opening.await;
+        Some(self.finish_opening(opened).await)
     }
 
     /// The root is gone: drop the watches and what they reported, and tell the user.
@@ -161,7 +85,9 @@ impl Actor {
             format!("{} is back: watching it again", self.root().display()),
         );
         let (events_tx, events) = mpsc::unbounded_channel();
-        self.rewatched = Some(events);
+        // The new channel is read at once: the baseline takes in what comes meanwhile.
+        self.events = events;
+        self.rewatched = true;
         self.open(events_tx).await
     }
 
@@ -173,6 +99,11 @@ impl Actor {
             return Input::RootGone;
         }
         let all = why == (Why::Review { all: true });
+        // Read ahead what the review's command line needs from codex's config files.
+        let root = self.row.root.clone();
+        self.isolation_ahead = Some(tokio::task::spawn_blocking(move || {
+            crate::codex::isolation::args(crate::codex::sessions::codex_home().as_deref(), &root)
+        }));
         self.catch_up().await;
         self.claim_hook_writes();
         let watched: Vec<PathBuf> = self.pending.iter().cloned().collect();
@@ -389,6 +320,9 @@ impl Actor {
         }
     }
 
+    /// Append to the audit trail. Queued, not waited for: whatever reads the store later
+    /// (a request, the next write) comes after it on the store's one thread, and a review
+    /// starts without a round trip per entry.
     pub(super) async fn log(&self, kind: &str, data: serde_json::Value) {
         let ev = store::NewEvent {
             at: crate::clock::now_rfc3339(),
@@ -396,13 +330,13 @@ impl Actor {
             kind: kind.to_owned(),
             data,
         };
-        if let Err(e) = self
-            .store
-            .call(move |c| store::events::append(c, &ev))
-            .await
-        {
-            tracing::error!(error = %e, "cannot append to the audit trail");
-        }
+        drop(self.store.call(move |c| {
+            let appended = store::events::append(c, &ev);
+            if let Err(e) = &appended {
+                tracing::error!(error = %e, "cannot append to the audit trail");
+            }
+            appended
+        }));
     }
 
     pub(super) fn os_watches(&self) -> u64 {
