@@ -193,7 +193,10 @@ impl Snapshotter {
     }
 
     /// Remember paths the private index has not seen yet (in memory and in `dirty`).
-    fn add_dirty(&mut self, paths: impl Iterator<Item = PathBuf>) -> Result<(), SnapshotError> {
+    pub(super) fn add_dirty(
+        &mut self,
+        paths: impl Iterator<Item = PathBuf>,
+    ) -> Result<(), SnapshotError> {
         let new: Vec<PathBuf> = paths.filter(|p| !self.dirty.contains(p)).collect();
         if new.is_empty() {
             return Ok(());

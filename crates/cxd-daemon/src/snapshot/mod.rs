@@ -38,8 +38,10 @@ mod head;
 pub mod hunks;
 mod lines;
 mod loose;
+mod moved;
 mod objects;
 mod parse;
+mod patch;
 mod refresh;
 pub mod revs;
 #[cfg(test)]
@@ -96,6 +98,15 @@ pub struct Snapshotter {
     fast_count: u64,
     /// The fast path's `cat-file --batch`, started on first use.
     batch: Option<loose::Batch>,
+    /// How many snapshots the HEAD-move path made.
+    moved_count: u64,
+    /// Set when the HEAD-move path left the private index behind for more paths than a
+    /// partial refresh takes: the next snapshot that needs the index reseeds it from the
+    /// user's index instead.
+    behind: bool,
+    /// The HEAD whose trees were last packed into the private object directory (by a seed
+    /// or a reseed), so that the next reseed packs only the trees it lacks.
+    packed: Option<String>,
 }
 
 /// Most paths refreshed one by one; more take a full refresh (see `refresh_paths`).
@@ -156,6 +167,9 @@ impl Snapshotter {
             index_clear: None,
             fast_count: 0,
             batch: None,
+            moved_count: 0,
+            behind: false,
+            packed: None,
         })
     }
 
@@ -179,6 +193,13 @@ impl Snapshotter {
         self.fast_count
     }
 
+    /// How many snapshots took the HEAD-move path without the index (for benchmarks and
+    /// tests).
+    #[must_use]
+    pub fn moved_snapshots(&self) -> u64 {
+        self.moved_count
+    }
+
     /// The empty tree's id (the baseline when there is nothing yet).
     #[must_use]
     pub fn empty_tree(&self) -> &str {
@@ -200,11 +221,22 @@ impl Snapshotter {
                 self.last = Some(snapshot.clone());
                 return Ok(snapshot);
             }
+            if let Some(tree) = self.moved(paths, &head) {
+                let snapshot = Snapshot { tree, head };
+                self.last = Some(snapshot.clone());
+                return Ok(snapshot);
+            }
             let mut all = paths.to_vec();
             all.extend(self.dirty.iter().cloned());
-            match self.moved_from(&head) {
-                Some(last) if paths.len() > MAX_PATHSPECS => self.reseed(&all, &last, &head)?,
-                _ => self.refresh_paths(&all)?,
+            if self.behind {
+                self.catch_up(paths, &head)?;
+            } else {
+                match self.moved_from(&head) {
+                    Some(last) if paths.len() > MAX_PATHSPECS => {
+                        self.reseed(&all, &last, &head)?;
+                    }
+                    _ => self.refresh_paths(&all)?,
+                }
             }
             self.clear_dirty()?;
         } else {
