@@ -99,11 +99,13 @@ impl Snapshotter {
         {
             return None;
         }
+        let started = std::time::Instant::now();
         let moved = self.diff_sides(&from, &to)?;
         let uncommitted = self.diff_sides(&from, &last.tree)?;
         if moved.len() + uncommitted.len() > MAX_MOVED {
             return None;
         }
+        let diffed = started.elapsed();
         let mut patches = Patches::new();
         let mut dirs = DirCheck::default();
         // Present paths neither diff says are tracked: (path, mode, blob).
@@ -183,6 +185,7 @@ impl Snapshotter {
                 (Some(None), Some(Some(_))) => return None,
             }
         }
+        let hashed = started.elapsed();
         if !unsure.is_empty() {
             let ignored = self.ignored(unsure.iter().map(|(p, _, _)| p.as_slice()))?;
             for (p, mode, oid) in unsure {
@@ -220,7 +223,9 @@ impl Snapshotter {
         if patches.len() > MAX_MOVED {
             return None;
         }
+        let checked = started.elapsed();
         let tree = self.patch_tree(&to, &patches)?;
+        let patched = started.elapsed();
         let reported: Vec<PathBuf> = reported
             .into_iter()
             .map(|p| PathBuf::from(OsStr::from_bytes(&p)))
@@ -236,6 +241,16 @@ impl Snapshotter {
         self.last_tree = Some(tree.clone());
         self.fast_at = Some(std::time::SystemTime::now());
         self.moved_count += 1;
+        tracing::debug!(
+            reported = paths.len(),
+            patches = patches.len(),
+            diff_ms = diffed.as_secs_f64() * 1e3,
+            hash_ms = (hashed - diffed).as_secs_f64() * 1e3,
+            ignore_ms = (checked - hashed).as_secs_f64() * 1e3,
+            patch_ms = (patched - checked).as_secs_f64() * 1e3,
+            total_ms = started.elapsed().as_secs_f64() * 1e3,
+            "snapshot by the HEAD-move path"
+        );
         Some(tree)
     }
 
