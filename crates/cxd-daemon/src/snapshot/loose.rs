@@ -221,6 +221,9 @@ impl Sha1 {
     }
 }
 
+/// A tree read: its id and entries.
+pub(crate) type Tree = ([u8; 20], Vec<Entry>);
+
 /// A long-lived `git cat-file --batch -z` (it sees objects written after it started: a
 /// miss rescans the packs, loose objects are looked up on disk).
 #[derive(Debug)]
@@ -250,11 +253,7 @@ impl Batch {
 
     /// The trees named by `requests` (NUL-terminated object names); `None` when any is not a
     /// tree or the process failed (then it must not be used again: its output is out of step).
-    pub(crate) fn trees(
-        &mut self,
-        requests: &[u8],
-        n: usize,
-    ) -> Option<Vec<([u8; 20], Vec<Entry>)>> {
+    pub(crate) fn trees(&mut self, requests: &[u8], n: usize) -> Option<Vec<Tree>> {
         self.trees_or_missing(requests, n)?.into_iter().collect()
     }
 
@@ -264,7 +263,7 @@ impl Batch {
         &mut self,
         requests: &[u8],
         n: usize,
-    ) -> Option<Vec<Option<([u8; 20], Vec<Entry>)>>> {
+    ) -> Option<Vec<Option<Tree>>> {
         use std::io::{BufRead as _, Read as _};
         self.stdin.write_all(requests).ok()?;
         self.stdin.flush().ok()?;

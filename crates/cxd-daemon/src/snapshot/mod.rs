@@ -96,8 +96,12 @@ pub struct Snapshotter {
     index_clear: Option<bool>,
     /// How many snapshots the fast path made.
     fast_count: u64,
-    /// The fast path's `cat-file --batch`, started on first use.
-    batch: Option<loose::Batch>,
+    /// The `cat-file --batch` of the fast path and the tree patches, started on first use
+    /// (behind a lock so that the read-only calls, which take `&self`, can use it too).
+    batch: std::sync::Mutex<Option<loose::Batch>>,
+    /// The last `diff-tree` of two commits the HEAD-move path ran (from, to, entries): the
+    /// rebase onto the moved HEAD that follows asks for the same.
+    moved_diff: std::sync::Mutex<Option<(String, String, Vec<parse::RawEntry>)>>,
     /// How many snapshots the HEAD-move path made.
     moved_count: u64,
     /// Set when the HEAD-move path left the private index behind for more paths than a
@@ -166,7 +170,8 @@ impl Snapshotter {
             gate: gate::Gate::default(),
             index_clear: None,
             fast_count: 0,
-            batch: None,
+            batch: std::sync::Mutex::new(None),
+            moved_diff: std::sync::Mutex::new(None),
             moved_count: 0,
             behind: false,
             packed: None,

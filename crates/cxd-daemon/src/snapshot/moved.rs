@@ -100,8 +100,8 @@ impl Snapshotter {
             return None;
         }
         let started = std::time::Instant::now();
-        let moved = self.diff_sides(&from, &to)?;
-        let uncommitted = self.diff_sides(&from, &last.tree)?;
+        let moved = self.diff_sides(&from, &to, true)?;
+        let uncommitted = self.diff_sides(&from, &last.tree, false)?;
         if moved.len() + uncommitted.len() > MAX_MOVED {
             return None;
         }
@@ -281,20 +281,43 @@ impl Snapshotter {
     }
 
     /// Both sides of every path `diff-tree` finds between `a` and `b`; `None` on a failure
-    /// or a submodule.
-    fn diff_sides(&self, a: &str, b: &str) -> Option<Sides> {
-        let args = ["diff-tree", "-r", "--no-renames", "-z", "--raw", a, b].map(OsStr::new);
+    /// or a submodule. A diff of two commits is kept for `cached_move`.
+    fn diff_sides(&self, a: &str, b: &str, keep: bool) -> Option<Sides> {
         let entries = self
-            .git
-            .stream(&self.reader(&args), |out| {
-                parse::raw_entries(out).map_err(|detail| SnapshotError::Parse {
-                    command: "diff-tree --raw".into(),
-                    detail,
-                })
-            })
+            .diff_raw(a, b)
             .map_err(|e| tracing::debug!(error = %e, "HEAD-move path: diff-tree failed"))
             .ok()?;
+        if keep {
+            *self
+                .moved_diff
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some((a.to_owned(), b.to_owned(), entries.clone()));
+        }
         sides(entries)
+    }
+
+    /// `diff-tree -r --raw` of `a` and `b` (commits or trees).
+    pub(super) fn diff_raw(&self, a: &str, b: &str) -> Result<Vec<RawEntry>, SnapshotError> {
+        let args = ["diff-tree", "-r", "--no-renames", "-z", "--raw", a, b].map(OsStr::new);
+        self.git.stream(&self.reader(&args), |out| {
+            parse::raw_entries(out).map_err(|detail| SnapshotError::Parse {
+                command: "diff-tree --raw".into(),
+                detail,
+            })
+        })
+    }
+
+    /// The diff of the commits `a` and `b` when the HEAD-move path just ran it.
+    pub(super) fn cached_move(&self, a: &str, b: &str) -> Option<Vec<RawEntry>> {
+        let guard = self
+            .moved_diff
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*guard {
+            Some((from, to, entries)) if from == a && to == b => Some(entries.clone()),
+            _ => None,
+        }
     }
 
     /// After the HEAD-move path left the private index behind: bring it up to date from

@@ -4,7 +4,6 @@
 //! its snapshots so, on top of the new HEAD's tree.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ffi::OsStr;
 
 use super::{Snapshotter, loose};
 
@@ -47,7 +46,7 @@ impl Snapshotter {
     /// directory: `Some(tree id)`, or `None` when the result cannot be built so (a file
     /// becoming a directory or back, a `Tracked` path the base lacks, a reader out of step);
     /// then the caller takes the index path.
-    pub(super) fn patch_tree(&mut self, base: &str, patches: &Patches) -> Option<String> {
+    pub(super) fn patch_tree(&self, base: &str, patches: &Patches) -> Option<String> {
         let patches: Vec<(&[u8], &Patch)> =
             patches.iter().map(|(k, v)| (k.as_slice(), v)).collect();
         if patches
@@ -73,16 +72,8 @@ impl Snapshotter {
             }
             request.push(0);
         }
-        if self.batch.is_none() {
-            let args = ["cat-file", "--batch", "-z"].map(OsStr::new);
-            let child = self.git.spawn_long(&self.reader(&args)).ok()?;
-            self.batch = loose::Batch::new(child);
-        }
-        let Some(parsed) = self.batch.as_mut()?.trees_or_missing(&request, dirs.len()) else {
-            self.batch = None;
-            return None;
-        };
-        let read: HashMap<&[u8], Option<&([u8; 20], Vec<loose::Entry>)>> = dirs
+        let parsed = self.with_batch(|b| b.trees_or_missing(&request, dirs.len()))?;
+        let read: HashMap<&[u8], Option<&loose::Tree>> = dirs
             .iter()
             .map(Vec::as_slice)
             .zip(parsed.iter().map(Option::as_ref))
@@ -106,7 +97,8 @@ impl Snapshotter {
                 _ => false,
             };
             if !fits {
-                tracing::debug!("HEAD-move path: cat-file answers do not fit together");
+                tracing::debug!("tree patch: cat-file answers do not fit together");
+                self.drop_batch();
                 return None;
             }
         }
@@ -217,7 +209,7 @@ mod tests {
 
     #[test]
     fn snapshot_patch_sorts_entries_as_git_does() {
-        let mut es = vec![
+        let mut es = [
             entry("a.b", false),
             entry("a", true),
             entry("a-", false),

@@ -511,6 +511,24 @@ impl Case {
                 self.log.join("\n  "),
             );
         }
+        // Carrying the last snapshot onto a moved HEAD: the tree patch equals the index's.
+        if let Some(last) = self
+            .last
+            .as_ref()
+            .filter(|l| l.head != got.head && l.head.is_some())
+        {
+            let keep: std::collections::HashSet<PathBuf> =
+                paths.iter().take(self.rng.below(3)).cloned().collect();
+            let snap = self.snap.as_ref().unwrap();
+            let patched = snap.rebase_onto_head(last, &got, &keep).unwrap();
+            let indexed = snap.rebase_by_index(last, &got, &keep).unwrap();
+            assert_eq!(
+                patched.tree,
+                indexed.tree,
+                "seed {seed} step {step}: rebase onto the moved HEAD\nops:\n  {}",
+                self.log.join("\n  ")
+            );
+        }
         self.log.push(format!(
             "-- settle {step}: {} paths{}{}{}",
             paths.len(),
