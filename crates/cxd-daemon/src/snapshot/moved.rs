@@ -329,7 +329,17 @@ impl Snapshotter {
     ) -> Result<(), SnapshotError> {
         self.behind = false;
         match self.last.clone() {
-            Some(last) if self.user_index.exists() => self.reseed(paths, &last, head),
+            Some(last) if self.user_index.exists() => {
+                // Not knowing which HEAD's trees were packed (a restart since), pack all of
+                // this one's: the reseed would otherwise take the last snapshot's HEAD, this
+                // same one, and pack none.
+                if let (None, Some(now)) = (&self.packed, head) {
+                    let revs = [format!("{now}^{{tree}}")];
+                    self.pack(&revs, Some("--filter=blob:none"), &["--window=0"])?;
+                    self.packed = Some(now.clone());
+                }
+                self.reseed(paths, &last, head)
+            }
             _ => self.refresh_all(super::git::Odb::Private),
         }
     }
