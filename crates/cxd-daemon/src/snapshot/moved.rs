@@ -80,11 +80,16 @@ impl Snapshotter {
         for p in paths {
             match self.clean(p) {
                 Cleaned::Path(rel) => {
-                    // .gitignore, .gitattributes, .gitmodules change more than their bytes.
-                    if rel.file_name()?.as_bytes().starts_with(b".git") {
+                    // .gitignore, .gitattributes, .gitmodules change more than their bytes;
+                    // `check-ignore` would read a leading `:` as pathspec magic; cxd's own
+                    // directories are never snapshotted.
+                    let bytes = rel.into_os_string().into_encoded_bytes();
+                    let name = bytes.rsplit(|&b| b == b'/').next().unwrap_or_default();
+                    if name.starts_with(b".git") || bytes.starts_with(b":") || self.excluded(&bytes)
+                    {
                         return None;
                     }
-                    reported.insert(rel.into_os_string().into_encoded_bytes());
+                    reported.insert(bytes);
                 }
                 Cleaned::Skip => {}
                 Cleaned::Root => return None,
@@ -252,6 +257,14 @@ impl Snapshotter {
             "snapshot by the HEAD-move path"
         );
         Some(tree)
+    }
+
+    /// Whether `path` is one of cxd's own directories (`set_exclude`) or lies below one.
+    fn excluded(&self, path: &[u8]) -> bool {
+        self.exclude
+            .split(|&b| b == 0)
+            .filter(|e| !e.is_empty())
+            .any(|e| path.starts_with(e) && (path.len() == e.len() || path[e.len()] == b'/'))
     }
 
     /// Which of `paths` the ignore rules exclude (`check-ignore --no-index`: the rules
