@@ -139,9 +139,9 @@ impl Snapshotter {
                         std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
                     ) =>
                 {
-                    if in_head.as_ref().is_none_or(Option::is_some) {
-                        patches.insert(p.clone(), Patch::Remove);
-                    }
+                    // Whatever the new HEAD has there goes: the diffs name blobs only,
+                    // and a directory there would stay otherwise (a no-op when absent).
+                    patches.insert(p.clone(), Patch::Remove);
                     continue;
                 }
                 Err(_) => return None,
@@ -225,6 +225,18 @@ impl Snapshotter {
             }
             patches.insert(p.clone(), entry_patch(new)?);
         }
+        // Below a removed path nothing else matters (a tree patch takes nothing below one).
+        let removed: BTreeSet<Vec<u8>> = patches
+            .iter()
+            .filter(|(_, p)| **p == Patch::Remove)
+            .map(|(k, _)| k.clone())
+            .collect();
+        patches.retain(|p, _| {
+            !loose::ancestors(p)
+                .iter()
+                .skip(1)
+                .any(|a| removed.contains(a))
+        });
         if patches.len() > MAX_MOVED {
             return None;
         }

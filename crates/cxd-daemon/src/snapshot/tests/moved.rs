@@ -121,3 +121,21 @@ fn snapshot_checkout_falls_back_for_what_it_cannot_decide() {
     snap(&repo, &mut s, &refs);
     assert_eq!(s.moved_snapshots(), 1);
 }
+
+#[test]
+fn snapshot_head_move_removes_a_directory_the_diffs_do_not_name() {
+    let repo = Repo::new(&[("d/a.txt", "a\n"), ("d/b.txt", "b\n"), ("top.txt", "t\n")]);
+    repo.git(&["commit", "-q", "--allow-empty", "-m", "same tree"]);
+    let mut s = repo.open();
+    s.snapshot(None).unwrap();
+    // The directory becomes a file (the index path), then that file is renamed away in the
+    // same burst as a reset that moves HEAD: the diffs of the move and of the uncommitted
+    // changes name `d` only as a blob the new HEAD lacks, yet the new HEAD has `d/` as a tree.
+    std::fs::remove_dir_all(repo.root.join("d")).unwrap();
+    repo.write("d", "now a file\n");
+    snap(&repo, &mut s, &["d", "d/a.txt", "d/b.txt"]);
+    std::fs::rename(repo.root.join("d"), repo.root.join("e.txt")).unwrap();
+    repo.git(&["reset", "-q", "--mixed", "HEAD~1"]);
+    snap(&repo, &mut s, &["d", "e.txt"]);
+    assert_eq!(s.moved_snapshots(), 1);
+}
