@@ -115,6 +115,8 @@ impl Snapshotter {
         let mut dirs = DirCheck::default();
         // Present paths neither diff says are tracked: (path, mode, blob).
         let mut unsure = Vec::new();
+        // Reported paths that are gone.
+        let mut absent = BTreeSet::new();
         for p in &reported {
             let (moved_p, unc_p) = (moved.get(p), uncommitted.get(p));
             // The last snapshot's and the new HEAD's entries, where the diffs tell.
@@ -142,6 +144,7 @@ impl Snapshotter {
                     // Whatever the new HEAD has there goes: the diffs name blobs only,
                     // and a directory there would stay otherwise (a no-op when absent).
                     patches.insert(p.clone(), Patch::Remove);
+                    absent.insert(p.clone());
                     continue;
                 }
                 Err(_) => return None,
@@ -225,17 +228,13 @@ impl Snapshotter {
             }
             patches.insert(p.clone(), entry_patch(new)?);
         }
-        // Below a removed path nothing else matters (a tree patch takes nothing below one).
-        let removed: BTreeSet<Vec<u8>> = patches
-            .iter()
-            .filter(|(_, p)| **p == Patch::Remove)
-            .map(|(k, _)| k.clone())
-            .collect();
+        // Below a reported path that is gone nothing else matters (a tree patch takes
+        // nothing below a removal; other removals with patches below fall back there).
         patches.retain(|p, _| {
             !loose::ancestors(p)
                 .iter()
                 .skip(1)
-                .any(|a| removed.contains(a))
+                .any(|a| absent.contains(a))
         });
         if patches.len() > MAX_MOVED {
             return None;
