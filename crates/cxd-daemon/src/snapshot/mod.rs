@@ -11,11 +11,18 @@
 //! spares re-hashing unchanged files) and refreshes everything. Later snapshots refresh only
 //! the paths the watcher reported: one `git add -A` over them (which honours .gitignore and
 //! handles a file that became a directory), plus one `git rm --cached` when some are gone,
-//! then `git write-tree`. After a HEAD move that rewrote many files (a checkout, pull, reset),
-//! the private index is seeded again from the user's (its stat cache is fresh), the new HEAD's
-//! trees are packed privately, and only the paths where the last snapshot differs from the
-//! user's index, plus those the watcher reported, are refreshed. HEAD is read from the ref files when it can be (falling back to
+//! then `git write-tree`. HEAD is read from the ref files when it can be (falling back to
 //! `git rev-parse`). The module is synchronous; the daemon calls it in `spawn_blocking`.
+//!
+//! A HEAD move (a checkout, pull, reset, commit) takes the HEAD-move path (`moved`) when it
+//! can: the new HEAD's tree patched with what the work tree has differently (the last
+//! snapshot's uncommitted changes, the reported files, hashed here), no index read, so its
+//! cost follows the files the move wrote, not the tree. The private index then lags behind
+//! for the reported paths: a few join the dirty paths below; many mark it behind, and the
+//! next snapshot that needs it reseeds it once. Reseeding (also the fallback for a move the
+//! HEAD-move path cannot take) seeds the private index again from the user's (its stat cache
+//! is fresh after a move), packs the new HEAD's trees privately, and refreshes only the paths
+//! where the last snapshot differs from the user's index, plus those the watcher reported.
 //!
 //! The common case, a content edit of files the last snapshot already tracks (same type and
 //! executable bit, HEAD unmoved, no attributes or autocrlf that could make `git add` store
