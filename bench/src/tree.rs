@@ -235,15 +235,38 @@ pub fn proc_status_kib(pid: u32, key: &str) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// CPU ticks: (the process's own utime+stime, its reaped children's cutime+cstime).
+/// CPU ticks: (the process's own utime+stime, its children's: reaped (cutime+cstime) and
+/// still running).
 pub fn cpu_ticks(pid: u32) -> (u64, u64) {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<u64> = text[text.rfind(')').unwrap() + 2..]
+    let (own, reaped, _) = stat_ticks(pid).unwrap();
+    // Children still running (a long-lived `git cat-file --batch`) count too: their CPU
+    // reaches the parent's only when they end.
+    let live: u64 = fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter_map(stat_ticks)
+                .filter(|(_, _, ppid)| *ppid == pid)
+                .map(|(own, _, _)| own)
+                .sum()
+        })
+        .unwrap_or(0);
+    (own, reaped + live)
+}
+
+/// utime+stime, cutime+cstime and the parent of a process, from /proc/PID/stat.
+fn stat_ticks(pid: u32) -> Option<(u64, u64, u32)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let f: Vec<u64> = text[text.rfind(')')? + 2..]
         .split_whitespace()
         .map(|w| w.parse().unwrap_or(0))
         .collect();
-    // Fields 14..17 of stat(5); f[0] is field 3.
-    (f[11] + f[12], f[13] + f[14])
+    // Fields 14..17 of stat(5); f[0] is field 3, f[1] the parent.
+    Some((
+        f.get(11)? + f.get(12)?,
+        f.get(13)? + f.get(14)?,
+        u32::try_from(*f.get(1)?).ok()?,
+    ))
 }
 
 /// Clock ticks per second.

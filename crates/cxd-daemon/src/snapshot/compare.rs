@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use super::git::{Call, Odb};
 use super::head::hex_line;
+use super::patch::{Patch, Patches};
 use super::{ChangeStatus, Diff, Snapshot, SnapshotError, Snapshotter, parse};
 
 impl Snapshotter {
@@ -59,18 +60,36 @@ impl Snapshotter {
         to: &Snapshot,
         keep: &HashSet<PathBuf>,
     ) -> Result<Snapshot, SnapshotError> {
+        self.rebase(base, to, keep, true)
+    }
+
+    /// `rebase_onto_head` through an index only (what the tree patch must equal).
+    #[cfg(test)]
+    pub(crate) fn rebase_by_index(
+        &self,
+        base: &Snapshot,
+        to: &Snapshot,
+        keep: &HashSet<PathBuf>,
+    ) -> Result<Snapshot, SnapshotError> {
+        self.rebase(base, to, keep, false)
+    }
+
+    fn rebase(
+        &self,
+        base: &Snapshot,
+        to: &Snapshot,
+        keep: &HashSet<PathBuf>,
+        patch: bool,
+    ) -> Result<Snapshot, SnapshotError> {
         if base.head == to.head {
             return Ok(base.clone());
         }
         let from = base.head.as_deref().unwrap_or(&self.empty_tree);
         let onto = to.head.as_deref().unwrap_or(&self.empty_tree);
-        let args = ["diff-tree", "-r", "--no-renames", "-z", "--raw", from, onto].map(OsStr::new);
-        let entries = self.git.stream(&self.reader(&args), |out| {
-            parse::raw_entries(out).map_err(|detail| SnapshotError::Parse {
-                command: "diff-tree --raw".into(),
-                detail,
-            })
-        })?;
+        let entries = match self.cached_move(from, onto) {
+            Some(entries) => entries,
+            None => self.diff_raw(from, onto)?,
+        };
         if entries.is_empty() {
             return Ok(Snapshot {
                 tree: base.tree.clone(),
@@ -113,17 +132,18 @@ impl Snapshotter {
             let path = e.path.as_slice();
             !moved.contains(path) && !moved_kept.contains(path)
         });
-        let onto_tree = match &to.head {
+        let onto_tree = || match &to.head {
             Some(head) => {
                 let spec = format!("{head}^{{tree}}");
                 let out = self
                     .git
                     .run(&self.reader(&["rev-parse", "--verify", "-q", &spec].map(OsStr::new)))?;
-                hex_line(&out, "rev-parse HEAD^{tree}")?
+                hex_line(&out, "rev-parse HEAD^{tree}")
             }
-            None => self.empty_tree.clone(),
+            None => Ok(self.empty_tree.clone()),
         };
         if !moved_kept.is_empty() {
+            let onto_tree = onto_tree()?;
             // A kept path the move touched takes its version in `base` (deleted if absent).
             let args = [
                 "diff-tree",
@@ -146,10 +166,23 @@ impl Snapshotter {
         }
         if edits.is_empty() {
             return Ok(Snapshot {
-                tree: onto_tree,
+                tree: onto_tree()?,
                 head: to.head.clone(),
             });
         }
+        // The new HEAD's tree patched with the edits, without an index; the index below
+        // when that cannot be (a file that became a directory, a submodule).
+        if patch
+            && let Some(head) = &to.head
+            && let Some(patches) = edit_patches(&edits)
+            && let Some(tree) = self.patch_tree(head, &patches)
+        {
+            return Ok(Snapshot {
+                tree,
+                head: to.head.clone(),
+            });
+        }
+        let onto_tree = onto_tree()?;
         let zero = "0".repeat(self.empty_tree.len());
         let mut info = Vec::new();
         for e in &edits {
@@ -213,4 +246,25 @@ impl Snapshotter {
             head: Some(head),
         })
     }
+}
+
+/// The edits as tree patches; `None` when one has a mode a patch does not write (a
+/// submodule).
+fn edit_patches(edits: &[parse::RawEntry]) -> Option<Patches> {
+    let mut patches = Patches::new();
+    for e in edits {
+        let patch = if e.status == ChangeStatus::Deleted {
+            Patch::Remove
+        } else {
+            let mode: &'static [u8] = match e.new_mode.as_slice() {
+                b"100644" => b"100644",
+                b"100755" => b"100755",
+                b"120000" => b"120000",
+                _ => return None,
+            };
+            Patch::Set(mode, super::loose::unhex(&e.new_oid)?)
+        };
+        patches.insert(e.path.clone(), patch);
+    }
+    Some(patches)
 }

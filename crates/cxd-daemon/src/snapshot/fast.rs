@@ -90,17 +90,7 @@ impl Snapshotter {
             }
             request.push(0);
         }
-        if self.batch.is_none() {
-            let args = ["cat-file", "--batch", "-z"].map(OsStr::new);
-            let child = self.git.spawn_long(&self.reader(&args)).ok()?;
-            self.batch = loose::Batch::new(child);
-        }
-        let parsed = self.batch.as_mut()?.trees(&request, dirs.len());
-        let Some(parsed) = parsed else {
-            // Out of step (or dead): start a fresh one next time.
-            self.batch = None;
-            return None;
-        };
+        let parsed = self.with_batch(|b| b.trees(&request, dirs.len()))?;
         // Each tree is the one its parent names, the root the last snapshot's.
         let ids: HashMap<&[u8], [u8; 20]> = dirs
             .iter()
@@ -128,7 +118,7 @@ impl Snapshotter {
         });
         if !consistent {
             tracing::debug!("fast path: cat-file answers do not fit together");
-            self.batch = None;
+            self.drop_batch();
             return None;
         }
         let mut trees: HashMap<Vec<u8>, Vec<loose::Entry>> = dirs
@@ -173,6 +163,37 @@ impl Snapshotter {
         Some(tree)
     }
 
+    /// Run `f` with the long-lived `cat-file --batch` (started when missing). `None` when it
+    /// cannot start or `f` fails; then it is out of step (or dead) and a fresh one is
+    /// started next time.
+    pub(super) fn with_batch<T>(
+        &self,
+        f: impl FnOnce(&mut loose::Batch) -> Option<T>,
+    ) -> Option<T> {
+        let mut guard = self
+            .batch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            let args = ["cat-file", "--batch", "-z"].map(OsStr::new);
+            let child = self.git.spawn_long(&self.reader(&args)).ok()?;
+            *guard = loose::Batch::new(child);
+        }
+        let out = f(guard.as_mut()?);
+        if out.is_none() {
+            *guard = None;
+        }
+        out
+    }
+
+    /// Stop the `cat-file --batch` (its answers did not fit together).
+    pub(super) fn drop_batch(&self) {
+        *self
+            .batch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
     /// Check what the fast path needs to know when it is stale: whether the private index
     /// has entries git leaves alone, and the config. Done after every slow path, so that the
     /// fast path itself rarely pays for it.
@@ -193,7 +214,10 @@ impl Snapshotter {
     }
 
     /// Remember paths the private index has not seen yet (in memory and in `dirty`).
-    fn add_dirty(&mut self, paths: impl Iterator<Item = PathBuf>) -> Result<(), SnapshotError> {
+    pub(super) fn add_dirty(
+        &mut self,
+        paths: impl Iterator<Item = PathBuf>,
+    ) -> Result<(), SnapshotError> {
         let new: Vec<PathBuf> = paths.filter(|p| !self.dirty.contains(p)).collect();
         if new.is_empty() {
             return Ok(());

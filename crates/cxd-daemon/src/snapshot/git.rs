@@ -192,13 +192,17 @@ impl Git {
         for c in CONFIG {
             cmd.arg("-c").arg(c);
         }
+        // `check-ignore` refuses literal pathspecs; its callers pass no path that starts
+        // with `:` (the only way to ask for pathspec magic).
+        if call.args.first().is_none_or(|a| *a != "check-ignore") {
+            cmd.env("GIT_LITERAL_PATHSPECS", "1");
+        }
         cmd.args(call.args)
             .current_dir(&self.root)
             .env("GIT_DIR", &self.git_dir)
             .env("GIT_WORK_TREE", &self.root)
             .env("GIT_INDEX_FILE", call.index)
             .env("GIT_OBJECT_DIRECTORY", &self.objects)
-            .env("GIT_LITERAL_PATHSPECS", "1")
             .env("GIT_NO_REPLACE_OBJECTS", "1")
             .env("GIT_OPTIONAL_LOCKS", "0")
             .env("GIT_TERMINAL_PROMPT", "0")

@@ -69,13 +69,18 @@ pub(crate) fn unhex(s: &[u8]) -> Option<[u8; 20]> {
     Some(out)
 }
 
+/// The id of the object `kind` with `body`.
+pub(crate) fn hash_object(kind: &str, body: &[u8]) -> [u8; 20] {
+    let mut h = Sha1::new();
+    h.update(format!("{kind} {}\0", body.len()).as_bytes());
+    h.update(body);
+    h.finish()
+}
+
 /// The object `kind` with `body`: its id, and written loose into `objects` when missing.
 pub(crate) fn write_object(objects: &Path, kind: &str, body: &[u8]) -> std::io::Result<[u8; 20]> {
     let header = format!("{kind} {}\0", body.len());
-    let mut h = Sha1::new();
-    h.update(header.as_bytes());
-    h.update(body);
-    let oid = h.finish();
+    let oid = hash_object(kind, body);
     let name = hex(&oid);
     let dir = objects.join(&name[..2]);
     let path = dir.join(&name[2..]);
@@ -216,6 +221,9 @@ impl Sha1 {
     }
 }
 
+/// A tree read: its id and entries.
+pub(crate) type Tree = ([u8; 20], Vec<Entry>);
+
 /// A long-lived `git cat-file --batch -z` (it sees objects written after it started: a
 /// miss rescans the packs, loose objects are looked up on disk).
 #[derive(Debug)]
@@ -245,11 +253,17 @@ impl Batch {
 
     /// The trees named by `requests` (NUL-terminated object names); `None` when any is not a
     /// tree or the process failed (then it must not be used again: its output is out of step).
-    pub(crate) fn trees(
+    pub(crate) fn trees(&mut self, requests: &[u8], n: usize) -> Option<Vec<Tree>> {
+        self.trees_or_missing(requests, n)?.into_iter().collect()
+    }
+
+    /// Like `trees`, but a name that names nothing answers `None` in its place (a directory
+    /// a tree lacks). Names must not hold a newline (git echoes a missing one on its line).
+    pub(crate) fn trees_or_missing(
         &mut self,
         requests: &[u8],
         n: usize,
-    ) -> Option<Vec<([u8; 20], Vec<Entry>)>> {
+    ) -> Option<Vec<Option<Tree>>> {
         use std::io::{BufRead as _, Read as _};
         self.stdin.write_all(requests).ok()?;
         self.stdin.flush().ok()?;
@@ -258,7 +272,12 @@ impl Batch {
         for _ in 0..n {
             line.clear();
             self.stdout.read_until(b'\n', &mut line).ok()?;
-            let mut header = line.strip_suffix(b"\n")?.split(|&b| b == b' ');
+            let line = line.strip_suffix(b"\n")?;
+            if line.ends_with(b" missing") {
+                trees.push(None);
+                continue;
+            }
+            let mut header = line.split(|&b| b == b' ');
             let oid = unhex(header.next()?)?;
             if header.next()? != b"tree" {
                 return None;
@@ -270,13 +289,10 @@ impl Batch {
                 return None;
             }
             // The body is the object asked for, not output out of step.
-            let mut h = Sha1::new();
-            h.update(format!("tree {size}\0").as_bytes());
-            h.update(&body);
-            if h.finish() != oid {
+            if hash_object("tree", &body) != oid {
                 return None;
             }
-            trees.push((oid, parse_tree(&body)?));
+            trees.push(Some((oid, parse_tree(&body)?)));
         }
         Some(trees)
     }

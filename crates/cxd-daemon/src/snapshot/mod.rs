@@ -11,11 +11,18 @@
 //! spares re-hashing unchanged files) and refreshes everything. Later snapshots refresh only
 //! the paths the watcher reported: one `git add -A` over them (which honours .gitignore and
 //! handles a file that became a directory), plus one `git rm --cached` when some are gone,
-//! then `git write-tree`. After a HEAD move that rewrote many files (a checkout, pull, reset),
-//! the private index is seeded again from the user's (its stat cache is fresh), the new HEAD's
-//! trees are packed privately, and only the paths where the last snapshot differs from the
-//! user's index, plus those the watcher reported, are refreshed. HEAD is read from the ref files when it can be (falling back to
+//! then `git write-tree`. HEAD is read from the ref files when it can be (falling back to
 //! `git rev-parse`). The module is synchronous; the daemon calls it in `spawn_blocking`.
+//!
+//! A HEAD move (a checkout, pull, reset, commit) takes the HEAD-move path (`moved`) when it
+//! can: the new HEAD's tree patched with what the work tree has differently (the last
+//! snapshot's uncommitted changes, the reported files, hashed here), no index read, so its
+//! cost follows the files the move wrote, not the tree. The private index then lags behind
+//! for the reported paths: a few join the dirty paths below; many mark it behind, and the
+//! next snapshot that needs it reseeds it once. Reseeding (also the fallback for a move the
+//! HEAD-move path cannot take) seeds the private index again from the user's (its stat cache
+//! is fresh after a move), packs the new HEAD's trees privately, and refreshes only the paths
+//! where the last snapshot differs from the user's index, plus those the watcher reported.
 //!
 //! The common case, a content edit of files the last snapshot already tracks (same type and
 //! executable bit, HEAD unmoved, no attributes or autocrlf that could make `git add` store
@@ -38,8 +45,10 @@ mod head;
 pub mod hunks;
 mod lines;
 mod loose;
+mod moved;
 mod objects;
 mod parse;
+mod patch;
 mod refresh;
 pub mod revs;
 #[cfg(test)]
@@ -94,8 +103,21 @@ pub struct Snapshotter {
     index_clear: Option<bool>,
     /// How many snapshots the fast path made.
     fast_count: u64,
-    /// The fast path's `cat-file --batch`, started on first use.
-    batch: Option<loose::Batch>,
+    /// The `cat-file --batch` of the fast path and the tree patches, started on first use
+    /// (behind a lock so that the read-only calls, which take `&self`, can use it too).
+    batch: std::sync::Mutex<Option<loose::Batch>>,
+    /// The last `diff-tree` of two commits the HEAD-move path ran (from, to, entries): the
+    /// rebase onto the moved HEAD that follows asks for the same.
+    moved_diff: std::sync::Mutex<Option<(String, String, Vec<parse::RawEntry>)>>,
+    /// How many snapshots the HEAD-move path made.
+    moved_count: u64,
+    /// Set when the HEAD-move path left the private index behind for more paths than a
+    /// partial refresh takes: the next snapshot that needs the index reseeds it from the
+    /// user's index instead.
+    behind: bool,
+    /// The HEAD whose trees were last packed into the private object directory (by a seed
+    /// or a reseed), so that the next reseed packs only the trees it lacks.
+    packed: Option<String>,
 }
 
 /// Most paths refreshed one by one; more take a full refresh (see `refresh_paths`).
@@ -155,7 +177,11 @@ impl Snapshotter {
             gate: gate::Gate::default(),
             index_clear: None,
             fast_count: 0,
-            batch: None,
+            batch: std::sync::Mutex::new(None),
+            moved_diff: std::sync::Mutex::new(None),
+            moved_count: 0,
+            behind: false,
+            packed: None,
         })
     }
 
@@ -179,6 +205,13 @@ impl Snapshotter {
         self.fast_count
     }
 
+    /// How many snapshots took the HEAD-move path without the index (for benchmarks and
+    /// tests).
+    #[must_use]
+    pub fn moved_snapshots(&self) -> u64 {
+        self.moved_count
+    }
+
     /// The empty tree's id (the baseline when there is nothing yet).
     #[must_use]
     pub fn empty_tree(&self) -> &str {
@@ -200,11 +233,22 @@ impl Snapshotter {
                 self.last = Some(snapshot.clone());
                 return Ok(snapshot);
             }
+            if let Some(tree) = self.moved(paths, &head) {
+                let snapshot = Snapshot { tree, head };
+                self.last = Some(snapshot.clone());
+                return Ok(snapshot);
+            }
             let mut all = paths.to_vec();
             all.extend(self.dirty.iter().cloned());
-            match self.moved_from(&head) {
-                Some(last) if paths.len() > MAX_PATHSPECS => self.reseed(&all, &last, &head)?,
-                _ => self.refresh_paths(&all)?,
+            if self.behind {
+                self.catch_up(paths, &head)?;
+            } else {
+                match self.moved_from(&head) {
+                    Some(last) if paths.len() > MAX_PATHSPECS => {
+                        self.reseed(&all, &last, &head)?;
+                    }
+                    _ => self.refresh_paths(&all)?,
+                }
             }
             self.clear_dirty()?;
         } else {

@@ -12,11 +12,13 @@ use std::path::PathBuf;
 use super::git::read_field;
 use super::{ChangeStatus, Diff, FileChange};
 
-/// One `diff-tree --raw` record, with the new mode and blob id that rebuilding an index
-/// (reseeding, rebasing onto a moved HEAD) needs besides the path.
+/// One `diff-tree --raw` record, with the modes and blob ids of both sides that rebuilding an
+/// index or a tree (reseeding, rebasing onto a moved HEAD, the HEAD-move path) needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawEntry {
     pub(crate) status: ChangeStatus,
+    pub(crate) old_mode: Vec<u8>,
+    pub(crate) old_oid: Vec<u8>,
     pub(crate) new_mode: Vec<u8>,
     pub(crate) new_oid: Vec<u8>,
     pub(crate) path: Vec<u8>,
@@ -49,7 +51,7 @@ pub(crate) fn raw_entries(r: &mut impl BufRead) -> Result<Vec<RawEntry>, Fail> {
         let meta = field(r, "a raw record")?;
         let text = String::from_utf8_lossy(&meta);
         let parts: Vec<&str> = text.trim_start_matches(':').split(' ').collect();
-        let [_, new_mode, _, new_oid, status] = parts[..] else {
+        let [old_mode, new_mode, old_oid, new_oid, status] = parts[..] else {
             return Err(format!("bad raw record {text:?}"));
         };
         let status = match status.as_bytes().first() {
@@ -68,6 +70,8 @@ pub(crate) fn raw_entries(r: &mut impl BufRead) -> Result<Vec<RawEntry>, Fail> {
         };
         entries.push(RawEntry {
             status,
+            old_mode: old_mode.as_bytes().to_vec(),
+            old_oid: old_oid.as_bytes().to_vec(),
             new_mode: new_mode.as_bytes().to_vec(),
             new_oid: new_oid.as_bytes().to_vec(),
             path,

@@ -41,13 +41,18 @@ impl Snapshotter {
         head: &Option<String>,
     ) -> Result<(), SnapshotError> {
         self.last_tree = None;
-        if let Some(new) = head {
+        self.behind = false;
+        if let Some(new) = head
+            && self.packed.as_ref() != Some(new)
+        {
             let mut revs = vec![format!("{new}^{{tree}}")];
-            if let Some(old) = &last.head {
+            // The trees packed last time (or, not knowing, those of the last snapshot's HEAD).
+            if let Some(old) = self.packed.as_ref().or(last.head.as_ref()) {
                 revs.push(format!("^{old}^{{tree}}"));
             }
             // No delta search: these packs are short-lived (prune repacks them).
             self.pack(&revs, Some("--filter=blob:none"), &["--window=0"])?;
+            self.packed = Some(new.clone());
         }
         let temp = self.dir.join("index.seed");
         self.copy_user_index(&temp)?;
@@ -142,6 +147,7 @@ impl Snapshotter {
         // its blobs) into a private pack first, so that check is a pack lookup.
         if let Some(head) = self.read_head()? {
             self.pack_trees(&[format!("{head}^{{tree}}")])?;
+            self.packed = Some(head);
         }
         // A sparse index must be expanded, which reads trees: retry with the repository's
         // objects visible (this may freshen a few of them, once).
@@ -173,6 +179,7 @@ impl Snapshotter {
 
     pub(super) fn refresh_all(&mut self, odb: Odb) -> Result<(), SnapshotError> {
         self.last_tree = None;
+        self.behind = false;
         self.git.run(&Call {
             args: &[OsStr::new("add"), OsStr::new("-A")],
             index: &self.index,

@@ -210,10 +210,10 @@ fn snapshot_fast_path_across_checkouts_and_restarts() {
     assert!(!repo.state.join("dirty").exists());
     repo.write("d0/f380.txt", "edit 6\n");
     step(&repo, &mut s, &["d0/f380.txt"], true);
-    // Back to main, many paths.
+    // Back to main, many paths (the forced checkout also rewrites the uncommitted edits).
     repo.git(&["checkout", "-q", "-f", "main"]);
     let mut changed = changed_by(&repo, "main", "other");
-    changed.extend(p(&["d18/f378.txt", "d0/f380.txt"]));
+    changed.extend(p(&["d18/f378.txt", "d19/f379.txt", "d0/f380.txt"]));
     let refs: Vec<String> = changed.iter().map(|p| p.to_string_lossy().into()).collect();
     let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
     step(&repo, &mut s, &refs, false);

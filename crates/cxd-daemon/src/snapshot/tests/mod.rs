@@ -5,6 +5,7 @@
 mod changes;
 mod fast;
 mod head_moves;
+mod moved;
 mod private_store;
 mod prop;
 mod revs;

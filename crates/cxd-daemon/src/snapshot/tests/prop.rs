@@ -181,6 +181,7 @@ struct Case {
     commits: usize,
     full_next: bool,
     fast: u64,
+    moved: u64,
 }
 
 impl Case {
@@ -226,6 +227,7 @@ impl Case {
             commits: 1,
             full_next: true,
             fast: 0,
+            moved: 0,
         }
     }
 
@@ -275,9 +277,10 @@ impl Case {
         }
     }
 
-    /// One random change; its description goes to the log.
+    /// One random change; its description goes to the log. True when it moved HEAD (or
+    /// tried to).
     #[allow(clippy::too_many_lines)]
-    fn op(&mut self) {
+    fn op(&mut self) -> bool {
         let now = manifest(self.root());
         let (files, dirs) = files_and_dirs(&now);
         let regular: Vec<PathBuf> = files
@@ -289,7 +292,7 @@ impl Case {
         let text = match what {
             0..=34 => {
                 let Some(f) = self.rng.pick(&regular) else {
-                    return;
+                    return false;
                 };
                 let text = self.content(now.get(&f));
                 if self.rng.percent(15) {
@@ -310,7 +313,7 @@ impl Case {
             35..=46 => {
                 let p = self.new_path(&dirs);
                 if now.contains_key(&p) {
-                    return;
+                    return false;
                 }
                 let text = self.content(None);
                 // A parent that is a file makes the write fail: skip those.
@@ -318,21 +321,21 @@ impl Case {
                     .skip(1)
                     .any(|a| matches!(now.get(a), Some(n) if *n != Node::Dir))
                 {
-                    return;
+                    return false;
                 }
                 self.write(&p, &text);
                 format!("create {p:?}")
             }
             47..=52 => {
                 let Some(f) = self.rng.pick(&files) else {
-                    return;
+                    return false;
                 };
                 self.clear(&f);
                 format!("delete {f:?}")
             }
             53..=58 => {
                 let Some(f) = self.rng.pick(&files) else {
-                    return;
+                    return false;
                 };
                 let to = self.new_path(&dirs);
                 if now.contains_key(&to)
@@ -341,7 +344,7 @@ impl Case {
                         .skip(1)
                         .any(|a| matches!(now.get(a), Some(n) if *n != Node::Dir))
                 {
-                    return;
+                    return false;
                 }
                 std::fs::create_dir_all(self.root().join(to.parent().unwrap())).unwrap();
                 std::fs::rename(self.root().join(&f), self.root().join(&to)).unwrap();
@@ -349,7 +352,7 @@ impl Case {
             }
             59..=64 => {
                 let Some(f) = self.rng.pick(&regular) else {
-                    return;
+                    return false;
                 };
                 let path = self.root().join(&f);
                 let mode = std::fs::metadata(&path).unwrap().permissions().mode() ^ 0o111;
@@ -358,7 +361,7 @@ impl Case {
             }
             65..=70 => {
                 let Some(f) = self.rng.pick(&files) else {
-                    return;
+                    return false;
                 };
                 let target = self.rng.pick(&files).unwrap_or_default();
                 let target = if self.rng.percent(30) {
@@ -379,7 +382,7 @@ impl Case {
             }
             71..=74 => {
                 let Some(f) = self.rng.pick(&files) else {
-                    return;
+                    return false;
                 };
                 self.clear(&f);
                 let text = self.content(None);
@@ -388,7 +391,7 @@ impl Case {
             }
             75..=77 => {
                 let Some(d) = self.rng.pick(&dirs) else {
-                    return;
+                    return false;
                 };
                 self.clear(&d);
                 let text = self.content(None);
@@ -406,7 +409,7 @@ impl Case {
                     .skip(1)
                     .any(|a| matches!(now.get(a), Some(n) if *n != Node::Dir))
                 {
-                    return;
+                    return false;
                 }
                 let text = self.content(None);
                 self.write(&p, &text);
@@ -473,6 +476,7 @@ impl Case {
             }
         };
         self.log.push(text);
+        (81..=95).contains(&what)
     }
 
     /// Settle: snapshot what changed since the last settle and check it.
@@ -483,11 +487,14 @@ impl Case {
         let full = std::mem::take(&mut self.full_next);
         let snap = self.snap.as_mut().unwrap();
         let before = snap.fast_snapshots();
+        let moved_before = snap.moved_snapshots();
         let got = snap
             .snapshot(if full { None } else { Some(&paths) })
             .unwrap_or_else(|e| panic!("seed {seed} step {step}: snapshot failed: {e}"));
         let fast = snap.fast_snapshots() - before;
+        let moved = snap.moved_snapshots() - moved_before;
         self.fast += fast;
+        self.moved += moved;
         let want = reference(&self.repo, self.scratch.path());
         if got.tree != want {
             let got_list = listing(&self.repo, self.scratch.path(), &got.tree);
@@ -496,7 +503,7 @@ impl Case {
             let missing: Vec<_> = want_list.difference(&got_list).collect();
             panic!(
                 "seed {seed} step {step}: snapshot tree {} != from-scratch tree {want} \
-                 (fast path: {fast}, {} paths reported{})\n\
+                 (fast path: {fast}, HEAD-move path: {moved}, {} paths reported{})\n\
                  snapshot has: {extra:#?}\nfrom scratch has: {missing:#?}\nops:\n  {}",
                 got.tree,
                 paths.len(),
@@ -504,11 +511,30 @@ impl Case {
                 self.log.join("\n  "),
             );
         }
+        // Carrying the last snapshot onto a moved HEAD: the tree patch equals the index's.
+        if let Some(last) = self
+            .last
+            .as_ref()
+            .filter(|l| l.head != got.head && l.head.is_some())
+        {
+            let keep: std::collections::HashSet<PathBuf> =
+                paths.iter().take(self.rng.below(3)).cloned().collect();
+            let snap = self.snap.as_ref().unwrap();
+            let patched = snap.rebase_onto_head(last, &got, &keep).unwrap();
+            let indexed = snap.rebase_by_index(last, &got, &keep).unwrap();
+            assert_eq!(
+                patched.tree,
+                indexed.tree,
+                "seed {seed} step {step}: rebase onto the moved HEAD\nops:\n  {}",
+                self.log.join("\n  ")
+            );
+        }
         self.log.push(format!(
-            "-- settle {step}: {} paths{}{}",
+            "-- settle {step}: {} paths{}{}{}",
             paths.len(),
             if full { ", full" } else { "" },
-            if fast > 0 { ", fast path" } else { "" }
+            if fast > 0 { ", fast path" } else { "" },
+            if moved > 0 { ", HEAD-move path" } else { "" }
         ));
         self.last = Some(got);
     }
@@ -517,7 +543,12 @@ impl Case {
         self.settle(seed, 0);
         for step in 1..=steps {
             for _ in 0..=self.rng.below(4) {
-                self.op();
+                // A HEAD move alone in its burst half the time (a checkout, reset or commit
+                // is mostly what an agent does between edits), so that the HEAD-move path
+                // is taken often, and not only when its fallbacks allow.
+                if self.op() && self.rng.percent(50) {
+                    break;
+                }
             }
             self.settle(seed, step);
             match self.rng.below(100) {
@@ -552,16 +583,23 @@ fn snapshot_random_sequences_match_a_from_scratch_index() {
     let steps = usize::try_from(env_num("CXD_SNAPSHOT_PROP_STEPS", 40)).unwrap();
     let first = env_num("CXD_SNAPSHOT_PROP_SEED", 17);
     let mut fast = 0;
+    let mut moved = 0;
     for seed in first..first + cases {
         let mut case = Case::new(seed);
         case.run(seed, steps);
         fast += case.fast;
+        moved += case.moved;
     }
     eprintln!(
-        "{cases} cases of {steps} settles from seed {first}: every tree matched; {fast} took the fast path"
+        "{cases} cases of {steps} settles from seed {first}: every tree matched; {fast} took \
+         the fast path, {moved} the HEAD-move path"
     );
     assert!(
         fast > 0,
         "no settle took the fast path: the driver does not guard it"
+    );
+    assert!(
+        moved > 0,
+        "no settle took the HEAD-move path: the driver does not guard it"
     );
 }
