@@ -77,7 +77,7 @@ fn parse_args() -> Args {
         writes: 50,
         runs: 3,
         idle_s: 60,
-        quiet_ms: 20,
+        quiet_ms: 50,
         settle_ms: 1,
         repo: None,
         tools: vec![Kind::Cxd, Kind::Watchexec, Kind::Watchman],
