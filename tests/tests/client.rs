@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, git, init_repo, wait_for};
+use cxd_e2e::{Daemon, TestEnv, git, init_repo, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
@@ -23,6 +23,19 @@ fn setup() -> (TestEnv, std::path::PathBuf) {
 fn finding(title: &str, severity: &str) -> Value {
     json!({"severity": severity, "category": "bug", "file": "README", "line_start": 1, "line_end": 1,
            "title": title, "body": "b", "recommendation": "r", "confidence": 0.5})
+}
+
+/// A watched repository whose first review opened one high finding, F1 ("leak").
+fn with_a_high_finding() -> (TestEnv, std::path::PathBuf, Daemon) {
+    let (env, repo) = setup();
+    env.script_codex(&json!([changes(vec![finding("leak", "high")])]));
+    let d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    std::fs::write(repo.join("README"), "changed\n").unwrap();
+    wait_for("finding", T, || {
+        (env.workspace()["open_findings"]["high"] == 1).then_some(())
+    });
+    (env, repo, d)
 }
 
 fn changes(findings: Vec<Value>) -> Value {
@@ -156,14 +169,7 @@ fn approval_goes_stale_after_an_edit() {
 
 #[test]
 fn dismiss_and_reopen() {
-    let (env, repo) = setup();
-    env.script_codex(&json!([changes(vec![finding("leak", "high")])]));
-    let _d = env.start_daemon();
-    env.ok(&["watch", repo.to_str().unwrap()]);
-    std::fs::write(repo.join("README"), "changed\n").unwrap();
-    wait_for("finding", T, || {
-        (env.workspace()["open_findings"]["high"] == 1).then_some(())
-    });
+    let (env, repo, _d) = with_a_high_finding();
     env.ok(&["dismiss", "F1", "--reason", "false positive"]);
     assert_eq!(env.workspace()["open_findings"]["high"], 0);
     let out = env.run(&["dismiss", "F1"]);
@@ -192,14 +198,7 @@ fn dismiss_and_reopen() {
 /// `cxd status` right after `cxd dismiss` never shows the finding still open.
 #[test]
 fn status_reads_a_dismissal_or_reopen_at_once() {
-    let (env, repo) = setup();
-    env.script_codex(&json!([changes(vec![finding("leak", "high")])]));
-    let _d = env.start_daemon();
-    env.ok(&["watch", repo.to_str().unwrap()]);
-    std::fs::write(repo.join("README"), "changed\n").unwrap();
-    wait_for("finding", T, || {
-        (env.workspace()["open_findings"]["high"] == 1).then_some(())
-    });
+    let (env, _repo, _d) = with_a_high_finding();
     for round in 0..25 {
         env.ok(&["dismiss", "F1"]);
         assert_eq!(env.workspace()["open_findings"]["high"], 0, "round {round}");
@@ -299,14 +298,7 @@ fn events_stream_a_review_in_order() {
 
 #[test]
 fn colour_only_on_request_and_never_with_no_color() {
-    let (env, repo) = setup();
-    env.script_codex(&json!([changes(vec![finding("leak", "high")])]));
-    let _d = env.start_daemon();
-    env.ok(&["watch", repo.to_str().unwrap()]);
-    std::fs::write(repo.join("README"), "changed\n").unwrap();
-    wait_for("finding", T, || {
-        (env.workspace()["open_findings"]["high"] == 1).then_some(())
-    });
+    let (env, repo, _d) = with_a_high_finding();
     // A pipe, NO_COLOR set (the harness default): plain text.
     for args in [&["status"][..], &["findings", repo.to_str().unwrap()]] {
         let out = env.ok(args);
