@@ -14,6 +14,7 @@ pub fn trim() {
 /// Heap arenas the allocator may use (glibc): one per thread by default, each keeping its own
 /// freed pages, so a snapshot on one blocking thread and a walk on another leave two heaps
 /// behind. The daemon's threads mostly wait; two arenas serve them without contention.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const ARENAS: i32 = 2;
 
 /// Cap the allocator's arenas at two (glibc; a no-op elsewhere). Call before any thread

@@ -20,6 +20,7 @@ pub struct SocketWatch {
 impl SocketWatch {
     /// Watch the directory holding `socket` (call it before reading the socket's identity, so
     /// that a change in between is not missed). Must run inside the runtime.
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     pub fn new(socket: &Path) -> Self {
         #[cfg(target_os = "linux")]
         {

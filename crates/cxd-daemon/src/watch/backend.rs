@@ -138,6 +138,7 @@ impl Backend {
 
     /// Drop the watch on `dir` (`token`: what [`Backend::watch`] returned), if any (the OS may
     /// have dropped it already).
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     pub(super) fn unwatch(&mut self, dir: &Path, token: i32) {
         match self {
             #[cfg(target_os = "linux")]
