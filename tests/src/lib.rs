@@ -200,6 +200,14 @@ impl TestEnv {
         })
     }
 
+    /// Wait until the first workspace is in `state` (`halted`, `idle`, ...); its status.
+    pub fn wait_state(&self, state: &str, timeout: Duration) -> serde_json::Value {
+        wait_for(state, timeout, || {
+            let w = self.workspace();
+            (w["state"] == state).then_some(w)
+        })
+    }
+
     /// Run `cxd COMMAND_LINE` (a shell command line after the binary) on a terminal, through
     /// `script`, with this environment; `script` writes what the terminal got to `typescript`.
     pub fn on_a_terminal(&self, command_line: &str, typescript: &Path) -> Output {

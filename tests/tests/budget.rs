@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use cxd_e2e::{Clock, Daemon, FIVE_PM, TestEnv, init_repo, wait_for};
+use cxd_e2e::{Clock, Daemon, FIVE_PM, TestEnv, init_repo};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(30);
@@ -35,10 +35,7 @@ fn over_the_hourly_budget_edits_wait_and_one_review_covers_them_when_it_frees_up
         env.wait_reviews(n, T);
     }
     std::fs::write(repo.join("README"), "three\n").unwrap();
-    let w = wait_for("the budget halt", T, || {
-        let w = env.workspace();
-        (w["state"] == "halted").then_some(w)
-    });
+    let w = env.wait_state("halted", T);
     let error = w["error"].as_str().unwrap();
     assert!(
         error.starts_with("budget reached: 2 of 2 reviews this hour (budget.reviews_per_hour)")
@@ -110,10 +107,7 @@ fn over_the_daily_token_budget_reviews_wait_for_midnight_but_cxd_review_runs() {
     std::fs::write(repo.join("README"), "one\n").unwrap();
     env.wait_reviews(1, T);
     std::fs::write(repo.join("README"), "two\n").unwrap();
-    let w = wait_for("the budget halt", T, || {
-        let w = env.workspace();
-        (w["state"] == "halted").then_some(w)
-    });
+    let w = env.wait_state("halted", T);
     assert!(
         w["error"]
             .as_str()
@@ -135,9 +129,7 @@ fn over_the_daily_token_budget_reviews_wait_for_midnight_but_cxd_review_runs() {
     assert_eq!(env.codex_calls().len(), 2);
     // A new day frees the budget.
     std::fs::write(repo.join("README"), "three\n").unwrap();
-    wait_for("the budget halt again", T, || {
-        (env.workspace()["state"] == "halted").then_some(())
-    });
+    env.wait_state("halted", T);
     clock.set(FIVE_PM + 7 * 3600 + 1);
     env.wait_reviews(3, T);
 }

@@ -122,9 +122,7 @@ fn a_halted_workspace_fails_the_gate() {
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "changed\n").unwrap();
-    wait_for("halted", T, || {
-        (env.workspace()["state"] == "halted").then_some(())
-    });
+    env.wait_state("halted", T);
     let (code, r) = gate(&env, &repo, &[]);
     assert_eq!(code, 1);
     assert!(

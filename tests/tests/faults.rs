@@ -55,10 +55,7 @@ fn codex_killed_by_a_signal_halts_with_the_reason() {
     // SAFETY: kill(2) on the fake codex this test's daemon started.
     let rc = unsafe { libc::kill(pid, libc::SIGKILL) };
     assert_eq!(rc, 0);
-    let w = wait_for("halted", T, || {
-        let w = env.workspace();
-        (w["state"] == "halted").then_some(w)
-    });
+    let w = env.wait_state("halted", T);
     assert_eq!(w["last_review"]["error_class"], "crash");
     assert!(
         w["error"].as_str().unwrap().contains("killed by signal 9"),

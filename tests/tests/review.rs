@@ -219,10 +219,7 @@ fn a_usage_limit_halts_without_retrying_until_asked() {
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
-    let w = wait_for("halted", T, || {
-        let w = env.workspace();
-        (w["state"] == "halted").then_some(w)
-    });
+    let w = env.wait_state("halted", T);
     assert_eq!(w["last_review"]["verdict"], "error");
     assert_eq!(w["last_review"]["error_class"], "quota");
     assert_eq!(w["last_review"]["exit_code"], 1);
@@ -300,10 +297,7 @@ fn a_hung_codex_is_killed_at_the_timeout_with_its_children() {
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
-    let w = wait_for("halted by the timeout", T, || {
-        let w = env.workspace();
-        (w["state"] == "halted").then_some(w)
-    });
+    let w = env.wait_state("halted", T);
     assert_eq!(w["last_review"]["error_class"], "timeout");
     let call = &env.codex_calls()[0];
     for pid in [
@@ -374,10 +368,7 @@ fn a_missing_codex_says_how_to_install_it() {
     });
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
-    let w = wait_for("halted", T, || {
-        let w = env.workspace();
-        (w["state"] == "halted").then_some(w)
-    });
+    let w = env.wait_state("halted", T);
     assert_eq!(w["last_review"]["error_class"], "not_found");
     assert!(
         w["error"]
