@@ -228,21 +228,17 @@ impl Snapshotter {
             self.seed()?;
             self.clear_dirty()?;
         } else if let Some(paths) = changed {
-            if let Some(tree) = self.fast(paths, &head) {
+            // The index-free paths: a content edit, then a HEAD move.
+            if let Some(tree) = self.fast(paths, &head).or_else(|| self.moved(paths, &head)) {
                 let snapshot = Snapshot { tree, head };
                 self.last = Some(snapshot.clone());
                 return Ok(snapshot);
             }
-            if let Some(tree) = self.moved(paths, &head) {
-                let snapshot = Snapshot { tree, head };
-                self.last = Some(snapshot.clone());
-                return Ok(snapshot);
-            }
-            let mut all = paths.to_vec();
-            all.extend(self.dirty.iter().cloned());
             if self.behind {
                 self.catch_up(paths, &head)?;
             } else {
+                let mut all = paths.to_vec();
+                all.extend(self.dirty.iter().cloned());
                 match self.moved_from(&head) {
                     Some(last) if paths.len() > MAX_PATHSPECS => {
                         self.reseed(&all, &last, &head)?;
