@@ -20,6 +20,7 @@ use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::loose::split;
 use super::refresh::Cleaned;
 use super::{MAX_PATHSPECS, SnapshotError, Snapshotter, gate, io_err, loose};
 
@@ -104,10 +105,7 @@ impl Snapshotter {
             if d.is_empty() {
                 return loose::hex(&oid) == last_tree;
             }
-            let (parent, name) = match d.iter().rposition(|&b| b == b'/') {
-                Some(i) => (&d[..i], &d[i + 1..]),
-                None => (&[][..], &d[..]),
-            };
+            let (parent, name) = split(d);
             dirs.iter()
                 .position(|p| p.as_slice() == parent)
                 .and_then(|i| parsed.get(i))
@@ -132,10 +130,7 @@ impl Snapshotter {
             return None;
         }
         for (path, (mode, rel)) in &files {
-            let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
-                Some(i) => (&path[..i], &path[i + 1..]),
-                None => (&[][..], &path[..]),
-            };
+            let (dir, name) = split(path);
             let entry = trees.get_mut(dir)?.iter_mut().find(|e| e.name == name)?;
             if entry.mode != *mode {
                 return None;

@@ -337,17 +337,22 @@ pub(crate) fn write_trees(
             root = Some(oid);
             continue;
         }
-        let (parent, name) = match dir.iter().rposition(|&b| b == b'/') {
-            Some(i) => (dir[..i].to_vec(), dir[i + 1..].to_vec()),
-            None => (Vec::new(), dir.clone()),
-        };
+        let (parent, name) = split(&dir);
         let entry = trees
-            .get_mut(&parent)
+            .get_mut(parent)
             .and_then(|es| es.iter_mut().find(|e| e.name == name && e.mode == b"40000"))
             .ok_or_else(|| std::io::Error::other("a changed tree lost its parent"))?;
         entry.oid = oid;
     }
     root.ok_or_else(|| std::io::Error::other("no root tree"))
+}
+
+/// `(directory, name)` of `path` (`""` is the root).
+pub(crate) fn split(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&[][..], path),
+    }
 }
 
 #[cfg(test)]

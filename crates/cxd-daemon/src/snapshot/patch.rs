@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::loose::split;
 use super::{Snapshotter, loose};
 
 /// What a path becomes.
@@ -21,14 +22,6 @@ pub(crate) enum Patch {
 
 /// The paths (`a/b/c`, relative to the root) and what each becomes.
 pub(crate) type Patches = BTreeMap<Vec<u8>, Patch>;
-
-/// `(directory, name)` of `path` (`""` is the root).
-pub(crate) fn split(path: &[u8]) -> (&[u8], &[u8]) {
-    match path.iter().rposition(|&b| b == b'/') {
-        Some(i) => (&path[..i], &path[i + 1..]),
-        None => (&[][..], path),
-    }
-}
 
 /// Git's order of tree entries: by name, a tree's name as if it ended in `/`.
 fn git_order(a: &loose::Entry, b: &loose::Entry) -> std::cmp::Ordering {
