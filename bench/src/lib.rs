@@ -105,3 +105,12 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
 }
+
+/// The `bench-stamp` program built beside the running bench (see its docs).
+pub fn stamp_bin() -> std::path::PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("bench-stamp")))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| panic!("bench-stamp is not built beside this bench: run bench/run"))
+}

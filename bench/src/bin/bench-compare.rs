@@ -5,11 +5,12 @@
 //! `bench/install-tools.sh`.
 //!
 //! Each tool runs the way a user would run it, at its smallest debounce: cxd with a small
-//! `quiet_ms` (subtracted) and the fake codex behind bench/codex-stamp; `watchexec --debounce 0
-//! --postpone -n -- bench/trigger-stamp LOG` in the repository (it honours .gitignore itself);
-//! a private `watchman --foreground` server with a `.watchmanconfig` of `ignore_dirs` for
-//! node_modules and target, `settle` 1 ms (0 makes watchman 4.9 spin at full CPU), and a trigger running bench/trigger-stamp. A trigger
-//! is a codex start (cxd) or a command run (the others), each stamped by bash at exec.
+//! `quiet_ms` (subtracted) and the fake codex behind `bench-stamp`; `watchexec --debounce 0
+//! --postpone -n -- bench-stamp LOG` in the repository (it honours .gitignore itself); a
+//! private `watchman --foreground` server with a `.watchmanconfig` of `ignore_dirs` for
+//! node_modules and target, `settle` 1 ms (0 makes watchman 4.9 spin at full CPU), and a
+//! trigger running `bench-stamp`. A trigger is a codex start (cxd) or a command run (the
+//! others), each stamped by the same compiled `bench-stamp` at exec.
 //!
 //! Nothing waits on a fixed sleep: every step polls a condition with a deadline; "quiescent"
 //! means the tool's CPU ticks and trigger count have not moved for a while (and, for cxd, the
@@ -207,7 +208,7 @@ impl Ctx<'_> {
         ));
         let mut child = env
             .cmd(&["daemon", "--log-stderr"])
-            .env("CXD_CODEX_BIN", bench_dir().join("codex-stamp"))
+            .env("CXD_CODEX_BIN", cxd_bench::stamp_bin())
             .env("CXD_BENCH_REAL_CODEX", fake_codex())
             .env("CXD_BENCH_EXEC_LOG", &stamps)
             .stdout(out.try_clone().unwrap())
@@ -254,7 +255,7 @@ impl Ctx<'_> {
         let t0 = now_f64();
         let child = Command::new(watchexec_bin())
             .args(["--debounce", "0", "--postpone", "-n", "--"])
-            .arg(bench_dir().join("trigger-stamp"))
+            .arg(cxd_bench::stamp_bin())
             .arg(&stamps)
             .current_dir(&self.repo)
             .stdin(Stdio::null())
@@ -338,7 +339,7 @@ impl Ctx<'_> {
         let watches_at_ready = inotify_watches(run.pid() as i32);
         run.wm_json(&serde_json::json!(["trigger", self.repo_s(), {
             "name": "cxd-bench", "expression": ["true"],
-            "command": [bench_dir().join("trigger-stamp"), &run.stamps]
+            "command": [cxd_bench::stamp_bin(), &run.stamps]
         }]));
         Started {
             run,

@@ -101,16 +101,16 @@ fn src_path(a: &Args, g: usize) -> String {
 
 // ---------------------------------------------------------------- the daemon
 
-/// bench/codex-stamp: records when codex is exec'd, then runs the fake codex.
+/// `bench-stamp`: records when codex is exec'd, then runs the fake codex.
 fn codex_stamp() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("codex-stamp")
+    cxd_bench::stamp_bin()
 }
 
 fn exec_log(env: &TestEnv) -> PathBuf {
     env.dir.path().join("codex-exec-times")
 }
 
-/// Every exec time codex-stamp recorded, in order.
+/// Every exec time the stamp recorded, in order.
 fn exec_times(env: &TestEnv) -> Vec<f64> {
     fs::read_to_string(exec_log(env))
         .unwrap_or_default()
@@ -277,7 +277,7 @@ fn fake_codex_floor(env: &TestEnv) -> f64 {
     median(&mut samples)
 }
 
-/// Seconds from spawning codex-stamp to the time it records (bash start-up).
+/// Seconds from spawning the stamp to the time it records (its start-up).
 fn stamp_floor(env: &TestEnv) -> f64 {
     let log = env.dir.path().join("stamp-floor");
     let mut samples: Vec<f64> = (0..21)
@@ -571,7 +571,7 @@ fn main() {
     );
     row(
         &format!(
-            "  min / max (bash stamp start-up {:.1} ms included)",
+            "  min / max (stamp start-up {:.1} ms included)",
             sfloor * 1e3
         ),
         format!("{exec_min:.1} / {exec_max:.1} ms"),

@@ -140,9 +140,20 @@ pub fn pidfile(dir: &Path) -> PathBuf {
     dir.join("codex.pid")
 }
 
-/// Write the answer schema (once per daemon run is enough; it is small).
+/// Write the answer schema into `dir`, once per daemon run: a later review finds it there
+/// (written again when it went missing). Rewriting it costs a review about half a
+/// millisecond on its way to codex.
 pub fn write_schema(dir: &Path) -> Result<PathBuf, JobError> {
+    static WRITTEN: std::sync::Mutex<Option<std::collections::HashSet<PathBuf>>> =
+        std::sync::Mutex::new(None);
     let path = dir.join("review-schema.json");
+    let mut written = WRITTEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let written = written.get_or_insert_with(Default::default);
+    if written.contains(&path) && path.is_file() {
+        return Ok(path);
+    }
     let io = |source| JobError::Io {
         path: path.clone(),
         source,
@@ -150,6 +161,7 @@ pub fn write_schema(dir: &Path) -> Result<PathBuf, JobError> {
     std::fs::create_dir_all(dir).map_err(io)?;
     let text = serde_json::to_string_pretty(&answer::schema()).unwrap_or_default();
     std::fs::write(&path, text).map_err(io)?;
+    written.insert(path.clone());
     Ok(path)
 }
 
@@ -256,4 +268,33 @@ fn argv_json(program: &Path, args: &[OsString]) -> String {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     serde_json::to_string(&all).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn the_schema_is_written_once_and_again_when_it_went_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("workspaces/1");
+        let path = write_schema(&ws).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed, answer::schema());
+        // A second review leaves the file alone (its inode and mtime stay)...
+        let before = std::fs::metadata(&path).unwrap();
+        assert_eq!(write_schema(&ws).unwrap(), path);
+        let after = std::fs::metadata(&path).unwrap();
+        use std::os::unix::fs::MetadataExt as _;
+        assert_eq!(
+            (before.ino(), before.mtime_nsec()),
+            (after.ino(), after.mtime_nsec())
+        );
+        // ...but writes it again when it is gone.
+        std::fs::remove_file(&path).unwrap();
+        write_schema(&ws).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
 }

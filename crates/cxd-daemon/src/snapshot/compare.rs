@@ -6,13 +6,31 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use super::differ::{Asked, Differ};
 use super::git::{Call, Odb};
 use super::head::hex_line;
 use super::patch::{Patch, Patches};
 use super::{ChangeStatus, Diff, Snapshot, SnapshotError, Snapshotter, parse};
 
+/// The options of the review diff: raw records and numstat (with renames) for the file list,
+/// then the patch, with fixed prefixes and no external diff or textconv program.
+const DIFF_OPTS: [&str; 10] = [
+    "-r",
+    "-M",
+    "-z",
+    "--raw",
+    "--numstat",
+    "-p",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+];
+
 impl Snapshotter {
-    /// The diff from `base` to `to`; the unified text is kept only up to `max_bytes`.
+    /// The diff from `base` to `to`; the unified text is kept only up to `max_bytes`. Asks the
+    /// long-lived `diff-tree --stdin` (started when missing), and runs `diff-tree` once when
+    /// that cannot answer.
     pub fn diff(
         &self,
         base: &Snapshot,
@@ -22,22 +40,47 @@ impl Snapshotter {
         if base.tree == to.tree {
             return Ok(Diff::empty());
         }
-        let args = [
-            "diff-tree",
-            "-r",
-            "-M",
-            "-z",
-            "--raw",
-            "--numstat",
-            "-p",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-            &base.tree,
-            &to.tree,
-        ]
-        .map(OsStr::new);
+        if let Some(diff) = self.diff_asked(&base.tree, &to.tree, max_bytes) {
+            return Ok(diff);
+        }
+        self.diff_once(&base.tree, &to.tree, max_bytes)
+    }
+
+    /// The diff from the long-lived `diff-tree --stdin`; `None` when it cannot answer (then
+    /// it is stopped, unless it is still in step).
+    fn diff_asked(&self, a: &str, b: &str, max_bytes: usize) -> Option<Diff> {
+        let mut guard = self
+            .differ
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            let mut args = vec![OsStr::new("diff-tree"), OsStr::new("--stdin")];
+            args.extend(DIFF_OPTS.map(OsStr::new));
+            let child = self.git.spawn_long(&self.reader(&args)).ok()?;
+            *guard = Differ::new(child);
+        }
+        let differ = guard.as_mut()?;
+        match differ.ask(a, b, |mut out| parse::diff(&mut out, max_bytes)) {
+            Asked::Done(diff) => Some(diff),
+            Asked::NoDiff => None,
+            Asked::Broken => {
+                tracing::debug!("the long-lived diff-tree is out of step; restarting it");
+                *guard = None;
+                None
+            }
+        }
+    }
+
+    /// The diff from one `diff-tree` run.
+    pub(crate) fn diff_once(
+        &self,
+        a: &str,
+        b: &str,
+        max_bytes: usize,
+    ) -> Result<Diff, SnapshotError> {
+        let mut args = vec![OsStr::new("diff-tree")];
+        args.extend(DIFF_OPTS.map(OsStr::new));
+        args.extend([OsStr::new(a), OsStr::new(b)]);
         let call = self.reader(&args);
         self.git.stream(&call, |out| {
             parse::diff(out, max_bytes).map_err(|detail| SnapshotError::Parse {
@@ -45,6 +88,15 @@ impl Snapshotter {
                 detail,
             })
         })
+    }
+
+    /// Stop the long-lived `diff-tree --stdin` (config or attributes may have changed, or a
+    /// prune removed the packs it had open); the next diff starts another.
+    pub(super) fn drop_differ(&self) {
+        *self
+            .differ
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// `base` moved onto `to.head`: every path that differs between `base.head` and `to.head`

@@ -197,6 +197,8 @@ impl Snapshotter {
             self.index_clear = Some(gate::index_flags_clear(&self.index));
         }
         if !self.gate.fresh() {
+            // The config changed (or was never read): so may the diff options git took in.
+            self.drop_differ();
             let args = ["config", "-z", "--list", "--show-origin"].map(OsStr::new);
             match self.git.run(&self.reader(&args)) {
                 Ok(out) => {

@@ -32,11 +32,17 @@
 //! they are kept as dirty (in memory and in the state file `dirty`, for a restart) and
 //! refreshed along with the next slow path's paths.
 //!
+//! The review diff comes from a long-lived `git diff-tree --stdin` (`differ`), which spares
+//! the burst a git process. git reads config and attributes when it starts, so it is stopped
+//! whenever a snapshot takes any path but the content-edit one (which refuses `.git*` files
+//! and attributes), when the config changes, and after a prune.
+//!
 //! The private object directory only grows; [`Snapshotter::prune`] repacks what the kept
 //! snapshots and the private index still need and deletes the rest.
 
 mod change;
 mod compare;
+mod differ;
 mod error;
 mod fast;
 mod gate;
@@ -106,6 +112,8 @@ pub struct Snapshotter {
     /// The `cat-file --batch` of the fast path and the tree patches, started on first use
     /// (behind a lock so that the read-only calls, which take `&self`, can use it too).
     batch: std::sync::Mutex<Option<loose::Batch>>,
+    /// The long-lived `diff-tree --stdin` of the review diffs, started on first use.
+    differ: std::sync::Mutex<Option<differ::Differ>>,
     /// The last `diff-tree` of two commits the HEAD-move path ran (from, to, entries): the
     /// rebase onto the moved HEAD that follows asks for the same.
     moved_diff: std::sync::Mutex<Option<(String, String, Vec<parse::RawEntry>)>>,
@@ -178,6 +186,7 @@ impl Snapshotter {
             index_clear: None,
             fast_count: 0,
             batch: std::sync::Mutex::new(None),
+            differ: std::sync::Mutex::new(None),
             moved_diff: std::sync::Mutex::new(None),
             moved_count: 0,
             behind: false,
@@ -225,11 +234,17 @@ impl Snapshotter {
     pub fn snapshot(&mut self, changed: Option<&[PathBuf]>) -> Result<Snapshot, SnapshotError> {
         let head = self.read_head()?;
         if !self.index.exists() {
+            self.drop_differ();
             self.seed()?;
             self.clear_dirty()?;
         } else if let Some(paths) = changed {
-            // The index-free paths: a content edit, then a HEAD move.
-            if let Some(tree) = self.fast(paths, &head).or_else(|| self.moved(paths, &head)) {
+            // The index-free paths: a content edit, then a HEAD move. Anything but a content
+            // edit may have changed what the long-lived diff-tree read when it started.
+            let taken = self.fast(paths, &head).or_else(|| {
+                self.drop_differ();
+                self.moved(paths, &head)
+            });
+            if let Some(tree) = taken {
                 let snapshot = Snapshot { tree, head };
                 self.last = Some(snapshot.clone());
                 return Ok(snapshot);
@@ -248,6 +263,7 @@ impl Snapshotter {
             }
             self.clear_dirty()?;
         } else {
+            self.drop_differ();
             self.refresh_all(Odb::Private)?;
             self.clear_dirty()?;
         }

@@ -50,6 +50,9 @@ impl Snapshotter {
                 removed += usize::from(name.ends_with(".pack"));
             }
         }
+        // The long-lived processes may hold the removed packs open.
+        self.drop_batch();
+        self.drop_differ();
         Ok(removed)
     }
 

@@ -24,6 +24,10 @@ use tokio::sync::{mpsc, oneshot};
 pub use events::{EventRow, NewEvent};
 pub use workspaces::WorkspaceRow;
 
+/// A store call queued and not yet awaited, kept to await later (see [`Store::call`]).
+pub type Pending<R> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<R, StoreError>> + Send + Sync>>;
+
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -163,6 +163,9 @@ pub(super) struct Actor {
     pub(super) head_reported: bool,
     /// A `.cxd.toml` edit was seen: take the timings again.
     pub(super) retime_due: bool,
+    /// A person's edit asked the store to answer the open escalation; awaited once the
+    /// burst's review is under way (the status then re-reads what it says).
+    pub(super) answering: Option<crate::store::Pending<Option<i64>>>,
     /// Whether a review covered HEAD's tree, as last looked up (None: no HEAD, unknown, or
     /// HEAD is still the commit found at the first look and no review covered it).
     pub(super) head_reviewed: Option<bool>,
@@ -237,6 +240,7 @@ impl Actor {
             known_head: None,
             head_reported: false,
             retime_due: false,
+            answering: None,
             head_reviewed: None,
             first_head: None,
             opening: None,
@@ -335,6 +339,7 @@ impl Actor {
             if std::mem::take(&mut self.retime_due) {
                 self.retime().await;
             }
+            self.answered().await;
             self.publish();
         }
         // Shutdown before the first baseline was in: finish and store it, so that what is

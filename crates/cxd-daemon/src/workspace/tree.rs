@@ -276,25 +276,18 @@ impl Actor {
             .any(|f| self.session_files.contains(Path::new(f)));
         if by == "human" && net_change && witnessed && !agents {
             // A person's own edit answers a decision the loop handed over.
+            // Queued in order with what follows; awaited after the review started.
             let (id, root) = (self.row.id, self.row.root.clone());
             let at = crate::clock::now_rfc3339();
-            let answered = self
-                .store
-                .call(move |c| {
-                    store::escalations::answer(
-                        c,
-                        id,
-                        Some(&root),
-                        store::escalations::Answer::HumanEdit,
-                        &at,
-                    )
-                })
-                .await;
-            match answered {
-                Ok(Some(_)) => self.refresh_summary().await,
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "cannot record the answer to an escalation"),
-            }
+            self.answering = Some(Box::pin(self.store.call(move |c| {
+                store::escalations::answer(
+                    c,
+                    id,
+                    Some(&root),
+                    store::escalations::Answer::HumanEdit,
+                    &at,
+                )
+            })));
         }
         self.log(
             "edit",
@@ -307,6 +300,19 @@ impl Actor {
             }),
         )
         .await;
+    }
+
+    /// The answer a person's edit gave an escalation is in: re-read the status if it
+    /// answered one.
+    pub(super) async fn answered(&mut self) {
+        let Some(answering) = self.answering.take() else {
+            return;
+        };
+        match answering.await {
+            Ok(Some(_)) => self.refresh_summary().await,
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot record the answer to an escalation"),
+        }
     }
 
     pub(super) async fn save_baseline(&self, base: &Snapshot) {

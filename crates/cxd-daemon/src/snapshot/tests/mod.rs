@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod changes;
+mod differ;
 mod fast;
 mod head_moves;
 mod moved;

@@ -511,6 +511,16 @@ impl Case {
                 self.log.join("\n  "),
             );
         }
+        // The long-lived diff-tree answers what one run answers.
+        if let Some(last) = &self.last {
+            let snap = self.snap.as_ref().unwrap();
+            assert_eq!(
+                snap.diff(last, &got, 1 << 20).unwrap(),
+                snap.diff_once(&last.tree, &got.tree, 1 << 20).unwrap(),
+                "seed {seed} step {step}: the diff from the last settle\nops:\n  {}",
+                self.log.join("\n  ")
+            );
+        }
         // Carrying the last snapshot onto a moved HEAD: the tree patch equals the index's.
         if let Some(last) = self
             .last
