@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use super::{MAX, Repo, p, paths};
-use crate::snapshot::{SnapshotError, Snapshotter};
+use crate::snapshot::{Snapshot, SnapshotError, Snapshotter};
 
 /// How many `diff-tree --stdin` processes run with the repository `repo` as their work tree.
 fn differs_for(repo: &Repo) -> usize {
@@ -93,15 +93,24 @@ fn snapshot_differ_answers_what_one_run_answers() {
     assert_eq!(differs_for(&repo), 0, "dropping the snapshotter stops it");
 }
 
-#[test]
-fn snapshot_differ_sees_an_attributes_change() {
+/// A repository with `a.txt` edited once after the first snapshot, and the diff of that edit
+/// asked for (which starts the long-lived diff-tree): the repo, its snapshotter, the first
+/// snapshot and the edited one.
+fn edited_once() -> (Repo, Snapshotter, Snapshot, Snapshot) {
     let repo = Repo::new(&[("a.txt", "one\n")]);
     let mut s = repo.open();
     let base = s.snapshot(None).unwrap();
     repo.write("a.txt", "two\n");
     let edited = s.snapshot(Some(&p(&["a.txt"]))).unwrap();
-    let text = s.diff(&base, &edited, MAX).unwrap().unified.unwrap();
-    assert!(text.contains("+two\n"), "{text}");
+    let d = s.diff(&base, &edited, MAX).unwrap();
+    assert_eq!(paths(&d), ["a.txt"]);
+    assert!(d.unified.unwrap().contains("+two\n"));
+    (repo, s, base, edited)
+}
+
+#[test]
+fn snapshot_differ_sees_an_attributes_change() {
+    let (repo, mut s, base, _) = edited_once();
     // Now git must treat a.txt as binary: a process that read the attributes before would
     // still show its lines.
     repo.write(".gitattributes", "a.txt binary\n");
@@ -127,13 +136,8 @@ fn snapshot_differ_sees_an_attributes_change() {
 
 #[test]
 fn snapshot_differ_gives_way_to_one_run_for_an_unreadable_tree() {
-    let repo = Repo::new(&[("a.txt", "one\n")]);
-    let mut s = repo.open();
-    let base = s.snapshot(None).unwrap();
-    repo.write("a.txt", "two\n");
-    let now = s.snapshot(Some(&p(&["a.txt"]))).unwrap();
-    assert_eq!(paths(&s.diff(&base, &now, MAX).unwrap()), ["a.txt"]);
-    let missing = crate::snapshot::Snapshot {
+    let (repo, s, base, now) = edited_once();
+    let missing = Snapshot {
         tree: "0123456789012345678901234567890123456789".into(),
         head: None,
     };
@@ -146,12 +150,7 @@ fn snapshot_differ_gives_way_to_one_run_for_an_unreadable_tree() {
 
 #[test]
 fn snapshot_differ_restarts_after_a_prune() {
-    let repo = Repo::new(&[("a.txt", "one\n")]);
-    let mut s: Snapshotter = repo.open();
-    let base = s.snapshot(None).unwrap();
-    repo.write("a.txt", "two\n");
-    let now = s.snapshot(Some(&p(&["a.txt"]))).unwrap();
-    assert_eq!(paths(&s.diff(&base, &now, MAX).unwrap()), ["a.txt"]);
+    let (repo, s, base, now) = edited_once();
     s.prune(&[&base, &now]).unwrap();
     assert_eq!(differs_for(&repo), 0);
     assert_eq!(paths(&s.diff(&base, &now, MAX).unwrap()), ["a.txt"]);
