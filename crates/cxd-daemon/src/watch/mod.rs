@@ -13,6 +13,9 @@
 mod backend;
 mod batch;
 mod git;
+#[cfg(target_os = "linux")]
+mod inotify;
+mod paths;
 mod poll;
 mod routing;
 mod rules;

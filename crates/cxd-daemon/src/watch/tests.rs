@@ -475,15 +475,15 @@ fn start_fails_on_a_missing_root_with_the_path() {
 #[test]
 fn batches_drop_temp_files_born_and_gone() {
     let mut batch = Batch::default();
-    batch.mark("tmp".into(), Fate::Created, false);
-    batch.mark("tmp".into(), Fate::Written, false);
-    batch.mark("tmp".into(), Fate::Gone, false);
-    batch.mark("kept".into(), Fate::Written, false);
-    batch.mark("deleted".into(), Fate::Written, false);
-    batch.mark("deleted".into(), Fate::Gone, false);
-    batch.mark("recreated".into(), Fate::Created, false);
-    batch.mark("recreated".into(), Fate::Gone, false);
-    batch.mark("recreated".into(), Fate::Created, false);
+    batch.mark(Path::new("tmp"), Fate::Created, false);
+    batch.mark(Path::new("tmp"), Fate::Written, false);
+    batch.mark(Path::new("tmp"), Fate::Gone, false);
+    batch.mark(Path::new("kept"), Fate::Written, false);
+    batch.mark(Path::new("deleted"), Fate::Written, false);
+    batch.mark(Path::new("deleted"), Fate::Gone, false);
+    batch.mark(Path::new("recreated"), Fate::Created, false);
+    batch.mark(Path::new("recreated"), Fate::Gone, false);
+    batch.mark(Path::new("recreated"), Fate::Created, false);
     let names: Vec<PathBuf> = ["deleted", "kept", "recreated"].map(PathBuf::from).into();
     assert_eq!(batch.take_changed(), (names, Vec::new()));
 }
@@ -491,10 +491,10 @@ fn batches_drop_temp_files_born_and_gone() {
 #[test]
 fn batches_tell_git_writes_from_edits() {
     let mut batch = Batch::default();
-    batch.mark("edited".into(), Fate::Written, false);
-    batch.mark("checked-out".into(), Fate::Written, true);
-    batch.mark("both".into(), Fate::Written, true);
-    batch.mark("both".into(), Fate::Written, false);
+    batch.mark(Path::new("edited"), Fate::Written, false);
+    batch.mark(Path::new("checked-out"), Fate::Written, true);
+    batch.mark(Path::new("both"), Fate::Written, true);
+    batch.mark(Path::new("both"), Fate::Written, false);
     let (edits, by_git) = batch.take_changed();
     assert_eq!(edits, ["both", "edited"].map(PathBuf::from));
     assert_eq!(by_git, [PathBuf::from("checked-out")]);
