@@ -499,3 +499,25 @@ fn batches_tell_git_writes_from_edits() {
     assert_eq!(edits, ["both", "edited"].map(PathBuf::from));
     assert_eq!(by_git, [PathBuf::from("checked-out")]);
 }
+
+/// The watched set is kept in byte order, where `d-x` and `d.y` sort between `d` and `d/sub`:
+/// removing `d` releases `d` and `d/sub`, and its neighbours stay watched.
+#[tokio::test]
+async fn removing_a_dir_releases_its_subtree_and_nothing_else() {
+    let (_tmp, root) = repo();
+    for dir in ["d/sub", "d-x", "d.y", "d0"] {
+        write(&root.join(dir).join("f"), "");
+    }
+    let (watcher, mut rx) = start(config(&root));
+    let before = watcher.os_watches();
+    fs::remove_dir_all(root.join("d")).unwrap();
+    changed_until_sentinel(&root, &mut rx).await;
+    assert_eq!(watcher.os_watches(), before - 2);
+    #[cfg(target_os = "linux")]
+    assert_eq!(inotify_watches_on(&root), Some(before - 2));
+    for dir in ["d-x", "d.y", "d0"] {
+        let rel = format!("{dir}/f");
+        write(&root.join(&rel), "x");
+        recv_until(&mut rx, |e| lists(e, &rel)).await;
+    }
+}
