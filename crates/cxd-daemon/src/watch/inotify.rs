@@ -3,12 +3,12 @@
 //!
 //! A checkout writes ~20 000 events in half a second. Handing each read over as it comes (one
 //! or two events) costs a wake-up of the watch thread and of the workspace per read: most of
-//! the daemon's CPU in a checkout went to context switches. So the reader paces itself: after
-//! a quiet spell the first read goes over at once (a single save is not delayed), but reads
-//! that follow a hand-off closely wait until `pace` after it, and `pace` doubles while they
-//! keep coming (up to [`MAX_PACE`]); everything queued meanwhile goes over in one batch. The
-//! kernel also merges identical consecutive events (a file's repeated IN_MODIFY) while they
-//! wait in its queue.
+//! the daemon's CPU in a checkout went to context switches. So the reader paces a flood: a
+//! read within [`FLOOD_GAP`] of the last hand-off continues a flood, and past the first
+//! [`FREE_READS`] of a flood (a single save is three events at most, never delayed) each read
+//! waits until `pace` after the last hand-off, then takes everything queued meanwhile in one
+//! batch; `pace` doubles while the flood lasts, up to [`MAX_PACE`]. The kernel also merges
+//! identical consecutive events (a file's repeated IN_MODIFY) while they wait in its queue.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -24,7 +24,11 @@ use inotify::{EventMask, WatchMask, Watches};
 
 use super::backend::{Kind, Msg, WatchFailure};
 
-/// The first wait of a reader that follows a hand-off closely.
+/// A read this soon after the last hand-off continues a flood.
+const FLOOD_GAP: Duration = Duration::from_millis(1);
+/// Reads of a flood handed over at once, before pacing starts.
+const FREE_READS: u32 = 3;
+/// The first wait of a paced read.
 const MIN_PACE: Duration = Duration::from_micros(250);
 /// The longest a read waits for the one before it: a flood costs one hand-off per this.
 const MAX_PACE: Duration = Duration::from_millis(4);
@@ -242,6 +246,7 @@ impl Drop for Inotify {
 fn read_loop(mut inotify: inotify::Inotify, tx: &Sender<Msg>, stop: &AtomicBool) {
     let mut buffer = vec![0u8; 64 * 1024];
     let mut last_sent: Option<Instant> = None;
+    let mut streak = 0u32;
     let mut pace = MIN_PACE;
     loop {
         let mut batch = RawBatch::default();
@@ -257,34 +262,35 @@ fn read_loop(mut inotify: inotify::Inotify, tx: &Sender<Msg>, stop: &AtomicBool)
             return;
         }
         let now = Instant::now();
-        match last_sent {
-            Some(sent) if now.duration_since(sent) < pace => {
-                // Close behind the last hand-off: a flood. Wait out the pace, then take
-                // everything queued meanwhile.
-                std::thread::sleep((sent + pace).saturating_duration_since(now));
-                pace = (pace * 2).min(MAX_PACE);
-                let mut failed = None;
-                while batch.len() < MAX_EVENTS {
-                    match inotify.read_events(&mut buffer) {
-                        Ok(events) => events.for_each(|e| batch.push(e)),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            failed = Some(format!("cannot read inotify events: {e}"));
-                            break;
-                        }
+        if last_sent.is_some_and(|sent| now.duration_since(sent) < FLOOD_GAP) {
+            streak += 1;
+        } else {
+            (streak, pace) = (0, MIN_PACE);
+        }
+        if let Some(sent) = last_sent.filter(|_| streak > FREE_READS) {
+            // Deep in a flood: wait out the pace, then take everything queued meanwhile.
+            std::thread::sleep((sent + pace).saturating_duration_since(now));
+            pace = (pace * 2).min(MAX_PACE);
+            let mut failed = None;
+            while batch.len() < MAX_EVENTS {
+                match inotify.read_events(&mut buffer) {
+                    Ok(events) => events.for_each(|e| batch.push(e)),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        failed = Some(format!("cannot read inotify events: {e}"));
+                        break;
                     }
                 }
-                if let Some(error) = failed {
-                    let _ = tx.send(Msg::Inotify(batch));
-                    let _ = tx.send(Msg::Failed(error));
-                    return;
-                }
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
             }
-            _ => pace = MIN_PACE,
+            if let Some(error) = failed {
+                let _ = tx.send(Msg::Inotify(batch));
+                let _ = tx.send(Msg::Failed(error));
+                return;
+            }
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
         }
         if tx.send(Msg::Inotify(batch)).is_err() {
             return;
