@@ -2,7 +2,7 @@
 //! directory, or to the git flags when it lies under `.git`.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[cfg(target_os = "linux")]
 use super::backend::Backend;
@@ -85,7 +85,7 @@ impl State {
             },
             #[cfg(target_os = "linux")]
             Msg::Inotify(batch) => {
-                let mut path = PathBuf::new();
+                let mut path = std::path::PathBuf::new();
                 for (wd, mask, name) in batch.iter() {
                     let Backend::Inotify(inotify) = &mut self.backend else {
                         return;
