@@ -4,9 +4,11 @@
 //! eventfd wake, a stat, a reply): about 30 µs of CPU a directory, 11 000 directories costing
 //! ~300 ms. Driving inotify from the watch thread makes each watch one syscall, and lets the
 //! mask leave out reads (IN_OPEN, IN_ACCESS, IN_CLOSE_NOWRITE), so a build reading every source
-//! file wakes nobody. A small reader thread blocks on the inotify fd and forwards raw events;
-//! paths are resolved on the watch thread, which owns the descriptor → path map.
+//! file wakes nobody. A small reader thread blocks on the inotify fd and forwards raw events in
+//! paced batches (see `super::inotify`); paths are resolved on the watch thread, which owns the
+//! descriptor → path map.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
@@ -37,7 +39,7 @@ pub(super) enum Msg {
     Notify(notify::Event),
     /// From the inotify reader thread: one read's worth.
     #[cfg(target_os = "linux")]
-    Inotify(Vec<inotify_backend::RawEvent>),
+    Inotify(super::inotify::RawBatch),
     /// The backend failed (its reader stopped, or it reported an error): events may be lost.
     Failed(String),
     /// The Watcher was dropped.
@@ -88,7 +90,7 @@ impl Default for BackendKind {
 /// The OS watches of one tree.
 pub(super) enum Backend {
     #[cfg(target_os = "linux")]
-    Inotify(inotify_backend::Inotify),
+    Inotify(super::inotify::Inotify),
     Notify(RecommendedWatcher),
     /// Every watch was released (the thread is stopping); calls do nothing.
     None,
@@ -99,7 +101,7 @@ impl Backend {
     pub(super) fn new(kind: BackendKind, tx: Sender<Msg>) -> Result<Backend, String> {
         match kind {
             #[cfg(target_os = "linux")]
-            BackendKind::Inotify => inotify_backend::Inotify::new(tx).map(Backend::Inotify),
+            BackendKind::Inotify => super::inotify::Inotify::new(tx).map(Backend::Inotify),
             BackendKind::Notify => {
                 notify::recommended_watcher(move |raw: notify::Result<notify::Event>| {
                     if let Some(msg) = notify_msg(raw) {
@@ -114,12 +116,12 @@ impl Backend {
 
     /// Add a non-recursive watch on `dir` (its name shared with the caller's own set: one copy
     /// of each of the tree's directory names). Returns the token [`Backend::unwatch`] takes.
-    pub(super) fn watch(&mut self, dir: &Arc<Path>) -> Result<i32, WatchFailure> {
+    pub(super) fn watch(&mut self, dir: &Arc<OsStr>) -> Result<i32, WatchFailure> {
         match self {
             #[cfg(target_os = "linux")]
             Backend::Inotify(inotify) => inotify.watch(dir),
             Backend::Notify(notify) => notify
-                .watch(dir.as_ref(), RecursiveMode::NonRecursive)
+                .watch(Path::new(dir.as_ref()), RecursiveMode::NonRecursive)
                 .map(|()| 0)
                 .map_err(|error| match &error.kind {
                     notify::ErrorKind::MaxFilesWatch => WatchFailure::OutOfWatches,
@@ -195,205 +197,4 @@ pub(super) fn from_notify(event: &notify::Event) -> Option<Vec<(Kind, PathBuf)>>
         EventKind::Access(_) | EventKind::Any | EventKind::Other => return Some(Vec::new()),
     };
     Some(event.paths.iter().map(|p| (kind, p.clone())).collect())
-}
-
-#[cfg(target_os = "linux")]
-pub(super) mod inotify_backend {
-    //! inotify without notify: watches added by syscall on the watch thread, events read by a
-    //! reader thread that blocks on the fd.
-
-    use std::collections::HashMap;
-    use std::ffi::OsString;
-    use std::path::{Path, PathBuf};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::mpsc::Sender;
-    use std::thread::JoinHandle;
-
-    use inotify::{EventMask, WatchMask, Watches};
-
-    use super::{Kind, Msg, WatchFailure};
-
-    /// One raw event, its path still to be resolved from `wd`.
-    #[derive(Debug)]
-    pub(in crate::watch) struct RawEvent {
-        wd: i32,
-        mask: EventMask,
-        name: Option<OsString>,
-    }
-
-    /// The inotify instance of one Watcher, seen from the watch thread.
-    pub(in crate::watch) struct Inotify {
-        watches: Watches,
-        by_wd: HashMap<i32, (Arc<Path>, inotify::WatchDescriptor)>,
-        stop: Arc<AtomicBool>,
-        reader: Option<JoinHandle<()>>,
-    }
-
-    const MASK: WatchMask = WatchMask::CREATE
-        .union(WatchMask::DELETE)
-        .union(WatchMask::MOVED_FROM)
-        .union(WatchMask::MOVED_TO)
-        .union(WatchMask::CLOSE_WRITE)
-        .union(WatchMask::MODIFY)
-        .union(WatchMask::ATTRIB)
-        .union(WatchMask::DELETE_SELF)
-        .union(WatchMask::MOVE_SELF)
-        .union(WatchMask::ONLYDIR)
-        .union(WatchMask::DONT_FOLLOW)
-        .union(WatchMask::EXCL_UNLINK);
-
-    impl Inotify {
-        pub(in crate::watch) fn new(tx: Sender<Msg>) -> Result<Inotify, String> {
-            let inotify = inotify::Inotify::init().map_err(|e| {
-                format!(
-                    "{e} (too many inotify instances? raise `sudo sysctl fs.inotify.max_user_instances=...`)"
-                )
-            })?;
-            let watches = inotify.watches();
-            let stop = Arc::new(AtomicBool::new(false));
-            let reader_stop = Arc::clone(&stop);
-            let reader = std::thread::Builder::new()
-                .name("cxd-inotify".into())
-                .spawn(move || read_loop(inotify, &tx, &reader_stop))
-                .map_err(|e| format!("cannot start the inotify reader thread: {e}"))?;
-            Ok(Inotify {
-                watches,
-                by_wd: HashMap::new(),
-                stop,
-                reader: Some(reader),
-            })
-        }
-
-        /// Watch `dir`; returns the watch descriptor's number.
-        pub(in crate::watch) fn watch(&mut self, dir: &Arc<Path>) -> Result<i32, WatchFailure> {
-            match self.watches.add(dir.as_ref(), MASK) {
-                Ok(wd) => {
-                    let id = wd.get_watch_descriptor_id();
-                    self.by_wd.insert(id, (Arc::clone(dir), wd));
-                    Ok(id)
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => Err(WatchFailure::OutOfWatches),
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
-                    Err(WatchFailure::NotFound)
-                }
-                Err(e) => Err(WatchFailure::Other(e.to_string())),
-            }
-        }
-
-        /// Drop the watch numbered `id` (see [`Inotify::watch`]).
-        pub(in crate::watch) fn unwatch(&mut self, id: i32) {
-            if let Some((_, wd)) = self.by_wd.remove(&id) {
-                // EINVAL when the kernel dropped it already (directory deleted): fine.
-                let _ = self.watches.remove(wd);
-            }
-        }
-
-        /// Resolve a raw event into (kind, path) pairs; `None` when the queue overflowed.
-        pub(in crate::watch) fn resolve(&mut self, raw: RawEvent) -> Option<Vec<(Kind, PathBuf)>> {
-            if raw.mask.contains(EventMask::Q_OVERFLOW) {
-                return None;
-            }
-            let mut out = Vec::new();
-            let Some((dir, _)) = self.by_wd.get(&raw.wd) else {
-                return Some(out);
-            };
-            let dir = dir.clone();
-            if raw.mask.contains(EventMask::IGNORED) {
-                // The kernel dropped the watch (its directory is gone).
-                self.by_wd.remove(&raw.wd);
-                return Some(out);
-            }
-            let is_dir = raw.mask.contains(EventMask::ISDIR);
-            let path = match &raw.name {
-                Some(name) => dir.join(name),
-                None => dir.to_path_buf(),
-            };
-            let mask = raw.mask;
-            if mask.contains(EventMask::CREATE) {
-                out.push((Kind::Created { dir: is_dir }, path.clone()));
-            }
-            if mask.contains(EventMask::MOVED_FROM) {
-                out.push((Kind::MovedFrom, path.clone()));
-            }
-            if mask.contains(EventMask::MOVED_TO) {
-                out.push((Kind::MovedTo { dir: Some(is_dir) }, path.clone()));
-            }
-            if mask.intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE) {
-                out.push((Kind::Written, path.clone()));
-            }
-            if mask.contains(EventMask::ATTRIB) {
-                out.push((Kind::Metadata { dir: Some(is_dir) }, path.clone()));
-            }
-            if mask.contains(EventMask::DELETE) {
-                out.push((Kind::Removed { dir: Some(is_dir) }, path.clone()));
-            }
-            if mask.contains(EventMask::DELETE_SELF) {
-                out.push((Kind::Removed { dir: Some(true) }, dir.to_path_buf()));
-            }
-            if mask.contains(EventMask::MOVE_SELF) {
-                out.push((Kind::MovedFrom, dir.to_path_buf()));
-            }
-            Some(out)
-        }
-    }
-
-    impl Drop for Inotify {
-        /// Remove every watch, stop the reader and wait for it: the fd is closed on return.
-        fn drop(&mut self) {
-            self.stop.store(true, Ordering::SeqCst);
-            let mut woken = false;
-            for (_, (_, wd)) in self.by_wd.drain() {
-                // Each removal queues IN_IGNORED, which wakes the reader.
-                woken |= self.watches.remove(wd).is_ok();
-            }
-            if !woken {
-                // No watch left to remove: make one, on a directory that always exists.
-                if let Ok(wd) = self
-                    .watches
-                    .add("/", WatchMask::ATTRIB | WatchMask::ONESHOT)
-                {
-                    woken = self.watches.remove(wd).is_ok();
-                }
-            }
-            if let Some(reader) = self.reader.take() {
-                if woken {
-                    if reader.join().is_err() {
-                        tracing::error!("the inotify reader thread panicked");
-                    }
-                } else {
-                    tracing::warn!(
-                        "cannot wake the inotify reader; it stays until the process exits"
-                    );
-                }
-            }
-        }
-    }
-
-    fn read_loop(mut inotify: inotify::Inotify, tx: &Sender<Msg>, stop: &AtomicBool) {
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let events = match inotify.read_events_blocking(&mut buffer) {
-                Ok(events) => events,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let _ = tx.send(Msg::Failed(format!("cannot read inotify events: {e}")));
-                    return;
-                }
-            };
-            if stop.load(Ordering::SeqCst) {
-                return;
-            }
-            let raw: Vec<RawEvent> = events
-                .map(|e| RawEvent {
-                    wd: e.wd.get_watch_descriptor_id(),
-                    mask: e.mask,
-                    name: e.name.map(ToOwned::to_owned),
-                })
-                .collect();
-            if tx.send(Msg::Inotify(raw)).is_err() {
-                return;
-            }
-        }
-    }
 }

@@ -1,8 +1,8 @@
 //! One drain of the raw event queue: the paths seen and how each fared, folded so that a file
 //! both created and removed in the same drain (an editor's temp file) is never reported.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// How a file fared in an event.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -15,8 +15,9 @@ pub(super) enum Fate {
 /// What one drain of the raw queue found, sent as at most one message of each kind.
 #[derive(Default)]
 pub(super) struct Batch {
-    /// Relative path → how it fared in this batch.
-    pub(super) paths: BTreeMap<PathBuf, Seen>,
+    /// Relative path → how it fared in this batch (hashed: a checkout marks each of its
+    /// files several times; sorted once when sent).
+    pub(super) paths: HashMap<PathBuf, Seen>,
     pub(super) rescan: bool,
     pub(super) git: bool,
     pub(super) head_moved: bool,
@@ -39,23 +40,30 @@ pub(super) struct Seen {
 impl Batch {
     /// Record that `rel` was seen with `fate`, keeping whether it was born in this batch;
     /// `by_git`: git held `.git/index.lock` then (a checkout, merge, reset is writing).
-    pub(super) fn mark(&mut self, rel: PathBuf, fate: Fate, by_git: bool) {
-        let seen = self.paths.entry(rel).or_insert(Seen {
-            born: fate == Fate::Created,
-            ..Seen::default()
-        });
+    pub(super) fn mark(&mut self, rel: &Path, fate: Fate, by_git: bool) {
+        let seen = match self.paths.get_mut(rel) {
+            Some(seen) => seen,
+            None => self.paths.entry(rel.to_path_buf()).or_insert(Seen {
+                born: fate == Fate::Created,
+                ..Seen::default()
+            }),
+        };
         seen.gone = fate == Fate::Gone;
         seen.edited |= !by_git;
     }
 
     /// The paths to report: all but those both born and gone in this batch (an editor's temp
-    /// file), as (edits, paths only git wrote).
+    /// file), as (edits, paths only git wrote), each sorted by bytes.
     pub(super) fn take_changed(&mut self) -> (Vec<PathBuf>, Vec<PathBuf>) {
         let (edits, by_git): (Vec<_>, Vec<_>) = std::mem::take(&mut self.paths)
             .into_iter()
             .filter(|(_, seen)| !(seen.born && seen.gone))
             .partition(|(_, seen)| seen.edited);
-        let paths = |v: Vec<(PathBuf, Seen)>| v.into_iter().map(|(p, _)| p).collect();
+        let paths = |v: Vec<(PathBuf, Seen)>| {
+            let mut paths: Vec<PathBuf> = v.into_iter().map(|(p, _)| p).collect();
+            paths.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
+            paths
+        };
         (paths(edits), paths(by_git))
     }
 }

@@ -3,6 +3,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::paths;
+
 /// The directories of a working tree's repository.
 #[derive(Debug, Clone)]
 pub(super) struct GitDirs {
@@ -72,25 +74,25 @@ impl GitDirs {
     /// What an event at `path` means, or `None` when the path is outside the git dirs.
     pub(super) fn classify(&self, path: &Path) -> Option<GitHit> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if path.starts_with(&self.refs_heads) {
+        if paths::is_under(path, &self.refs_heads) {
             return Some(if name.ends_with(".lock") {
                 GitHit::Noise
             } else {
                 GitHit::HeadMoved
             });
         }
-        let parent = path.parent();
-        if parent == Some(self.git_dir.as_path()) {
+        let parent = paths::parent(path).map(paths::bytes);
+        if parent == Some(paths::bytes(&self.git_dir)) {
             return Some(match name {
                 "HEAD" | "packed-refs" => GitHit::HeadMoved,
                 "index" | "index.lock" => GitHit::Index,
                 _ => GitHit::Noise,
             });
         }
-        if parent == Some(self.common_dir.as_path()) && name == "packed-refs" {
+        if parent == Some(paths::bytes(&self.common_dir)) && name == "packed-refs" {
             return Some(GitHit::HeadMoved);
         }
-        if path.starts_with(&self.git_dir) || path.starts_with(&self.common_dir) {
+        if paths::is_under(path, &self.git_dir) || paths::is_under(path, &self.common_dir) {
             return Some(GitHit::Noise);
         }
         None

@@ -13,6 +13,9 @@
 mod backend;
 mod batch;
 mod git;
+#[cfg(target_os = "linux")]
+mod inotify;
+mod paths;
 mod poll;
 mod routing;
 mod rules;
@@ -183,10 +186,11 @@ impl Watcher {
         if !meta.is_dir() {
             return Err(WatchError::NotADirectory { path: root });
         }
+        // Compared by bytes (see `paths`): one spelling, without `.` or a trailing separator.
         let exclude = spec
             .exclude
             .iter()
-            .map(|p| fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+            .map(|p| fs::canonicalize(p).unwrap_or_else(|_| p.components().collect()))
             .collect();
         let git = GitDirs::find(&root);
         let info_exclude = git.as_ref().map(GitDirs::info_exclude);

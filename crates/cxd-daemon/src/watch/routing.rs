@@ -10,18 +10,21 @@ use super::backend::{self, Kind, Msg};
 use super::batch::Fate;
 use super::file_id;
 use super::git::GitHit;
+#[cfg(target_os = "linux")]
+use super::inotify::{self, Resolved};
+use super::paths;
 use super::thread::State;
 
 impl State {
     /// Whether an event about `path` comes from a directory still watched (or polled): events
     /// queued before a directory lost its watch are dropped.
     pub(super) fn parent_watched(&self, path: &Path) -> bool {
-        path.parent().is_some_and(|p| self.is_known_dir(p))
+        paths::parent(path).is_some_and(|p| self.is_known_dir(p))
     }
 
     pub(super) fn mark(&mut self, path: &Path, fate: Fate) {
-        if let Ok(rel) = path.strip_prefix(&self.root) {
-            self.batch.mark(rel.to_path_buf(), fate, self.git_locked);
+        if let Some(rel) = paths::relative(path, &self.root) {
+            self.batch.mark(rel, fate, self.git_locked);
         }
     }
 
@@ -81,18 +84,28 @@ impl State {
                 None => self.batch.rescan = true,
             },
             #[cfg(target_os = "linux")]
-            Msg::Inotify(raw) => {
-                for raw in raw {
+            Msg::Inotify(batch) => {
+                let mut path = std::path::PathBuf::new();
+                for (wd, mask, name) in batch.iter() {
                     let Backend::Inotify(inotify) = &mut self.backend else {
                         return;
                     };
-                    match inotify.resolve(raw) {
-                        Some(changes) => {
-                            for (kind, path) in changes {
-                                self.route(kind, &path);
-                            }
+                    let dir = match inotify.resolve(wd, mask) {
+                        Resolved::Overflow => {
+                            self.batch.rescan = true;
+                            continue;
                         }
-                        None => self.batch.rescan = true,
+                        Resolved::Nothing => continue,
+                        Resolved::In(dir) => dir,
+                    };
+                    let dir = Path::new(dir.as_ref());
+                    path.clear();
+                    path.push(dir);
+                    if let Some(name) = name {
+                        path.push(name);
+                    }
+                    for (kind, itself) in inotify::kinds(mask) {
+                        self.route(kind, if itself { dir } else { &path });
                     }
                 }
             }
@@ -108,7 +121,7 @@ impl State {
         if self.batch.root_missing {
             return;
         }
-        if path == self.root {
+        if paths::bytes(path) == paths::bytes(&self.root) {
             if matches!(kind, Kind::Removed { .. } | Kind::MovedFrom) {
                 self.check_root();
             }
@@ -118,29 +131,30 @@ impl State {
             self.git_event(kind, path, hit);
             return;
         }
-        let Ok(rel) = path.strip_prefix(&self.root) else {
+        let Some(rel) = paths::relative(path, &self.root) else {
             return;
         };
-        if rel.components().any(|c| c.as_os_str() == ".git") || self.is_excluded(path) {
+        if paths::has_component(rel, ".git") || self.is_excluded(path) {
             return;
         }
-        let known_dir = self.is_known_dir(path);
+        // Whether `path` is a watched directory: looked up only where the kind leaves it open.
+        let known_dir = |this: &Self| this.is_known_dir(path);
         match kind {
             Kind::Created { dir: true } => self.new_dir(path),
             Kind::Created { dir: false } => self.file_event(path, Fate::Created),
             Kind::Removed { dir: Some(true) } => self.dir_gone(path, false),
-            Kind::Removed { .. } if known_dir => self.dir_gone(path, false),
+            Kind::Removed { .. } if known_dir(self) => self.dir_gone(path, false),
             Kind::Removed { .. } => self.file_event(path, Fate::Gone),
-            Kind::MovedFrom if known_dir => self.dir_gone(path, true),
+            Kind::MovedFrom if known_dir(self) => self.dir_gone(path, true),
             Kind::MovedFrom => self.file_event(path, Fate::Gone),
             Kind::MovedTo { dir: Some(true) } => self.new_dir(path),
             Kind::MovedTo { dir: Some(false) } => self.file_event(path, Fate::Created),
             Kind::MovedTo { dir: None } => self.appeared(path),
-            _ if known_dir => {}
+            Kind::Metadata { dir: Some(true) } => {}
+            _ if known_dir(self) => {}
             Kind::Written | Kind::Metadata { dir: Some(false) } => {
                 self.file_event(path, Fate::Written)
             }
-            Kind::Metadata { dir: Some(true) } => {}
             Kind::Metadata { dir: None } => {
                 // chmod or touch, seen by notify: may be about an (ignored) directory.
                 if !fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
@@ -154,7 +168,7 @@ impl State {
         let in_refs = self
             .git
             .as_ref()
-            .is_some_and(|g| path.starts_with(&g.refs_heads));
+            .is_some_and(|g| paths::is_under(path, &g.refs_heads));
         if in_refs {
             match kind {
                 Kind::Created { dir: true } | Kind::MovedTo { dir: Some(true) } => {

@@ -475,15 +475,15 @@ fn start_fails_on_a_missing_root_with_the_path() {
 #[test]
 fn batches_drop_temp_files_born_and_gone() {
     let mut batch = Batch::default();
-    batch.mark("tmp".into(), Fate::Created, false);
-    batch.mark("tmp".into(), Fate::Written, false);
-    batch.mark("tmp".into(), Fate::Gone, false);
-    batch.mark("kept".into(), Fate::Written, false);
-    batch.mark("deleted".into(), Fate::Written, false);
-    batch.mark("deleted".into(), Fate::Gone, false);
-    batch.mark("recreated".into(), Fate::Created, false);
-    batch.mark("recreated".into(), Fate::Gone, false);
-    batch.mark("recreated".into(), Fate::Created, false);
+    batch.mark(Path::new("tmp"), Fate::Created, false);
+    batch.mark(Path::new("tmp"), Fate::Written, false);
+    batch.mark(Path::new("tmp"), Fate::Gone, false);
+    batch.mark(Path::new("kept"), Fate::Written, false);
+    batch.mark(Path::new("deleted"), Fate::Written, false);
+    batch.mark(Path::new("deleted"), Fate::Gone, false);
+    batch.mark(Path::new("recreated"), Fate::Created, false);
+    batch.mark(Path::new("recreated"), Fate::Gone, false);
+    batch.mark(Path::new("recreated"), Fate::Created, false);
     let names: Vec<PathBuf> = ["deleted", "kept", "recreated"].map(PathBuf::from).into();
     assert_eq!(batch.take_changed(), (names, Vec::new()));
 }
@@ -491,11 +491,33 @@ fn batches_drop_temp_files_born_and_gone() {
 #[test]
 fn batches_tell_git_writes_from_edits() {
     let mut batch = Batch::default();
-    batch.mark("edited".into(), Fate::Written, false);
-    batch.mark("checked-out".into(), Fate::Written, true);
-    batch.mark("both".into(), Fate::Written, true);
-    batch.mark("both".into(), Fate::Written, false);
+    batch.mark(Path::new("edited"), Fate::Written, false);
+    batch.mark(Path::new("checked-out"), Fate::Written, true);
+    batch.mark(Path::new("both"), Fate::Written, true);
+    batch.mark(Path::new("both"), Fate::Written, false);
     let (edits, by_git) = batch.take_changed();
     assert_eq!(edits, ["both", "edited"].map(PathBuf::from));
     assert_eq!(by_git, [PathBuf::from("checked-out")]);
+}
+
+/// The watched set is kept in byte order, where `d-x` and `d.y` sort between `d` and `d/sub`:
+/// removing `d` releases `d` and `d/sub`, and its neighbours stay watched.
+#[tokio::test]
+async fn removing_a_dir_releases_its_subtree_and_nothing_else() {
+    let (_tmp, root) = repo();
+    for dir in ["d/sub", "d-x", "d.y", "d0"] {
+        write(&root.join(dir).join("f"), "");
+    }
+    let (watcher, mut rx) = start(config(&root));
+    let before = watcher.os_watches();
+    fs::remove_dir_all(root.join("d")).unwrap();
+    changed_until_sentinel(&root, &mut rx).await;
+    assert_eq!(watcher.os_watches(), before - 2);
+    #[cfg(target_os = "linux")]
+    assert_eq!(inotify_watches_on(&root), Some(before - 2));
+    for dir in ["d-x", "d.y", "d0"] {
+        let rel = format!("{dir}/f");
+        write(&root.join(&rel), "x");
+        recv_until(&mut rx, |e| lists(e, &rel)).await;
+    }
 }

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
@@ -29,8 +30,9 @@ pub(super) struct State {
     /// The OS watch facility (inotify or notify), holding one watch per entry of `watched` and
     /// `git_watched`.
     pub(super) backend: Backend,
-    /// Tree directories holding an OS watch.
-    pub(super) watched: BTreeMap<Arc<Path>, i32>,
+    /// Tree directories holding an OS watch, in byte order (see `super::paths`; the
+    /// subtree of a directory is a range of it), each name shared with the backend.
+    pub(super) watched: BTreeMap<Arc<OsStr>, i32>,
     /// Directories under .git holding an OS watch.
     pub(super) git_watched: BTreeMap<PathBuf, i32>,
     /// Tree directories left without a watch (the OS ran out).

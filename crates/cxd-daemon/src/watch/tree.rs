@@ -2,6 +2,7 @@
 //! where the rules changed, dropping what is gone, and the few watches under `.git`.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fs;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use super::backend::WatchFailure;
 use super::batch::Fate;
 use super::git;
+use super::paths;
 use super::poll::Poller;
 use super::thread::{OUT_OF_WATCHES, State, out_of_watches_hint};
 
@@ -57,13 +59,13 @@ impl State {
 
     /// Add one OS watch on `dir` (not yet recorded anywhere); returns the name the backend
     /// keeps, for the caller's set to share, and the token that unwatches it.
-    pub(super) fn os_watch(&mut self, dir: &Path) -> Result<(Arc<Path>, i32), WatchFailure> {
+    pub(super) fn os_watch(&mut self, dir: &Path) -> Result<(Arc<OsStr>, i32), WatchFailure> {
         if let Some(max) = self.tuning.max_watches
             && self.watched.len() + self.git_watched.len() >= max
         {
             return Err(WatchFailure::OutOfWatches);
         }
-        let dir: Arc<Path> = Arc::from(dir);
+        let dir: Arc<OsStr> = Arc::from(dir.as_os_str());
         let token = self.backend.watch(&dir)?;
         Ok((dir, token))
     }
@@ -112,7 +114,7 @@ impl State {
 
     /// Make sure `dir` is watched (or polled); false when it cannot be read at all.
     pub(super) fn watch_tree_dir(&mut self, dir: &Path) -> bool {
-        if self.watched.contains_key(dir) || self.poller.contains(dir) {
+        if self.is_known_dir(dir) {
             return true;
         }
         match self.os_watch(dir) {
@@ -212,20 +214,16 @@ impl State {
     /// Re-walk `dir` under the current rules: newly un-ignored directories gain a watch, newly
     /// ignored ones (and anything gone) lose theirs.
     pub(super) fn reconcile(&mut self, dir: &Path) {
-        if !self.watched.contains_key(dir) && !self.poller.contains(dir) {
+        if !self.is_known_dir(dir) {
             return;
         }
         let mut visited = HashSet::new();
         self.walk_into(dir, false, Some(&mut visited));
-        let stale: Vec<(Arc<Path>, i32)> = self
-            .watched
-            .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
-            .take_while(|(d, _)| d.starts_with(dir))
-            .filter(|(d, _)| !visited.contains(d.as_ref()))
-            .map(|(d, token)| (Arc::clone(d), *token))
-            .collect();
+        let mut stale = self.subtree(dir);
+        stale.retain(|(d, _)| !visited.contains(Path::new(d.as_ref())));
         for (d, token) in &stale {
-            self.watched.remove(d.as_ref());
+            let d = Path::new(d.as_ref());
+            self.watched.remove(d.as_os_str());
             self.os_unwatch(d, *token);
             self.rules.forget(d);
         }
@@ -241,14 +239,10 @@ impl State {
     /// `dir` and everything below it are gone: drop their watches. With `list`, report the
     /// directory's own path, its files being out of reach.
     pub(super) fn dir_gone(&mut self, dir: &Path, list: bool) {
-        let under: Vec<(Arc<Path>, i32)> = self
-            .watched
-            .range::<Path, _>((Bound::Included(dir), Bound::Unbounded))
-            .take_while(|(d, _)| d.starts_with(dir))
-            .map(|(d, token)| (Arc::clone(d), *token))
-            .collect();
+        let under = self.subtree(dir);
         for (d, token) in &under {
-            self.watched.remove(d.as_ref());
+            let d = Path::new(d.as_ref());
+            self.watched.remove(d.as_os_str());
             self.os_unwatch(d, *token);
             self.rules.forget(d);
         }
@@ -258,11 +252,32 @@ impl State {
         }
     }
 
+    /// The watched directories from `dir` down (with their tokens).
+    fn subtree(&self, dir: &Path) -> Vec<(Arc<OsStr>, i32)> {
+        let mut out: Vec<(Arc<OsStr>, i32)> = self
+            .watched
+            .get_key_value(dir.as_os_str())
+            .map(|(d, token)| (Arc::clone(d), *token))
+            .into_iter()
+            .collect();
+        let below = paths::below(dir);
+        let from = Bound::Included(below.as_os_str());
+        out.extend(
+            self.watched
+                .range::<OsStr, _>((from, Bound::Unbounded))
+                .take_while(|(d, _)| {
+                    paths::bytes(Path::new(d.as_ref())).starts_with(paths::bytes(Path::new(&below)))
+                })
+                .map(|(d, token)| (Arc::clone(d), *token)),
+        );
+        out
+    }
+
     pub(super) fn is_known_dir(&self, path: &Path) -> bool {
-        self.watched.contains_key(path) || self.poller.contains(path)
+        self.watched.contains_key(path.as_os_str()) || self.poller.contains(path)
     }
 
     pub(super) fn is_excluded(&self, path: &Path) -> bool {
-        self.exclude.iter().any(|e| path.starts_with(e))
+        self.exclude.iter().any(|e| paths::is_under(path, e))
     }
 }
