@@ -109,7 +109,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let mut messages = 0;
         while seen.len() < 2_000 && started.elapsed() < Duration::from_secs(30) {
             match rx.try_recv() {
-                Ok(cxd_daemon::watch::WatchEvent::Changed(paths)) => {
+                Ok(cxd_daemon::watch::WatchEvent::Changed { paths, .. }) => {
                     messages += 1;
                     seen.extend(paths.into_iter().filter(|p| p.starts_with("burst")));
                 }

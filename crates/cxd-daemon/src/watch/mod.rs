@@ -50,10 +50,21 @@ pub enum WatchEvent {
     /// Directories are not listed; files inside new directories are. One exception: a directory
     /// renamed away is listed by its own path, since its files can no longer be listed.
     /// Only what changed while git did not hold `.git/index.lock`: edits.
-    Changed(Vec<PathBuf>),
+    Changed {
+        /// The files.
+        paths: Vec<PathBuf>,
+        /// When the watch thread had them: the quiet period counts from here, not from when
+        /// the workspace got to them.
+        seen: std::time::Instant,
+    },
     /// Files changed only while git held `.git/index.lock`: git's own writes (a checkout,
     /// merge, pull, rebase or reset), told apart so a HEAD move never hides an edit.
-    GitWrote(Vec<PathBuf>),
+    GitWrote {
+        /// The files.
+        paths: Vec<PathBuf>,
+        /// When the watch thread had them.
+        seen: std::time::Instant,
+    },
     /// Something under .git moved: `head_moved` when HEAD or a ref changed, `index_locked`
     /// whether .git/index.lock exists now.
     Git {

@@ -98,14 +98,14 @@ fn changed(events: &[WatchEvent]) -> Vec<PathBuf> {
     events
         .iter()
         .flat_map(|e| match e {
-            WatchEvent::Changed(paths) => paths.clone(),
+            WatchEvent::Changed { paths, .. } => paths.clone(),
             _ => Vec::new(),
         })
         .collect()
 }
 
 fn lists(event: &WatchEvent, rel: &str) -> bool {
-    matches!(event, WatchEvent::Changed(paths) if paths.iter().any(|p| p == Path::new(rel)))
+    matches!(event, WatchEvent::Changed { paths, .. } if paths.iter().any(|p| p == Path::new(rel)))
 }
 
 /// Write a sentinel file in the root and return every path reported up to it.

@@ -174,6 +174,9 @@ impl State {
     /// Finish a batch: re-walk where rules changed, then send what was seen. False once the
     /// receiver is gone.
     pub(super) fn flush(&mut self) -> bool {
+        // Every event of this drain was in by now (the workspace's quiet period counts from
+        // here).
+        let seen = Instant::now();
         let index_changed = self.batch.git
             && !self.git.as_ref().is_some_and(GitDirs::index_locked)
             && self.user_index_len() != self.index_len;
@@ -205,10 +208,16 @@ impl State {
         }
         let (changed, by_git) = self.batch.take_changed();
         if !changed.is_empty() {
-            out.push(WatchEvent::Changed(changed));
+            out.push(WatchEvent::Changed {
+                paths: changed,
+                seen,
+            });
         }
         if !by_git.is_empty() {
-            out.push(WatchEvent::GitWrote(by_git));
+            out.push(WatchEvent::GitWrote {
+                paths: by_git,
+                seen,
+            });
         }
         if std::mem::take(&mut self.batch.git) {
             out.push(WatchEvent::Git {

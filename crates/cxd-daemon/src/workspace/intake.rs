@@ -11,7 +11,7 @@ impl Actor {
     /// Take in one watch event: note its paths, say what the machine must hear.
     pub(super) fn take_in(&mut self, ev: WatchEvent) -> Option<Input> {
         let input = match ev {
-            WatchEvent::Changed(paths) => {
+            WatchEvent::Changed { paths, seen } => {
                 if !self.machine.takes_edits() {
                     return None;
                 }
@@ -25,10 +25,12 @@ impl Actor {
                     }
                     self.note_edits(&paths);
                     self.pending.extend(paths);
-                    Input::Edited
+                    Input::Edited {
+                        at: tokio::time::Instant::from_std(seen),
+                    }
                 }
             }
-            WatchEvent::GitWrote(paths) => {
+            WatchEvent::GitWrote { paths, seen } => {
                 if !self.machine.takes_edits() {
                     return None;
                 }
@@ -39,7 +41,9 @@ impl Actor {
                     // was only commits: then a hook wrote them, see `claim_hook_writes`).
                     self.git_wrote.extend(paths.iter().cloned());
                     self.pending.extend(paths);
-                    Input::Edited
+                    Input::Edited {
+                        at: tokio::time::Instant::from_std(seen),
+                    }
                 }
             }
             WatchEvent::Git {

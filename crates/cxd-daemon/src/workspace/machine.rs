@@ -113,8 +113,12 @@ pub enum Ending {
 /// Something that happened, as the actor tells the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    /// The watcher (or the agent's hook) reported an edit.
-    Edited,
+    /// The watcher (or the agent's hook) reported an edit, seen `at` (the quiet period counts
+    /// from then; a time after the step's own is taken as the step's).
+    Edited {
+        /// When the edit was seen.
+        at: Instant,
+    },
     /// git took or let go of its index lock, or moved HEAD.
     Git {
         /// HEAD points at another commit than at the last look (a commit, checkout or reset).
@@ -327,9 +331,9 @@ impl Machine {
     /// Take in what happened at `now`; say what to do.
     pub fn step(&mut self, input: Input, now: Instant) -> Vec<Effect> {
         match input {
-            Input::Edited => {
+            Input::Edited { at } => {
                 if self.takes_edits() {
-                    self.settle.change(now);
+                    self.settle.change(at.min(now));
                 }
                 vec![]
             }

@@ -99,7 +99,8 @@ impl Actor {
                     }
                     self.session_files.insert(rel.to_path_buf());
                     self.agent_session = Some(session);
-                    self.drive(Input::Edited).await;
+                    let at = tokio::time::Instant::now();
+                    self.drive(Input::Edited { at }).await;
                 }
             }
         }

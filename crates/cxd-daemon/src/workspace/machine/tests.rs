@@ -93,7 +93,7 @@ impl Sim {
     /// An edit of the tree, seen by the watcher.
     fn edit(&mut self) {
         self.version += 1;
-        self.feed(Input::Edited);
+        self.feed(Input::Edited { at: self.now });
     }
 
     /// Let `d` pass, sending `Tick` at each deadline the machine asks for.
@@ -184,7 +184,8 @@ fn a_follow_up_with_no_net_change_starts_nothing() {
     sim.edit();
     sim.advance(QUIET);
     // An edit that is undone before the review ends (the tree is as the review saw it).
-    sim.feed(Input::Edited);
+    let at = sim.now;
+    sim.feed(Input::Edited { at });
     sim.advance(QUIET * 2);
     sim.end(Ending::Answered);
     assert_eq!(sim.reviews, 1);
@@ -544,4 +545,19 @@ fn state_names_the_most_important_condition() {
         WorkspaceState::Missing,
         "missing over everything"
     );
+}
+
+#[test]
+fn the_quiet_period_counts_from_when_the_edit_was_seen() {
+    let mut sim = Sim::new();
+    // Seen 300 ms before the machine hears of it (the workspace was busy): due 700 ms later.
+    let seen = sim.now;
+    sim.now += Duration::from_millis(300);
+    sim.feed(Input::Edited { at: seen });
+    assert_eq!(sim.m.deadline(), Some(seen + QUIET));
+    // A time after the step's own is taken as the step's.
+    let mut sim = Sim::new();
+    let later = sim.now + Duration::from_millis(500);
+    sim.feed(Input::Edited { at: later });
+    assert_eq!(sim.m.deadline(), Some(sim.now + QUIET));
 }
