@@ -100,6 +100,31 @@ pub async fn until(deadline: Option<Instant>) {
     }
 }
 
+/// [`until`], on the dot: tokio's timer counts whole milliseconds and wakes up to one late, so
+/// this wakes a millisecond early and sleeps the rest on a blocking thread (never returning
+/// before `deadline`). What the settle adds to a review's start is then the wake-up alone.
+/// Real time only: under paused time the rest would never pass.
+pub async fn until_exactly(deadline: Option<Instant>) {
+    let Some(d) = deadline else {
+        return std::future::pending().await;
+    };
+    if let Some(early) = d.checked_sub(EARLY) {
+        tokio::time::sleep_until(early).await;
+    }
+    let rest = d.saturating_duration_since(Instant::now());
+    if !rest.is_zero()
+        && tokio::task::spawn_blocking(move || std::thread::sleep(rest))
+            .await
+            .is_err()
+    {
+        // No blocking thread (the runtime is shutting down): the timer's way, then.
+        tokio::time::sleep_until(d).await;
+    }
+}
+
+/// How early [`until_exactly`] leaves tokio's timer: its resolution.
+const EARLY: Duration = Duration::from_millis(1);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +257,19 @@ mod tests {
         s.set_timing(Duration::from_millis(100), Duration::from_millis(500));
         assert_eq!(s.deadline(), Some(now + Duration::from_millis(100)));
         assert!(s.poll(now + Duration::from_millis(100)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn until_exactly_never_returns_before_its_deadline() {
+        for wait_us in [0u64, 300, 1_000, 1_700, 3_200] {
+            let d = Instant::now() + Duration::from_micros(wait_us);
+            until_exactly(Some(d)).await;
+            assert!(
+                Instant::now() >= d,
+                "returned early for a {wait_us} µs wait"
+            );
+        }
+        // A deadline already past returns at once.
+        until_exactly(Some(Instant::now())).await;
     }
 }

@@ -316,7 +316,7 @@ impl Actor {
                     self.publish();
                     runs::answer(answers);
                 }
-                () = settle::until(self.machine.deadline()) => {
+                () = settle::until_exactly(self.machine.deadline()) => {
                     // The kernel may never report the root's own deletion while codex has it
                     // as its working directory: a settle that comes due looks for itself.
                     let input = if self.machine.takes_edits() && !self.row.root.is_dir() {
