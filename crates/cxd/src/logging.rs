@@ -10,6 +10,11 @@ use tracing_subscriber::EnvFilter;
 /// Log files kept in `<state>/logs/`.
 pub const MAX_LOG_FILES: usize = 7;
 
+/// Lines the log writer may fall behind by (more are dropped, never waited for). The default,
+/// 128 000, is a channel allocated and touched in full at start: 4 MiB of the daemon's memory
+/// for a log that writes a few lines a minute.
+const BUFFERED_LINES: usize = 4_096;
+
 /// Install the global subscriber; keep the guard alive until exit so files are flushed.
 pub fn init(state_dir: &Path, to_stderr: bool, level: &str) -> anyhow::Result<Option<WorkerGuard>> {
     let filter = match std::env::var("RUST_LOG") {
@@ -42,7 +47,9 @@ pub fn init(state_dir: &Path, to_stderr: bool, level: &str) -> anyhow::Result<Op
         .max_log_files(MAX_LOG_FILES)
         .build(&dir)
         .with_context(|| format!("cannot open a log file in {}", dir.display()))?;
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(BUFFERED_LINES)
+        .finish(appender);
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
