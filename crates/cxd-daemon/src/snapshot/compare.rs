@@ -56,8 +56,8 @@ impl Snapshotter {
         if guard.is_none() {
             let mut args = vec![OsStr::new("diff-tree"), OsStr::new("--stdin")];
             args.extend(DIFF_OPTS.map(OsStr::new));
-            let child = self.git.spawn_long(&self.reader(&args)).ok()?;
-            *guard = Differ::new(child);
+            let git = self.git.spawn_long(&self.reader(&args), 64 * 1024).ok()?;
+            *guard = Some(Differ::new(git));
         }
         let differ = guard.as_mut()?;
         match differ.ask(a, b, |mut out| parse::diff(&mut out, max_bytes)) {

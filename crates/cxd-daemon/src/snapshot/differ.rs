@@ -12,15 +12,14 @@
 //! snapshotter stops it when either may have changed, and after a prune.
 
 use std::hash::{BuildHasher as _, Hasher as _};
-use std::io::{BufRead, BufReader, Read, Write as _};
-use std::process::{Child, ChildStdin, ChildStdout};
+use std::io::{BufRead, Read, Write as _};
+
+use super::git::Long;
 
 /// The long-lived `diff-tree --stdin` (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Differ {
-    child: Child,
-    stdin: ChildStdin,
-    out: BufReader<ChildStdout>,
+    git: Long,
     /// The end line of the next request: `cxd-end-<random>-<count>\n`.
     tag: String,
     count: u64,
@@ -38,21 +37,12 @@ pub(crate) enum Asked<T> {
 }
 
 impl Differ {
-    /// Take a spawned `diff-tree --stdin` with piped stdin and stdout.
-    pub(crate) fn new(mut child: Child) -> Option<Self> {
-        match (child.stdin.take(), child.stdout.take()) {
-            (Some(stdin), Some(stdout)) => Some(Self {
-                child,
-                stdin,
-                out: BufReader::with_capacity(64 * 1024, stdout),
-                tag: random_tag(),
-                count: 0,
-            }),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                None
-            }
+    /// Take a started `diff-tree --stdin`.
+    pub(crate) fn new(git: Long) -> Self {
+        Self {
+            git,
+            tag: random_tag(),
+            count: 0,
         }
     }
 
@@ -67,10 +57,11 @@ impl Differ {
         self.count += 1;
         let end = format!("{}-{}\n", self.tag, self.count);
         let request = format!("{a} {b}\n{end}");
-        if self.stdin.write_all(request.as_bytes()).is_err() || self.stdin.flush().is_err() {
+        let stdin = &mut self.git.stdin;
+        if stdin.write_all(request.as_bytes()).is_err() || stdin.flush().is_err() {
             return Asked::Broken;
         }
-        let mut until = Until::new(&mut self.out, end.as_bytes());
+        let mut until = Until::new(&mut self.git.stdout, end.as_bytes());
         let mut header = Vec::new();
         if until.read_until(b'\n', &mut header).is_err() {
             return Asked::Broken;
@@ -91,13 +82,6 @@ impl Differ {
             Ok(v) if drained => Asked::Done(v),
             _ => Asked::Broken,
         }
-    }
-}
-
-impl Drop for Differ {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -195,6 +179,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use std::io::BufReader;
 
     /// A reader that hands out at most `step` bytes per fill, to cut the end line anywhere.
     struct Trickle<'a> {

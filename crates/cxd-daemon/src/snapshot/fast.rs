@@ -171,8 +171,8 @@ impl Snapshotter {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if guard.is_none() {
             let args = ["cat-file", "--batch", "-z"].map(OsStr::new);
-            let child = self.git.spawn_long(&self.reader(&args)).ok()?;
-            *guard = loose::Batch::new(child);
+            let git = self.git.spawn_long(&self.reader(&args), 8 * 1024).ok()?;
+            *guard = Some(loose::Batch(git));
         }
         let out = f(guard.as_mut()?);
         if out.is_none() {

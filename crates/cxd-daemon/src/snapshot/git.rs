@@ -8,7 +8,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use super::SnapshotError;
 
@@ -245,18 +245,36 @@ impl Git {
         }
     }
 
-    /// Start a long-lived process (e.g. `cat-file --batch`): stdin and stdout piped, stderr
-    /// dropped.
-    pub(crate) fn spawn_long(&self, call: &Call<'_>) -> Result<Child, SnapshotError> {
-        self.command(call)
+    /// Start a long-lived process (e.g. `cat-file --batch`): stdin and stdout piped (read
+    /// through a buffer of `capacity` bytes), stderr dropped.
+    pub(crate) fn spawn_long(
+        &self,
+        call: &Call<'_>,
+        capacity: usize,
+    ) -> Result<Long, SnapshotError> {
+        let spawn_err = |source| SnapshotError::Spawn {
+            command: Self::describe(call),
+            root: self.root.clone(),
+            source,
+        };
+        let mut child = self
+            .command(call)
             .stdin(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|source| SnapshotError::Spawn {
-                command: Self::describe(call),
-                root: self.root.clone(),
-                source,
-            })
+            .map_err(spawn_err)?;
+        match (child.stdin.take(), child.stdout.take()) {
+            (Some(stdin), Some(stdout)) => Ok(Long {
+                child,
+                stdin,
+                stdout: BufReader::with_capacity(capacity, stdout),
+            }),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(spawn_err(std::io::Error::other("no stdin/stdout pipe")))
+            }
+        }
     }
 
     /// Run to completion; stdout on success.
@@ -318,6 +336,22 @@ impl Git {
             return Err(self.failed(call, status.code(), &err_bytes));
         }
         result
+    }
+}
+
+/// A long-lived git process spoken to over its pipes (`cat-file --batch`, `diff-tree
+/// --stdin`); killed and reaped when dropped.
+#[derive(Debug)]
+pub(crate) struct Long {
+    child: Child,
+    pub(crate) stdin: ChildStdin,
+    pub(crate) stdout: BufReader<ChildStdout>,
+}
+
+impl Drop for Long {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

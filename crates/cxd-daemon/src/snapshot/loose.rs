@@ -227,32 +227,9 @@ pub(crate) type Tree = ([u8; 20], Vec<Entry>);
 /// A long-lived `git cat-file --batch -z` (it sees objects written after it started: a
 /// miss rescans the packs, loose objects are looked up on disk).
 #[derive(Debug)]
-pub(crate) struct Batch {
-    child: std::process::Child,
-    stdin: std::process::ChildStdin,
-    stdout: std::io::BufReader<std::process::ChildStdout>,
-}
+pub(crate) struct Batch(pub(crate) super::git::Long);
 
 impl Batch {
-    pub(crate) fn new(mut child: std::process::Child) -> Option<Self> {
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take();
-        match (stdin, stdout) {
-            (Some(stdin), Some(stdout)) => Some(Self {
-                child,
-                stdin,
-                stdout: std::io::BufReader::new(stdout),
-            }),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                None
-            }
-        }
-    }
-
-    /// The trees named by `requests` (NUL-terminated object names); `None` when any is not a
-    /// tree or the process failed (then it must not be used again: its output is out of step).
     pub(crate) fn trees(&mut self, requests: &[u8], n: usize) -> Option<Vec<Tree>> {
         self.trees_or_missing(requests, n)?.into_iter().collect()
     }
@@ -265,13 +242,14 @@ impl Batch {
         n: usize,
     ) -> Option<Vec<Option<Tree>>> {
         use std::io::{BufRead as _, Read as _};
-        self.stdin.write_all(requests).ok()?;
-        self.stdin.flush().ok()?;
+        let git = &mut self.0;
+        git.stdin.write_all(requests).ok()?;
+        git.stdin.flush().ok()?;
         let mut trees = Vec::with_capacity(n);
         let mut line = Vec::new();
         for _ in 0..n {
             line.clear();
-            self.stdout.read_until(b'\n', &mut line).ok()?;
+            git.stdout.read_until(b'\n', &mut line).ok()?;
             let line = line.strip_suffix(b"\n")?;
             if line.ends_with(b" missing") {
                 trees.push(None);
@@ -284,7 +262,7 @@ impl Batch {
             }
             let size: usize = std::str::from_utf8(header.next()?).ok()?.parse().ok()?;
             let mut body = vec![0u8; size + 1];
-            self.stdout.read_exact(&mut body).ok()?;
+            git.stdout.read_exact(&mut body).ok()?;
             if body.pop() != Some(b'\n') {
                 return None;
             }
@@ -295,13 +273,6 @@ impl Batch {
             trees.push(Some((oid, parse_tree(&body)?)));
         }
         Some(trees)
-    }
-}
-
-impl Drop for Batch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
