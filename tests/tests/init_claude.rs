@@ -150,7 +150,7 @@ fn merges_into_the_projects_settings_keeping_the_users_and_is_idempotent() {
     );
     assert_eq!(
         s["hooks"]["PreToolUse"],
-        json!([{"matcher": "ExitPlanMode", "hooks": [
+        json!([{"matcher": "ExitPlanMode|Bash", "hooks": [
             {"type": "command", "command": "cxd hook claude pre-tool-use", "timeout": 1260}]}])
     );
 

@@ -3,11 +3,13 @@
 //! One module a concern; each owns its state and talks through channels.
 
 pub mod budget;
+pub mod caller;
 pub mod clock;
 pub mod codex;
 pub mod config;
 pub mod context;
 pub mod convergence;
+pub mod decisions;
 pub mod daemon;
 pub mod escalation;
 pub mod finding;

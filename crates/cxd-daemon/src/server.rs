@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::caller::Caller;
 use crate::requests::{Handler, Reply};
 use crate::socket_watch::SocketWatch;
 
@@ -140,7 +141,14 @@ async fn serve(
     shutdown: &CancellationToken,
 ) -> Result<(), FrameError> {
     // The socket's directory is private, but check the peer too where the OS says who it is.
-    let peer = stream.peer_creds().ok().and_then(|c| c.euid());
+    let creds = stream.peer_creds().ok();
+    let peer = creds.as_ref().and_then(|c| c.euid());
+    let peer_pid = creds
+        .as_ref()
+        .and_then(|c| c.pid())
+        .and_then(|p| u32::try_from(p).ok());
+    // Who the client is, worked out the first time a request needs it (a user's decision).
+    let mut caller: Option<Caller> = None;
     let (rd, mut wr) = tokio::io::split(stream);
     // A request's header and body arrive together: one read takes both.
     let mut rd = tokio::io::BufReader::new(rd);
@@ -199,6 +207,13 @@ async fn serve(
                 return stream_events(rd, wr, events, shutdown).await;
             }
             Request::Stop => {
+                let who = caller.get_or_insert_with(|| crate::caller::of_pid(peer_pid));
+                if who.is_agent() {
+                    let reply = refused_decision("cxd stop");
+                    write_frame(&mut wr, &reply).await?;
+                    continue;
+                }
+                audit_stop(handler, who).await;
                 let reply = Response::Ok {
                     message: "cxd daemon is stopping".into(),
                 };
@@ -206,12 +221,31 @@ async fn serve(
                 shutdown.cancel();
                 return written;
             }
-            other => match handler.handle(other).await {
+            other => {
+                // Attributed only where it matters: a user's decision, or a dispute (whose
+                // author the audit trail and the next prompt name).
+                let attributed = crate::decisions::decision(&other).is_some()
+                    || matches!(other, Request::Dispute { .. });
+                let who = if attributed {
+                    caller
+                        .get_or_insert_with(|| crate::caller::of_pid(peer_pid))
+                        .clone()
+                } else {
+                    Caller::Person
+                };
+                if let Some(decision) = crate::decisions::decision(&other)
+                    && who.is_agent()
+                {
+                    tracing::info!(decision, session = ?who.session(), "refused a user's decision from an agent session");
+                    write_frame(&mut wr, &refused_decision(decision)).await?;
+                    continue;
+                }
+                match handler.handle(other, who).await {
                 Reply::One(reply) => write_frame(&mut wr, &reply).await?,
                 Reply::Wait { root, events, done } => {
                     wait_for_review(&mut rd, &mut wr, &root, events, done, shutdown).await?;
                 }
-            },
+            }}
         }
     }
 }
@@ -314,6 +348,33 @@ where
                 return Ok(());
             }
         }
+    }
+}
+
+/// The answer to an agent that asked for one of the user's decisions.
+fn refused_decision(decision: &str) -> Response {
+    Response::Error(ErrorReply {
+        kind: ErrorKind::UserDecision,
+        message: crate::decisions::refusal(decision),
+    })
+}
+
+/// `cxd stop` goes in the audit trail with who asked (best effort: the daemon stops anyway).
+async fn audit_stop(handler: &Handler, who: &Caller) {
+    let mut data = serde_json::json!({});
+    who.audit_fields(&mut data);
+    let ev = crate::store::NewEvent {
+        at: crate::clock::now_rfc3339(),
+        workspace: None,
+        kind: "daemon_stop".into(),
+        data,
+    };
+    if let Err(e) = handler
+        .store
+        .call(move |c| crate::store::events::append(c, &ev))
+        .await
+    {
+        tracing::warn!(error = %e, "cannot record the stop in the audit trail");
     }
 }
 

@@ -439,6 +439,8 @@ pub enum ErrorKind {
     Internal,
     /// The peer is another user.
     Forbidden,
+    /// The request is one of the user's decisions and came from the agent under review.
+    UserDecision,
 }
 
 /// A live event, as streamed to `cxd events`.

@@ -9,7 +9,7 @@ use cxd_proto::frame::FrameError;
 use cxd_proto::paths::Paths;
 use cxd_proto::{ErrorKind, Hello, Request, Response, read_frame, write_frame};
 
-use crate::exit::{Failure, UNREACHABLE, USAGE};
+use crate::exit::{Failure, NO, UNREACHABLE, USAGE};
 
 /// How long a request may take before the daemon counts as wedged.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -73,6 +73,8 @@ impl Client {
             Response::Error(e) => {
                 let code = match e.kind {
                     ErrorKind::Usage => USAGE,
+                    // Refused to the agent under review: a "no", not a daemon that is down.
+                    ErrorKind::UserDecision => NO,
                     _ => UNREACHABLE,
                 };
                 Err(Failure::new(code, e.message))

@@ -4,20 +4,27 @@
 use cxd_proto::{ErrorKind, Response};
 
 use super::{Handler, error, internal};
+use crate::caller::Caller;
 use crate::store::escalations;
 use crate::store::findings::{self, UserChange};
 
 /// Dismiss the finding `id` (`F12`), with the user's `reason` for the audit trail.
-pub(super) async fn dismiss(h: &Handler, id: &str, reason: Option<String>) -> Response {
-    change(h, id, UserChange::Dismiss, reason).await
+pub(super) async fn dismiss(h: &Handler, id: &str, reason: Option<String>, who: Caller) -> Response {
+    change(h, id, UserChange::Dismiss, reason, who).await
 }
 
 /// Reopen the dismissed or resolved finding `id`.
-pub(super) async fn reopen(h: &Handler, id: &str) -> Response {
-    change(h, id, UserChange::Reopen, None).await
+pub(super) async fn reopen(h: &Handler, id: &str, who: Caller) -> Response {
+    change(h, id, UserChange::Reopen, None, who).await
 }
 
-async fn change(h: &Handler, id: &str, change: UserChange, note: Option<String>) -> Response {
+async fn change(
+    h: &Handler,
+    id: &str,
+    change: UserChange,
+    note: Option<String>,
+    who: Caller,
+) -> Response {
     let Some(row_id) = findings::parse_id(id) else {
         return error(
             ErrorKind::Usage,
@@ -28,9 +35,9 @@ async fn change(h: &Handler, id: &str, change: UserChange, note: Option<String>)
     let result = h
         .store
         .call(move |c| {
-            let changed = findings::change_status(c, row_id, change, note.as_deref(), &at)?;
-            // A dismissal is a person's answer to a decision the loop handed over.
-            if let (Ok(done), UserChange::Dismiss) = (&changed, change) {
+            let changed = findings::change_status(c, row_id, change, note.as_deref(), &who, &at)?;
+            // A person's dismissal answers a decision the loop handed over (nobody else's).
+            if let (Ok(done), UserChange::Dismiss, true) = (&changed, change, who.is_person()) {
                 escalations::answer(
                     c,
                     done.row.workspace_id,

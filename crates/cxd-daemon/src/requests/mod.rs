@@ -25,10 +25,12 @@ mod watch;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use cxd_proto::domain::Author;
 use cxd_proto::message::Event;
 use cxd_proto::{ErrorKind, ErrorReply, Request, Response};
 use tokio::sync::{broadcast, oneshot};
 
+use crate::caller::Caller;
 use crate::context::Context;
 use crate::registry::{Registry, RegistryError, WorkspaceRef};
 use crate::store::Store;
@@ -70,12 +72,13 @@ impl From<Response> for Reply {
 }
 
 impl Handler {
-    /// Answer a request (the connection handles `Subscribe` and `Stop` itself).
-    pub async fn handle(&self, request: Request) -> Reply {
+    /// Answer a request (the connection handles `Subscribe` and `Stop` itself); `who` asked
+    /// (attributed for the user's decisions, which the audit trail names it in).
+    pub async fn handle(&self, request: Request, who: Caller) -> Reply {
         match request {
             Request::Status { path } => status::answer(self, path).await.into(),
             Request::Watch { path } => watch::watch(self, path).await.into(),
-            Request::Unwatch { path } => watch::unwatch(self, path).await.into(),
+            Request::Unwatch { path } => watch::unwatch(self, path, who).await.into(),
             Request::Log { path, limit } => log::answer(self, path, limit).await.into(),
             Request::Review {
                 path,
@@ -84,8 +87,8 @@ impl Handler {
                 effort,
                 wait,
             } => review::answer(self, path, all, model, effort, wait).await,
-            Request::Pause { path } => pause::answer(self, path, true).await.into(),
-            Request::Unpause { path } => pause::answer(self, path, false).await.into(),
+            Request::Pause { path } => pause::answer(self, path, true, who).await.into(),
+            Request::Unpause { path } => pause::answer(self, path, false, who).await.into(),
             Request::Findings {
                 path,
                 all,
@@ -94,17 +97,30 @@ impl Handler {
             } => findings::answer(self, path, all, severity, after)
                 .await
                 .into(),
-            Request::Session { path, action } => session::answer(self, path, action).await.into(),
-            Request::Trust { path, revoke } => trust::answer(self, path, revoke).await.into(),
-            Request::Approve { path, note } => approve::answer(self, path, note).await.into(),
-            Request::Dismiss { id, reason } => finding::dismiss(self, &id, reason).await.into(),
-            Request::Reopen { id } => finding::reopen(self, &id).await.into(),
+            Request::Session { path, action } => {
+                session::answer(self, path, action, who).await.into()
+            }
+            Request::Trust { path, revoke } => trust::answer(self, path, revoke, who).await.into(),
+            Request::Approve { path, note } => approve::answer(self, path, note, who).await.into(),
+            Request::Dismiss { id, reason } => {
+                finding::dismiss(self, &id, reason, who).await.into()
+            }
+            Request::Reopen { id } => finding::reopen(self, &id, who).await.into(),
             Request::Dispute {
                 id,
                 reason,
                 by,
                 session,
-            } => dispute::answer(self, &id, reason, by, session).await.into(),
+            } => {
+                // The agent under review disputes as the agent, whatever its client says.
+                let (by, session) = match &who {
+                    Caller::Agent { session: known } => {
+                        (Author::Agent, session.or_else(|| known.clone()))
+                    }
+                    _ => (by, session),
+                };
+                dispute::answer(self, &id, reason, by, session).await.into()
+            }
             Request::Plan { path, text, wait } => plan::answer(self, path, text, wait).await,
             Request::AgentEdit { file, cwd, session } => {
                 agent_edit::answer(self, file, cwd, session).await.into()

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use cxd_proto::Response;
 
 use super::Handler;
+use crate::caller::Caller;
 use crate::workspace::Command;
 
 /// Trust (or, with `revoke`, distrust) the config of the workspace holding `path`.
-pub(super) async fn answer(h: &Handler, path: PathBuf, revoke: bool) -> Response {
-    h.ask(path, |tx| Command::Trust(revoke, tx)).await
+pub(super) async fn answer(h: &Handler, path: PathBuf, revoke: bool, who: Caller) -> Response {
+    h.ask(path, |tx| Command::Trust(revoke, who, tx)).await
 }

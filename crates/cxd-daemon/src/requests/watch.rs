@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use cxd_proto::Response;
 
 use super::Handler;
+use crate::caller::Caller;
 
 /// Watch the work tree holding `path` (or say it already is).
 pub(super) async fn watch(h: &Handler, path: PathBuf) -> Response {
@@ -20,11 +21,30 @@ pub(super) async fn watch(h: &Handler, path: PathBuf) -> Response {
 }
 
 /// Stop watching the workspace holding `path`.
-pub(super) async fn unwatch(h: &Handler, path: PathBuf) -> Response {
+pub(super) async fn unwatch(h: &Handler, path: PathBuf, who: Caller) -> Response {
     match h.registry.unwatch(path).await {
-        Ok(root) => Response::Ok {
-            message: format!("stopped watching {}", root.display()),
-        },
+        Ok(root) => {
+            // Kept after the workspace's own rows are gone: the stop hook reports an unwatch
+            // during an agent's session to the user.
+            let mut data = serde_json::json!({});
+            who.audit_fields(&mut data);
+            let ev = crate::store::NewEvent {
+                at: crate::clock::now_rfc3339(),
+                workspace: Some(root.clone()),
+                kind: "unwatch".into(),
+                data,
+            };
+            if let Err(e) = h
+                .store
+                .call(move |c| crate::store::events::append(c, &ev))
+                .await
+            {
+                tracing::warn!(error = %e, "cannot record the unwatch in the audit trail");
+            }
+            Response::Ok {
+                message: format!("stopped watching {}", root.display()),
+            }
+        }
         Err(e) => e.into(),
     }
 }

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use cxd_proto::Response;
 use cxd_proto::domain::{Trigger, WorkspaceState};
 use cxd_proto::message::SessionAction;
+
+use crate::caller::Caller;
 use cxd_proto::status::{SeverityCounts, Tokens, WorkspaceStatus};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -60,11 +62,11 @@ pub enum Command {
         started: Started,
     },
     /// `cxd pause` (true) or `cxd unpause` (false), answered with a sentence for the user.
-    Pause(bool, oneshot::Sender<Response>),
+    Pause(bool, Caller, oneshot::Sender<Response>),
     /// Show or change the thread.
-    Session(SessionAction, oneshot::Sender<Response>),
+    Session(SessionAction, Caller, oneshot::Sender<Response>),
     /// Record the user's approval of the tree as it is now.
-    Approve(Option<String>, oneshot::Sender<Response>),
+    Approve(Option<String>, Caller, oneshot::Sender<Response>),
     /// Look at the whole tree now: is the newest review up to date with it?
     Check(oneshot::Sender<Result<bool, Response>>),
     /// Re-read findings from the store (after a dismissal or reopen); answered once the
@@ -78,7 +80,7 @@ pub enum Command {
         started: Started,
     },
     /// The user trusts (or stops trusting) this repository's `.cxd.toml` as it is now.
-    Trust(bool, oneshot::Sender<Response>),
+    Trust(bool, Caller, oneshot::Sender<Response>),
     /// Review committed history (a commit, a range, a branch, pushed commits); answered like
     /// `Review`, or at once with why not (nothing recorded then).
     ReviewRevisions {

@@ -8,6 +8,7 @@ use cxd_proto::{ErrorKind, ErrorReply, Response};
 use super::Command;
 use super::actor::{Actor, Asker, Side};
 use super::machine::Input;
+use crate::caller::Caller;
 use crate::store;
 
 impl Actor {
@@ -58,17 +59,17 @@ impl Actor {
             Command::Check(reply) => {
                 let _ = reply.send(self.check().await);
             }
-            Command::Pause(pause, reply) => {
-                let _ = reply.send(self.set_paused(pause).await);
+            Command::Pause(pause, who, reply) => {
+                let _ = reply.send(self.set_paused(pause, &who).await);
             }
-            Command::Session(action, reply) => {
-                let _ = reply.send(self.session(action).await);
+            Command::Session(action, who, reply) => {
+                let _ = reply.send(self.session(action, &who).await);
             }
-            Command::Approve(note, reply) => {
-                let _ = reply.send(self.approve(note).await);
+            Command::Approve(note, who, reply) => {
+                let _ = reply.send(self.approve(note, &who).await);
             }
-            Command::Trust(revoke, reply) => {
-                let _ = reply.send(self.trust(revoke).await);
+            Command::Trust(revoke, who, reply) => {
+                let _ = reply.send(self.trust(revoke, &who).await);
             }
             Command::Refresh(done) => {
                 self.refresh_summary().await;
@@ -107,7 +108,7 @@ impl Actor {
     }
 
     /// `cxd pause` / `cxd unpause`, kept in the store so a restart keeps it.
-    pub(super) async fn set_paused(&mut self, pause: bool) -> Response {
+    pub(super) async fn set_paused(&mut self, pause: bool, who: &Caller) -> Response {
         let was_halted = self.machine.halted().is_some();
         let id = self.row.id;
         if let Err(e) = self
@@ -136,14 +137,14 @@ impl Actor {
         self.drive(input).await;
         self.log(
             if pause { "pause" } else { "unpause" },
-            serde_json::json!({}),
+            decided(serde_json::json!({}), who),
         )
         .await;
         Response::Ok { message }
     }
 
     /// `cxd session`: show, reset or adopt the workspace's codex thread.
-    pub(super) async fn session(&mut self, action: SessionAction) -> Response {
+    pub(super) async fn session(&mut self, action: SessionAction, who: &Caller) -> Response {
         let id = self.row.id;
         let new_thread = match action {
             SessionAction::Show => {
@@ -198,8 +199,11 @@ impl Actor {
                 message: e.to_string(),
             });
         }
-        self.log("session", serde_json::json!({ "thread_id": new_thread }))
-            .await;
+        self.log(
+            "session",
+            decided(serde_json::json!({ "thread_id": new_thread }), who),
+        )
+        .await;
         self.refresh_summary().await;
         Response::Session {
             root: self.row.root.clone(),
@@ -211,7 +215,7 @@ impl Actor {
 
     /// Record the user's trust in this repository's `.cxd.toml` (its SHA-256, so a change of
     /// the file needs trust again), or revoke it; the config in force follows at once.
-    pub(super) async fn trust(&mut self, revoke: bool) -> Response {
+    pub(super) async fn trust(&mut self, revoke: bool, who: &Caller) -> Response {
         let at = crate::clock::now_rfc3339();
         let recorded =
             match crate::config::trust::record(&self.ctx.state_dir, &self.row.root, revoke, at) {
@@ -231,7 +235,10 @@ impl Actor {
         if recorded.changed {
             self.log(
                 "trust",
-                serde_json::json!({"file": recorded.file, "sha256": recorded.sha256, "revoked": revoke}),
+                decided(
+                    serde_json::json!({"file": recorded.file, "sha256": recorded.sha256, "revoked": revoke}),
+                    who,
+                ),
             )
             .await;
             self.retime().await;
@@ -243,7 +250,7 @@ impl Actor {
     }
 
     /// `cxd approve`: the user accepts the tree as it is now.
-    pub(super) async fn approve(&mut self, note: Option<String>) -> Response {
+    pub(super) async fn approve(&mut self, note: Option<String>, who: &Caller) -> Response {
         let up_to_date = match self.check().await {
             Ok(u) => u,
             Err(r) => return r,
@@ -262,10 +269,15 @@ impl Actor {
         };
         let id = self.row.id;
         let root = self.row.root.clone();
+        let from_person = who.is_person();
         if let Err(e) = self
             .store
             .call(move |c| {
                 store::approvals::add(c, id, &row)?;
+                if !from_person {
+                    // Only the user answers a decision the loop handed over.
+                    return Ok(());
+                }
                 // The user's approval answers a decision the loop handed over.
                 store::escalations::answer(
                     c,
@@ -284,8 +296,14 @@ impl Actor {
             });
         }
         let open = self.summary.open.len();
-        self.log("approval", serde_json::json!({"note": note, "tree": tree, "up_to_date": up_to_date, "open_findings": open}))
-            .await;
+        self.log(
+            "approval",
+            decided(
+                serde_json::json!({"note": note, "tree": tree, "up_to_date": up_to_date, "open_findings": open}),
+                who,
+            ),
+        )
+        .await;
         self.ctx.emit(
             "approval",
             Some(self.row.root.clone()),
@@ -301,4 +319,10 @@ impl Actor {
         }
         Response::Ok { message }
     }
+}
+
+/// An audit entry's fields with the decision's maker added (`by`, and its session or why).
+fn decided(mut data: serde_json::Value, who: &Caller) -> serde_json::Value {
+    who.audit_fields(&mut data);
+    data
 }

@@ -30,13 +30,18 @@ use anyhow::Context as _;
 use cxd_proto::paths::Paths;
 
 use crate::cli::{Cli, Command};
-use crate::exit::{Failure, USAGE};
+use crate::exit::{Failure, NO, USAGE};
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()
         .map_err(|e| Failure::new(USAGE, e.to_string()))
         .context("cannot work out cxd's paths")?;
+    if let Some(decision) = local_decision(&cli.command)
+        && cxd_daemon::caller::of_self().is_agent()
+    {
+        return Err(Failure::new(NO, cxd_daemon::decisions::refusal(decision)).into());
+    }
     match cli.command {
         Command::Daemon(args) => daemon::run(paths, &args),
         Command::Status(args) => status::run(&paths, &args),
@@ -68,6 +73,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(&paths, &args),
         Command::Completions(args) => completions::run(&args),
         Command::Init(args) => init::run(&paths, &args),
+    }
+}
+
+/// The user's decisions the client carries out itself (no daemon to refuse them): taking
+/// cxd's hooks or its service away switches the reviewer off (see `cxd_daemon::decisions`).
+fn local_decision(command: &Command) -> Option<&'static str> {
+    use init::InitTarget;
+    match command {
+        Command::Init(init::InitArgs {
+            target: InitTarget::Claude(c),
+        }) if c.remove && !c.print => Some("cxd init claude --remove"),
+        Command::Service(service::ServiceArgs {
+            action: service::ServiceCommand::Uninstall,
+            ..
+        }) => Some("cxd service uninstall"),
+        _ => None,
     }
 }
 

@@ -122,6 +122,7 @@ pub fn change_status(
     id: i64,
     change: UserChange,
     note: Option<&str>,
+    who: &crate::caller::Caller,
     at: &str,
 ) -> Result<Result<Changed, Refusal>, StoreError> {
     let tx = conn
@@ -142,13 +143,15 @@ pub fn change_status(
     )
     .map_err(StoreError::query("set finding status"))?;
     let root = root_of(&tx, before.workspace_id)?;
+    let mut data = serde_json::json!({"finding": before.public_id(), "title": before.finding.title, "reason": note, "severity": before.finding.severity});
+    who.audit_fields(&mut data);
     events::append(
         &tx,
         &NewEvent {
             at: at.to_owned(),
             workspace: root.clone(),
             kind: change.audit_kind().into(),
-            data: serde_json::json!({"finding": before.public_id(), "title": before.finding.title, "reason": note}),
+            data,
         },
     )?;
     let row = get(&tx, id)?.ok_or(StoreError::Query {

@@ -50,7 +50,7 @@ fn lifecycle() {
         &mut conn,
         ids[1],
         UserChange::Dismiss,
-        Some("intended"),
+        Some("intended"), &crate::caller::Caller::Person,
         "t",
     )
     .unwrap()
@@ -83,7 +83,7 @@ fn pages_and_counts_filter_by_status_and_severity() {
         list.push(f);
     }
     let ids = open_many(&conn, ws, 1, &list).unwrap();
-    change_status(&mut conn, ids[4], UserChange::Dismiss, None, "t")
+    change_status(&mut conn, ids[4], UserChange::Dismiss, None, &crate::caller::Caller::Person, "t")
         .unwrap()
         .unwrap();
     let open = Filter {
@@ -136,7 +136,7 @@ fn a_user_change_and_its_audit_entry_are_written_together() {
         .id;
     let id = open_many(&conn, ws, 1, &[finding("leak")]).unwrap()[0];
 
-    let changed = change_status(&mut conn, id, UserChange::Dismiss, Some("intended"), "t1")
+    let changed = change_status(&mut conn, id, UserChange::Dismiss, Some("intended"), &crate::caller::Caller::Person, "t1")
         .unwrap()
         .unwrap();
     assert_eq!(changed.row.status, FindingStatus::Dismissed);
@@ -154,14 +154,14 @@ fn a_user_change_and_its_audit_entry_are_written_together() {
         serde_json::json!({"finding": public_id(id), "title": "leak", "reason": "intended"})
     );
 
-    let changed = change_status(&mut conn, id, UserChange::Reopen, None, "t2")
+    let changed = change_status(&mut conn, id, UserChange::Reopen, None, &crate::caller::Caller::Person, "t2")
         .unwrap()
         .unwrap();
     assert_eq!(changed.row.status, FindingStatus::Open);
     assert_eq!(get(&conn, id).unwrap().unwrap().status, FindingStatus::Open);
     assert_eq!(audit_kinds(&conn), ["dismissal", "reopen"]);
 
-    change_status(&mut conn, id, UserChange::Resolve, None, "t3")
+    change_status(&mut conn, id, UserChange::Resolve, None, &crate::caller::Caller::Person, "t3")
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -180,7 +180,7 @@ fn a_refused_change_writes_neither_status_nor_audit_entry() {
         .id;
     let id = open_many(&conn, ws, 1, &[finding("leak")]).unwrap()[0];
 
-    let refused = change_status(&mut conn, id, UserChange::Reopen, Some("why"), "t")
+    let refused = change_status(&mut conn, id, UserChange::Reopen, Some("why"), &crate::caller::Caller::Person, "t")
         .unwrap()
         .unwrap_err();
     assert_eq!(
@@ -198,7 +198,7 @@ fn a_refused_change_writes_neither_status_nor_audit_entry() {
     assert_eq!((row.status, row.status_note), (FindingStatus::Open, None));
     assert!(audit_kinds(&conn).is_empty());
 
-    let refused = change_status(&mut conn, 999, UserChange::Dismiss, None, "t")
+    let refused = change_status(&mut conn, 999, UserChange::Dismiss, None, &crate::caller::Caller::Person, "t")
         .unwrap()
         .unwrap_err();
     assert_eq!(refused, Refusal::NoSuchFinding(999));
@@ -208,7 +208,7 @@ fn a_refused_change_writes_neither_status_nor_audit_entry() {
     resolve(&conn, ws, 2, &[public_id(id)], "t").unwrap();
     for change in [UserChange::Dismiss, UserChange::Resolve] {
         assert!(
-            change_status(&mut conn, id, change, None, "t")
+            change_status(&mut conn, id, change, None, &crate::caller::Caller::Person, "t")
                 .unwrap()
                 .is_err()
         );
@@ -273,7 +273,7 @@ fn open_counts_count_only_open_findings_by_severity() {
         list.push(f);
     }
     let ids = open_many(&conn, ws, 1, &list).unwrap();
-    change_status(&mut conn, ids[3], UserChange::Dismiss, None, "t")
+    change_status(&mut conn, ids[3], UserChange::Dismiss, None, &crate::caller::Caller::Person, "t")
         .unwrap()
         .unwrap();
     let c = open_counts(&conn, ws).unwrap();
@@ -365,7 +365,7 @@ fn a_refused_dispute_writes_nothing() {
         .unwrap()
         .id;
     let ids = open_many(&conn, ws, 1, &[finding("a"), finding("b")]).unwrap();
-    change_status(&mut conn, ids[1], UserChange::Resolve, None, "t")
+    change_status(&mut conn, ids[1], UserChange::Resolve, None, &crate::caller::Caller::Person, "t")
         .unwrap()
         .unwrap();
     let kinds_before = audit_kinds(&conn);
@@ -466,7 +466,7 @@ fn rulings_withdraw_or_uphold_disputed_findings_and_ignore_the_rest() {
     assert_eq!(audit_kinds(&conn)[before..], ["withdrawal", "upheld"]);
     // Withdrawn stops counting; `cxd reopen` brings it back.
     assert_eq!(open_counts(&conn, ws).unwrap().high, 2);
-    change_status(&mut conn, ids[0], UserChange::Reopen, None, "t3")
+    change_status(&mut conn, ids[0], UserChange::Reopen, None, &crate::caller::Caller::Person, "t3")
         .unwrap()
         .unwrap();
     assert_eq!(open_counts(&conn, ws).unwrap().high, 3);

@@ -15,6 +15,7 @@ use cxd_proto::status::Finding;
 use cxd_proto::{Request, Response};
 use serde_json::{Value, json};
 
+mod bash_guard;
 mod session_start;
 
 use super::progress::until_answer;
@@ -402,10 +403,21 @@ fn dispute_command(id: &str, session: &str) -> String {
     format!("  cxd dispute {id}{session} --reason \"why it is not a problem\"")
 }
 
+/// PreToolUse on Bash: deny a command that makes one of the user's decisions with cxd.
+fn bash(input: &Value) -> Option<String> {
+    let command = str_field(input, "/tool_input/command")?;
+    let decision = bash_guard::decision(command)?;
+    output(
+        &json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": cxd_daemon::decisions::refusal(decision)}}),
+    )
+}
+
 /// PreToolUse on ExitPlanMode: validate the plan; deny it with Codex's findings.
 fn pre_tool_use(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
-    if str_field(input, "/tool_name").is_some_and(|t| t != "ExitPlanMode") {
-        return None;
+    match str_field(input, "/tool_name") {
+        Some("Bash") => return bash(input),
+        Some("ExitPlanMode") | None => {}
+        Some(_) => return None,
     }
     let plan = str_field(input, "/tool_input/plan")?;
     let dir = project_dir(input)?;

@@ -16,7 +16,7 @@ const EVENTS: [(&str, Option<&str>, &str); 3] = [
         "post-tool-use",
     ),
     ("Stop", None, "stop"),
-    ("PreToolUse", Some("ExitPlanMode"), "pre-tool-use"),
+    ("PreToolUse", Some("ExitPlanMode|Bash"), "pre-tool-use"),
 ];
 
 /// Seconds the PostToolUse hook may take: it only tells the daemon and returns.
@@ -227,7 +227,7 @@ mod tests {
                 {"type": "command", "command": "cxd hook claude post-tool-use", "timeout": 10}]}],
             "Stop": [{"hooks": [
                 {"type": "command", "command": "cxd hook claude stop", "timeout": 960}]}],
-            "PreToolUse": [{"matcher": "ExitPlanMode", "hooks": [
+            "PreToolUse": [{"matcher": "ExitPlanMode|Bash", "hooks": [
                 {"type": "command", "command": "cxd hook claude pre-tool-use", "timeout": 960}]}],
         })
     }
