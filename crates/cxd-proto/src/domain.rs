@@ -201,6 +201,9 @@ words! {
         Plateau = "plateau",
         /// The stop hook blocked `gate.max_rounds` times this turn.
         RoundCap = "round_cap",
+        /// A blocking finding was closed by neither a review nor a person (a caller cxd could
+        /// not attribute): only the user can say whether it stands.
+        Unattributed = "unattributed",
     }
 }
 

@@ -1,6 +1,7 @@
 //! `cxd dismiss` / `cxd reopen`: change one finding's status by its id; the change and its
 //! audit entry are one call of the store's lifecycle function, one transaction.
 
+use cxd_proto::domain::EscalationWhy;
 use cxd_proto::{ErrorKind, Response};
 
 use super::{Handler, error, internal};
@@ -32,10 +33,30 @@ async fn change(
         );
     };
     let at = crate::clock::now_rfc3339();
+    let config = h.ctx.config.borrow().config.clone();
+    let state_dir = h.ctx.state_dir.clone();
     let result = h
         .store
         .call(move |c| {
             let changed = findings::change_status(c, row_id, change, note.as_deref(), &who, &at)?;
+            // A blocking finding closed by a caller cxd cannot attribute to the user: the
+            // decision goes to the user (the agent's next stop asks them).
+            if let (Ok(done), UserChange::Dismiss, Caller::Unverified { .. }) =
+                (&changed, change, &who)
+                && let Some(root) = done.root.as_deref()
+                && done.row.finding.severity
+                    >= config.for_repo(root, &state_dir).config.gate.threshold()
+            {
+                escalations::raise(
+                    c,
+                    done.row.workspace_id,
+                    root,
+                    None,
+                    EscalationWhy::Unattributed,
+                    &[done.row.id],
+                    &at,
+                )?;
+            }
             // A person's dismissal answers a decision the loop handed over (nobody else's).
             if let (Ok(done), UserChange::Dismiss, true) = (&changed, change, who.is_person()) {
                 escalations::answer(

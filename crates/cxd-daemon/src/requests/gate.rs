@@ -56,9 +56,17 @@ struct Rule {
 /// with `wait_s`, review what is unreviewed first and answer within that many seconds. With an
 /// agent session (the stop hook), a gate that blocks may escalate instead.
 pub(super) async fn answer(h: &Handler, path: PathBuf, ask: Ask) -> Reply {
-    let ws = match h.lookup(path).await {
+    let ws = match h.lookup(path.clone()).await {
         Ok(w) => w,
-        Err(r) => return r.into(),
+        Err(r) => {
+            // An agent's stop in a tree that was unwatched during its session: the user hears.
+            if let Some(session) = ask.session
+                && let Some(note) = unwatched_during(&h.store, path, session).await
+            {
+                return Response::Ok { message: note }.into();
+            }
+            return r.into();
+        }
     };
     let config = {
         let user = h.ctx.config.borrow().config.clone();
@@ -188,8 +196,15 @@ async fn judge(
         timed_out,
     };
     let decision = gate::decide(&facts);
-    let escalation = match (&rule.session, &decision) {
-        (Some(session), gate::Decision::Fail(gate::Reason::Blocking { .. })) => {
+    // An agent's stop may hand the decision to the user: when findings block (also while a
+    // newer review failed or still runs: the known ones still stand), or when one escalation
+    // already stands. A pause or a gone workspace is the user's doing: nothing to ask.
+    let user_state = matches!(
+        decision,
+        gate::Decision::Fail(gate::Reason::Paused | gate::Reason::Missing)
+    );
+    let escalation = match &rule.session {
+        Some(session) if !user_state => {
             let asked = Asked {
                 workspace_id: id,
                 root: ws.root.clone(),
@@ -197,20 +212,26 @@ async fn judge(
                 max_rounds: rule.max_rounds,
                 threshold,
             };
-            match store.call(move |c| escalate(c, &asked, &rows)).await {
+            let blocking = facts.blocking() > 0;
+            match store
+                .call(move |c| escalate(c, &asked, &rows, blocking))
+                .await
+            {
                 Ok(e) => e,
                 Err(e) => return internal(e),
             }
         }
         _ => None,
     };
+    // A standing escalation holds the stop even where the findings alone would pass.
+    let pass = decision.passed() && escalation.is_none();
     if escalation.as_ref().is_some_and(|e| e.first) {
         // `cxd status` shows `needs you` from the workspace's summary.
         ws.refresh().await;
     }
     Response::Gate(Box::new(GateReport {
         root: ws.root.clone(),
-        pass: decision.passed(),
+        pass,
         up_to_date,
         block_on: threshold,
         blocking,
@@ -223,6 +244,28 @@ async fn judge(
         outside_change: facts.outside_change(),
         escalation,
     }))
+}
+
+/// The sentence for the user when the workspace holding `path` was unwatched after agent
+/// `session` was first seen (None: it was not, or nothing is known of it).
+async fn unwatched_during(store: &Store, path: PathBuf, session: String) -> Option<String> {
+    store
+        .call(move |c| crate::store::events::unwatched_since_session(c, &path, &session))
+        .await
+        .ok()
+        .flatten()
+        .map(|(root, at, by)| {
+            format!(
+                "cxd stopped watching {} at {at} (by the {}) during this session, so Codex did not review this turn: `cxd watch {}` resumes the reviews",
+                root.display(),
+                match by.as_str() {
+                    "human" => "user",
+                    "agent" => "agent",
+                    _ => "unverified caller",
+                },
+                root.display()
+            )
+        })
 }
 
 /// What an agent's blocked stop escalates from.
@@ -240,12 +283,15 @@ fn escalate(
     c: &mut rusqlite::Connection,
     asked: &Asked,
     rows: &[findings::FindingRow],
+    blocking: bool,
 ) -> Result<Option<Escalation>, StoreError> {
     let at = crate::clock::now_rfc3339();
     let (ws, root) = (asked.workspace_id, asked.root.as_path());
     let standing = escalations::current(c, ws, root, &at)?;
     let row = match standing {
         Some(row) => row,
+        // Nothing blocks: nothing new to hand over.
+        None if !blocking => return Ok(None),
         None => {
             let (_, rounds) =
                 escalations::rounds(c, ws, root, asked.threshold, Some(&asked.session))?;

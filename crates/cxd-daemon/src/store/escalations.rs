@@ -94,6 +94,10 @@ pub fn current(
     let Some(row) = row else {
         return Ok(None);
     };
+    // Its findings were closed without the user: it stands until the user answers.
+    if row.why == EscalationWhy::Unattributed {
+        return Ok(Some(row));
+    }
     let mut still_open = false;
     for id in &row.findings {
         if findings::get(conn, *id)?.is_some_and(|f| f.status == FindingStatus::Open) {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 
@@ -49,6 +49,69 @@ pub fn append(conn: &Connection, ev: &NewEvent) -> Result<i64, StoreError> {
     )
     .map_err(StoreError::query("append event"))?;
     Ok(conn.last_insert_rowid())
+}
+
+/// The newest unwatch of a workspace holding `path` (its root, when, and `by`), if it came
+/// after agent `session` was first seen in the audit trail, or within the last day when the
+/// session left no trace (it had not edited yet).
+pub fn unwatched_since_session(
+    conn: &Connection,
+    path: &Path,
+    session: &str,
+) -> Result<Option<(PathBuf, String, String)>, StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT workspace, at, json_extract(data, '$.by') FROM events
+             WHERE kind = 'unwatch' ORDER BY id DESC LIMIT 200",
+        )
+        .map_err(StoreError::query("read unwatches"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })
+        .map_err(StoreError::query("read unwatches"))?;
+    let mut newest = None;
+    for row in rows {
+        let (root, at, by) = row.map_err(StoreError::query("read unwatches"))?;
+        if let Some(root) = root.map(PathBuf::from)
+            && path.starts_with(&root)
+        {
+            newest = Some((root, at, by.unwrap_or_else(|| "unknown".into())));
+            break;
+        }
+    }
+    let Some((root, at, by)) = newest else {
+        return Ok(None);
+    };
+    // Watched again since: nothing to report.
+    let rewatched: bool = conn
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM workspaces WHERE root = ?1)",
+            params![root.to_string_lossy()],
+            |r| r.get(0),
+        )
+        .map_err(StoreError::query("read workspaces"))?;
+    if rewatched {
+        return Ok(None);
+    }
+    let first_seen: Option<String> = conn
+        .query_row(
+            "SELECT at FROM events WHERE json_extract(data, '$.session') = ?1 ORDER BY id LIMIT 1",
+            params![session],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(StoreError::query("read session events"))?;
+    let during = match first_seen {
+        Some(first) => at >= first,
+        None => crate::clock::parse_rfc3339(&at)
+            .is_some_and(|t| (crate::clock::now() - t).whole_seconds() <= 24 * 3600),
+    };
+    Ok(during.then_some((root, at, by)))
 }
 
 /// The newest `limit` events (of one workspace, if given), oldest first.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cxd_daemon::config::Config;
 use cxd_daemon::config::repo::work_tree_of;
-use cxd_proto::domain::{ErrorClass, EscalationWhy, Trigger, Verdict};
+use cxd_proto::domain::{ErrorClass, EscalationWhy, Trigger, Verdict, WorkspaceState};
 use cxd_proto::message::{GateReport, ReviewDone};
 use cxd_proto::paths::Paths;
 use cxd_proto::status::Finding;
@@ -127,6 +127,9 @@ fn finding_lines(findings: &[Finding], total: u64, with_fix: bool) -> String {
         if let Some(d) = &f.dispute {
             line.push_str(&format!(" — disputed by {}; {}", d.by, ruling_text(d)));
         }
+        // One finding, one line: a newline or escape sequence in Codex's words stays visible
+        // as an escape and cannot start a line that passes for another finding.
+        let line = crate::sanitize::line(&line);
         if out.len() + line.len() > MAX_REASON {
             out.push_str(&format!(
                 "- … and {} more (`cxd findings`)\n",
@@ -177,10 +180,7 @@ fn post_tool_use(paths: &Paths, input: &Value) -> Option<String> {
         "cxd: Codex reviewed your recent changes and found {} open problem(s):\n{}Fix them. If one is not a real problem, dispute it and Codex rules on your argument at the next review:\n{}",
         findings.len(),
         finding_lines(&findings, findings.len() as u64, true),
-        dispute_command(
-            findings.first().map_or("F1", |f| f.id.as_str()),
-            &session(input)
-        )
+        dispute_commands(&findings, &session(input))
     );
     output(
         &json!({"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": context}}),
@@ -237,6 +237,10 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
     }
     let report: GateReport = match until_answer(&mut client, true) {
         Ok(Response::Gate(r)) => *r,
+        // Unwatched during this session: the user hears of it.
+        Ok(Response::Ok { message }) => {
+            return system_message(&format!("cxd: {}", crate::sanitize::line(&message)));
+        }
         // Not a watched workspace: not cxd's business.
         Err(e) if e.code == USAGE => return None,
         Ok(other) => {
@@ -274,14 +278,28 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         text.push_str(&outside_lines(&report));
         return system_message(&text);
     }
-    // The daemon counts blocking findings; the list it sends may be cut short.
-    if !report.up_to_date || report.blocking_total == 0 {
-        // The review could not be had (failed, timed out, paused): fail open.
+    // Codex's words (a failed review's error) travel in the reason: one line, escaped.
+    let why = crate::sanitize::line(&report.reason);
+    // The daemon counts blocking findings; the list it sends may be cut short. With none, a
+    // review that could not be had (failed, timed out, paused) lets Claude stop, saying so.
+    let by_user = matches!(
+        report.state,
+        WorkspaceState::Paused | WorkspaceState::Missing
+    );
+    if report.escalation.is_none() && (report.blocking_total == 0 || by_user) {
         return system_message(&format!(
-            "cxd: {} — letting Claude stop without Codex's check {way_out}",
-            report.reason
+            "cxd: {why} — letting Claude stop without Codex's check {way_out}"
         ));
     }
+    // Findings the last good review left open still block while a newer review failed or
+    // still runs: a review that cannot be had must not count as a pass.
+    let newer = if report.up_to_date {
+        String::new()
+    } else {
+        format!(
+            "The newer review of your latest changes did not give a verdict ({why}), so these findings from the last completed review still stand. "
+        )
+    };
     // An escalation blocks once, with the instruction to stop fixing and ask the user; while it
     // stands (nobody has dismissed, approved or edited yet), later stops are let through with a
     // note. Blocking again could not help: only the user can settle it, and a Stop block that
@@ -319,19 +337,12 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
             report.blocking_total, report.block_on, config.gate.max_rounds
         ));
     }
-    // The example names a finding not disputed yet, if there is one.
-    let example = report
-        .blocking
-        .iter()
-        .find(|f| f.dispute.is_none())
-        .or(report.blocking.first())
-        .map_or("F1", |f| f.id.as_str());
     let mut reason = format!(
-        "Codex ({review}) found {} open problem(s) at or above {} in your changes:\n{}Fix them before finishing. If you believe a finding is wrong, do not ignore it: dispute it, and Codex rules on your argument at the next review (withdraw, or uphold with its reply):\n{}\nThe user can also run `cxd dismiss ID --reason ...`, or `cxd pause` to stop these checks. (Round {rounds} of {}.)",
+        "{newer}Codex ({review}) found {} open problem(s) at or above {} in your changes:\n{}Fix them before finishing. If you believe a finding is wrong, do not ignore it: dispute it, and Codex rules on your argument at the next review (withdraw, or uphold with its reply):\n{}\nThe user can also run `cxd dismiss ID --reason ...`, or `cxd pause` to stop these checks. (Round {rounds} of {}.)",
         report.blocking_total,
         report.block_on,
         finding_lines(&report.blocking, report.blocking_total, true),
-        dispute_command(example, &session),
+        dispute_commands(&report.blocking, &session),
         config.gate.max_rounds
     );
     reason.push_str(&outside_lines(&report));
@@ -358,9 +369,15 @@ fn escalation_reason(
             "this is the last of the {} blocked stop(s) allowed in a turn",
             config.gate.max_rounds
         ),
+        EscalationWhy::Unattributed => "a blocking finding was closed by neither a review nor the user (a process cxd could not attribute to a person dismissed it)".to_owned(),
     };
+    let concerned = report
+        .escalation
+        .as_ref()
+        .map(|e| e.needs_you.findings.join(", "))
+        .unwrap_or_default();
     format!(
-        "cxd needs the user: {why} ({review}). Stop changing code now. Summarise the open disagreements for the user — for each finding below: what it is, Codex's position (its reply to a dispute, if any) and your own position — then ask the user how to proceed with the AskUserQuestion tool (for example: fix it as Codex asks, keep the code as it is, or another way). Open findings at or above {}:\n{}The user answers cxd with `cxd dismiss ID --reason ...`, `cxd approve`, or an edit of their own; until then cxd lets you stop.",
+        "cxd needs the user: {why} ({review}; findings concerned: {concerned}). Stop changing code now. Summarise the open disagreements for the user — for each finding below: what it is, Codex's position (its reply to a dispute, if any) and your own position — then ask the user how to proceed with the AskUserQuestion tool (for example: fix it as Codex asks, keep the code as it is, or another way). Open findings at or above {}:\n{}The user answers cxd with `cxd dismiss ID --reason ...`, `cxd approve`, or an edit of their own; until then cxd lets you stop.",
         report.block_on,
         finding_lines(&report.blocking, report.blocking_total, true),
     )
@@ -386,6 +403,22 @@ fn outside_lines(report: &GateReport) -> String {
 
 /// Most of a reason the out-of-change list may take.
 const MAX_OUTSIDE_TEXT: usize = 600;
+
+/// Most dispute command lines a reason offers (one per finding, in the order listed).
+const MAX_DISPUTE_LINES: usize = 20;
+
+/// One dispute command line per finding (each names its own finding), newline-separated.
+fn dispute_commands(findings: &[Finding], session: &str) -> String {
+    let mut lines: Vec<String> = findings
+        .iter()
+        .take(MAX_DISPUTE_LINES)
+        .map(|f| dispute_command(&crate::sanitize::line(&f.id), session))
+        .collect();
+    if lines.is_empty() {
+        lines.push(dispute_command("ID", session));
+    }
+    lines.join("\n")
+}
 
 /// The command line that disputes finding `id` as the agent of `session`. The session goes in
 /// only when it is a plain token (it comes from hook input and lands in a shell command).

@@ -39,7 +39,7 @@ pub fn run(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
         }
     };
     let findings = fetch_all(&mut client, &root, false, None).ok()?;
-    let root_text = root.display();
+    let root_text = crate::sanitize::line(&root.display().to_string());
     let context = if findings.is_empty() {
         format!(
             "cxd: Codex reviews your changes in {root_text} as you work (each settled burst of edits), and the stop hook waits for its verdict. No findings are open."
