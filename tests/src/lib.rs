@@ -125,6 +125,9 @@ impl TestEnv {
             .env_remove("NOTIFY_SOCKET")
             .env_remove("RUST_LOG")
             .env_remove("CLAUDE_CODE_SESSION_ID")
+            // A person at a terminal unless a test says otherwise (`independence.rs`).
+            .env_remove("CLAUDECODE")
+            .env_remove("CLAUDE_CODE_ENTRYPOINT")
             .env_remove("CXD_CLOCK_FILE")
             // Local times (a quota's reset) read the same on every machine.
             .env("TZ", "UTC")

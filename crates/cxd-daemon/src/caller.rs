@@ -13,7 +13,11 @@
 use std::path::Path;
 
 /// Variables Claude Code sets for every command it runs (the Bash tool, hooks, MCP servers).
-const AGENT_VARS: &[&str] = &["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT", "CLAUDE_CODE_SESSION_ID"];
+const AGENT_VARS: &[&str] = &[
+    "CLAUDECODE",
+    "CLAUDE_CODE_ENTRYPOINT",
+    "CLAUDE_CODE_SESSION_ID",
+];
 /// The variable holding the agent's session id.
 const SESSION_VAR: &str = "CLAUDE_CODE_SESSION_ID";
 /// Names the Claude Code process goes by (its native binary, or node's process title).
@@ -226,7 +230,9 @@ fn read_process(pid: u32) -> Result<Process, String> {
             .map(|s| String::from_utf8_lossy(s).into_owned())
             .collect()
     };
-    let argv = std::fs::read(dir.join("cmdline")).map(split).unwrap_or_default();
+    let argv = std::fs::read(dir.join("cmdline"))
+        .map(split)
+        .unwrap_or_default();
     let environ = std::fs::read(dir.join("environ"))
         .map(split)
         .unwrap_or_default();
@@ -261,7 +267,9 @@ fn read_process(pid: u32) -> Result<Process, String> {
         .map_err(|e| format!("ps: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().next().ok_or("no such process")?.trim();
-    let (ppid, name) = line.split_once(char::is_whitespace).ok_or("ps said nothing")?;
+    let (ppid, name) = line
+        .split_once(char::is_whitespace)
+        .ok_or("ps said nothing")?;
     let ppid = ppid.trim().parse().map_err(|_| "ps gave no parent")?;
     let name = name.trim();
     let base = Path::new(name)
@@ -326,7 +334,10 @@ mod tests {
         let t = table(&[
             (1, p(0, "init", &[])),
             (5, p(1, "claude", &[])),
-            (20, p(5, "bash", &["CLAUDECODE=1", "CLAUDE_CODE_SESSION_ID=s-1"])),
+            (
+                20,
+                p(5, "bash", &["CLAUDECODE=1", "CLAUDE_CODE_SESSION_ID=s-1"]),
+            ),
             // `env -u CLAUDECODE ...` cleans the client, not its parent shell.
             (30, p(20, "cxd", &[])),
             // `exec env -i cxd ...` leaves nothing but Claude Code itself above it.
@@ -372,7 +383,10 @@ mod tests {
     fn an_empty_or_zero_variable_is_no_sign_of_an_agent() {
         let t = table(&[
             (1, p(0, "init", &[])),
-            (20, p(1, "bash", &["CLAUDECODE=", "CLAUDE_CODE_ENTRYPOINT=0"])),
+            (
+                20,
+                p(1, "bash", &["CLAUDECODE=", "CLAUDE_CODE_ENTRYPOINT=0"]),
+            ),
             (30, p(20, "cxd", &[])),
         ]);
         assert_eq!(attribute(&t, 30), Caller::Person);

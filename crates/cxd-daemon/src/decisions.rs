@@ -32,8 +32,7 @@ pub fn decision(request: &Request) -> Option<&'static str> {
             action: SessionAction::Reset,
             ..
         } => "cxd session reset",
-        Request::Review { model, effort, .. }
-        | Request::ReviewRevisions { model, effort, .. }
+        Request::Review { model, effort, .. } | Request::ReviewRevisions { model, effort, .. }
             if model.is_some() || effort.is_some() =>
         {
             "cxd review --model/--effort"

@@ -241,11 +241,12 @@ async fn serve(
                     continue;
                 }
                 match handler.handle(other, who).await {
-                Reply::One(reply) => write_frame(&mut wr, &reply).await?,
-                Reply::Wait { root, events, done } => {
-                    wait_for_review(&mut rd, &mut wr, &root, events, done, shutdown).await?;
+                    Reply::One(reply) => write_frame(&mut wr, &reply).await?,
+                    Reply::Wait { root, events, done } => {
+                        wait_for_review(&mut rd, &mut wr, &root, events, done, shutdown).await?;
+                    }
                 }
-            }}
+            }
         }
     }
 }

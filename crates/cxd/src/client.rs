@@ -70,15 +70,7 @@ impl Client {
     pub fn request(&mut self, request: &Request) -> Result<Response, Failure> {
         self.send(request)?;
         match self.recv()? {
-            Response::Error(e) => {
-                let code = match e.kind {
-                    ErrorKind::Usage => USAGE,
-                    // Refused to the agent under review: a "no", not a daemon that is down.
-                    ErrorKind::UserDecision => NO,
-                    _ => UNREACHABLE,
-                };
-                Err(Failure::new(code, e.message))
-            }
+            Response::Error(e) => Err(Failure::new(exit_code(e.kind), e.message)),
             other => Ok(other),
         }
     }
@@ -114,5 +106,15 @@ impl Client {
                 format!("talking to the cxd daemon at {socket}: {other}"),
             ),
         }
+    }
+}
+
+/// The exit code a daemon-side error of `kind` ends the client with.
+pub fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Usage => USAGE,
+        // Refused to the agent under review: a "no", not a daemon that is down.
+        ErrorKind::UserDecision => NO,
+        _ => UNREACHABLE,
     }
 }

@@ -10,7 +10,12 @@ use crate::store::escalations;
 use crate::store::findings::{self, UserChange};
 
 /// Dismiss the finding `id` (`F12`), with the user's `reason` for the audit trail.
-pub(super) async fn dismiss(h: &Handler, id: &str, reason: Option<String>, who: Caller) -> Response {
+pub(super) async fn dismiss(
+    h: &Handler,
+    id: &str,
+    reason: Option<String>,
+    who: Caller,
+) -> Response {
     change(h, id, UserChange::Dismiss, reason, who).await
 }
 

@@ -10,6 +10,11 @@ use crate::caller::Caller;
 use crate::workspace::Command;
 
 /// Carry out `action` on the thread of the workspace holding `path`.
-pub(super) async fn answer(h: &Handler, path: PathBuf, action: SessionAction, who: Caller) -> Response {
+pub(super) async fn answer(
+    h: &Handler,
+    path: PathBuf,
+    action: SessionAction,
+    who: Caller,
+) -> Response {
     h.ask(path, |tx| Command::Session(action, who, tx)).await
 }

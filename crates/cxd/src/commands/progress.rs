@@ -3,10 +3,10 @@
 
 use std::io::{IsTerminal, Write};
 
-use cxd_proto::{ErrorKind, Response};
+use cxd_proto::Response;
 
 use crate::client::Client;
-use crate::exit::{Failure, UNREACHABLE, USAGE};
+use crate::exit::Failure;
 
 /// Read responses, showing `Progress` frames, until another response arrives; a daemon-side
 /// error becomes a failure (usage errors exit 2, others 3).
@@ -33,12 +33,7 @@ pub fn until_answer_with(
                 activity,
             }) => on_progress(elapsed_ms, &activity),
             Ok(Response::Error(e)) => {
-                let code = if e.kind == ErrorKind::Usage {
-                    USAGE
-                } else {
-                    UNREACHABLE
-                };
-                return Err(Failure::new(code, e.message));
+                return Err(Failure::new(crate::client::exit_code(e.kind), e.message));
             }
             Ok(other) => return Ok(other),
             Err(e) => return Err(e),

@@ -105,7 +105,8 @@ fn a_dismissed_finding_stays_dismissed_and_a_resolved_one_reopens() {
         &mut conn,
         ids[0],
         UserChange::Dismiss,
-        Some("on purpose"), &crate::caller::Caller::Person,
+        Some("on purpose"),
+        &crate::caller::Caller::Person,
         "t",
     )
     .unwrap()

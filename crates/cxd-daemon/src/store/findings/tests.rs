@@ -50,7 +50,8 @@ fn lifecycle() {
         &mut conn,
         ids[1],
         UserChange::Dismiss,
-        Some("intended"), &crate::caller::Caller::Person,
+        Some("intended"),
+        &crate::caller::Caller::Person,
         "t",
     )
     .unwrap()
@@ -83,9 +84,16 @@ fn pages_and_counts_filter_by_status_and_severity() {
         list.push(f);
     }
     let ids = open_many(&conn, ws, 1, &list).unwrap();
-    change_status(&mut conn, ids[4], UserChange::Dismiss, None, &crate::caller::Caller::Person, "t")
-        .unwrap()
-        .unwrap();
+    change_status(
+        &mut conn,
+        ids[4],
+        UserChange::Dismiss,
+        None,
+        &crate::caller::Caller::Person,
+        "t",
+    )
+    .unwrap()
+    .unwrap();
     let open = Filter {
         all: false,
         min: Severity::Info,
@@ -136,9 +144,16 @@ fn a_user_change_and_its_audit_entry_are_written_together() {
         .id;
     let id = open_many(&conn, ws, 1, &[finding("leak")]).unwrap()[0];
 
-    let changed = change_status(&mut conn, id, UserChange::Dismiss, Some("intended"), &crate::caller::Caller::Person, "t1")
-        .unwrap()
-        .unwrap();
+    let changed = change_status(
+        &mut conn,
+        id,
+        UserChange::Dismiss,
+        Some("intended"),
+        &crate::caller::Caller::Person,
+        "t1",
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(changed.row.status, FindingStatus::Dismissed);
     assert_eq!(changed.row.status_note.as_deref(), Some("intended"));
     assert_eq!(changed.root.as_deref(), Some(std::path::Path::new("/w")));
@@ -154,16 +169,30 @@ fn a_user_change_and_its_audit_entry_are_written_together() {
         serde_json::json!({"finding": public_id(id), "title": "leak", "reason": "intended"})
     );
 
-    let changed = change_status(&mut conn, id, UserChange::Reopen, None, &crate::caller::Caller::Person, "t2")
-        .unwrap()
-        .unwrap();
+    let changed = change_status(
+        &mut conn,
+        id,
+        UserChange::Reopen,
+        None,
+        &crate::caller::Caller::Person,
+        "t2",
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(changed.row.status, FindingStatus::Open);
     assert_eq!(get(&conn, id).unwrap().unwrap().status, FindingStatus::Open);
     assert_eq!(audit_kinds(&conn), ["dismissal", "reopen"]);
 
-    change_status(&mut conn, id, UserChange::Resolve, None, &crate::caller::Caller::Person, "t3")
-        .unwrap()
-        .unwrap();
+    change_status(
+        &mut conn,
+        id,
+        UserChange::Resolve,
+        None,
+        &crate::caller::Caller::Person,
+        "t3",
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(
         get(&conn, id).unwrap().unwrap().status,
         FindingStatus::Resolved
@@ -180,9 +209,16 @@ fn a_refused_change_writes_neither_status_nor_audit_entry() {
         .id;
     let id = open_many(&conn, ws, 1, &[finding("leak")]).unwrap()[0];
 
-    let refused = change_status(&mut conn, id, UserChange::Reopen, Some("why"), &crate::caller::Caller::Person, "t")
-        .unwrap()
-        .unwrap_err();
+    let refused = change_status(
+        &mut conn,
+        id,
+        UserChange::Reopen,
+        Some("why"),
+        &crate::caller::Caller::Person,
+        "t",
+    )
+    .unwrap()
+    .unwrap_err();
     assert_eq!(
         refused,
         Refusal::Already {
@@ -198,9 +234,16 @@ fn a_refused_change_writes_neither_status_nor_audit_entry() {
     assert_eq!((row.status, row.status_note), (FindingStatus::Open, None));
     assert!(audit_kinds(&conn).is_empty());
 
-    let refused = change_status(&mut conn, 999, UserChange::Dismiss, None, &crate::caller::Caller::Person, "t")
-        .unwrap()
-        .unwrap_err();
+    let refused = change_status(
+        &mut conn,
+        999,
+        UserChange::Dismiss,
+        None,
+        &crate::caller::Caller::Person,
+        "t",
+    )
+    .unwrap()
+    .unwrap_err();
     assert_eq!(refused, Refusal::NoSuchFinding(999));
     assert!(audit_kinds(&conn).is_empty());
 
@@ -208,9 +251,16 @@ fn a_refused_change_writes_neither_status_nor_audit_entry() {
     resolve(&conn, ws, 2, &[public_id(id)], "t").unwrap();
     for change in [UserChange::Dismiss, UserChange::Resolve] {
         assert!(
-            change_status(&mut conn, id, change, None, &crate::caller::Caller::Person, "t")
-                .unwrap()
-                .is_err()
+            change_status(
+                &mut conn,
+                id,
+                change,
+                None,
+                &crate::caller::Caller::Person,
+                "t"
+            )
+            .unwrap()
+            .is_err()
         );
     }
     assert!(audit_kinds(&conn).is_empty());
@@ -273,9 +323,16 @@ fn open_counts_count_only_open_findings_by_severity() {
         list.push(f);
     }
     let ids = open_many(&conn, ws, 1, &list).unwrap();
-    change_status(&mut conn, ids[3], UserChange::Dismiss, None, &crate::caller::Caller::Person, "t")
-        .unwrap()
-        .unwrap();
+    change_status(
+        &mut conn,
+        ids[3],
+        UserChange::Dismiss,
+        None,
+        &crate::caller::Caller::Person,
+        "t",
+    )
+    .unwrap()
+    .unwrap();
     let c = open_counts(&conn, ws).unwrap();
     assert_eq!(
         (c.critical, c.high, c.medium, c.low, c.info),
@@ -365,9 +422,16 @@ fn a_refused_dispute_writes_nothing() {
         .unwrap()
         .id;
     let ids = open_many(&conn, ws, 1, &[finding("a"), finding("b")]).unwrap();
-    change_status(&mut conn, ids[1], UserChange::Resolve, None, &crate::caller::Caller::Person, "t")
-        .unwrap()
-        .unwrap();
+    change_status(
+        &mut conn,
+        ids[1],
+        UserChange::Resolve,
+        None,
+        &crate::caller::Caller::Person,
+        "t",
+    )
+    .unwrap()
+    .unwrap();
     let kinds_before = audit_kinds(&conn);
 
     let e = dispute(&mut conn, 999, &new_dispute("r"), "t")
@@ -466,9 +530,16 @@ fn rulings_withdraw_or_uphold_disputed_findings_and_ignore_the_rest() {
     assert_eq!(audit_kinds(&conn)[before..], ["withdrawal", "upheld"]);
     // Withdrawn stops counting; `cxd reopen` brings it back.
     assert_eq!(open_counts(&conn, ws).unwrap().high, 2);
-    change_status(&mut conn, ids[0], UserChange::Reopen, None, &crate::caller::Caller::Person, "t3")
-        .unwrap()
-        .unwrap();
+    change_status(
+        &mut conn,
+        ids[0],
+        UserChange::Reopen,
+        None,
+        &crate::caller::Caller::Person,
+        "t3",
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(open_counts(&conn, ws).unwrap().high, 3);
 }
 

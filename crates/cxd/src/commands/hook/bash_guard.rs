@@ -33,9 +33,16 @@ pub fn decision(command: &str) -> Option<&'static str> {
         return None;
     }
     // The subcommand comes from elsewhere in the command: any decision's word there counts.
-    let all = words(command, "=$");
+    let all = words(command, "=$;|&()`");
     let verbs = [
-        "dismiss", "approve", "trust", "pause", "unwatch", "stop", "adopt", "uninstall",
+        "dismiss",
+        "approve",
+        "trust",
+        "pause",
+        "unwatch",
+        "stop",
+        "adopt",
+        "uninstall",
     ];
     verbs
         .iter()
@@ -91,12 +98,18 @@ mod tests {
             ("cd /r && cxd dismiss F1 --reason 'not real'", "cxd dismiss"),
             ("X=approve; cxd $X", "cxd approve"),
             ("/home/u/.cargo/bin/cxd trust", "cxd trust"),
-            ("env -u CLAUDECODE cxd session adopt 0190", "cxd session adopt"),
+            (
+                "env -u CLAUDECODE cxd session adopt 0190",
+                "cxd session adopt",
+            ),
             ("cxd session reset", "cxd session adopt"),
             ("(cxd unwatch)", "cxd unwatch"),
             ("nohup cxd stop &", "cxd stop"),
             ("cxd pause", "cxd pause"),
-            ("cxd review --wait --model=tiny", "cxd review --model/--effort"),
+            (
+                "cxd review --wait --model=tiny",
+                "cxd review --model/--effort",
+            ),
             ("cxd init claude --remove", "cxd init claude --remove"),
             ("cxd service uninstall", "cxd service uninstall"),
             ("sh -c \"cxd\\ approve\"", "cxd approve"),
