@@ -134,14 +134,16 @@ fn hostile_text_never_reaches_a_terminal_and_json_keeps_it_exact() {
     assert_eq!(out.status.code(), Some(1));
     assert_output_clean("gate", &out);
 
-    // The hook's JSON to Claude: exact once parsed, no raw control or bidi character.
+    // The hook's JSON to Claude: no raw control or bidi character, not even once parsed (a
+    // newline in a title would start a line that passes for another finding): escaped.
     let out = edit_hook(&env, &repo);
     assert_clean("the edit hook", &out);
     let hook: Value = serde_json::from_slice(&out).unwrap();
     let context = hook["hookSpecificOutput"]["additionalContext"]
         .as_str()
         .unwrap();
-    assert!(context.contains(HOSTILE), "{context:?}");
+    assert!(!context.contains('\u{1b}'), "{context:?}");
+    assert!(context.contains("t\\x1b]0;pwned\\x07x"), "{context:?}");
 
     let out = env.run(&["log", r, "-n", "100"]);
     assert_output_clean("log", &out);

@@ -379,3 +379,49 @@ fn one_finding_one_line_and_a_dispute_line_for_each() {
         "{ctx}"
     );
 }
+
+#[test]
+fn a_repository_model_the_provider_refuses_falls_back_to_the_users_own() {
+    let env = TestEnv::new();
+    env.write_config(
+        "[review]\nmodel = \"users-model\"\n[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n",
+    );
+    let refused = "unexpected status 400 Bad Request: {\"detail\":\"The 'nonexistent-model' model is not supported when using Codex with a ChatGPT account.\"}";
+    env.script_codex(&json!([
+        {"mode": "fail_auth", "message": refused},
+        changes(vec![finding("overflow", 1)]),
+    ]));
+    let repo = init_repo(env.dir.path(), "repo");
+    std::fs::write(
+        repo.join(".cxd.toml"),
+        "[review]\nmodel = \"nonexistent-model\"\n",
+    )
+    .unwrap();
+    let _d = env.start_daemon();
+    env.ok(&["watch", repo.to_str().unwrap()]);
+    std::fs::write(repo.join("src.rs"), "fn f() {}\n").unwrap();
+    let ws = env.wait_reviews(2, T);
+    let models: Vec<String> = env
+        .codex_calls()
+        .iter()
+        .map(|c| {
+            let a = cxd_e2e::argv(c);
+            let i = a.iter().position(|x| x == "-m").unwrap();
+            a[i + 1].clone()
+        })
+        .collect();
+    assert_eq!(models, ["nonexistent-model", "users-model"]);
+    assert_eq!(ws["last_review"]["verdict"], "changes_requested", "{ws}");
+    assert_ne!(ws["state"], "halted", "{ws}");
+    let warnings = ws["warnings"].to_string();
+    assert!(
+        warnings.contains("refused the model nonexistent-model"),
+        "{warnings}"
+    );
+    assert_eq!(env.log_kind("model_fallback").len(), 1);
+    // Later reviews keep to the user's model.
+    std::fs::write(repo.join("src.rs"), "fn f() { g() }\n").unwrap();
+    env.wait_reviews(3, T);
+    let last = env.codex_calls().pop().unwrap();
+    assert!(cxd_e2e::argv(&last).contains(&"users-model".to_owned()));
+}

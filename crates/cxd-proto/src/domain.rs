@@ -409,7 +409,13 @@ mod tests {
         assert_eq!(Ruling::WORDS, ["withdraw", "uphold"]);
         assert_eq!(
             EscalationWhy::WORDS,
-            ["upheld", "architecture", "plateau", "round_cap"]
+            [
+                "upheld",
+                "architecture",
+                "plateau",
+                "round_cap",
+                "unattributed"
+            ]
         );
         assert_eq!(Trend::WORDS, ["converging", "plateau", "needs_you"]);
         assert_eq!(ErrorClass::NotFound.as_str(), "not_found");

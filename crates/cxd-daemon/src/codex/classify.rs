@@ -50,9 +50,40 @@ pub fn classify(messages: &[String], stderr: &str) -> ErrorClass {
     }
 }
 
+/// Whether codex's failure `text` says the provider refused the model (unknown, not
+/// supported, no access): a repository's model choice cxd can replace by the user's own.
+pub fn model_refused(text: &str) -> bool {
+    let text = text.to_lowercase();
+    text.contains("model")
+        && [
+            "not supported",
+            "does not exist",
+            "not found",
+            "model_not_found",
+            "unknown model",
+            "invalid model",
+            "not available",
+            "do not have access",
+        ]
+        .iter()
+        .any(|n| text.contains(n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_model_is_recognised() {
+        assert!(model_refused(
+            "unexpected status 400 Bad Request: {\"detail\":\"The 'x-9' model is not supported when using Codex with a ChatGPT account.\"}"
+        ));
+        assert!(model_refused(
+            "The model `x-9` does not exist or you do not have access to it."
+        ));
+        assert!(!model_refused("You've hit your usage limit."));
+        assert!(!model_refused("stream disconnected before completion"));
+    }
 
     #[test]
     fn real_messages_are_classified() {

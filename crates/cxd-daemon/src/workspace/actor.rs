@@ -178,6 +178,9 @@ pub(super) struct Actor {
     /// Codex's isolation overrides, read beside the look at the tree for the review that may
     /// follow it (off the path from the settle to codex's start).
     pub(super) isolation_ahead: Option<tokio::task::JoinHandle<Vec<String>>>,
+    /// Models the repository's `.cxd.toml` named that the provider refused: reviews use the
+    /// user's own model instead (a repository must not make every review fail).
+    pub(super) refused_models: std::collections::BTreeSet<String>,
 }
 
 impl Actor {
@@ -225,6 +228,7 @@ impl Actor {
             disputes_shown: 0,
             queued_plan: None,
             config_warnings: Vec::new(),
+            refused_models: std::collections::BTreeSet::new(),
             upkeep: Upkeep {
                 bytes: 0,
                 after_prune: 0,

@@ -108,6 +108,9 @@ pub enum Ending {
     Failed(String),
     /// The daemon stopped it (shutdown, root gone): not a failure, the change stays unreviewed.
     Interrupted,
+    /// It failed for a reason the daemon has mended (a refused model replaced by the user's
+    /// own): look again and review at once, as after a settle.
+    Retry,
 }
 
 /// Something that happened, as the actor tells the machine.
@@ -577,7 +580,7 @@ impl Machine {
     }
 
     fn ended(&mut self, ending: Ending, now: Instant) -> Vec<Effect> {
-        let run = match &mut self.phase {
+        let mut run = match &mut self.phase {
             Phase::Running(run) => run.clone(),
             Phase::Missing { ending, .. } => {
                 return match ending.take() {
@@ -595,6 +598,7 @@ impl Machine {
             Ending::Answered | Ending::Interrupted => {}
             // No automatic retry: `cxd review` or `cxd unpause` starts again.
             Ending::Failed(why) => self.phase = Phase::Halted { since: now, why },
+            Ending::Retry => run.follow_up = true,
         }
         if run.plan_queued {
             // The plan waited for this run; a follow-up review waits for the plan.

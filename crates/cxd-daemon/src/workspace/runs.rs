@@ -31,6 +31,9 @@ pub(super) struct Running {
     /// The tree a code review covers (None for a plan).
     pub(super) to: Option<Snapshot>,
     pub(super) with: String,
+    /// The model it runs with, and for what: a model the provider refuses may be replaced.
+    pub(super) model: String,
+    pub(super) trigger: Trigger,
     pub(super) activity: Option<String>,
     pub(super) waiters: Vec<oneshot::Sender<Response>>,
     /// The edits (by sequence number) the reviewed tree holds: covered once it answers.
@@ -85,7 +88,12 @@ impl Actor {
             .await
             .unwrap_or(0)
             > 0;
-        let choice = config.review.choose(Trigger::Plan, None, (None, None));
+        let choice = self.instead_of_refused(
+            config.review.choose(Trigger::Plan, None, (None, None)),
+            Trigger::Plan,
+            None,
+            (None, None),
+        );
         let (model, effort) = (choice.model.clone(), choice.effort.clone());
         let prompt = prompt::plan(&text, &open, &disputes, revision);
         let (thread, brief) = self.thread_for_run(&config).await;
@@ -157,7 +165,13 @@ impl Actor {
     ) {
         let config = self.config();
         let size = ChangeSize::of(&change.diff);
-        let choice = config.review.choose(trigger, Some(size), (model, effort));
+        let asked = (model, effort);
+        let choice = self.instead_of_refused(
+            config.review.choose(trigger, Some(size), asked.clone()),
+            trigger,
+            Some(size),
+            asked,
+        );
         let (model, effort) = (choice.model.clone(), choice.effort.clone());
         let open = self.open_for_prompt();
         let disputes = self.disputes_for_prompt();
@@ -239,6 +253,7 @@ impl Actor {
         waiters: Vec<oneshot::Sender<Response>>,
         with: String,
     ) {
+        let (model, trigger) = (job.model.clone(), job.trigger);
         let cancel = CancellationToken::new();
         let slots = self.ctx.review_slots.clone();
         let store = self.store.clone();
@@ -281,6 +296,8 @@ impl Actor {
             cancel,
             to,
             with,
+            model,
+            trigger,
             activity: None,
             waiters,
             edits_seen: 0,
@@ -319,6 +336,8 @@ impl Actor {
         let ending = match &outcome.error {
             None => Ending::Answered,
             Some((crate::codex::ErrorClass::Interrupted, _)) => Ending::Interrupted,
+            // The repository's model was refused: once, at once, with the user's own.
+            Some((_, msg)) if self.fall_back(&running, msg).await => Ending::Retry,
             // No automatic retry: `cxd review` or `cxd unpause` starts again.
             Some((class, msg)) => Ending::Failed(self.halt_reason(*class, msg)),
         };
@@ -388,6 +407,66 @@ impl Actor {
         // A review's diff, prompt and transcript are freed now: hand the memory back.
         crate::memory::trim();
         Recorded { ending, answers }
+    }
+
+    /// The user's own model and effort for `trigger` when `choice` names a model the provider
+    /// refused (the repository's), else `choice`.
+    fn instead_of_refused(
+        &self,
+        choice: ModelChoice,
+        trigger: Trigger,
+        size: Option<ChangeSize>,
+        asked: (Option<String>, Option<String>),
+    ) -> ModelChoice {
+        if !self.refused_models.contains(&choice.model) {
+            return choice;
+        }
+        let user = self.ctx.config.borrow().config.clone();
+        let mut mine = user.review.choose(trigger, size, asked);
+        if mine.model == choice.model {
+            return choice;
+        }
+        mine.reason = format!(
+            "{} (the repository's model {} was refused by the provider)",
+            mine.reason, choice.model
+        );
+        mine
+    }
+
+    /// Whether the failed run `running` (codex said `msg`) failed because the provider refused
+    /// a model the repository chose, one the user's own config does not name: then that model
+    /// is not used again here, with a warning, and the run is to be retried.
+    async fn fall_back(&mut self, running: &Running, msg: &str) -> bool {
+        if !crate::codex::classify::model_refused(msg)
+            || self.refused_models.contains(&running.model)
+        {
+            return false;
+        }
+        let user = self.ctx.config.borrow().config.clone();
+        let mine = user.review.choose(running.trigger, None, (None, None));
+        if mine.model == running.model {
+            return false;
+        }
+        self.refused_models.insert(running.model.clone());
+        let warning = format!(
+            "the provider refused the model {} that this repository's .cxd.toml names: reviews here use your own model ({}) instead",
+            running.model, mine.model
+        );
+        tracing::warn!(root = %self.root().display(), "{warning}");
+        self.log(
+            "model_fallback",
+            serde_json::json!({"refused": running.model, "instead": mine.model}),
+        )
+        .await;
+        self.ctx.emit(
+            "model_fallback",
+            Some(self.row.root.clone()),
+            warning.clone(),
+        );
+        if !self.warnings.contains(&warning) {
+            self.warnings.push(warning);
+        }
+        true
     }
 
     async fn review_done(&self, outcome: &JobResult) -> Response {

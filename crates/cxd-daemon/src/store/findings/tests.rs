@@ -166,7 +166,8 @@ fn a_user_change_and_its_audit_entry_are_written_together() {
     );
     assert_eq!(
         events[0].data,
-        serde_json::json!({"finding": public_id(id), "title": "leak", "reason": "intended"})
+        serde_json::json!({"finding": public_id(id), "title": "leak", "reason": "intended",
+                           "severity": "high", "by": "human"})
     );
 
     let changed = change_status(

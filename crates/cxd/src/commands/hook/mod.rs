@@ -28,6 +28,9 @@ use crate::exit::USAGE;
 const MAX_INPUT: u64 = 16 * 1024 * 1024;
 /// Claude Code truncates longer reasons; stay under it.
 const MAX_REASON: usize = 9_000;
+/// Most of a reason the finding list takes: the rest holds the dispute lines and the text
+/// around them.
+const MAX_FINDING_LIST: usize = MAX_REASON - 2_500;
 /// Most of a plan review's summary quoted in a deny reason (the findings follow it).
 const MAX_SUMMARY: usize = 800;
 /// How long the edit hook waits for the daemon (it must not slow Claude down).
@@ -116,7 +119,7 @@ fn system_message(text: &str) -> Option<String> {
     output(&json!({ "systemMessage": text }))
 }
 
-/// One line a finding, within [`MAX_REASON`]; `total` counts those not in `findings` too.
+/// One line a finding, within [`MAX_FINDING_LIST`]; `total` counts those not in `findings` too.
 fn finding_lines(findings: &[Finding], total: u64, with_fix: bool) -> String {
     let mut out = String::new();
     for (shown, f) in findings.iter().enumerate() {
@@ -130,7 +133,7 @@ fn finding_lines(findings: &[Finding], total: u64, with_fix: bool) -> String {
         // One finding, one line: a newline or escape sequence in Codex's words stays visible
         // as an escape and cannot start a line that passes for another finding.
         let line = crate::sanitize::line(&line);
-        if out.len() + line.len() > MAX_REASON {
+        if out.len() + line.len() > MAX_FINDING_LIST {
             out.push_str(&format!(
                 "- … and {} more (`cxd findings`)\n",
                 total.saturating_sub(shown as u64)
@@ -307,8 +310,14 @@ fn stop(paths: &Paths, config: &Config, input: &Value) -> Option<String> {
     if let Some(escalation) = &report.escalation
         && !escalation.first
     {
+        // A newer review that could not be had is said too (and the way out of the checks).
+        let trouble = if report.up_to_date {
+            String::new()
+        } else {
+            format!("{why} {way_out}; ")
+        };
         return system_message(&format!(
-            "cxd: waiting for you ({}: {}): answer with `cxd dismiss ID --reason ...`, `cxd approve`, or an edit of your own; letting Claude stop.",
+            "cxd: {trouble}waiting for you ({}: {}): answer with `cxd dismiss ID --reason ...`, `cxd approve`, or an edit of your own; letting Claude stop.",
             escalation.needs_you.why,
             escalation.needs_you.findings.join(", ")
         ));
@@ -405,7 +414,7 @@ fn outside_lines(report: &GateReport) -> String {
 const MAX_OUTSIDE_TEXT: usize = 600;
 
 /// Most dispute command lines a reason offers (one per finding, in the order listed).
-const MAX_DISPUTE_LINES: usize = 20;
+const MAX_DISPUTE_LINES: usize = 12;
 
 /// One dispute command line per finding (each names its own finding), newline-separated.
 fn dispute_commands(findings: &[Finding], session: &str) -> String {
