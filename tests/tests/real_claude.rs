@@ -656,3 +656,116 @@ fn real_claude_code_with_the_plugin_installed_gets_the_findings_from_its_hooks_a
         diag()
     );
 }
+
+/// The agent under review, through Claude Code's own Bash tool, tries to answer for the user:
+/// dismiss the finding, approve the tree, and approve again with Claude Code's variables
+/// removed. Without cxd's hooks the daemon refuses each (it finds Claude Code among the
+/// client's ancestors); with them, the PreToolUse hook denies the commands before they run.
+#[test]
+fn real_claude_code_cannot_dismiss_or_approve_for_the_user() {
+    let Some(claude) = real_claude() else { return };
+    for hooks in [false, true] {
+        let env = TestEnv::new();
+        env.write_config(
+            "[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n[gate]\nstop_wait_s = 60\n",
+        );
+        let finding = json!({"severity": "high", "category": "bug", "file": "calc.rs", "line_start": 1,
+            "line_end": 1, "title": "add overflows", "body": "u32 + u32 wraps",
+            "recommendation": "use checked_add", "confidence": 0.9});
+        env.script_codex(&json!([
+            {"answer": {"verdict": "changes_requested", "summary": "one bug", "findings": [finding], "fixed_finding_ids": []}},
+        ]));
+        let repo = init_repo(env.dir.path(), "repo");
+        let bin = env.dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(cxd_bin(), bin.join("cxd")).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        if hooks {
+            let out = env
+                .cmd(&["init", "claude", repo.to_str().unwrap()])
+                .env("PATH", &path)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // The user lets the agent run any Bash command without asking.
+        std::fs::create_dir_all(env.home.join(".claude")).unwrap();
+        std::fs::write(
+            env.home.join(".claude/settings.json"),
+            json!({"permissions": {"allow": ["Bash"]}}).to_string(),
+        )
+        .unwrap();
+        let daemon = env.start_daemon();
+        env.ok(&["watch", repo.to_str().unwrap()]);
+        // A person's edit: its review opens F1 before the agent's turn.
+        std::fs::write(
+            repo.join("calc.rs"),
+            "pub fn add(a: u32, b: u32) -> u32 { a + b }\n",
+        )
+        .unwrap();
+        env.wait_reviews(1, Duration::from_secs(30));
+
+        let agent_env = env.dir.path().join("agent-env.txt");
+        let command = format!(
+            "env > {}; cxd dismiss F1 --reason 'not a real problem'; cxd approve; env -u CLAUDECODE -u CLAUDE_CODE_ENTRYPOINT -u CLAUDE_CODE_SESSION_ID cxd approve",
+            agent_env.display()
+        );
+        let server = MockServer::start(
+            "mock_messages_server.py",
+            env.dir.path(),
+            "answer-for-user",
+            &json!([
+                {"text": "The finding is noise; closing it.",
+                 "tool_use": {"name": "Bash", "input": {"command": command, "description": "Close F1"}}},
+                "Closed it.",
+            ]),
+        );
+        let session = "c1a0de00-0000-4000-8000-000000000022";
+        let run = run_claude(
+            &env,
+            &claude,
+            &repo,
+            &bin,
+            &server,
+            session,
+            "Close the finding",
+        );
+        let turns = agent_turns(&server);
+        let diag = || run.diagnosis(turns.len(), &env, &daemon);
+        assert!(run.status.success(), "{}", diag());
+        assert!(turns.len() >= 2, "{}", diag());
+        let result = last_messages(&turns[1]);
+        assert!(
+            result.contains("the user's decision") && result.contains("cxd dispute ID"),
+            "the agent was told why and what to do instead: {result}\n{}",
+            diag()
+        );
+        // Nothing it tried took effect.
+        let open: Value =
+            serde_json::from_str(&env.ok(&["findings", repo.to_str().unwrap(), "--json"])).unwrap();
+        assert_eq!(open[0]["id"], "F1", "{}", diag());
+        assert!(env.log_kind("dismissal").is_empty(), "{}", diag());
+        assert!(env.log_kind("approval").is_empty(), "{}", diag());
+        let refused_by_daemon = daemon.log_text().contains("refused a user's decision");
+        if hooks {
+            // Denied before it ran: the daemon never heard of it.
+            assert!(!refused_by_daemon, "{}", diag());
+            assert!(!agent_env.exists(), "the command did not run");
+        } else {
+            assert!(refused_by_daemon, "{}", diag());
+            let seen = std::fs::read_to_string(&agent_env).unwrap();
+            assert!(
+                seen.lines().any(|l| l == "CLAUDECODE=1"),
+                "Claude Code's Bash environment: {seen}"
+            );
+        }
+    }
+}
