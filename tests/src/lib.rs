@@ -143,6 +143,20 @@ impl TestEnv {
         c
     }
 
+    /// `program` with exactly the environment `cxd` commands get (see [`TestEnv::cmd`]).
+    pub fn cmd_of(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let template = self.cmd(&[]);
+        let mut c = Command::new(program);
+        for (k, v) in template.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
     /// Where the fake codex records every invocation (one JSON line each).
     pub fn codex_log(&self) -> PathBuf {
         self.dir.path().join("codex-calls.jsonl")

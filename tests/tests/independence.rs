@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use cxd_e2e::{TestEnv, init_repo, wait_for};
@@ -176,19 +176,9 @@ fn the_agent_is_recognised_by_its_ancestry_without_its_variables() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut cmd = env.cmd(&[]);
-    let cxd = cmd.get_program().to_owned();
-    cmd = {
-        let mut c = Command::new(&claude);
-        for (k, v) in cmd.get_envs() {
-            match v {
-                Some(v) => c.env(k, v),
-                None => c.env_remove(k),
-            };
-        }
-        c.arg(&cxd).args(["dismiss", "F1", "--reason", "x"]);
-        c
-    };
+    let mut cmd = env.cmd_of(&claude);
+    cmd.arg(cxd_e2e::cxd_bin())
+        .args(["dismiss", "F1", "--reason", "x"]);
     let out = cmd.output().unwrap();
     assert_refused(&out, "dismiss under claude");
     assert_eq!(open_ids(&env, &repo), ["F1"]);
@@ -198,18 +188,9 @@ fn the_agent_is_recognised_by_its_ancestry_without_its_variables() {
 fn a_dismissal_cxd_cannot_attribute_hands_the_decision_to_the_user() {
     let (env, repo, _d) = with_open_finding(json!([changes(vec![finding("overflow", 1)])]), "");
     // Detached from whatever started it (parent: init), the one way out of the ancestry.
-    let mut c = env.cmd(&["dismiss", "F1", "--reason", "done"]);
-    let program = c.get_program().to_owned();
-    let mut detached = Command::new("setsid");
-    for (k, v) in c.get_envs() {
-        match v {
-            Some(v) => detached.env(k, v),
-            None => detached.env_remove(k),
-        };
-    }
-    c = detached;
+    let mut c = env.cmd_of("setsid");
     c.arg("-f")
-        .arg(&program)
+        .arg(cxd_e2e::cxd_bin())
         .args(["dismiss", "F1", "--reason", "done"]);
     assert!(c.status().unwrap().success());
     let d = wait_for("the detached dismissal", T, || {

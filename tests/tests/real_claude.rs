@@ -422,31 +422,8 @@ fn real_claude_code_disputes_a_finding_with_the_command_the_block_reason_gave() 
                     "rulings": [{"id": "F1", "ruling": "withdraw", "reply": "agreed: inputs are bounded by the caller"}]}},
     ]));
     let repo = init_repo(env.dir.path(), "repo");
-    let bin = env.dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(cxd_bin(), bin.join("cxd")).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = env
-        .cmd(&["init", "claude", repo.to_str().unwrap()])
-        .env("PATH", &path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // The user lets the agent run `cxd dispute` (a Bash command) without asking.
-    std::fs::create_dir_all(env.home.join(".claude")).unwrap();
-    std::fs::write(
-        env.home.join(".claude/settings.json"),
-        json!({"permissions": {"allow": ["Bash(cxd dispute:*)"]}}).to_string(),
-    )
-    .unwrap();
+    let bin = agent_setup(&env, &repo, true, "Bash(cxd dispute:*)");
     let daemon = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
 
@@ -504,6 +481,38 @@ fn real_claude_code_disputes_a_finding_with_the_command_the_block_reason_gave() 
         all[0]["dispute"]["reply"],
         "agreed: inputs are bounded by the caller"
     );
+}
+
+/// `cxd` on a PATH of the test's own (returned), cxd's hooks in `repo`'s settings when `hooks`,
+/// and the user's permission `allow` for the agent's Bash commands.
+fn agent_setup(env: &TestEnv, repo: &Path, hooks: bool, allow: &str) -> PathBuf {
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(cxd_bin(), bin.join("cxd")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    if hooks {
+        let out = env
+            .cmd(&["init", "claude", repo.to_str().unwrap()])
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::create_dir_all(env.home.join(".claude")).unwrap();
+    std::fs::write(
+        env.home.join(".claude/settings.json"),
+        json!({"permissions": {"allow": [allow]}}).to_string(),
+    )
+    .unwrap();
+    bin
 }
 
 /// `claude plugin ARGS` with the test's scratch HOME, offline.
@@ -676,33 +685,8 @@ fn real_claude_code_cannot_dismiss_or_approve_for_the_user() {
             {"answer": {"verdict": "changes_requested", "summary": "one bug", "findings": [finding], "fixed_finding_ids": []}},
         ]));
         let repo = init_repo(env.dir.path(), "repo");
-        let bin = env.dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::os::unix::fs::symlink(cxd_bin(), bin.join("cxd")).unwrap();
-        let path = format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        if hooks {
-            let out = env
-                .cmd(&["init", "claude", repo.to_str().unwrap()])
-                .env("PATH", &path)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
         // The user lets the agent run any Bash command without asking.
-        std::fs::create_dir_all(env.home.join(".claude")).unwrap();
-        std::fs::write(
-            env.home.join(".claude/settings.json"),
-            json!({"permissions": {"allow": ["Bash"]}}).to_string(),
-        )
-        .unwrap();
+        let bin = agent_setup(&env, &repo, hooks, "Bash");
         let daemon = env.start_daemon();
         env.ok(&["watch", repo.to_str().unwrap()]);
         // A person's edit: its review opens F1 before the agent's turn.

@@ -213,7 +213,7 @@ async fn serve(
                     write_frame(&mut wr, &reply).await?;
                     continue;
                 }
-                audit_stop(handler, who).await;
+                crate::requests::audit_decision(&handler.store, None, "daemon_stop", who).await;
                 let reply = Response::Ok {
                     message: "cxd daemon is stopping".into(),
                 };
@@ -358,25 +358,6 @@ fn refused_decision(decision: &str) -> Response {
         kind: ErrorKind::UserDecision,
         message: crate::decisions::refusal(decision),
     })
-}
-
-/// `cxd stop` goes in the audit trail with who asked (best effort: the daemon stops anyway).
-async fn audit_stop(handler: &Handler, who: &Caller) {
-    let mut data = serde_json::json!({});
-    who.audit_fields(&mut data);
-    let ev = crate::store::NewEvent {
-        at: crate::clock::now_rfc3339(),
-        workspace: None,
-        kind: "daemon_stop".into(),
-        data,
-    };
-    if let Err(e) = handler
-        .store
-        .call(move |c| crate::store::events::append(c, &ev))
-        .await
-    {
-        tracing::warn!(error = %e, "cannot record the stop in the audit trail");
-    }
 }
 
 async fn refuse_bad_frame<W: AsyncWrite + Unpin>(

@@ -191,6 +191,30 @@ impl Handler {
     }
 }
 
+/// Put a decision with nothing else to say (`kind`: an unwatch, a stop) in the audit trail with
+/// who made it; best effort: the decision stands either way.
+pub(crate) async fn audit_decision(
+    store: &Store,
+    workspace: Option<PathBuf>,
+    kind: &'static str,
+    who: &Caller,
+) {
+    let mut data = serde_json::json!({});
+    who.audit_fields(&mut data);
+    let ev = crate::store::NewEvent {
+        at: crate::clock::now_rfc3339(),
+        workspace,
+        kind: kind.into(),
+        data,
+    };
+    if let Err(e) = store
+        .call(move |c| crate::store::events::append(c, &ev))
+        .await
+    {
+        tracing::warn!(error = %e, kind, "cannot record a decision in the audit trail");
+    }
+}
+
 fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
     Response::Error(ErrorReply {
         kind,

@@ -26,21 +26,7 @@ pub(super) async fn unwatch(h: &Handler, path: PathBuf, who: Caller) -> Response
         Ok(root) => {
             // Kept after the workspace's own rows are gone: the stop hook reports an unwatch
             // during an agent's session to the user.
-            let mut data = serde_json::json!({});
-            who.audit_fields(&mut data);
-            let ev = crate::store::NewEvent {
-                at: crate::clock::now_rfc3339(),
-                workspace: Some(root.clone()),
-                kind: "unwatch".into(),
-                data,
-            };
-            if let Err(e) = h
-                .store
-                .call(move |c| crate::store::events::append(c, &ev))
-                .await
-            {
-                tracing::warn!(error = %e, "cannot record the unwatch in the audit trail");
-            }
+            super::audit_decision(&h.store, Some(root.clone()), "unwatch", &who).await;
             Response::Ok {
                 message: format!("stopped watching {}", root.display()),
             }
