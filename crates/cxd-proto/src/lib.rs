@@ -19,7 +19,7 @@ pub use frame::{FrameError, MAX_FRAME, read_frame, write_frame};
 pub use message::{ErrorKind, ErrorReply, Hello, Request, Response};
 
 /// Version of the wire protocol; a client and daemon must agree on it exactly.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// Version of this build of cxd, sent in the handshake and shown by `status`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,33 +1,63 @@
-//! `cxd dismiss` / `cxd reopen`: change one finding's status by its id; the change and its
-//! audit entry are one call of the store's lifecycle function, one transaction.
+//! `cxd dismiss` / `cxd reopen`: change one finding's status by its id, a finding of the
+//! workspace holding the request's path (another workspace's id is no finding); the change and
+//! its audit entry are one call of the store's lifecycle function, one transaction.
+
+use std::path::PathBuf;
 
 use cxd_proto::{ErrorKind, Response};
 
 use super::{Handler, error, internal};
 use crate::store::escalations;
-use crate::store::findings::{self, UserChange};
+use crate::store::findings::{self, Refusal, UserChange};
 
-/// Dismiss the finding `id` (`F12`), with the user's `reason` for the audit trail.
-pub(super) async fn dismiss(h: &Handler, id: &str, reason: Option<String>) -> Response {
-    change(h, id, UserChange::Dismiss, reason).await
+/// Dismiss the finding `id` (`F12`) of the workspace holding `path`, with the user's `reason`
+/// for the audit trail.
+pub(super) async fn dismiss(
+    h: &Handler,
+    path: PathBuf,
+    id: &str,
+    reason: Option<String>,
+) -> Response {
+    change(h, path, id, UserChange::Dismiss, reason).await
 }
 
-/// Reopen the dismissed or resolved finding `id`.
-pub(super) async fn reopen(h: &Handler, id: &str) -> Response {
-    change(h, id, UserChange::Reopen, None).await
+/// Reopen the dismissed or resolved finding `id` of the workspace holding `path`.
+pub(super) async fn reopen(h: &Handler, path: PathBuf, id: &str) -> Response {
+    change(h, path, id, UserChange::Reopen, None).await
 }
 
-async fn change(h: &Handler, id: &str, change: UserChange, note: Option<String>) -> Response {
-    let Some(row_id) = findings::parse_id(id) else {
-        return error(
+/// The row id `id` (`F12`) names, or the answer saying it is not a finding id.
+pub(super) fn row_id(id: &str) -> Result<i64, Box<Response>> {
+    findings::parse_id(id).ok_or_else(|| {
+        Box::new(error(
             ErrorKind::Usage,
             format!("{id:?} is not a finding id (they look like F12; `cxd findings` lists them)"),
-        );
+        ))
+    })
+}
+
+async fn change(
+    h: &Handler,
+    path: PathBuf,
+    id: &str,
+    change: UserChange,
+    note: Option<String>,
+) -> Response {
+    let row_id = match row_id(id) {
+        Ok(r) => r,
+        Err(answer) => return *answer,
+    };
+    let ws = match h.lookup(path).await {
+        Ok(w) => w,
+        Err(r) => return r,
     };
     let at = crate::clock::now_rfc3339();
     let result = h
         .store
         .call(move |c| {
+            if !findings::belongs(c, ws.id, row_id)? {
+                return Ok(Err(Refusal::NoSuchFinding(row_id)));
+            }
             let changed = findings::change_status(c, row_id, change, note.as_deref(), &at)?;
             // A dismissal is a person's answer to a decision the loop handed over.
             if let (Ok(done), UserChange::Dismiss) = (&changed, change) {

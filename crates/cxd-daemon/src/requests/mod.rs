@@ -97,14 +97,26 @@ impl Handler {
             Request::Session { path, action } => session::answer(self, path, action).await.into(),
             Request::Trust { path, revoke } => trust::answer(self, path, revoke).await.into(),
             Request::Approve { path, note } => approve::answer(self, path, note).await.into(),
-            Request::Dismiss { id, reason } => finding::dismiss(self, &id, reason).await.into(),
-            Request::Reopen { id } => finding::reopen(self, &id).await.into(),
+            Request::Dismiss { id, reason, path } => {
+                finding::dismiss(self, path, &id, reason).await.into()
+            }
+            Request::Reopen { id, path } => finding::reopen(self, path, &id).await.into(),
             Request::Dispute {
                 id,
                 reason,
                 by,
                 session,
-            } => dispute::answer(self, &id, reason, by, session).await.into(),
+                path,
+            } => {
+                let asked = dispute::Asked {
+                    id,
+                    reason,
+                    by,
+                    session,
+                    path,
+                };
+                dispute::answer(self, asked).await.into()
+            }
             Request::Plan { path, text, wait } => plan::answer(self, path, text, wait).await,
             Request::AgentEdit { file, cwd, session } => {
                 agent_edit::answer(self, file, cwd, session).await.into()
