@@ -1,7 +1,7 @@
 //! A usage-limit message whose reset time is at the edge of the calendar (the last minute of
 //! year 9999, read in a zone west of UTC, lands past it): the workspace halts with codex's
-//! words and stays alive, status answers, and a restarted daemon re-reads the stored message
-//! without harm.
+//! words and stays alive, status answers, and after a restart (the stored workspace and its
+//! failed review read back) the same message from codex halts it again, alive.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
