@@ -109,7 +109,14 @@ fn the_gate_says_no_until_reviewed_and_clean() {
     );
     // Dismissed, it no longer blocks.
     assert_eq!(
-        env.ok(&["dismiss", "F1", "--reason", "intended"]).trim(),
+        env.ok(&[
+            "dismiss",
+            "F1",
+            repo.to_str().unwrap(),
+            "--reason",
+            "intended"
+        ])
+        .trim(),
         "dismissed F1 (leak)"
     );
     assert_eq!(gate(&env, &repo, &[]).0, 0);
@@ -168,21 +175,30 @@ fn approval_goes_stale_after_an_edit() {
 #[test]
 fn dismiss_and_reopen() {
     let (env, repo, _d) = with_a_high_finding();
-    env.ok(&["dismiss", "F1", "--reason", "false positive"]);
+    env.ok(&[
+        "dismiss",
+        "F1",
+        repo.to_str().unwrap(),
+        "--reason",
+        "false positive",
+    ]);
     assert_eq!(env.workspace()["open_findings"]["high"], 0);
-    let out = env.run(&["dismiss", "F1"]);
+    let out = env.run(&["dismiss", "F1", repo.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already dismissed"));
-    let out = env.run(&["dismiss", "F99"]);
+    let out = env.run(&["dismiss", "F99", repo.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no finding F99"));
-    let out = env.run(&["dismiss", "bogus"]);
+    let out = env.run(&["dismiss", "bogus", repo.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let all: Value =
         serde_json::from_str(&env.ok(&["findings", repo.to_str().unwrap(), "--all", "--json"]))
             .unwrap();
     assert_eq!(all[0]["status"], "dismissed");
-    assert_eq!(env.ok(&["reopen", "F1"]).trim(), "reopened F1 (leak)");
+    assert_eq!(
+        env.ok(&["reopen", "F1", repo.to_str().unwrap()]).trim(),
+        "reopened F1 (leak)"
+    );
     assert_eq!(env.workspace()["open_findings"]["high"], 1);
     let d = env.log_kind("dismissal");
     assert_eq!(
@@ -196,11 +212,11 @@ fn dismiss_and_reopen() {
 /// `cxd status` right after `cxd dismiss` never shows the finding still open.
 #[test]
 fn status_reads_a_dismissal_or_reopen_at_once() {
-    let (env, _repo, _d) = with_a_high_finding();
+    let (env, repo, _d) = with_a_high_finding();
     for round in 0..25 {
-        env.ok(&["dismiss", "F1"]);
+        env.ok(&["dismiss", "F1", repo.to_str().unwrap()]);
         assert_eq!(env.workspace()["open_findings"]["high"], 0, "round {round}");
-        env.ok(&["reopen", "F1"]);
+        env.ok(&["reopen", "F1", repo.to_str().unwrap()]);
         assert_eq!(env.workspace()["open_findings"]["high"], 1, "round {round}");
     }
 }
@@ -216,7 +232,7 @@ fn the_log_records_who_did_what() {
         (env.workspace()["reviews"] == 1 && env.workspace()["state"] == "idle").then_some(())
     });
     env.ok(&["approve", repo.to_str().unwrap()]);
-    env.ok(&["dismiss", "F1"]);
+    env.ok(&["dismiss", "F1", repo.to_str().unwrap()]);
     let log = env.log_json(50);
     let kinds: Vec<&str> = log.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(
@@ -399,7 +415,7 @@ fn the_git_hook_runs_the_gate_and_keeps_the_users_hook() {
         repo.join(".git/own-hook").exists(),
         "the user's hook still runs"
     );
-    env.ok(&["dismiss", "F1"]);
+    env.ok(&["dismiss", "F1", repo.to_str().unwrap()]);
     let out = commit("allowed");
     assert!(
         out.status.success(),
@@ -469,7 +485,13 @@ fn status_names_the_three_most_severe_open_findings_per_workspace() {
     );
     // Dismissing one brings the next into view.
     let id = top[0]["id"].as_str().unwrap().to_owned();
-    env.ok(&["dismiss", &id, "--reason", "not reachable"]);
+    env.ok(&[
+        "dismiss",
+        &id,
+        repo.to_str().unwrap(),
+        "--reason",
+        "not reachable",
+    ]);
     wait_for("the next finding named", T, || {
         env.ok(&["status"]).contains("off-by-one").then_some(())
     });

@@ -84,6 +84,7 @@ fn an_upheld_dispute_escalates_once_and_a_dismissal_answers_it() {
     env.ok(&[
         "dispute",
         "F1",
+        repo.to_str().unwrap(),
         "--session",
         "sess-1",
         "--reason",
@@ -124,7 +125,13 @@ fn an_upheld_dispute_escalates_once_and_a_dismissal_answers_it() {
     assert_eq!(env.log_kind("escalation").len(), 1, "raised once");
 
     // A person answers by dismissing the finding.
-    env.ok(&["dismiss", "F1", "--reason", "we accept the risk"]);
+    env.ok(&[
+        "dismiss",
+        "F1",
+        repo.to_str().unwrap(),
+        "--reason",
+        "we accept the risk",
+    ]);
     assert_eq!(needs_you(&env), Value::Null);
     assert_eq!(env.log_kind("escalation_answered")[0]["by"], "dismissal");
     let log = env.ok(&["log", repo.to_str().unwrap()]);

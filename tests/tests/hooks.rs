@@ -228,7 +228,7 @@ fn the_stop_hook_blocks_then_fails_open_past_max_rounds() {
     let v = stdout_json(&hook(&env, "stop", &stop_event(&repo, "sess", false)));
     assert!(v.get("decision").is_none(), "{v}");
     // Dismissed: Claude may stop.
-    env.ok(&["dismiss", "F1"]);
+    env.ok(&["dismiss", "F1", repo.to_str().unwrap()]);
     let v = stdout_json(&hook(&env, "stop", &stop_event(&repo, "sess", true)));
     assert!(v.get("decision").is_none(), "{v}");
 }

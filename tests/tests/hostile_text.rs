@@ -174,7 +174,7 @@ fn hostile_text_never_reaches_a_terminal_and_json_keeps_it_exact() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_output_clean("plan --wait", &out);
 
-    let out = env.run(&["dismiss", "F1"]);
+    let out = env.run(&["dismiss", "F1", repo.to_str().unwrap()]);
     assert_output_clean("dismiss", &out);
 
     // Every event line, up to the dismissal.
@@ -423,8 +423,14 @@ fn a_log_larger_than_an_answer_shows_its_newest_entries() {
     // 90 dismissals with 100 KB reasons: 9 MB of audit trail.
     let reason = "why ".repeat(25_000);
     for i in 0..90 {
-        env.ok(&["dismiss", "F1", "--reason", &format!("{i} {reason}")]);
-        env.ok(&["reopen", "F1"]);
+        env.ok(&[
+            "dismiss",
+            "F1",
+            repo.to_str().unwrap(),
+            "--reason",
+            &format!("{i} {reason}"),
+        ]);
+        env.ok(&["reopen", "F1", repo.to_str().unwrap()]);
     }
     let out = env.run(&["log", "--json", "-n", "1000"]);
     assert!(

@@ -197,8 +197,13 @@ fn a_dismissed_finding_reported_again_stays_dismissed() {
         answer(vec![finding("Hardcoded greeting", (3, 3))], &[], &[]),
     ]));
     ws.edit_and_review(&greet(0));
-    ws.env
-        .ok(&["dismiss", "F1", "--reason", "English only, on purpose"]);
+    ws.env.ok(&[
+        "dismiss",
+        "F1",
+        ws.r(),
+        "--reason",
+        "English only, on purpose",
+    ]);
     let done = ws.edit_and_review(&greet(1));
     assert_eq!(done["opened"], json!([]), "{done}");
     assert_eq!(done["open_total"], 0, "{done}");

@@ -99,7 +99,7 @@ fn the_agent_cannot_dismiss_approve_trust_adopt_pause_unwatch_or_stop() {
     )
     .unwrap();
     let tries: [&[&str]; 10] = [
-        &["dismiss", "F1", "--reason", "not real"],
+        &["dismiss", "F1", r, "--reason", "not real"],
         &["approve", r],
         &["trust", r],
         &["trust", r, "--revoke"],
@@ -137,7 +137,10 @@ fn the_agent_cannot_dismiss_approve_trust_adopt_pause_unwatch_or_stop() {
     }
     // The agent keeps its own way: a dispute, recorded as the agent's even when it claims to
     // be a person.
-    let out = as_agent(&env, &["dispute", "F1", "--reason", "the caller bounds it"]);
+    let out = as_agent(
+        &env,
+        &["dispute", "F1", r, "--reason", "the caller bounds it"],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -148,7 +151,7 @@ fn the_agent_cannot_dismiss_approve_trust_adopt_pause_unwatch_or_stop() {
     assert_eq!(d[0]["session"], SESSION);
 
     // A person keeps every command, and the log names them.
-    env.ok(&["dismiss", "F1", "--reason", "we accept it"]);
+    env.ok(&["dismiss", "F1", r, "--reason", "we accept it"]);
     env.ok(&["approve", r]);
     env.ok(&["pause", r]);
     for kind in ["dismissal", "approval", "pause"] {
@@ -178,7 +181,10 @@ fn the_agent_is_recognised_by_its_ancestry_without_its_variables() {
     std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut cmd = env.cmd_of(&claude);
     cmd.arg(cxd_e2e::cxd_bin())
-        .args(["dismiss", "F1", "--reason", "x"]);
+        .arg("dismiss")
+        .arg("F1")
+        .arg(&repo)
+        .args(["--reason", "x"]);
     let out = cmd.output().unwrap();
     assert_refused(&out, "dismiss under claude");
     assert_eq!(open_ids(&env, &repo), ["F1"]);
@@ -191,7 +197,10 @@ fn a_dismissal_cxd_cannot_attribute_hands_the_decision_to_the_user() {
     let mut c = env.cmd_of("setsid");
     c.arg("-f")
         .arg(cxd_e2e::cxd_bin())
-        .args(["dismiss", "F1", "--reason", "done"]);
+        .arg("dismiss")
+        .arg("F1")
+        .arg(&repo)
+        .args(["--reason", "done"]);
     assert!(c.status().unwrap().success());
     let d = wait_for("the detached dismissal", T, || {
         env.log_kind("dismissal").into_iter().next()

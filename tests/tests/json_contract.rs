@@ -179,8 +179,13 @@ fn story() -> Story {
         ),
     ]);
     let changes_requested = ws.json(&["review", ws.r(), "--wait", "--json"], 1);
-    ws.env
-        .ok(&["dismiss", "F4", "--reason", "the name is the domain's"]);
+    ws.env.ok(&[
+        "dismiss",
+        "F4",
+        ws.r(),
+        "--reason",
+        "the name is the domain's",
+    ]);
 
     // The agent edits (its hook reports the file), then a review finds two problems fixed.
     let hook = json!({"session_id": "s-json", "cwd": ws.repo, "hook_event_name": "PostToolUse",
@@ -394,7 +399,8 @@ fn events_json() {
 
     ws.edit(&[("README", "hello\ntypo\n")]);
     ws.json(&["review", ws.r(), "--wait", "--json"], 1);
-    ws.env.ok(&["dismiss", "F1", "--reason", "not a typo"]);
+    ws.env
+        .ok(&["dismiss", "F1", ws.r(), "--reason", "not a typo"]);
     let mut events = Vec::new();
     let next = || {
         let line = rx.recv_timeout(T).expect("an event line, or the end")?;
@@ -465,6 +471,7 @@ fn dispute_json_and_rulings_in_findings_json() {
         &[
             "dispute",
             "F1",
+            ws.r(),
             "--session",
             "s-json",
             "--reason",
@@ -477,6 +484,7 @@ fn dispute_json_and_rulings_in_findings_json() {
     ws.env.ok(&[
         "dispute",
         "F2",
+        ws.r(),
         "--reason",
         "empty input is rejected upstream",
     ]);

@@ -377,3 +377,100 @@ fn bad_calls_are_tool_errors_that_say_what_to_do_and_the_server_keeps_serving() 
     // The first server is still there.
     assert!(is_error(&mcp.call("review", json!({"all": "yes"}))));
 }
+
+impl Mcp {
+    /// Send `line`, then a `tools/list` request; the messages that came before its answer
+    /// (which must list the tools: the server kept serving).
+    fn answers_to(&mut self, line: &str) -> Vec<Value> {
+        self.send_raw(line);
+        self.notifications.clear();
+        let list = self.request("tools/list", json!({}));
+        assert_eq!(
+            list["result"]["tools"].as_array().map(Vec::len),
+            Some(5),
+            "the server answers after {:?}: {list}",
+            line.get(..200).unwrap_or(line)
+        );
+        std::mem::take(&mut self.notifications)
+    }
+
+    /// The one JSON-RPC error `line` is answered with, before the next request's answer.
+    fn error_for(&mut self, line: &str, code: i64, id: &Value) -> String {
+        let shown = line.get(..200).unwrap_or(line).to_owned();
+        let answers = self.answers_to(line);
+        assert_eq!(answers.len(), 1, "{shown:?} gets one answer: {answers:?}");
+        let a = &answers[0];
+        assert_eq!(a["jsonrpc"], "2.0", "{shown:?}: {a}");
+        assert_eq!(a["error"]["code"], code, "{shown:?}: {a}");
+        assert_eq!(&a["id"], id, "{shown:?}: {a}");
+        a["error"]["message"].as_str().unwrap().to_owned()
+    }
+}
+
+#[test]
+fn every_line_gets_an_answer_however_large_deep_or_malformed_and_the_server_keeps_serving() {
+    let env = TestEnv::new();
+    let repo = init_repo(env.dir.path(), "repo");
+    let (mut mcp, _) = Mcp::start(&env, &repo);
+    let null = Value::Null;
+
+    // Not JSON: a parse error, id null.
+    for line in [
+        "this is not json",
+        "{\"jsonrpc\": \"2.0\", \"id\": 1,",
+        "\u{1b}[2J",
+        "[1,]",
+    ] {
+        mcp.error_for(line, -32700, &null);
+    }
+    // JSON that is no request: invalid request, with its id when it has one.
+    mcp.error_for("[]", -32600, &null);
+    mcp.error_for("42", -32600, &null);
+    mcp.error_for(r#"{"id": 9, "method": "tools/list"}"#, -32600, &json!(9));
+    mcp.error_for(
+        r#"{"jsonrpc": "2.0", "id": "x", "method": "tools/call", "params": 5}"#,
+        -32600,
+        &json!("x"),
+    );
+    mcp.error_for(
+        r#"{"jsonrpc": "2.0", "id": {"no": 1}, "method": "tools/list"}"#,
+        -32600,
+        &null,
+    );
+
+    // Deep arguments: over serde's own limit, and under it but past the server's.
+    for (n, id) in [(100_000, 101), (200, 102), (100, 103)] {
+        let nested = format!("{}0{}", "[".repeat(n), "]".repeat(n));
+        let line = format!(
+            r#"{{"jsonrpc": "2.0", "id": {id}, "method": "tools/call", "params": {{"name": "status", "arguments": {{"x": {nested}}}}}}}"#
+        );
+        let msg = mcp.error_for(&line, -32600, &json!(id));
+        assert!(msg.contains("deeper"), "{msg}");
+    }
+
+    // A 20 MB call: refused (its id is in the part that was not read), and the line after it
+    // is read whole.
+    let big = format!(
+        r#"{{"jsonrpc": "2.0", "id": 104, "method": "tools/call", "params": {{"name": "plan", "arguments": {{"plan": "{}"}}}}}}"#,
+        "x".repeat(20 * 1024 * 1024)
+    );
+    let msg = mcp.error_for(&big, -32600, &null);
+    assert!(msg.contains("bytes"), "{msg}");
+    // Twice, back to back with a good request in the same write.
+    let two = format!(
+        "{big}\n{}",
+        json!({"jsonrpc": "2.0", "id": 105, "method": "ping"})
+    );
+    let answers = mcp.answers_to(&two);
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!(answers[0]["error"]["code"], -32600, "{answers:?}");
+    assert_eq!(answers[1]["id"], 105, "{answers:?}");
+    assert!(answers[1]["result"].is_object(), "{answers:?}");
+
+    // A tool call still works after all of it.
+    let r = mcp.call("plan", json!({"plan": " "}));
+    assert!(
+        is_error(&r) && text(&r).contains("the plan is empty"),
+        "{r}"
+    );
+}

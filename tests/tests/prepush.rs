@@ -113,7 +113,13 @@ fn a_blocking_finding_refuses_the_push_until_dismissed_and_reviews_run_once() {
     assert_eq!(w["last_review"]["trigger"], "range");
     assert_eq!(w["head_reviewed"], true, "{w:#}");
 
-    env.ok(&["dismiss", "F1", "--reason", "not a bug"]);
+    env.ok(&[
+        "dismiss",
+        "F1",
+        repo.to_str().unwrap(),
+        "--reason",
+        "not a bug",
+    ]);
     let out = git_as_user(&env, &repo, &["push", "origin", "main"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(

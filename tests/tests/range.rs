@@ -294,6 +294,44 @@ fn bad_names_and_empty_ranges_are_refused_with_nothing_recorded() {
 }
 
 #[test]
+fn every_malformed_revision_is_a_usage_error_never_daemon_unreachable() {
+    let env = TestEnv::new();
+    env.fast_settle();
+    let (repo, ids) = history(&env);
+    let _d = env.start_daemon();
+    started(&env, &repo);
+    let (a, b) = (ids[3].as_str(), ids[1].as_str());
+    for args in [
+        vec!["--range".to_owned(), format!("{a}..{b}..HEAD")],
+        vec!["--range".to_owned(), "A..B..C".to_owned()],
+        vec!["--range".to_owned(), format!("{a}...{b}")],
+        vec!["--range".to_owned(), format!("{a}..")],
+        vec!["--range".to_owned(), format!("..{b}")],
+        vec!["--range".to_owned(), "..".to_owned()],
+        vec!["--range".to_owned(), format!("^{a}..{b}")],
+        vec!["--range".to_owned(), format!("{a}..{b}^!")],
+        vec!["--range".to_owned(), format!("{a}..HEAD@{{99999}}")],
+        vec!["--range".to_owned(), format!("{a}..HEAD:README")],
+        vec!["--commit".to_owned(), format!("{a}..{b}")],
+        vec!["--commit".to_owned(), format!("{a}...{b}")],
+        vec!["--commit".to_owned(), format!("^{a}")],
+        vec!["--commit".to_owned(), "HEAD^@".to_owned()],
+        vec!["--commit".to_owned(), "HEAD@{99999}".to_owned()],
+        vec!["--commit".to_owned(), "HEAD^{tree}".to_owned()],
+        vec!["--commit".to_owned(), String::new()],
+        vec![
+            "--commit".to_owned(),
+            "HEAD~99999999999999999999".to_owned(),
+        ],
+        vec!["--base".to_owned(), format!("{a}..{b}")],
+        vec!["--base".to_owned(), "HEAD@{99999}".to_owned()],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(&env, &repo, &args, &[]);
+    }
+}
+
+#[test]
 fn a_repository_without_commits_is_refused() {
     let env = TestEnv::new();
     env.fast_settle();

@@ -44,15 +44,14 @@ pub struct Spend {
 
 /// Local midnight today and tomorrow, at `now`.
 fn midnights(now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
-    let local = now.to_offset(clock::local_offset(now));
-    let today = local.replace_time(Time::MIDNIGHT);
-    (today, today + Duration::days(1))
+    let today = clock::to_local(now).replace_time(Time::MIDNIGHT);
+    (today, today.saturating_add(Duration::days(1)))
 }
 
 /// Count what was spent up to `now`. A run counts when it reached the model: it answered,
 /// runs, or spent tokens (a usage-limit refusal costs nothing).
 pub fn spend(conn: &Connection, now: OffsetDateTime) -> Result<Spend, StoreError> {
-    let hour_ago = clock::rfc3339(now - Duration::hours(1));
+    let hour_ago = clock::rfc3339(now.saturating_sub(Duration::hours(1)));
     let (midnight, next_midnight) = midnights(now);
     let counted = "(verdict != 'error' OR tokens_input > 0)";
     let (reviews_hour, oldest): (i64, Option<String>) = conn
@@ -84,7 +83,11 @@ pub fn spend(conn: &Connection, now: OffsetDateTime) -> Result<Spend, StoreError
 fn good_until(spend: &Spend) -> Option<OffsetDateTime> {
     match (spend.reviews_hour, spend.oldest_in_hour) {
         (0, _) => Some(spend.next_midnight),
-        (_, Some(oldest)) => Some((oldest + Duration::hours(1)).min(spend.next_midnight)),
+        (_, Some(oldest)) => Some(
+            oldest
+                .saturating_add(Duration::hours(1))
+                .min(spend.next_midnight),
+        ),
         (_, None) => None,
     }
 }
@@ -148,9 +151,9 @@ pub fn exceeded(config: &BudgetConfig, spend: &Spend) -> Option<(String, OffsetD
     if let Some(limit) = config.reviews_per_hour
         && spend.reviews_hour >= limit
     {
-        let free = spend
-            .oldest_in_hour
-            .map_or(spend.next_midnight, |t| t + Duration::hours(1));
+        let free = spend.oldest_in_hour.map_or(spend.next_midnight, |t| {
+            t.saturating_add(Duration::hours(1))
+        });
         return Some((
             format!(
                 "budget reached: {} of {limit} reviews this hour (budget.reviews_per_hour)",

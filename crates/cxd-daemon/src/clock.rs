@@ -1,6 +1,8 @@
 //! Wall-clock time for the daemon: timestamps in the one format the log and events use
 //! (RFC 3339, UTC), and "now" for what waits on the wall clock (a quota's reset time), which
-//! tests can set by naming a file that holds it ([`CLOCK_FILE_ENV`]).
+//! tests can set by naming a file that holds it ([`CLOCK_FILE_ENV`]). Nothing here panics on
+//! a time at the calendar's edge (year 9999): a conversion that cannot be made keeps the time
+//! as it was, and sums saturate.
 
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
@@ -28,7 +30,7 @@ pub fn now_rfc3339() -> String {
 
 /// `t` as RFC 3339 in UTC with second precision.
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
+    let t = t.checked_to_offset(UtcOffset::UTC).unwrap_or(t);
     let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
@@ -52,14 +54,23 @@ pub fn local_offset(at: OffsetDateTime) -> UtcOffset {
         }
         tm.tm_gmtoff
     };
-    UtcOffset::from_whole_seconds(gmtoff as i32).unwrap_or(UtcOffset::UTC)
+    i32::try_from(gmtoff)
+        .ok()
+        .and_then(|s| UtcOffset::from_whole_seconds(s).ok())
+        .unwrap_or(UtcOffset::UTC)
+}
+
+/// `at` in the local time zone (as it was when the calendar cannot hold it there).
+pub fn to_local(at: OffsetDateTime) -> OffsetDateTime {
+    at.checked_to_offset(local_offset(at)).unwrap_or(at)
 }
 
 /// `at` as local `HH:MM`, with the date in front when it is not today's.
 pub fn local_short(at: OffsetDateTime) -> String {
-    let local = at.to_offset(local_offset(at));
-    let today = now().to_offset(local_offset(at)).date();
-    if local.date() == today {
+    let offset = local_offset(at);
+    let local = at.checked_to_offset(offset).unwrap_or(at);
+    let today = now().checked_to_offset(offset).map(|t| t.date());
+    if Some(local.date()) == today {
         format!("{:02}:{:02}", local.hour(), local.minute())
     } else {
         format!(

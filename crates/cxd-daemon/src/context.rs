@@ -57,7 +57,7 @@ impl Context {
         if next.is_some_and(|n| now < n) {
             return false;
         }
-        *next = Some(now + QUOTA_STAGGER);
+        *next = Some(now.saturating_add(QUOTA_STAGGER));
         true
     }
 

@@ -67,6 +67,7 @@ mod tests {
             Request::Dismiss {
                 id: "F1".into(),
                 reason: None,
+                path: p(),
             },
             Request::Approve {
                 path: p(),
@@ -110,7 +111,10 @@ mod tests {
             Request::Status { path: None },
             Request::Watch { path: p() },
             Request::Unpause { path: p() },
-            Request::Reopen { id: "F1".into() },
+            Request::Reopen {
+                id: "F1".into(),
+                path: p(),
+            },
             Request::Session {
                 path: p(),
                 action: SessionAction::Show,
@@ -127,6 +131,7 @@ mod tests {
                 reason: "r".into(),
                 by: Author::Agent,
                 session: None,
+                path: p(),
             },
         ];
         for r in &open {

@@ -114,15 +114,19 @@ pub enum Request {
     },
     /// Dismiss a finding (it stops counting as open).
     Dismiss {
-        /// The finding's id (`F12`).
+        /// The finding's id (`F12`), of the workspace holding `path`.
         id: String,
         /// Why, for the audit trail.
         reason: Option<String>,
+        /// Any path inside the workspace: an id of another workspace is no finding.
+        path: PathBuf,
     },
     /// Reopen a dismissed or resolved finding.
     Reopen {
-        /// The finding's id (`F12`).
+        /// The finding's id (`F12`), of the workspace holding `path`.
         id: String,
+        /// Any path inside the workspace: an id of another workspace is no finding.
+        path: PathBuf,
     },
     /// Is the workspace reviewed up to date with nothing open at or above a severity?
     Gate {
@@ -177,7 +181,7 @@ pub enum Request {
     },
     /// Dispute an open finding: the next review rules on it (withdraw or uphold).
     Dispute {
-        /// The finding's id (`F12`).
+        /// The finding's id (`F12`), of the workspace holding `path`.
         id: String,
         /// Why it is wrong (at most [`crate::limits::MAX_DISPUTE_REASON`] bytes).
         reason: String,
@@ -185,6 +189,8 @@ pub enum Request {
         by: Author,
         /// The agent's session id, when the agent disputes.
         session: Option<String>,
+        /// Any path inside the workspace: an id of another workspace is no finding.
+        path: PathBuf,
     },
     /// Review committed history: a commit, a range, or a branch against its merge base.
     ReviewRevisions {

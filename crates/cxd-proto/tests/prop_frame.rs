@@ -192,8 +192,12 @@ fn request() -> impl Strategy<Value = Request> {
             }),
         (path(), session_action()).prop_map(|(path, action)| Request::Session { path, action }),
         (path(), opt(text())).prop_map(|(path, note)| Request::Approve { path, note }),
-        (text(), opt(text())).prop_map(|(id, reason)| Request::Dismiss { id, reason }),
-        text().prop_map(|id| Request::Reopen { id }),
+        (text(), opt(text()), path()).prop_map(|(id, reason, path)| Request::Dismiss {
+            id,
+            reason,
+            path
+        }),
+        (text(), path()).prop_map(|(id, path)| Request::Reopen { id, path }),
         (
             path(),
             opt(word(Severity::ALL)),
@@ -232,14 +236,15 @@ fn request() -> impl Strategy<Value = Request> {
                 reset,
                 told
             }),
-        (text(), text(), word(Author::ALL), opt(text())).prop_map(|(id, reason, by, session)| {
-            Request::Dispute {
+        (text(), text(), word(Author::ALL), opt(text()), path()).prop_map(
+            |(id, reason, by, session, path)| Request::Dispute {
                 id,
                 reason,
                 by,
                 session,
+                path,
             }
-        }),
+        ),
     ]
 }
 

@@ -181,6 +181,8 @@ pub struct TrustArgs {
 pub struct DismissArgs {
     /// The finding's id, e.g. F12.
     pub id: String,
+    /// A path inside the workspace the finding is in (default: the current directory).
+    pub path: Option<PathBuf>,
     /// Why, for the audit trail.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
@@ -191,6 +193,8 @@ pub struct DismissArgs {
 pub struct ReopenArgs {
     /// The finding's id, e.g. F12.
     pub id: String,
+    /// A path inside the workspace the finding is in (default: the current directory).
+    pub path: Option<PathBuf>,
 }
 
 /// `cxd dispute`
@@ -198,6 +202,8 @@ pub struct ReopenArgs {
 pub struct DisputeArgs {
     /// The finding's id, e.g. F12.
     pub id: String,
+    /// A path inside the workspace the finding is in (default: the current directory).
+    pub path: Option<PathBuf>,
     /// Why the finding is wrong (at most 4 KiB): Codex weighs it at the next review.
     #[arg(long, value_name = "TEXT")]
     pub reason: String,

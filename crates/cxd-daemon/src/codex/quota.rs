@@ -1,6 +1,7 @@
 //! When a spent Codex usage limit resets, read from the words codex prints: "... or try again
 //! at 5:46 PM." (today, codex's local time) or "... try again at Mar 17th, 2030 5:46 PM."
-//! (another day). Any other form gives no time: never a guess.
+//! (another day). Any other form gives no time: never a guess. A time the calendar cannot
+//! hold (a year past 9999 once in UTC, say) gives no time either: nothing here can panic.
 
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
@@ -19,7 +20,10 @@ pub fn reset_time(text: &str, now: OffsetDateTime, offset: UtcOffset) -> Option<
         .map_or(rest.len(), |(i, _)| i);
     let words: Vec<&str> = rest[..end].split_whitespace().collect();
     let (date, clock) = match words.as_slice() {
-        [clock, meridiem] => (now.to_offset(offset).date(), parse_clock(clock, meridiem)?),
+        [clock, meridiem] => (
+            now.checked_to_offset(offset)?.date(),
+            parse_clock(clock, meridiem)?,
+        ),
         [month, day, year, clock, meridiem] => {
             let month = parse_month(month)?;
             let day = parse_day(day)?;
@@ -31,11 +35,9 @@ pub fn reset_time(text: &str, now: OffsetDateTime, offset: UtcOffset) -> Option<
         }
         _ => return None,
     };
-    Some(
-        PrimitiveDateTime::new(date, clock)
-            .assume_offset(offset)
-            .to_offset(UtcOffset::UTC),
-    )
+    PrimitiveDateTime::new(date, clock)
+        .assume_offset(offset)
+        .checked_to_offset(UtcOffset::UTC)
 }
 
 /// `5:46` with `PM` as a time of day.
@@ -138,5 +140,29 @@ mod tests {
         ] {
             assert_eq!(reset_time(text, NOW, UtcOffset::UTC), None, "{text}");
         }
+    }
+
+    #[test]
+    fn a_time_the_calendar_cannot_hold_gives_no_time() {
+        let last = "try again at Dec 31st, 9999 11:59 PM.";
+        assert_eq!(reset_time(last, NOW, offset!(-8)), None);
+        assert_eq!(
+            reset_time(last, NOW, offset!(+8)),
+            Some(datetime!(9999-12-31 15:59 UTC))
+        );
+        assert_eq!(
+            reset_time("try again at Dec 31st, 10000 1:00 AM.", NOW, UtcOffset::UTC),
+            None
+        );
+        let end = datetime!(9999-12-31 23:00 UTC);
+        assert_eq!(reset_time("try again at 5:46 PM.", end, offset!(+14)), None);
+        assert_eq!(
+            reset_time("try again at Feb 29th, 2100 5:46 PM.", NOW, UtcOffset::UTC),
+            None
+        );
+        assert_eq!(
+            reset_time("try again at Feb 29th, 2028 5:46 PM.", NOW, UtcOffset::UTC),
+            Some(datetime!(2028-02-29 17:46 UTC))
+        );
     }
 }

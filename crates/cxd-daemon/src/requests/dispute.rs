@@ -1,5 +1,8 @@
-//! `cxd dispute`: the agent or a person argues that an open finding is wrong. The dispute and
-//! its audit entry are one store transaction; the next review carries it and rules on it.
+//! `cxd dispute`: the agent or a person argues that an open finding of the workspace it works
+//! in is wrong. The dispute and its audit entry are one store transaction; the next review
+//! carries it and rules on it.
+
+use std::path::PathBuf;
 
 use cxd_proto::domain::Author;
 use cxd_proto::limits::check_dispute_reason;
@@ -7,28 +10,46 @@ use cxd_proto::status::Finding;
 use cxd_proto::{ErrorKind, Response};
 
 use super::{Handler, error, internal};
-use crate::store::findings::{self, NewDispute};
+use crate::store::findings::{self, NewDispute, Refusal};
 
 /// Longest agent session id accepted (Claude Code's are UUIDs).
 const MAX_SESSION: usize = 200;
 
-/// Record a dispute of the open finding `id`: `reason` is the argument Codex will weigh.
-pub(super) async fn answer(
-    h: &Handler,
-    id: &str,
-    reason: String,
-    by: Author,
-    session: Option<String>,
-) -> Response {
-    let Some(row_id) = findings::parse_id(id) else {
-        return error(
-            ErrorKind::Usage,
-            format!("{id:?} is not a finding id (they look like F12; `cxd findings` lists them)"),
-        );
+/// What a dispute names and says.
+pub(super) struct Asked {
+    /// The finding's id (`F12`).
+    pub(super) id: String,
+    /// Why it is wrong.
+    pub(super) reason: String,
+    /// Who disputes.
+    pub(super) by: Author,
+    /// The agent's session, when the agent disputes.
+    pub(super) session: Option<String>,
+    /// A path inside the workspace whose finding it is.
+    pub(super) path: PathBuf,
+}
+
+/// Record a dispute of the open finding `id` of the workspace holding `path` (another
+/// workspace's id is no finding): `reason` is the argument Codex will weigh.
+pub(super) async fn answer(h: &Handler, asked: Asked) -> Response {
+    let Asked {
+        id,
+        reason,
+        by,
+        session,
+        path,
+    } = asked;
+    let row_id = match super::finding::row_id(&id) {
+        Ok(r) => r,
+        Err(answer) => return *answer,
     };
     if let Err(why) = check(&reason, session.as_deref()) {
         return error(ErrorKind::Usage, why);
     }
+    let ws = match h.lookup(path).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
     let new = NewDispute {
         by,
         session: session.filter(|_| by == Author::Agent),
@@ -37,7 +58,12 @@ pub(super) async fn answer(
     let at = crate::clock::now_rfc3339();
     let result = h
         .store
-        .call(move |c| findings::dispute(c, row_id, &new, &at))
+        .call(move |c| {
+            if !findings::belongs(c, ws.id, row_id)? {
+                return Ok(Err(Refusal::NoSuchFinding(row_id)));
+            }
+            findings::dispute(c, row_id, &new, &at)
+        })
         .await;
     let changed = match result {
         Ok(Ok(changed)) => changed,

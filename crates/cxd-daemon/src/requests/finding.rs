@@ -1,5 +1,8 @@
-//! `cxd dismiss` / `cxd reopen`: change one finding's status by its id; the change and its
-//! audit entry are one call of the store's lifecycle function, one transaction.
+//! `cxd dismiss` / `cxd reopen`: change one finding's status by its id, a finding of the
+//! workspace holding the request's path (another workspace's id is no finding); the change and
+//! its audit entry are one call of the store's lifecycle function, one transaction.
+
+use std::path::PathBuf;
 
 use cxd_proto::domain::EscalationWhy;
 use cxd_proto::{ErrorKind, Response};
@@ -7,35 +10,50 @@ use cxd_proto::{ErrorKind, Response};
 use super::{Handler, error, internal};
 use crate::caller::Caller;
 use crate::store::escalations;
-use crate::store::findings::{self, UserChange};
+use crate::store::findings::{self, Refusal, UserChange};
 
-/// Dismiss the finding `id` (`F12`), with the user's `reason` for the audit trail.
+/// Dismiss the finding `id` (`F12`) of the workspace holding `path`, with the user's `reason`
+/// for the audit trail.
 pub(super) async fn dismiss(
     h: &Handler,
+    path: PathBuf,
     id: &str,
     reason: Option<String>,
     who: Caller,
 ) -> Response {
-    change(h, id, UserChange::Dismiss, reason, who).await
+    change(h, path, id, UserChange::Dismiss, reason, who).await
 }
 
-/// Reopen the dismissed or resolved finding `id`.
-pub(super) async fn reopen(h: &Handler, id: &str, who: Caller) -> Response {
-    change(h, id, UserChange::Reopen, None, who).await
+/// Reopen the dismissed or resolved finding `id` of the workspace holding `path`.
+pub(super) async fn reopen(h: &Handler, path: PathBuf, id: &str, who: Caller) -> Response {
+    change(h, path, id, UserChange::Reopen, None, who).await
+}
+
+/// The row id `id` (`F12`) names, or the answer saying it is not a finding id.
+pub(super) fn row_id(id: &str) -> Result<i64, Box<Response>> {
+    findings::parse_id(id).ok_or_else(|| {
+        Box::new(error(
+            ErrorKind::Usage,
+            format!("{id:?} is not a finding id (they look like F12; `cxd findings` lists them)"),
+        ))
+    })
 }
 
 async fn change(
     h: &Handler,
+    path: PathBuf,
     id: &str,
     change: UserChange,
     note: Option<String>,
     who: Caller,
 ) -> Response {
-    let Some(row_id) = findings::parse_id(id) else {
-        return error(
-            ErrorKind::Usage,
-            format!("{id:?} is not a finding id (they look like F12; `cxd findings` lists them)"),
-        );
+    let row_id = match row_id(id) {
+        Ok(r) => r,
+        Err(answer) => return *answer,
+    };
+    let ws = match h.lookup(path).await {
+        Ok(w) => w,
+        Err(r) => return r,
     };
     let at = crate::clock::now_rfc3339();
     let config = h.ctx.config.borrow().config.clone();
@@ -43,6 +61,9 @@ async fn change(
     let result = h
         .store
         .call(move |c| {
+            if !findings::belongs(c, ws.id, row_id)? {
+                return Ok(Err(Refusal::NoSuchFinding(row_id)));
+            }
             let changed = findings::change_status(c, row_id, change, note.as_deref(), &who, &at)?;
             // A blocking finding closed by a caller cxd cannot attribute to the user: the
             // decision goes to the user (the agent's next stop asks them).

@@ -102,15 +102,16 @@ impl Handler {
             }
             Request::Trust { path, revoke } => trust::answer(self, path, revoke, who).await.into(),
             Request::Approve { path, note } => approve::answer(self, path, note, who).await.into(),
-            Request::Dismiss { id, reason } => {
-                finding::dismiss(self, &id, reason, who).await.into()
+            Request::Dismiss { id, reason, path } => {
+                finding::dismiss(self, path, &id, reason, who).await.into()
             }
-            Request::Reopen { id } => finding::reopen(self, &id, who).await.into(),
+            Request::Reopen { id, path } => finding::reopen(self, path, &id, who).await.into(),
             Request::Dispute {
                 id,
                 reason,
                 by,
                 session,
+                path,
             } => {
                 // The agent under review disputes as the agent, whatever its client says.
                 let (by, session) = match &who {
@@ -119,7 +120,14 @@ impl Handler {
                     }
                     _ => (by, session),
                 };
-                dispute::answer(self, &id, reason, by, session).await.into()
+                let asked = dispute::Asked {
+                    id,
+                    reason,
+                    by,
+                    session,
+                    path,
+                };
+                dispute::answer(self, asked).await.into()
             }
             Request::Plan { path, text, wait } => plan::answer(self, path, text, wait).await,
             Request::AgentEdit { file, cwd, session } => {

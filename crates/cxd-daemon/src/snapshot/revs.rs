@@ -81,10 +81,13 @@ impl RevError {
     }
 }
 
-/// A name that may be a revision: not empty, no option, no control character, not absurdly long.
+/// A name that may be a revision: not empty, no option, no control character, not absurdly
+/// long, and one revision (no `A..B` range and no `^A` exclusion inside it).
 fn check_name(rev: &str) -> Result<(), RevError> {
     if rev.is_empty()
         || rev.starts_with('-')
+        || rev.starts_with('^')
+        || rev.contains("..")
         || rev.len() > 1024
         || rev.chars().any(|c| c.is_control() || c.is_whitespace())
     {
@@ -110,11 +113,18 @@ impl Snapshotter {
             return Err(RevError::NoCommits);
         }
         let spec = format!("{rev}^{{commit}}");
-        let out = self.ask(&["rev-parse", "--verify", "-q", "--end-of-options", &spec])?;
-        if out.trim_ascii().is_empty() {
+        // The repository reads (HEAD did): a name git cannot verify as one commit, whether it
+        // says so with exit 1, exit 128 (`HEAD@{99999}`) or by printing more than one id
+        // (`A^@`), is the user's to change.
+        let args = ["rev-parse", "--verify", "-q", "--end-of-options", &spec];
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        let out = self.git.run(&Call {
+            ok_codes: &[1, 128],
+            ..self.reader(&args)
+        })?;
+        let Ok(id) = hex_line(&out, "rev-parse --verify") else {
             return Err(RevError::Unknown(rev.to_owned()));
-        }
-        let id = hex_line(&out, "rev-parse --verify")?;
+        };
         self.commit(&id)
     }
 
@@ -211,7 +221,18 @@ mod tests {
 
     #[test]
     fn option_like_and_odd_names_are_refused() {
-        for bad in ["", "--output=x", "-p", "a b", "a\nb", "x\u{1b}[2J"] {
+        for bad in [
+            "",
+            "--output=x",
+            "-p",
+            "a b",
+            "a\nb",
+            "x\u{1b}[2J",
+            "a..b",
+            "a...b",
+            "..",
+            "^main",
+        ] {
             assert!(
                 matches!(check_name(bad), Err(RevError::BadName(_))),
                 "{bad:?}"

@@ -73,7 +73,7 @@ fn revisions(args: &ReviewArgs) -> Result<Option<Revisions>, Failure> {
         return Ok(None);
     };
     match range.split_once("..") {
-        Some((from, to)) if !from.is_empty() && !to.is_empty() && !to.starts_with('.') => {
+        Some((from, to)) if !from.is_empty() && !to.is_empty() && !to.contains("..") => {
             Ok(Some(Revisions::Range {
                 from: from.to_owned(),
                 to: to.to_owned(),

@@ -51,6 +51,7 @@ pub fn dismiss(paths: &Paths, args: &DismissArgs) -> anyhow::Result<ExitCode> {
         &Request::Dismiss {
             id: args.id.clone(),
             reason: args.reason.clone(),
+            path: abs_path(args.path.as_deref())?,
         },
     )
 }
@@ -60,6 +61,7 @@ pub fn reopen(paths: &Paths, args: &ReopenArgs) -> anyhow::Result<ExitCode> {
         paths,
         &Request::Reopen {
             id: args.id.clone(),
+            path: abs_path(args.path.as_deref())?,
         },
     )
 }
@@ -82,12 +84,14 @@ fn disputer(flag: Option<&str>, env: Option<String>) -> (Author, Option<String>)
 pub fn dispute(paths: &Paths, args: &DisputeArgs) -> anyhow::Result<ExitCode> {
     cxd_proto::limits::check_dispute_reason(&args.reason).map_err(|m| Failure::new(USAGE, m))?;
     let (by, session) = disputer(args.session.as_deref(), std::env::var(SESSION_ENV).ok());
+    let path = abs_path(args.path.as_deref())?;
     let mut client = Client::connect(paths)?;
     let request = Request::Dispute {
         id: args.id.clone(),
         reason: args.reason.clone(),
         by,
         session,
+        path,
     };
     match client.request(&request)? {
         Response::Disputed(f) if args.json => {

@@ -79,6 +79,17 @@ pub fn parse_id(text: &str) -> Option<i64> {
     digits.parse().ok().filter(|&n: &i64| n > 0)
 }
 
+/// Whether finding `id` is workspace `workspace_id`'s. Ids are numbered across every
+/// workspace; a request names one of its own workspace's, and another's is no finding.
+pub fn belongs(conn: &Connection, workspace_id: i64, id: i64) -> Result<bool, StoreError> {
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM findings WHERE id = ?1 AND workspace_id = ?2)",
+        params![id, workspace_id],
+        |r| r.get(0),
+    )
+    .map_err(StoreError::query("find a workspace's finding"))
+}
+
 /// Open findings from a review, without comparing them to those stored ([`merge`] does).
 pub fn open_many(
     conn: &Connection,

@@ -46,6 +46,10 @@ fn lifecycle() {
         1,
         "another workspace's finding stays open"
     );
+    assert!(belongs(&conn, ws, ids[0]).unwrap());
+    assert!(!belongs(&conn, ws, foreign[0]).unwrap());
+    assert!(belongs(&conn, other, foreign[0]).unwrap());
+    assert!(!belongs(&conn, ws, 999).unwrap());
     let row = change_status(
         &mut conn,
         ids[1],

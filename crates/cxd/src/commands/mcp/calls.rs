@@ -119,9 +119,8 @@ pub fn call(
                 wait_for_review(paths, &request, progress)
             })
         }),
-        tools::DISPUTE => {
-            parse::<DisputeArgs>(name, args).map(|a| run(|| dispute(paths, &a.id, &a.reason)))
-        }
+        tools::DISPUTE => parse::<DisputeArgs>(name, args)
+            .map(|a| run(|| dispute(paths, workspace, &a.id, &a.reason))),
         other => Err(Outcome::error(format!(
             "there is no tool {other:?}; cxd's tools are status, findings, review, plan and dispute (dismissing and approving are the user's: ask them)"
         ))),
@@ -221,7 +220,8 @@ fn wait_for_review(
     }
 }
 
-fn dispute(paths: &Paths, id: &str, reason: &str) -> Result<Outcome, Failure> {
+/// Dispute finding `id` of the workspace holding `workspace` (another's id is no finding).
+fn dispute(paths: &Paths, workspace: &Path, id: &str, reason: &str) -> Result<Outcome, Failure> {
     cxd_proto::limits::check_dispute_reason(reason).map_err(|m| Failure::new(USAGE, m))?;
     let session = std::env::var(SESSION_ENV)
         .ok()
@@ -232,6 +232,7 @@ fn dispute(paths: &Paths, id: &str, reason: &str) -> Result<Outcome, Failure> {
         reason: reason.to_owned(),
         by: Author::Agent,
         session,
+        path: workspace.to_path_buf(),
     };
     match client.request(&request)? {
         Response::Disputed(f) => Ok(Outcome::ok(crate::commands::verdicts::disputed_text(
