@@ -35,6 +35,32 @@ pub fn covered(conn: &Connection, workspace_id: i64, tree: &str) -> Result<bool,
     .map_err(StoreError::query("look up a reviewed tree"))
 }
 
+/// Whether a review of the workspace newer than review `after` covered `tree`.
+pub fn covered_after(
+    conn: &Connection,
+    workspace_id: i64,
+    tree: &str,
+    after: i64,
+) -> Result<bool, StoreError> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM reviewed_trees
+                        WHERE workspace_id = ?1 AND tree = ?2 AND review_id > ?3)",
+        params![workspace_id, tree, after],
+        |r| r.get(0),
+    )
+    .map_err(StoreError::query("look up a reviewed tree"))
+}
+
+/// The newest review id of the workspace (0: none yet).
+pub fn newest_review(conn: &Connection, workspace_id: i64) -> Result<i64, StoreError> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(id), 0) FROM reviews WHERE workspace_id = ?1",
+        params![workspace_id],
+        |r| r.get(0),
+    )
+    .map_err(StoreError::query("look up the newest review"))
+}
+
 /// The reviews that covered any of `trees`, oldest first.
 pub fn reviews_covering(
     conn: &Connection,

@@ -32,6 +32,7 @@ mod requests;
 mod rotation;
 mod runs;
 mod tree;
+mod uncovered;
 mod view;
 mod wire;
 
