@@ -109,6 +109,33 @@ mod tests {
         assert!(!covered(&conn, 1, &"c".repeat(40)).unwrap());
         assert!(!covered(&conn, 2, &a).unwrap());
         assert_eq!(reviews_covering(&conn, 1, &[b]).unwrap(), [9]);
-        assert_eq!(reviews_covering(&conn, 1, &[a]).unwrap(), [7, 9]);
+        assert_eq!(reviews_covering(&conn, 1, &[a.clone()]).unwrap(), [7, 9]);
+        assert!(covered_after(&conn, 1, &a, 7).unwrap());
+        assert!(!covered_after(&conn, 1, &a, 9).unwrap());
+        assert!(!covered_after(&conn, 2, &a, 0).unwrap());
+    }
+
+    #[test]
+    fn the_newest_review_is_zero_without_reviews() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        crate::store::migrations::migrate(&mut conn, &path).unwrap();
+        conn.execute(
+            "INSERT INTO workspaces (id, root, added_at) VALUES (1, '/r', 't')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(newest_review(&conn, 1).unwrap(), 0);
+        for id in [3, 5] {
+            conn.execute(
+                "INSERT INTO reviews (id, workspace_id, trigger, started_at, model, effort, argv, verdict)
+                 VALUES (?1, 1, 'edit', 't', 'm', 'e', '[]', 'approve')",
+                params![id],
+            )
+            .unwrap();
+        }
+        assert_eq!(newest_review(&conn, 1).unwrap(), 5);
+        assert_eq!(newest_review(&conn, 2).unwrap(), 0);
     }
 }
