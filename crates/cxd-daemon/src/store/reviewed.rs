@@ -109,7 +109,10 @@ mod tests {
         assert!(!covered(&conn, 1, &"c".repeat(40)).unwrap());
         assert!(!covered(&conn, 2, &a).unwrap());
         assert_eq!(reviews_covering(&conn, 1, &[b]).unwrap(), [9]);
-        assert_eq!(reviews_covering(&conn, 1, &[a.clone()]).unwrap(), [7, 9]);
+        assert_eq!(
+            reviews_covering(&conn, 1, std::slice::from_ref(&a)).unwrap(),
+            [7, 9]
+        );
         assert!(covered_after(&conn, 1, &a, 7).unwrap());
         assert!(!covered_after(&conn, 1, &a, 9).unwrap());
         assert!(!covered_after(&conn, 2, &a, 0).unwrap());

@@ -157,15 +157,32 @@ impl Actor {
         };
         let max_bytes = self.config().review.max_diff_bytes as usize;
         let to = change.to.clone();
-        let base = from.clone();
+        let root = self.row.root.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let diff = snap.diff(&base, &to, max_bytes);
+            let diff = match snap.diff(&from, &to, max_bytes) {
+                Ok(d) => Ok((from, d)),
+                Err(e) => {
+                    // The last reviewed tree is unreadable (its objects are gone): everything
+                    // is reviewed rather than nothing.
+                    tracing::warn!(root = %root.display(), error = %e, "the tree before the HEAD move is unreadable; reviewing the whole tree");
+                    let empty = Snapshot {
+                        tree: snap.empty_tree().to_owned(),
+                        head: None,
+                    };
+                    snap.diff(&empty, &to, max_bytes).map(|d| (empty, d))
+                }
+            };
             (snap, diff)
         })
         .await;
         let (snap, diff) = result.map_err(|e| format!("snapshot task failed: {e}"))?;
         self.snapshotter = Some(snap);
-        change.diff = diff.map_err(|e| e.to_string())?;
+        let (from, diff) = diff.map_err(|e| e.to_string())?;
+        if self.uncovered.from.as_ref() != Some(&from) {
+            self.uncovered.from = Some(from.clone());
+            self.save_uncovered();
+        }
+        change.diff = diff;
         change.base = from;
         if change.diff.is_empty() {
             // Back where the last review was: nothing is uncovered.
