@@ -377,7 +377,7 @@ fn the_git_hook_runs_the_gate_and_keeps_the_users_hook() {
     );
     let text = std::fs::read_to_string(&hook).unwrap();
     assert!(
-        text.contains("users-own-hook-ran") && text.matches("cxd gate ||").count() == 1,
+        text.contains("users-own-hook-ran") && text.matches("\"$cxd\" gate ||").count() == 1,
         "{text}"
     );
     std::fs::write(repo.join("README"), "changed\n").unwrap();

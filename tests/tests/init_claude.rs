@@ -47,8 +47,36 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap()
 }
 
+/// A hook command cxd wrote (its lookup of the installing binary, this test's, then `exec
+/// "$cxd" hook claude SUB`) as `cxd hook claude SUB`; any other command as it is.
+fn short(command: &str) -> String {
+    let exe = std::fs::canonicalize(cxd_bin()).unwrap();
+    let head = format!("cxd_at={}; cxd=$cxd_at; ", exe.display());
+    match command.split_once("; exec \"$cxd\" hook claude ") {
+        Some((lookup, sub)) if lookup.starts_with(&head) && lookup.contains("command -v cxd") => {
+            format!("cxd hook claude {sub}")
+        }
+        _ => command.to_owned(),
+    }
+}
+
+/// `settings` with every hook command [`short`]ened.
+fn normalised(mut settings: Value) -> Value {
+    if let Some(all) = settings["hooks"].as_object_mut() {
+        for groups in all.values_mut() {
+            for g in groups.as_array_mut().unwrap() {
+                for h in g["hooks"].as_array_mut().unwrap() {
+                    let c = h["command"].as_str().unwrap().to_owned();
+                    h["command"] = json!(short(&c));
+                }
+            }
+        }
+    }
+    settings
+}
+
 fn commands(settings: &Value, event: &str) -> Vec<String> {
-    settings["hooks"][event]
+    normalised(settings.clone())["hooks"][event]
         .as_array()
         .unwrap()
         .iter()
@@ -124,7 +152,7 @@ fn merges_into_the_projects_settings_keeping_the_users_and_is_idempotent() {
         first.ends_with("}\n") && first.contains("\n  \"model\""),
         "{first}"
     );
-    let s: Value = serde_json::from_str(&first).unwrap();
+    let s: Value = normalised(serde_json::from_str(&first).unwrap());
     // The user's key order stays (checked on the text: this crate's serde_json may sort keys).
     let at = |k: &str| first.find(&format!("\n  \"{k}\": ")).unwrap();
     assert!(
@@ -211,10 +239,16 @@ fn without_cxd_on_path_the_hooks_name_the_absolute_binary() {
         "--print must not write anything"
     );
     let s: Value = serde_json::from_str(&printed).unwrap();
-    let exe = std::fs::canonicalize(cxd_bin()).unwrap();
-    assert_eq!(
-        commands(&s, "Stop"),
-        [format!("{} hook claude stop", exe.display())]
+    // The installing binary by its absolute path (PATH is the fallback).
+    assert_eq!(commands(&s, "Stop"), ["cxd hook claude stop"]);
+    assert!(
+        s["hooks"]["Stop"][0]["hooks"][0]["command"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!(
+                "cxd_at={};",
+                std::fs::canonicalize(cxd_bin()).unwrap().display()
+            ))
     );
     // Defaults: review.timeout_s 900, gate.stop_wait_s 600, plus 60.
     assert_eq!(s["hooks"]["Stop"][0]["hooks"][0]["timeout"], 960);

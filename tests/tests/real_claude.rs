@@ -196,7 +196,8 @@ fn real_claude_code_runs_the_hooks_the_stop_gate_blocks_once_then_lets_it_finish
     ]));
     let repo = init_repo(env.dir.path(), "repo");
 
-    // `cxd` on PATH (a symlink to the binary under test), so the hooks say `cxd hook claude ...`.
+    // `cxd` on PATH (a symlink to the binary under test); the hooks still run the binary that
+    // installed them, by its absolute path, and fall back to PATH.
     let bin = env.dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(cxd_bin(), bin.join("cxd")).unwrap();
@@ -218,9 +219,13 @@ fn real_claude_code_runs_the_hooks_the_stop_gate_blocks_once_then_lets_it_finish
     let settings: Value =
         serde_json::from_str(&std::fs::read_to_string(repo.join(".claude/settings.json")).unwrap())
             .unwrap();
-    assert_eq!(
-        settings["hooks"]["Stop"][0]["hooks"][0]["command"],
-        "cxd hook claude stop"
+    let stop = settings["hooks"]["Stop"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap();
+    assert!(
+        stop.ends_with("exec \"$cxd\" hook claude stop")
+            && stop.contains(std::fs::canonicalize(cxd_bin()).unwrap().to_str().unwrap()),
+        "{stop}"
     );
     // A user-level hook records what Claude sends on stdin, next to cxd's project hooks.
     let record = format!(

@@ -214,6 +214,10 @@ pub enum Request {
         local: String,
         /// What the remote has now (`<remote sha>`; all zeros for a new branch).
         remote: String,
+        /// The remote pushed to (git's first hook argument): only its remote-tracking refs
+        /// (`refs/remotes/NAME/*`) count as pushed already. None, or a URL: none do.
+        #[serde(default)]
+        remote_name: Option<String>,
         /// The threshold (default `gate.block_on`).
         block_on: Option<Severity>,
     },

@@ -135,7 +135,7 @@ pub enum GitHook {
     /// The way out of a refusal: `git push --no-verify`, or `cxd dismiss ID`. A daemon that
     /// does not answer lets the push through, saying so.
     PrePush {
-        /// The remote's name, as git passes it (shown only).
+        /// The remote's name, as git passes it: only its remote-tracking refs count as pushed.
         remote: Option<String>,
         /// The remote's URL, as git passes it (shown only).
         url: Option<String>,

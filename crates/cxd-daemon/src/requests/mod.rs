@@ -166,8 +166,9 @@ impl Handler {
                 path,
                 local,
                 remote,
+                remote_name,
                 block_on,
-            } => prepush::answer(self, path, local, remote, block_on).await,
+            } => prepush::answer(self, path, (local, remote, remote_name), block_on).await,
             other => error(
                 ErrorKind::Usage,
                 format!("request {other:?} is not handled here"),

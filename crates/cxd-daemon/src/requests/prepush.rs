@@ -1,6 +1,8 @@
 //! The pre-push hook: review the pushed commits no review covered yet (a commit already
-//! reviewed, as an edit or a range, costs nothing), then judge the open findings of the reviews
-//! that covered them. Answered with progress while the review runs, then a gate report.
+//! reviewed, as an edit or a range, costs nothing), then judge the pushed trees by the reviews
+//! that covered them (`store::pushed`: a fix reviewed only in a tree the push does not send
+//! does not count). Answered with progress while the review runs, then a gate report naming
+//! the pushed commit it judged.
 
 use std::path::PathBuf;
 
@@ -20,8 +22,7 @@ use crate::workspace::{Command, Target};
 pub(super) async fn answer(
     h: &Handler,
     path: PathBuf,
-    local: String,
-    remote: String,
+    (local, remote, remote_name): (String, String, Option<String>),
     block_on: Option<Severity>,
 ) -> Reply {
     let ws = match h.lookup(path).await {
@@ -41,6 +42,7 @@ pub(super) async fn answer(
         target: Target::Pushed {
             local: local.clone(),
             remote: remote.clone(),
+            remote_name: remote_name.clone(),
         },
         model: None,
         effort: None,
@@ -61,25 +63,34 @@ pub(super) async fn answer(
             // A failed review leaves its commits uncovered: the judgement says so.
             let _ = rx.await;
         }
-        let report = judge(&registry, &store, &ws, (local, remote), threshold).await;
+        let report = judge(
+            &registry,
+            &store,
+            &ws,
+            (local, remote, remote_name),
+            threshold,
+        )
+        .await;
         let _ = done_tx.send(report);
     });
     Reply::Wait { root, events, done }
 }
 
-/// The pushed commits' verdict: every one covered by an answered review, and no open finding
-/// at or above the threshold from those reviews.
+/// The pushed commits' verdict: every one covered by an answered review, and no finding at
+/// or above the threshold open in their trees as of those reviews.
 async fn judge(
     registry: &Registry,
     store: &Store,
     ws: &WorkspaceRef,
-    (local, remote): (String, String),
+    (local, remote, remote_name): (String, String, Option<String>),
     threshold: Severity,
 ) -> Response {
+    let tip = local.get(..12).unwrap_or(&local).to_owned();
     let (tx, rx) = oneshot::channel();
     let cmd = Command::PushedTrees {
         local,
         remote,
+        remote_name,
         reply: tx,
     };
     if ws.commands.send(cmd).await.is_err() {
@@ -100,7 +111,7 @@ async fn judge(
                 }
             }
             let reviews = store::reviewed::reviews_covering(c, id, &trees)?;
-            let rows = store::findings::open_from_reviews(c, id, &reviews, threshold)?;
+            let rows = store::pushed::blocking(c, id, &reviews, threshold)?;
             Ok((trees.len(), uncovered, rows))
         })
         .await;
@@ -121,14 +132,14 @@ async fn judge(
         )
     } else if !rows.is_empty() {
         format!(
-            "{} open finding(s) at or above {threshold} in the pushed commits: fix them and commit, or `cxd dismiss ID` the ones that do not apply",
+            "{} finding(s) at or above {threshold} open in the pushed commits up to {tip} (a fix counts once a pushed commit has it): fix them and commit, or `cxd dismiss ID` the ones that do not apply",
             rows.len()
         )
     } else if pushed == 0 {
         "nothing to review: the push sends no new commit".to_owned()
     } else {
         format!(
-            "the {pushed} pushed commit(s) are reviewed with nothing open at or above {threshold}"
+            "the {pushed} pushed commit(s) up to {tip} are reviewed with nothing open at or above {threshold}"
         )
     };
     Response::Gate(Box::new(GateReport {

@@ -155,7 +155,7 @@ impl Snapshotter {
         }
     }
 
-    /// The commits reachable from `to` but not from any of `not` (commit ids, or `--remotes`),
+    /// The commits reachable from `to` but not from any of `not` (commit ids, or a `--glob=`),
     /// children before parents, at most [`MAX_RANGE_COMMITS`].
     pub fn commits_between(&self, to: &str, not: &[&str]) -> Result<Vec<Commit>, RevError> {
         let max = format!("--max-count={MAX_RANGE_COMMITS}");

@@ -8,6 +8,7 @@ pub mod escalations;
 pub mod events;
 pub mod findings;
 pub mod migrations;
+pub mod pushed;
 pub mod record;
 pub mod reviewed;
 pub mod reviews;

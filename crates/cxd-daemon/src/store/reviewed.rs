@@ -35,6 +35,32 @@ pub fn covered(conn: &Connection, workspace_id: i64, tree: &str) -> Result<bool,
     .map_err(StoreError::query("look up a reviewed tree"))
 }
 
+/// Whether a review of the workspace newer than review `after` covered `tree`.
+pub fn covered_after(
+    conn: &Connection,
+    workspace_id: i64,
+    tree: &str,
+    after: i64,
+) -> Result<bool, StoreError> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM reviewed_trees
+                        WHERE workspace_id = ?1 AND tree = ?2 AND review_id > ?3)",
+        params![workspace_id, tree, after],
+        |r| r.get(0),
+    )
+    .map_err(StoreError::query("look up a reviewed tree"))
+}
+
+/// The newest review id of the workspace (0: none yet).
+pub fn newest_review(conn: &Connection, workspace_id: i64) -> Result<i64, StoreError> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(id), 0) FROM reviews WHERE workspace_id = ?1",
+        params![workspace_id],
+        |r| r.get(0),
+    )
+    .map_err(StoreError::query("look up the newest review"))
+}
+
 /// The reviews that covered any of `trees`, oldest first.
 pub fn reviews_covering(
     conn: &Connection,
@@ -83,6 +109,36 @@ mod tests {
         assert!(!covered(&conn, 1, &"c".repeat(40)).unwrap());
         assert!(!covered(&conn, 2, &a).unwrap());
         assert_eq!(reviews_covering(&conn, 1, &[b]).unwrap(), [9]);
-        assert_eq!(reviews_covering(&conn, 1, &[a]).unwrap(), [7, 9]);
+        assert_eq!(
+            reviews_covering(&conn, 1, std::slice::from_ref(&a)).unwrap(),
+            [7, 9]
+        );
+        assert!(covered_after(&conn, 1, &a, 7).unwrap());
+        assert!(!covered_after(&conn, 1, &a, 9).unwrap());
+        assert!(!covered_after(&conn, 2, &a, 0).unwrap());
+    }
+
+    #[test]
+    fn the_newest_review_is_zero_without_reviews() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        crate::store::migrations::migrate(&mut conn, &path).unwrap();
+        conn.execute(
+            "INSERT INTO workspaces (id, root, added_at) VALUES (1, '/r', 't')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(newest_review(&conn, 1).unwrap(), 0);
+        for id in [3, 5] {
+            conn.execute(
+                "INSERT INTO reviews (id, workspace_id, trigger, started_at, model, effort, argv, verdict)
+                 VALUES (?1, 1, 'edit', 't', 'm', 'e', '[]', 'approve')",
+                params![id],
+            )
+            .unwrap();
+        }
+        assert_eq!(newest_review(&conn, 1).unwrap(), 5);
+        assert_eq!(newest_review(&conn, 2).unwrap(), 0);
     }
 }

@@ -130,6 +130,8 @@ pub(super) struct Actor {
     pub(super) agent_files: HashSet<PathBuf>,
     /// The agent session that reported them.
     pub(super) agent_session: Option<String>,
+    /// A HEAD move onto a tree no review covered, not reviewed yet.
+    pub(super) uncovered: super::uncovered::Uncovered,
     /// Every file that session reported editing: a change to one of them (seen again after a
     /// failed review, say) is never taken for a person's answer to an escalation.
     pub(super) session_files: HashSet<PathBuf>,
@@ -224,6 +226,7 @@ impl Actor {
             last_tree: None,
             agent_files: HashSet::new(),
             agent_session: None,
+            uncovered: Default::default(),
             session_files: HashSet::new(),
             disputes_shown: 0,
             queued_plan: None,

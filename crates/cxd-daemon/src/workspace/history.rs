@@ -153,9 +153,16 @@ fn named(snap: &mut Snapshotter, revisions: &Revisions) -> Result<RevReview, Rev
     }
 }
 
-/// The commits a push sends: those `local` holds and `remote` lacks (every remote-tracking
-/// ref when the branch is new, or the remote's commit is not here). A deletion sends none.
-fn pushed(snap: &Snapshotter, local: &str, remote: &str) -> Result<Vec<Commit>, RevError> {
+/// The commits a push sends: those `local` holds and `remote` lacks (when the branch is new,
+/// or the remote's commit is not here: those no remote-tracking ref of the pushed-to remote
+/// has; another remote's refs, or a hand-made `refs/remotes/x/y`, say nothing about this one).
+/// A deletion sends none.
+fn pushed(
+    snap: &Snapshotter,
+    local: &str,
+    remote: &str,
+    remote_name: Option<&str>,
+) -> Result<Vec<Commit>, RevError> {
     if is_zero(local) {
         return Ok(Vec::new());
     }
@@ -166,10 +173,29 @@ fn pushed(snap: &Snapshotter, local: &str, remote: &str) -> Result<Vec<Commit>, 
     }
     let known = !is_zero(remote) && snap.resolve_commit(remote).is_ok();
     if known {
-        snap.commits_between(local, &[remote])
-    } else {
-        snap.commits_between(local, &["--remotes"])
+        return snap.commits_between(local, &[remote]);
     }
+    match remote_name.and_then(remote_refs) {
+        Some(glob) => snap.commits_between(local, &[&glob]),
+        None => snap.commits_between(local, &[]),
+    }
+}
+
+/// `--glob=refs/remotes/NAME/*` for a remote name git could have (so no glob character in it),
+/// None for anything else (a URL, a path).
+fn remote_refs(name: &str) -> Option<String> {
+    let plain = !name.is_empty()
+        && name.len() <= 200
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+        && !name.starts_with(['-', '.', '/'])
+        && !name.ends_with(['/', '.'])
+        && !name.contains("..")
+        && !name.contains("//")
+        && !name.contains("/.")
+        && !name.ends_with(".lock");
+    plain.then(|| format!("--glob=refs/remotes/{name}/*"))
 }
 
 /// The review of the pushed commits from the oldest one whose tree no review covered
@@ -283,7 +309,11 @@ impl Actor {
                 self.with_snapshotter(move |snap| named(snap, &revisions).map(Some))
                     .await
             }
-            Target::Pushed { local, remote } => self.push_found(local, remote).await,
+            Target::Pushed {
+                local,
+                remote,
+                remote_name,
+            } => self.push_found(local, remote, remote_name).await,
         };
         let mut review = match found {
             Ok(Some(r)) => r,
@@ -333,9 +363,14 @@ impl Actor {
     }
 
     /// The review a push needs: from the oldest pushed commit no review covered.
-    async fn push_found(&mut self, local: String, remote: String) -> Result<Found, Response> {
+    async fn push_found(
+        &mut self,
+        local: String,
+        remote: String,
+        remote_name: Option<String>,
+    ) -> Result<Found, Response> {
         let commits = self
-            .with_snapshotter(move |snap| pushed(snap, &local, &remote))
+            .with_snapshotter(move |snap| pushed(snap, &local, &remote, remote_name.as_deref()))
             .await?;
         if commits.is_empty() {
             return Ok(None);
@@ -350,9 +385,12 @@ impl Actor {
         &mut self,
         local: String,
         remote: String,
+        remote_name: Option<String>,
     ) -> Result<Vec<String>, Response> {
-        self.with_snapshotter(move |snap| pushed(snap, &local, &remote).map(|c| trees(&c)))
-            .await
+        self.with_snapshotter(move |snap| {
+            pushed(snap, &local, &remote, remote_name.as_deref()).map(|c| trees(&c))
+        })
+        .await
     }
 
     /// Start codex on committed history (the machine said a side run may start).
@@ -451,5 +489,37 @@ impl Actor {
             .await
             .ok();
         self.head_reviewed = covered.filter(|&c| c || !found_so);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remote_refs;
+
+    #[test]
+    fn only_a_plain_remote_name_names_refs() {
+        assert_eq!(
+            remote_refs("origin").as_deref(),
+            Some("--glob=refs/remotes/origin/*")
+        );
+        assert!(remote_refs("up/stream").is_some());
+        for bad in [
+            "",
+            "*",
+            "o*",
+            "o?",
+            "o[a]",
+            "/tmp/remote.git",
+            "../r",
+            "https://host/r.git",
+            "git@host:r",
+            "-x",
+            "a..b",
+            "a/",
+            "a b",
+            "a.lock",
+        ] {
+            assert_eq!(remote_refs(bad), None, "{bad}");
+        }
     }
 }

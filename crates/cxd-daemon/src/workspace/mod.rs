@@ -34,6 +34,7 @@ mod requests;
 mod rotation;
 mod runs;
 mod tree;
+mod uncovered;
 mod view;
 mod wire;
 
@@ -99,6 +100,8 @@ pub enum Command {
         local: String,
         /// What the remote has (all zeros: nothing yet).
         remote: String,
+        /// The remote pushed to (see [`Target::Pushed`]).
+        remote_name: Option<String>,
         /// The trees, newest commit first, or why they cannot be listed.
         reply: oneshot::Sender<Result<Vec<String>, Response>>,
     },
@@ -116,13 +119,16 @@ pub enum Command {
 pub enum Target {
     /// What `cxd review --commit/--range/--base` named.
     Revisions(cxd_proto::message::Revisions),
-    /// The pre-push hook: the commits `local` holds that the remote lacks (`remote`, or every
-    /// remote-tracking ref when it is new), from the oldest no review covered yet.
+    /// The pre-push hook: the commits `local` holds that the remote lacks (`remote`, or the
+    /// pushed-to remote's remote-tracking refs when it is new), from the oldest no review
+    /// covered yet.
     Pushed {
         /// The pushed commit (hex).
         local: String,
         /// The remote's commit (hex; all zeros: none).
         remote: String,
+        /// The remote's name: only `refs/remotes/NAME/*` count as pushed (None or a URL: no ref).
+        remote_name: Option<String>,
     },
 }
 

@@ -84,9 +84,10 @@ impl Actor {
             Command::PushedTrees {
                 local,
                 remote,
+                remote_name,
                 reply,
             } => {
-                let _ = reply.send(self.pushed_trees(local, remote).await);
+                let _ = reply.send(self.pushed_trees(local, remote, remote_name).await);
             }
             Command::AgentEdit { file, session } => {
                 if let Ok(rel) = file.strip_prefix(&self.row.root)

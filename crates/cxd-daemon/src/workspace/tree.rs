@@ -107,7 +107,9 @@ impl Actor {
         self.catch_up().await;
         self.claim_hook_writes();
         let watched: Vec<PathBuf> = self.pending.iter().cloned().collect();
-        let change = match self.prepare(all, full).await {
+        self.uncovered_reviewed().await;
+        let before = self.baseline.clone();
+        let mut change = match self.prepare(all, full).await {
             Ok(c) => c,
             Err(e) => return Input::Inspected(why, Inspection::Failed(e)),
         };
@@ -121,6 +123,11 @@ impl Actor {
             if change.diff.is_empty() {
                 // Nothing to review: the edits seen so far left no change behind.
                 self.edits_covered(change.edits_seen);
+            }
+            // A HEAD move onto a tree no review covered is measured from the last review.
+            let strict = why != Why::Settled;
+            if let Err(e) = self.uncovered_change(before, &mut change, strict).await {
+                return Input::Inspected(why, Inspection::Failed(e));
             }
         }
         // A review asked for with no change still runs for a dispute no review has seen: the

@@ -1,5 +1,7 @@
 //! `cxd init git-hook`: `cxd gate` as a pre-commit hook, or (`--pre-push`) the pre-push review
-//! of unreviewed commits, keeping any hook already there.
+//! of unreviewed commits, keeping any hook already there. The hooks run the binary that
+//! installed them (else `cxd` on PATH; see `launch`), and installing again updates an older
+//! form of cxd's own lines in place.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -9,6 +11,7 @@ use anyhow::Context as _;
 
 use super::abs_path;
 use super::init::GitHookArgs;
+use super::launch;
 use crate::exit::{Failure, USAGE};
 
 /// Marks the block cxd owns inside the pre-commit hook.
@@ -31,21 +34,52 @@ pub fn install(args: &GitHookArgs) -> anyhow::Result<ExitCode> {
     }
     let hook = hooks.join("pre-commit");
     let existing = read_hook(&hook)?;
-    if existing.as_deref().is_some_and(|t| t.contains(MARK)) {
-        println!("{} already runs `cxd gate`", hook.display());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let block = format!(
-        "\n{MARK}\ncxd gate || {{ echo 'commit blocked by cxd gate (git commit --no-verify skips it)' >&2; exit 1; }}\n"
-    );
+    let line = pre_commit_line(launch::installing_exe().as_deref());
     let text = match existing {
+        Some(t) if t.contains(MARK) => {
+            let Some(text) = replace_after_mark(&t, &line) else {
+                println!("{} already runs `cxd gate`", hook.display());
+                return Ok(ExitCode::SUCCESS);
+            };
+            write_hook(&hook, &text)?;
+            println!("updated `cxd gate` in {}", hook.display());
+            return Ok(ExitCode::SUCCESS);
+        }
         // Appended: the user's own hook runs first, and its `exit` still ends the hook.
-        Some(t) => format!("{}{block}", t.trim_end_matches('\n')),
-        None => format!("#!/bin/sh{block}"),
+        Some(t) => format!("{}\n{MARK}\n{line}\n", t.trim_end_matches('\n')),
+        None => format!("#!/bin/sh\n{MARK}\n{line}\n"),
     };
     write_hook(&hook, &text)?;
     println!("installed `cxd gate` in {}", hook.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pre-commit hook's line: `cxd gate`, the commit refused when it does not pass. A cxd
+/// that cannot be found refuses the commit too, as a daemon that does not answer does.
+fn pre_commit_line(exe: Option<&str>) -> String {
+    let refuse =
+        "{ echo 'commit blocked by cxd gate (git commit --no-verify skips it)' >&2; exit 1; }";
+    format!(
+        "{}; \"${}\" gate || {refuse}",
+        launch::find(
+            exe,
+            "commit blocked (git commit --no-verify skips cxd)",
+            "exit 1"
+        ),
+        launch::VAR
+    )
+}
+
+/// `text` with the line after [`MARK`] set to `line`; None when it is that already.
+fn replace_after_mark(text: &str, line: &str) -> Option<String> {
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    let at = lines.iter().position(|l| *l == MARK)?;
+    match lines.get(at + 1) {
+        Some(l) if *l == line => return None,
+        Some(_) => lines[at + 1] = line,
+        None => lines.push(line),
+    }
+    Some(lines.join("\n"))
 }
 
 /// The pre-push hook. git feeds the pushed refs on stdin, which a hook reads once: an existing
@@ -53,8 +87,15 @@ pub fn install(args: &GitHookArgs) -> anyhow::Result<ExitCode> {
 fn install_pre_push(hooks: &Path) -> anyhow::Result<ExitCode> {
     let hook = hooks.join("pre-push");
     let existing = read_hook(&hook)?;
-    if existing.as_deref().is_some_and(|t| t.contains(PUSH_MARK)) {
-        println!("{} already runs cxd's pre-push review", hook.display());
+    let text = pre_push_script(launch::installing_exe().as_deref());
+    if let Some(t) = existing.as_deref().filter(|t| t.contains(PUSH_MARK)) {
+        // The whole file is cxd's: an older form is replaced, its hook moved aside stays.
+        if t == text {
+            println!("{} already runs cxd's pre-push review", hook.display());
+        } else {
+            write_hook(&hook, &text)?;
+            println!("updated cxd's pre-push review in {}", hook.display());
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let before = hooks.join(PUSH_BEFORE);
@@ -73,15 +114,6 @@ fn install_pre_push(hooks: &Path) -> anyhow::Result<ExitCode> {
         std::fs::rename(&hook, &before)
             .with_context(|| format!("cannot move {} aside", hook.display()))?;
     }
-    let text = format!(
-        "#!/bin/sh\n{PUSH_MARK}\n\
-input=$(cat)\n\
-before=\"$(dirname \"$0\")/{PUSH_BEFORE}\"\n\
-if [ -x \"$before\" ]; then\n\
-  printf '%s\\n' \"$input\" | \"$before\" \"$@\" || exit $?\n\
-fi\n\
-printf '%s\\n' \"$input\" | cxd hook git pre-push \"$@\" || exit 1\n"
-    );
     write_hook(&hook, &text)?;
     match existing {
         Some(_) => println!(
@@ -92,6 +124,23 @@ printf '%s\\n' \"$input\" | cxd hook git pre-push \"$@\" || exit 1\n"
         None => println!("installed cxd's pre-push review in {}", hook.display()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// cxd's pre-push hook. A cxd that cannot be found lets the push go on, saying so, as a daemon
+/// that does not answer does.
+fn pre_push_script(exe: Option<&str>) -> String {
+    let find = launch::find(exe, "the push goes on without cxd's review", "exit 0");
+    let v = launch::VAR;
+    format!(
+        "#!/bin/sh\n{PUSH_MARK}\n\
+input=$(cat)\n\
+before=\"$(dirname \"$0\")/{PUSH_BEFORE}\"\n\
+if [ -x \"$before\" ]; then\n\
+  printf '%s\\n' \"$input\" | \"$before\" \"$@\" || exit $?\n\
+fi\n\
+{find}\n\
+printf '%s\\n' \"$input\" | \"${v}\" hook git pre-push \"$@\" || exit 1\n"
+    )
 }
 
 fn read_hook(hook: &Path) -> anyhow::Result<Option<String>> {

@@ -9,6 +9,7 @@ mod gate;
 mod githook;
 mod hook;
 pub mod init;
+mod launch;
 mod log;
 mod mcp;
 mod new_findings;

@@ -75,6 +75,7 @@ pub fn run(paths: &Paths, remote_name: Option<&str>) -> ExitCode {
             path: path.clone(),
             local: u.local.clone(),
             remote: u.remote.clone(),
+            remote_name: remote_name.map(str::to_owned),
             block_on: None,
         };
         if let Err(e) = client

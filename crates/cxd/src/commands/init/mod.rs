@@ -111,14 +111,19 @@ fn run_claude(paths: &Paths, args: &ClaudeArgs) -> anyhow::Result<ExitCode> {
             anyhow::anyhow!("{e}\nfix the config (the hooks' timeout comes from it), then run `cxd init claude` again")
         })?;
         let hooks = CxdHooks {
-            program: hook_program()?,
+            exe: super::launch::installing_exe(),
             long_timeout_s: long_timeout_s(&config),
         };
         let new = merge_hooks(settings, &hooks).map_err(shape)?;
         let what = format!(
-            "added cxd's hooks to {} (`{} hook claude …`; Stop and PreToolUse time out after {}s)",
+            "added cxd's hooks to {} (running {}; Stop and PreToolUse time out after {}s)",
             file.display(),
-            hooks.program,
+            hooks
+                .exe
+                .as_deref()
+                .map_or("`cxd` on PATH".to_owned(), |e| format!(
+                    "{e}, else `cxd` on PATH"
+                )),
             hooks.long_timeout_s
         );
         (new, what)
@@ -205,51 +210,4 @@ fn project_dir(path: Option<&Path>) -> anyhow::Result<PathBuf> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim_end().to_owned())
         .filter(|t| !t.is_empty());
     Ok(top.map_or(dir, PathBuf::from))
-}
-
-/// `cxd` when PATH finds it, else this executable's absolute path (quoted for the shell).
-fn hook_program() -> anyhow::Result<String> {
-    if on_path("cxd") {
-        return Ok("cxd".to_owned());
-    }
-    let exe = std::env::current_exe()
-        .context("cxd is not on PATH and its own path is unknown: put cxd on PATH")?;
-    let exe = exe
-        .to_str()
-        .with_context(|| format!("cxd's path {} is not UTF-8: put cxd on PATH", exe.display()))?;
-    Ok(shell_quote(exe))
-}
-
-fn on_path(name: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::env::var_os("PATH").is_some_and(|p| {
-        std::env::split_paths(&p).any(|dir| {
-            std::fs::metadata(dir.join(name))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-    })
-}
-
-/// `s` as one shell word: unchanged when it is plain, else single-quoted.
-fn shell_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%".contains(&b));
-    if plain {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("/usr/bin/cxd"), "/usr/bin/cxd");
-        assert_eq!(shell_quote("/a b/cxd"), "'/a b/cxd'");
-        assert_eq!(shell_quote("/it's/cxd"), r"'/it'\''s/cxd'");
-    }
 }

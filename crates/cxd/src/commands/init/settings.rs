@@ -1,7 +1,8 @@
 //! cxd's entries in Claude Code's `settings.json`, as pure functions over `serde_json::Value`:
 //! every key and hook of the user's stays where it was, cxd's own entries (a command starting
-//! `cxd hook claude` or `/abs/cxd hook claude`) are updated in place or appended, and running
-//! it twice changes nothing.
+//! `cxd hook claude` or `/abs/cxd hook claude`, or cxd's lookup of its binary followed by
+//! `exec "$cxd" hook claude`) are updated in place or appended, and running it twice changes
+//! nothing.
 
 use std::path::Path;
 
@@ -25,8 +26,8 @@ const POST_TOOL_USE_TIMEOUT_S: u64 = 10;
 /// What cxd puts into the settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CxdHooks {
-    /// How the hook command names cxd: `cxd`, or its absolute path (shell-quoted if need be).
-    pub program: String,
+    /// The installing binary's absolute path as a shell word; the hook falls back to PATH.
+    pub exe: Option<String>,
     /// Timeout of the Stop and PreToolUse hooks, in seconds (longer than any review).
     pub long_timeout_s: u64,
 }
@@ -40,9 +41,21 @@ impl CxdHooks {
         };
         json!({
             "type": "command",
-            "command": format!("{} hook claude {sub}", self.program),
+            "command": self.command(sub),
             "timeout": timeout,
         })
+    }
+}
+
+impl CxdHooks {
+    /// The hook's command line: the installing binary, else `cxd` on PATH, else one line saying
+    /// so and exit 0 (what the hooks do when the daemon does not answer).
+    pub fn command(&self, sub: &str) -> String {
+        format!(
+            "{}; exec \"${}\" hook claude {sub}",
+            super::super::launch::find(self.exe.as_deref(), "this hook does nothing", "exit 0"),
+            super::super::launch::VAR
+        )
     }
 }
 
@@ -149,6 +162,13 @@ fn is_cxd_hook(hook: &Value) -> bool {
 /// Is this hook command one of cxd's: `cxd hook claude …` or `/abs/path/cxd hook claude …`
 /// (the path possibly quoted)?
 pub fn is_cxd_command(command: &str) -> bool {
+    if let Some(rest) = super::super::launch::after_find(command) {
+        let mut words = rest.split_whitespace();
+        return words.next() == Some("exec")
+            && words.next() == Some("\"$cxd\"")
+            && words.next() == Some("hook")
+            && words.next() == Some("claude");
+    }
     let Some((program, rest)) = first_word(command) else {
         return false;
     };
@@ -216,19 +236,20 @@ mod tests {
 
     fn hooks() -> CxdHooks {
         CxdHooks {
-            program: "cxd".into(),
+            exe: Some("/usr/bin/cxd".into()),
             long_timeout_s: 960,
         }
     }
 
     fn expected_cxd() -> Value {
+        let c = |sub: &str| hooks().command(sub);
         json!({
             "PostToolUse": [{"matcher": "Edit|Write|MultiEdit|NotebookEdit", "hooks": [
-                {"type": "command", "command": "cxd hook claude post-tool-use", "timeout": 10}]}],
+                {"type": "command", "command": c("post-tool-use"), "timeout": 10}]}],
             "Stop": [{"hooks": [
-                {"type": "command", "command": "cxd hook claude stop", "timeout": 960}]}],
+                {"type": "command", "command": c("stop"), "timeout": 960}]}],
             "PreToolUse": [{"matcher": "ExitPlanMode|Bash", "hooks": [
-                {"type": "command", "command": "cxd hook claude pre-tool-use", "timeout": 960}]}],
+                {"type": "command", "command": c("pre-tool-use"), "timeout": 960}]}],
         })
     }
 
@@ -286,7 +307,7 @@ mod tests {
             .unwrap()
             .push(json!({"hooks": [{"type": "command", "command": "say done"}]}));
         let new = CxdHooks {
-            program: "/opt/cxd/bin/cxd".into(),
+            exe: Some("/opt/cxd/bin/cxd".into()),
             long_timeout_s: 1000,
         };
         let merged = merge_hooks(settings, &new).unwrap();
@@ -294,7 +315,7 @@ mod tests {
         assert_eq!(stop.len(), 2);
         assert_eq!(
             stop[0]["hooks"][0],
-            json!({"type": "command", "command": "/opt/cxd/bin/cxd hook claude stop", "timeout": 1000})
+            json!({"type": "command", "command": new.command("stop"), "timeout": 1000})
         );
         assert_eq!(stop[1]["hooks"][0]["command"], "say done");
         assert_eq!(merged["hooks"]["PostToolUse"].as_array().unwrap().len(), 2);
@@ -311,7 +332,7 @@ mod tests {
         assert_eq!(
             merged["hooks"]["Stop"],
             json!([
-                {"hooks": [{"type": "command", "command": "cxd hook claude stop", "timeout": 960}]},
+                {"hooks": [{"type": "command", "command": hooks().command("stop"), "timeout": 960}]},
                 {"hooks": [{"type": "command", "command": "mine"}]},
             ])
         );
@@ -357,6 +378,12 @@ mod tests {
             "\"/home/a b/cxd\" hook  claude stop",
             r"'/it'\''s/cxd' hook claude stop",
             r"/a\ b/cxd hook claude stop",
+            &hooks().command("stop"),
+            &CxdHooks {
+                exe: None,
+                long_timeout_s: 1,
+            }
+            .command("post-tool-use"),
         ] {
             assert!(is_cxd_command(yes), "{yes}");
         }
