@@ -89,6 +89,17 @@ pub fn scrubbed(name: &str) -> bool {
 /// applied; stdin is null. Callers add the subcommand and its arguments.
 #[must_use]
 pub fn command() -> Command {
+    build(true)
+}
+
+/// [`command`] without the `core.hooksPath` override, for the one question that needs the
+/// configured value (`rev-parse --git-path hooks`, which runs no hook).
+#[must_use]
+pub fn command_reading_hooks_path() -> Command {
+    build(false)
+}
+
+fn build(no_hooks: bool) -> Command {
     let mut cmd = Command::new("git");
     for (k, _) in std::env::vars_os() {
         if scrubbed(&k.to_string_lossy()) {
@@ -97,7 +108,9 @@ pub fn command() -> Command {
     }
     cmd.arg("--no-pager");
     for c in NEUTRAL_CONFIG {
-        cmd.arg("-c").arg(c);
+        if no_hooks || !c.starts_with("core.hooksPath=") {
+            cmd.arg("-c").arg(c);
+        }
     }
     for (k, v) in NEUTRAL_ENV {
         cmd.env(k, v);
