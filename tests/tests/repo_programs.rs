@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, git, init_repo, run_with_stdin, wait_for};
+use cxd_e2e::{TestEnv, git, init_repo, run_with_stdin, wait_for, wait_for_or_none};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(30);
@@ -244,7 +244,12 @@ fn no_program_the_repository_config_names_runs() {
                 "stop_hook_active": false, "last_assistant_message": "Done."}),
     );
     assert!(out.status.success());
-    env.wait_reviews(1, T);
+    let reviewed = wait_for_or_none(T, || {
+        let w = env.workspace();
+        (w["reviews"].as_u64() == Some(1) && w["state"] != "reviewing").then_some(w)
+    });
+    assert_eq!(markers(&env), "", "cxd ran programs the repository's config names");
+    assert!(reviewed.is_some(), "no review: {:#}", env.workspace());
     let r = repo.to_str().unwrap();
     env.run(&["gate", r]);
     env.run(&["findings", r]);
