@@ -50,7 +50,9 @@ const HOOKS: &[&str] = &[
 ];
 
 /// The hostile config: every key that can name a program, `M` standing for the marker script.
-const HOSTILE: &str = r#"[filter "evil"]
+const HOSTILE: &str = r#"[filter "mine"]
+	clean = M filter-mine-overridden
+[filter "evil"]
 	clean = M filter-clean
 	smudge = M filter-smudge
 	required = true
@@ -125,7 +127,7 @@ fn quiet_git(repo: &Path, args: &[&str]) -> String {
         "-c",
         "commit.gpgSign=false",
     ];
-    for d in ["evil", "proc", "late"] {
+    for d in ["evil", "proc", "late", "mine"] {
         for k in ["clean", "smudge", "process"] {
             all.push("-c");
             all.push(Box::leak(format!("filter.{d}.{k}=").into_boxed_str()));
@@ -137,6 +139,15 @@ fn quiet_git(repo: &Path, args: &[&str]) -> String {
     }
     all.extend_from_slice(args);
     git(repo, &all)
+}
+
+/// Stops the daemon the session-start hook started, also when the test fails.
+struct StopDaemon<'a>(&'a TestEnv);
+
+impl Drop for StopDaemon<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["stop"]);
+    }
 }
 
 fn markers(env: &TestEnv) -> String {
@@ -171,9 +182,11 @@ fn no_program_the_repository_config_names_runs() {
     std::fs::write(repo.join("src/a.rs"), "fn a() {}\n").unwrap();
     std::fs::write(repo.join("x.p"), "p\n").unwrap();
     std::fs::write(repo.join("y.late"), "late\n").unwrap();
+    std::fs::write(repo.join("z.mine"), "mine\n").unwrap();
     std::fs::write(
         repo.join(".gitattributes"),
-        "* filter=evil diff=evil merge=evil\n*.p filter=proc\n*.late filter=late\n",
+        "* filter=evil diff=evil merge=evil\n*.p filter=proc\n*.late filter=late\n\
+         *.mine filter=mine\n",
     )
     .unwrap();
     git(&repo, &["add", "-A"]);
@@ -212,12 +225,19 @@ fn no_program_the_repository_config_names_runs() {
         HOSTILE_LATE.replace("M ", &format!("{m} ")),
     )
     .unwrap();
+    // A filter of the user's own that the repository redefines is switched off too.
+    std::fs::write(
+        env.home.join(".gitconfig"),
+        format!("[filter \"mine\"]\n\tclean = \"{m} filter-mine-user\"\n"),
+    )
+    .unwrap();
     let mut config = std::fs::read_to_string(repo.join(".git/config")).unwrap();
     config.push_str("[include]\n\tpath = hostile.config\n");
     std::fs::write(repo.join(".git/config"), config).unwrap();
     assert_eq!(markers(&env), "", "setting the scene ran nothing");
 
     // A session starts in the repository: the hook starts the daemon and watches the tree.
+    let _stop = StopDaemon(&env);
     let out = env.hook(
         "session-start",
         &json!({"session_id": "s1", "cwd": repo, "hook_event_name": "SessionStart",
@@ -237,6 +257,7 @@ fn no_program_the_repository_config_names_runs() {
     agent_write(&env, &repo, "src/a.rs", "fn a() { b() }\n");
     agent_write(&env, &repo, "x.p", "p2\n");
     agent_write(&env, &repo, "y.late", "late2\n");
+    agent_write(&env, &repo, "z.mine", "mine2\n");
     agent_write(&env, &repo, "src/new.rs", "fn n() {}\n");
     let out = env.hook(
         "stop",
@@ -248,7 +269,11 @@ fn no_program_the_repository_config_names_runs() {
         let w = env.workspace();
         (w["reviews"].as_u64() == Some(1) && w["state"] != "reviewing").then_some(w)
     });
-    assert_eq!(markers(&env), "", "cxd ran programs the repository's config names");
+    assert_eq!(
+        markers(&env),
+        "",
+        "cxd ran programs the repository's config names"
+    );
     assert!(reviewed.is_some(), "no review: {:#}", env.workspace());
     let r = repo.to_str().unwrap();
     env.run(&["gate", r]);

@@ -96,8 +96,7 @@ pub enum GitVersionError {
 
 /// Run `git --version` (the git on PATH, with no inherited `GIT_*` settings).
 pub fn detect() -> Result<GitVersion, GitVersionError> {
-    let out = crate::gitcmd::command()
-        .arg("--version")
+    let out = crate::gitcmd::version_command()
         .stderr(Stdio::null())
         .output()
         .map_err(|source| GitVersionError::Missing { source })?;

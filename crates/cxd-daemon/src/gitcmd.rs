@@ -18,15 +18,16 @@
 //!
 //! Settings on git's command line win over every config file, whatever includes them; the
 //! keys whose names a repository picks (`filter.<driver>.*`) cannot be listed ahead, so
-//! [`driver_overrides`] empties every driver the config defines (see its docs). Diffs are
+//! [`driver_overrides`] empties every driver the repository's config defines (see its docs). Diffs are
 //! made with `--no-ext-diff --no-textconv` and, for the review, in a private bare repository
 //! that reads neither the repository's config nor its attributes
 //! (`snapshot::git::Odb::Bare`). Commands cxd never runs (merge, archive, upload-pack, help,
 //! send-email, difftool) need no override; aliases cannot shadow the built-in commands cxd
 //! runs.
 //!
-//! The user's own `~/.gitconfig` and the system config are still read: they decide nothing
-//! that could run a program once the overrides above apply, and `core.excludesFile` and
+//! The user's own `~/.gitconfig` and the system config are still read: past the overrides
+//! above, the only programs they can start are their own filter drivers (the user's programs,
+//! which their own git runs in the repository too), and `core.excludesFile` and
 //! `core.autocrlf` from them must keep meaning what they mean for the user's own git.
 
 use std::collections::BTreeSet;
@@ -99,23 +100,37 @@ pub fn command_reading_hooks_path() -> Command {
     build(false)
 }
 
-fn build(no_hooks: bool) -> Command {
+/// `git --version` with the environment of [`command`] but no options before it: it reads no
+/// config and runs nothing, and `--version` must come first for wrappers that look for it.
+#[must_use]
+pub fn version_command() -> Command {
+    let mut cmd = env_only();
+    cmd.arg("--version");
+    cmd
+}
+
+fn env_only() -> Command {
     let mut cmd = Command::new("git");
     for (k, _) in std::env::vars_os() {
         if scrubbed(&k.to_string_lossy()) {
             cmd.env_remove(k);
         }
     }
+    for (k, v) in NEUTRAL_ENV {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+fn build(no_hooks: bool) -> Command {
+    let mut cmd = env_only();
     cmd.arg("--no-pager");
     for c in NEUTRAL_CONFIG {
         if no_hooks || !c.starts_with("core.hooksPath=") {
             cmd.arg("-c").arg(c);
         }
     }
-    for (k, v) in NEUTRAL_ENV {
-        cmd.env(k, v);
-    }
-    cmd.stdin(Stdio::null());
     cmd
 }
 
@@ -130,16 +145,28 @@ pub struct UnsafeDriver {
     pub name: String,
 }
 
-/// The `-c` settings that switch off every filter driver `git config -z --list` output
-/// `listed` defines: `clean`, `smudge` and `process` emptied (git then runs none) and
-/// `required` false, so `git add` stores a file's bytes as they are. A filter runs only when
-/// an attribute names a driver some config defines, so this covers every one, whatever the
-/// attributes say. Git LFS's filter is switched off even when no config names it (its clean
-/// step writes into `.git/lfs`).
+/// The `-c` settings that switch off every filter driver the repository's config defines,
+/// from `git config -z --list --show-scope --show-origin` output `listed`: `clean`, `smudge`
+/// and `process` emptied (git then runs none) and `required` false, so `git add` stores a
+/// file's bytes as they are. A filter runs only when an attribute names a driver some config
+/// defines, so this covers every one the repository could name, whatever its attributes say.
+///
+/// A driver only the user's own config (scope `global` or `system`) defines still runs: it is
+/// the user's program, which their own git runs in this repository too (git-crypt, say). Any
+/// key of a driver set at another scope (the repository's config, a file it includes, its
+/// worktree config) switches that driver off, also when it only overrides the user's. Git
+/// LFS's filter is always off (its clean step writes into `.git/lfs`).
 pub fn driver_overrides(listed: &[u8]) -> Result<Vec<String>, UnsafeDriver> {
     let mut names: BTreeSet<String> = BTreeSet::from(["lfs".to_owned()]);
-    for entry in listed.split(|&b| b == 0) {
-        let key = entry.split(|&b| b == b'\n').next().unwrap_or_default();
+    let fields: Vec<&[u8]> = listed.split(|&b| b == 0).collect();
+    for entry in fields.chunks(3) {
+        let [scope, _origin, kv] = entry else {
+            continue;
+        };
+        if matches!(*scope, b"global" | b"system") {
+            continue;
+        }
+        let key = kv.split(|&b| b == b'\n').next().unwrap_or_default();
         let Some(rest) = key.strip_prefix(b"filter.") else {
             continue;
         };
@@ -171,23 +198,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_defined_filter_is_emptied() {
-        let listed = b"core.bare\nfalse\0filter.evil.clean\nsh x\0filter.A.b.process\ny\0\
-                       filter.evil.required\ntrue\0diff.x.textconv\nz\0";
+    fn every_filter_the_repository_defines_is_emptied() {
+        let listed = b"local\0file:.git/config\0core.bare\nfalse\0\
+                       local\0file:.git/x\0filter.evil.clean\nsh x\0\
+                       worktree\0file:.git/config.worktree\0filter.A.b.process\ny\0\
+                       local\0file:.git/config\0filter.evil.required\ntrue\0\
+                       global\0file:/home/u/.gitconfig\0filter.crypt.clean\nc\0\
+                       system\0file:/etc/gitconfig\0filter.sys.clean\nc\0\
+                       local\0file:.git/config\0diff.x.textconv\nz\0";
         let o = driver_overrides(listed).unwrap();
         for n in ["evil", "A.b", "lfs"] {
             for k in ["clean=", "smudge=", "process=", "required=false"] {
                 assert!(o.contains(&format!("filter.{n}.{k}")), "{n}.{k} in {o:?}");
             }
         }
-        assert_eq!(o.len(), 12, "{o:?}");
+        assert_eq!(o.len(), 12, "the user's own drivers run: {o:?}");
+        // The repository overriding one of the user's switches it off.
+        let o = driver_overrides(b"local\0file:.git/config\0filter.crypt.clean\nevil\0").unwrap();
+        assert!(o.contains(&"filter.crypt.clean=".to_owned()), "{o:?}");
     }
 
     #[test]
     fn a_name_the_command_line_cannot_hold_is_refused() {
-        assert!(driver_overrides(b"filter.a=b.clean\nx\0").is_err());
-        assert!(driver_overrides(b"filter.\xff.clean\nx\0").is_err());
-        assert!(driver_overrides(b"filter.\xc3\xa9.clean\nx\0").is_ok());
+        let one = |key: &[u8]| {
+            let mut v = b"local\0file:.git/config\0".to_vec();
+            v.extend_from_slice(key);
+            v.extend_from_slice(b"\nx\0");
+            driver_overrides(&v)
+        };
+        assert!(one(b"filter.a=b.clean").is_err());
+        assert!(one(b"filter.\xff.clean").is_err());
+        assert!(one(b"filter.\xc3\xa9.clean").is_ok());
     }
 
     #[test]

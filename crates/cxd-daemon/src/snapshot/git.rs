@@ -1,7 +1,7 @@
 //! Running the `git` executable against a private index and object directory.
 //!
 //! Every call is built by [`crate::gitcmd::command`] (no inherited `GIT_*` variable, no hook,
-//! pager, transport or other program a config names), with every filter driver the config
+//! pager, transport or other program a config names), with every filter driver the repository's config
 //! defines switched off, and the repository, work tree, index and object directories set
 //! explicitly, so git never discovers anything and never writes into the user's `.git`.
 
@@ -67,11 +67,11 @@ pub(crate) struct Git {
     pub(crate) objects: PathBuf,
     /// cxd's private bare repository (next to `objects`) for [`Odb::Bare`] calls.
     pub(crate) bare: PathBuf,
-    /// The filter drivers the config defines, switched off in every call.
+    /// The filter drivers the repository's config defines, switched off in every call.
     drivers: Arc<Mutex<Drivers>>,
 }
 
-/// The `-c` settings that switch off the config's filter drivers, and the config files they
+/// The `-c` settings that switch off the repository's filter drivers, and the config files they
 /// were read from (re-read when one changes).
 #[derive(Debug, Default)]
 struct Drivers {
@@ -189,7 +189,7 @@ impl Git {
         })
     }
 
-    /// The `-c` settings that switch off the config's filter drivers, read again when a
+    /// The `-c` settings that switch off the repository's filter drivers, read again when a
     /// config file changed.
     fn driver_overrides(&self) -> Result<Vec<String>, SnapshotError> {
         let mut d = self
@@ -201,7 +201,7 @@ impl Git {
         }
         let mut places = config_places(&self.common_dir, &self.git_dir);
         let stamps_before: Vec<_> = places.iter().map(|p| stamp(p)).collect();
-        let args = ["config", "-z", "--list", "--show-origin"];
+        let args = ["config", "-z", "--list", "--show-scope", "--show-origin"];
         let out = gitcmd::command()
             .args(args)
             .current_dir(&self.root)
@@ -231,7 +231,7 @@ impl Git {
         })?;
         let mut files: Vec<(PathBuf, Option<Stamp>)> =
             places.drain(..).zip(stamps_before).collect();
-        for origin in out.stdout.split(|&b| b == 0).step_by(2) {
+        for origin in out.stdout.split(|&b| b == 0).skip(1).step_by(3) {
             if let Some(f) = origin.strip_prefix(b"file:") {
                 use std::os::unix::ffi::OsStrExt;
                 let p = self.root.join(OsStr::from_bytes(f));
