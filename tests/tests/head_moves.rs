@@ -172,7 +172,7 @@ fn the_gate_never_calls_a_moved_head_on_an_unreviewed_tree_up_to_date() {
         String::from_utf8_lossy(&out.stdout)
     );
     // Reviewed now: dismissed, the gate passes with no further review.
-    env.ok(&["dismiss", "F1", "--reason", "test"]);
+    env.ok(&["dismiss", "F1", repo.to_str().unwrap(), "--reason", "test"]);
     let out = env.run(&["gate", repo.to_str().unwrap()]);
     assert!(
         out.status.success(),

@@ -233,7 +233,8 @@ fn a_checkout_of_three_thousand_files_gives_no_request() {
 }
 
 /// `cxd watch` answers once the tree is watched, before the first snapshot is done: an edit
-/// made then must not hide in that snapshot. A clean filter holds the snapshot at `gate.txt`
+/// made then must not hide in that snapshot. A clean filter of the user's own config (a
+/// repository's would not run) holds the snapshot at `gate.txt`
 /// (untracked, so hashed) until the test lets it go; `late.txt`, read after it, is edited
 /// meanwhile and must be reviewed.
 #[test]
@@ -257,7 +258,14 @@ fn an_edit_made_while_the_first_snapshot_is_taken_is_reviewed() {
         s = started.display(),
         f = fifo.display()
     );
-    git(&repo, &["config", "filter.gate.clean", &clean]);
+    std::fs::write(
+        env.home.join(".gitconfig"),
+        format!(
+            "[filter \"gate\"]\n\tclean = \"{}\"\n",
+            clean.replace('\\', "\\\\").replace('"', "\\\"")
+        ),
+    )
+    .unwrap();
     std::fs::write(repo.join("gate.txt"), "gate\n").unwrap();
     std::fs::write(repo.join("late.txt"), "before\n").unwrap();
     let _d = env.start_daemon();

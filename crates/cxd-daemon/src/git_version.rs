@@ -6,7 +6,7 @@
 //! with a git older than [`MIN_GIT`] or with none at all, naming what it found and what to do.
 
 use std::fmt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::OnceLock;
 
 /// The oldest git cxd supports (Debian 11 ships 2.30, Ubuntu 22.04 2.34, Debian 12 2.39).
@@ -96,15 +96,7 @@ pub enum GitVersionError {
 
 /// Run `git --version` (the git on PATH, with no inherited `GIT_*` settings).
 pub fn detect() -> Result<GitVersion, GitVersionError> {
-    let mut cmd = Command::new("git");
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("GIT_") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
-        .arg("--version")
-        .stdin(Stdio::null())
+    let out = crate::gitcmd::version_command()
         .stderr(Stdio::null())
         .output()
         .map_err(|source| GitVersionError::Missing { source })?;

@@ -15,6 +15,7 @@ pub mod escalation;
 pub mod finding;
 pub mod gate;
 pub mod git_version;
+pub mod gitcmd;
 pub mod lock;
 pub mod memory;
 pub mod readiness;

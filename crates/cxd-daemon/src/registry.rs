@@ -372,11 +372,9 @@ fn resolve_root_blocking(path: &Path) -> Result<PathBuf, RegistryError> {
     };
     // The daemon checked git at start; it may have been replaced or removed since.
     crate::git_version::require().map_err(|e| RegistryError::Usage(e.to_string()))?;
-    let out = std::process::Command::new("git")
+    let out = crate::gitcmd::command()
         .args(["rev-parse", "--show-toplevel"])
         .current_dir(dir)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
         .output()
         .map_err(|e| {
             RegistryError::Internal(format!(

@@ -14,7 +14,25 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::read::{Confine, read_config};
+use crate::config::read::{Confine, read_config_limited};
+
+/// The largest codex config file read for MCP server names. Codex reads a file of any size,
+/// so a smaller limit would let a padded file hide its servers; one past this halts reviews.
+pub const MAX_CODEX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A codex config file that exists but whose MCP servers cxd cannot list, so it cannot turn
+/// them off: the review must not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "cannot isolate the review: {path} cannot be read for its MCP servers ({reason}); \
+     fix or remove that file, then run `cxd review`"
+)]
+pub struct IsolationError {
+    /// The codex config file.
+    pub path: PathBuf,
+    /// Why it could not be read.
+    pub reason: String,
+}
 
 /// Overrides that hold whatever the user's config says.
 const FIXED: &[&str] = &[
@@ -39,11 +57,12 @@ pub const PINNED_KEYS: &[&str] = &[
 pub const DISABLED_FEATURES: &[&str] = &["hooks", "plugins", "apps"];
 
 /// The `-c` arguments that isolate a review run in `root`, for a codex whose home is
-/// `codex_home` (None: no home found, so only the fixed overrides).
-pub fn args(codex_home: Option<&Path>, root: &Path) -> Vec<String> {
+/// `codex_home` (None: no home found, so only the fixed overrides). An error when a config
+/// file exists but cannot be read or parsed: its servers could not be turned off.
+pub fn args(codex_home: Option<&Path>, root: &Path) -> Result<Vec<String>, IsolationError> {
     let mut names = Vec::new();
     for file in config_files(codex_home, root) {
-        for name in mcp_server_names(&file) {
+        for name in mcp_server_names(&file)? {
             if !names.contains(&name) {
                 names.push(name);
             }
@@ -56,7 +75,7 @@ pub fn args(codex_home: Option<&Path>, root: &Path) -> Vec<String> {
     for name in names {
         out.extend(["-c".to_owned(), format!("mcp_servers.{name}.enabled=false")]);
     }
-    out
+    Ok(out)
 }
 
 /// The config files codex may read MCP servers from: the user's, and the project's
@@ -75,24 +94,36 @@ fn config_files(codex_home: Option<&Path>, root: &Path) -> Vec<PathBuf> {
 }
 
 /// The `[mcp_servers.<name>]` names in `file` that can be addressed on a codex command line
-/// (codex itself accepts only `[A-Za-z0-9_-]` names). Unreadable or invalid files give none:
-/// codex would refuse to start with an invalid user config anyway. A repository holds some of
-/// these files, so they are read as every hostile config is: bounded, never a FIFO or device.
-fn mcp_server_names(file: &Path) -> Vec<String> {
-    let Ok(Some(text)) = read_config(file, Confine::Anywhere) else {
-        return Vec::new();
+/// (codex itself accepts only `[A-Za-z0-9_-]` names); none when it does not exist. A file
+/// that exists but is not a regular UTF-8 file of at most [`MAX_CODEX_CONFIG_BYTES`], or is
+/// not TOML, is an error: cxd cannot know which servers codex would start from it. A
+/// repository holds some of these files, so they are read as every hostile config is: never
+/// a FIFO or device.
+fn mcp_server_names(file: &Path) -> Result<Vec<String>, IsolationError> {
+    let failed = |reason: String| IsolationError {
+        path: file.to_path_buf(),
+        reason,
     };
-    let Ok(value) = text.parse::<toml::Table>() else {
-        return Vec::new();
+    let text = match read_config_limited(file, Confine::Anywhere, MAX_CODEX_CONFIG_BYTES) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(Vec::new()),
+        Err(crate::config::ConfigError::Read { reason, .. }) => return Err(failed(reason)),
+        Err(e) => return Err(failed(e.to_string())),
     };
-    let Some(servers) = value.get("mcp_servers").and_then(toml::Value::as_table) else {
-        return Vec::new();
+    let value = text
+        .parse::<toml::Table>()
+        .map_err(|e| failed(format!("not valid TOML: {}", e.message())))?;
+    let Some(servers) = value.get("mcp_servers") else {
+        return Ok(Vec::new());
     };
-    servers
+    let Some(servers) = servers.as_table() else {
+        return Err(failed("`mcp_servers` is not a table".into()));
+    };
+    Ok(servers
         .keys()
         .filter(|k| is_plain_name(k))
         .cloned()
-        .collect()
+        .collect())
 }
 
 /// A name that is a bare TOML key and cannot change the meaning of a `-c` argument.
@@ -111,7 +142,7 @@ mod tests {
     #[test]
     fn fixed_overrides_come_even_without_a_codex_home() {
         let dir = tempfile::tempdir().unwrap();
-        let a = args(None, dir.path());
+        let a = args(None, dir.path()).unwrap();
         assert!(a.windows(2).any(|w| w == ["-c", "features.hooks=false"]));
         assert!(a.windows(2).any(|w| w == ["-c", "notify=[]"]));
         assert!(!a.iter().any(|x| x.starts_with("mcp_servers.")));
@@ -132,7 +163,7 @@ mod tests {
             "[mcp_servers.docs]\ncommand = \"x\"\n[mcp_servers.proj]\ncommand = \"p\"\n",
         )
         .unwrap();
-        let a = args(Some(home.path()), repo.path());
+        let a = args(Some(home.path()), repo.path()).unwrap();
         let mcp: Vec<&String> = a.iter().filter(|x| x.starts_with("mcp_servers.")).collect();
         assert_eq!(
             mcp,
@@ -160,14 +191,41 @@ mod tests {
         let a = rx
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("reading a FIFO must not block");
-        assert_eq!(a.len(), FIXED.len() * 2);
+        let err = a.unwrap_err();
+        assert_eq!(err.path, fifo);
     }
 
     #[test]
-    fn an_unparsable_config_adds_nothing() {
+    fn an_unparsable_config_is_an_error_naming_it() {
         let home = tempfile::tempdir().unwrap();
         std::fs::write(home.path().join("config.toml"), "[[[").unwrap();
-        let a = args(Some(home.path()), Path::new("/nonexistent"));
-        assert_eq!(a.len(), FIXED.len() * 2);
+        let err = args(Some(home.path()), Path::new("/nonexistent")).unwrap_err();
+        assert_eq!(err.path, home.path().join("config.toml"));
+        assert!(err.to_string().contains("config.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_large_config_is_read_in_full() {
+        let home = tempfile::tempdir().unwrap();
+        let pad = format!("# {}\n", "x".repeat(200 * 1024));
+        std::fs::write(
+            home.path().join("config.toml"),
+            format!("{pad}[mcp_servers.late]\ncommand = \"x\"\n"),
+        )
+        .unwrap();
+        let a = args(Some(home.path()), Path::new("/nonexistent")).unwrap();
+        assert!(
+            a.iter().any(|x| x == "mcp_servers.late.enabled=false"),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn a_config_past_the_limit_is_an_error() {
+        let home = tempfile::tempdir().unwrap();
+        let file = std::fs::File::create(home.path().join("config.toml")).unwrap();
+        file.set_len(MAX_CODEX_CONFIG_BYTES + 1).unwrap();
+        let err = args(Some(home.path()), Path::new("/nonexistent")).unwrap_err();
+        assert!(err.reason.contains("bytes"), "{err}");
     }
 }

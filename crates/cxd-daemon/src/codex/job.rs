@@ -125,6 +125,9 @@ pub enum JobError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A codex config file could not be read for the MCP servers to turn off.
+    #[error(transparent)]
+    Isolation(#[from] isolation::IsolationError),
 }
 
 /// The codex executable: `CXD_CODEX_BIN`, else `review.codex_bin` (a bare name is looked up on
@@ -183,7 +186,7 @@ pub async fn run(
     }
     let isolation = match job.isolation.clone() {
         Some(ahead) => ahead,
-        None => isolation::args(sessions::codex_home().as_deref(), &job.root),
+        None => isolation::args(sessions::codex_home().as_deref(), &job.root)?,
     };
     let mut replaced = false;
     loop {

@@ -23,6 +23,15 @@ pub enum Confine<'a> {
 /// [`MAX_CONFIG_BYTES`], or (for a repository) a link leading outside the root is an error that
 /// says so; nothing here can block on a special file.
 pub fn read_config(path: &Path, confine: Confine<'_>) -> Result<Option<String>, ConfigError> {
+    read_config_limited(path, confine, MAX_CONFIG_BYTES)
+}
+
+/// [`read_config`] with a size limit of `max` bytes instead of [`MAX_CONFIG_BYTES`].
+pub fn read_config_limited(
+    path: &Path,
+    confine: Confine<'_>,
+    max: u64,
+) -> Result<Option<String>, ConfigError> {
     let refuse = |reason: String| ConfigError::Read {
         path: path.to_path_buf(),
         reason,
@@ -65,19 +74,19 @@ pub fn read_config(path: &Path, confine: Confine<'_>) -> Result<Option<String>, 
             "not a regular file (a FIFO, socket or device is never read as config)".into(),
         ));
     }
-    if meta.len() > MAX_CONFIG_BYTES {
+    if meta.len() > max {
         return Err(refuse(format!(
-            "{} bytes, more than the {MAX_CONFIG_BYTES} a config file may have",
+            "{} bytes, more than the {max} a config file may have",
             meta.len()
         )));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_CONFIG_BYTES + 1)
+    file.take(max + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| refuse(e.to_string()))?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+    if bytes.len() as u64 > max {
         return Err(refuse(format!(
-            "more than the {MAX_CONFIG_BYTES} bytes a config file may have"
+            "more than the {max} bytes a config file may have"
         )));
     }
     String::from_utf8(bytes)

@@ -13,7 +13,9 @@ use super::patch::{Patch, Patches};
 use super::{ChangeStatus, Diff, Snapshot, SnapshotError, Snapshotter, parse};
 
 /// The options of the review diff: raw records and numstat (with renames) for the file list,
-/// then the patch, with fixed prefixes and no external diff or textconv program.
+/// then the patch, with fixed prefixes and no external diff or textconv program. Run in the
+/// private bare repository ([`Odb::Bare`]): no attribute or config of the repository decides
+/// that a file is binary or how it is shown, only its bytes do.
 const DIFF_OPTS: [&str; 10] = [
     "-r",
     "-M",
@@ -56,7 +58,10 @@ impl Snapshotter {
         if guard.is_none() {
             let mut args = vec![OsStr::new("diff-tree"), OsStr::new("--stdin")];
             args.extend(DIFF_OPTS.map(OsStr::new));
-            let git = self.git.spawn_long(&self.reader(&args), 64 * 1024).ok()?;
+            let git = self
+                .git
+                .spawn_long(&self.bare_reader(&args), 64 * 1024)
+                .ok()?;
             *guard = Some(Differ::new(git));
         }
         let differ = guard.as_mut()?;
@@ -81,7 +86,7 @@ impl Snapshotter {
         let mut args = vec![OsStr::new("diff-tree")];
         args.extend(DIFF_OPTS.map(OsStr::new));
         args.extend([OsStr::new(a), OsStr::new(b)]);
-        let call = self.reader(&args);
+        let call = self.bare_reader(&args);
         self.git.stream(&call, |out| {
             parse::diff(out, max_bytes).map_err(|detail| SnapshotError::Parse {
                 command: "diff-tree".into(),

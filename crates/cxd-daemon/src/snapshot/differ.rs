@@ -8,8 +8,10 @@
 //! that line is missing (a tree git cannot read) or anything else is off, the caller drops
 //! the process and runs `diff-tree` once on its own, which says what went wrong.
 //!
-//! git reads config and attributes when the process starts (and may keep what it read); the
-//! snapshotter stops it when either may have changed, and after a prune.
+//! It runs in cxd's private bare repository (`Odb::Bare`): no attributes and no repository
+//! config decide how a file is shown. git reads the config it does see when the process
+//! starts (and may keep what it read); the snapshotter stops it when that may have changed,
+//! and after a prune.
 
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::io::{BufRead, Read, Write as _};

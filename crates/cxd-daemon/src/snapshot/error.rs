@@ -54,6 +54,14 @@ pub enum SnapshotError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The repository's git config names something cxd cannot neutralise.
+    #[error("cannot snapshot {root}: {source}")]
+    UnsafeConfig {
+        /// The work tree.
+        root: PathBuf,
+        /// What is wrong.
+        source: crate::gitcmd::UnsafeDriver,
+    },
     /// git printed something cxd does not understand.
     #[error(
         "unexpected output from `git {command}`: {detail}; please report this with `git --version`"

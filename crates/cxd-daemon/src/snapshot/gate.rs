@@ -74,9 +74,9 @@ pub(crate) struct Gate {
 }
 
 /// Size, inode (git rewrites config by rename), mtime and ctime of a file.
-type Stamp = (u64, u64, SystemTime, i64, i64);
+pub(crate) type Stamp = (u64, u64, SystemTime, i64, i64);
 
-fn stamp(p: &Path) -> Option<Stamp> {
+pub(crate) fn stamp(p: &Path) -> Option<Stamp> {
     let m = std::fs::metadata(p).ok()?;
     Some((
         m.size(),

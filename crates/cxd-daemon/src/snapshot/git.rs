@@ -1,46 +1,39 @@
 //! Running the `git` executable against a private index and object directory.
 //!
-//! Every call gets a clean environment: inherited `GIT_*` variables (a parent git hook's
-//! `GIT_DIR`, `GIT_INDEX_FILE`, `-c` parameters…) are removed, and the repository, work
-//! tree, index and object directories are set explicitly, so git never discovers anything
-//! and never writes into the user's `.git`.
+//! Every call is built by [`crate::gitcmd::command`] (no inherited `GIT_*` variable, no hook,
+//! pager, transport or other program a config names), with every filter driver the repository's config
+//! defines switched off, and the repository, work tree, index and object directories set
+//! explicitly, so git never discovers anything and never writes into the user's `.git`.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use super::SnapshotError;
+use super::gate::{Stamp, config_places, stamp};
+use crate::gitcmd;
 
-/// Configuration passed to every git call with `-c`.
+/// Configuration passed to every snapshot call with `-c` (besides [`gitcmd::NEUTRAL_CONFIG`]).
 ///
 /// - quotepath off: names are not octal-escaped (we read `-z` output anyway).
-/// - fsmonitor off: no daemon, no socket in `.git`, no hook.
 /// - splitIndex off: a split index would write `sharedindex.*` next to the user's index.
 /// - skipHash: the private index is ours; skip hashing ~10 MB on every write.
-/// - gc/maintenance off: never repack anything.
-/// - lfs filters off: `git-lfs clean` writes into `.git/lfs/objects`; we hash raw content.
 const CONFIG: &[&str] = &[
     "core.quotepath=off",
-    "core.fsmonitor=false",
     "core.splitIndex=false",
     "index.skipHash=true",
     "index.sparse=false",
-    "gc.auto=0",
-    "maintenance.auto=false",
     "advice.addIgnoredFile=false",
-    "filter.lfs.clean=",
-    "filter.lfs.smudge=",
-    "filter.lfs.process=",
-    "filter.lfs.required=false",
 ];
 
-/// Inherited variables we keep: they say where git itself lives and which config to read.
-const KEEP_ENV: &[&str] = &[
-    "GIT_EXEC_PATH",
-    "GIT_CONFIG_NOSYSTEM",
-    "GIT_CONFIG_GLOBAL",
-    "GIT_CONFIG_SYSTEM",
+/// Configuration of the calls in the private bare repository ([`Odb::Bare`]): no attribute
+/// file outside the trees is read, and no size makes a text file "binary".
+const BARE_CONFIG: &[&str] = &[
+    "core.attributesFile=/dev/null",
+    "core.bigFileThreshold=512m",
 ];
 
 /// Which object directories a call sees.
@@ -52,6 +45,11 @@ pub(crate) enum Odb {
     Private,
     /// The private one plus the repository's as an alternate, read-only. For readers.
     WithRepo,
+    /// As `WithRepo`, but in cxd's private bare repository instead of the user's: no work
+    /// tree, and neither the repository's config nor its attributes (in the tree, the index
+    /// or `info/attributes`) are read. For diffs between trees, which then depend on the
+    /// trees' bytes alone.
+    Bare,
 }
 
 /// Where a repository lives, and the private state next to it.
@@ -61,12 +59,25 @@ pub(crate) struct Git {
     pub(crate) root: PathBuf,
     /// The repository's git dir (`.git`, or `.git/worktrees/NAME` for a linked worktree).
     pub(crate) git_dir: PathBuf,
+    /// The repository's common dir (its config lives there).
+    common_dir: PathBuf,
     /// The repository's real object directory, used as an alternate by readers.
     pub(crate) repo_objects: PathBuf,
     /// cxd's private object directory, under the state dir: every object cxd writes goes here, never into the repository.
     pub(crate) objects: PathBuf,
-    /// Inherited `GIT_*` variables to remove from every call.
-    scrub: Vec<OsString>,
+    /// cxd's private bare repository (next to `objects`) for [`Odb::Bare`] calls.
+    pub(crate) bare: PathBuf,
+    /// The filter drivers the repository's config defines, switched off in every call.
+    drivers: Arc<Mutex<Drivers>>,
+}
+
+/// The `-c` settings that switch off the repository's filter drivers, and the config files they
+/// were read from (re-read when one changes).
+#[derive(Debug, Default)]
+struct Drivers {
+    files: Vec<(PathBuf, Option<Stamp>)>,
+    overrides: Vec<String>,
+    known: bool,
 }
 
 /// What one git call needs.
@@ -83,17 +94,6 @@ pub(crate) struct Call<'a> {
     pub(crate) ok_codes: &'a [i32],
 }
 
-/// The environment as git sees it before we know the repository: scrubbed, no discovery.
-fn scrubbed_env() -> Vec<OsString> {
-    std::env::vars_os()
-        .map(|(k, _)| k)
-        .filter(|k| {
-            let k = k.to_string_lossy();
-            k.starts_with("GIT_") && !KEEP_ENV.contains(&k.as_ref())
-        })
-        .collect()
-}
-
 /// Where git says a repository's parts are.
 #[derive(Debug)]
 pub(crate) struct Located {
@@ -102,15 +102,13 @@ pub(crate) struct Located {
     pub(crate) common_dir: PathBuf,
     pub(crate) objects: PathBuf,
     pub(crate) index: PathBuf,
+    /// `sha1` or `sha256`.
+    pub(crate) object_format: String,
 }
 
 /// `git rev-parse` in `root` with a scrubbed environment: discover the repository.
 pub(crate) fn discover(root: &Path) -> Result<Located, SnapshotError> {
-    let scrub = scrubbed_env();
-    let mut cmd = Command::new("git");
-    for k in &scrub {
-        cmd.env_remove(k);
-    }
+    let mut cmd = gitcmd::command();
     // No `--path-format=absolute` (git 2.31+): the relative paths older gits print are
     // relative to `root`, where git runs, and are joined to it below.
     let args = [
@@ -122,12 +120,9 @@ pub(crate) fn discover(root: &Path) -> Result<Located, SnapshotError> {
         "objects",
         "--git-path",
         "index",
+        "--show-object-format",
     ];
-    cmd.args(args)
-        .current_dir(root)
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null());
+    cmd.args(args).current_dir(root);
     let out = cmd.output().map_err(|source| SnapshotError::Spawn {
         command: args.join(" "),
         root: root.to_owned(),
@@ -140,21 +135,26 @@ pub(crate) fn discover(root: &Path) -> Result<Located, SnapshotError> {
         });
     }
     let base = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-    let text: Vec<PathBuf> = bytes_to_path_lines(&out.stdout)
-        .into_iter()
-        .map(|p| base.join(p))
-        .collect();
-    match <[PathBuf; 5]>::try_from(text) {
-        Ok([toplevel, git_dir, common_dir, objects, index]) => Ok(Located {
-            toplevel,
-            git_dir,
-            common_dir,
-            objects,
-            index,
-        }),
-        Err(lines) => Err(SnapshotError::Parse {
+    let mut text: Vec<PathBuf> = bytes_to_path_lines(&out.stdout);
+    let format = text.pop().map(|f| f.to_string_lossy().into_owned());
+    let text: Vec<PathBuf> = text.into_iter().map(|p| base.join(p)).collect();
+    match (<[PathBuf; 5]>::try_from(text), format.as_deref()) {
+        (Ok([toplevel, git_dir, common_dir, objects, index]), Some(f @ ("sha1" | "sha256"))) => {
+            Ok(Located {
+                toplevel,
+                git_dir,
+                common_dir,
+                objects,
+                index,
+                object_format: f.to_owned(),
+            })
+        }
+        (lines, format) => Err(SnapshotError::Parse {
             command: args.join(" "),
-            detail: format!("expected 5 lines, got {}", lines.len()),
+            detail: format!(
+                "expected 5 paths and an object format, got {:?} and {format:?}",
+                lines.map_or_else(|l| l.len(), |l| l.len())
+            ),
         }),
     }
 }
@@ -169,27 +169,92 @@ fn bytes_to_path_lines(bytes: &[u8]) -> Vec<PathBuf> {
 }
 
 impl Git {
+    /// The repository as `discover` found it, with cxd's private object directory `objects`;
+    /// creates the private bare repository next to it.
     pub(crate) fn new(
         root: PathBuf,
-        git_dir: PathBuf,
-        repo_objects: PathBuf,
+        located: &super::git::Located,
         objects: PathBuf,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, SnapshotError> {
+        let bare = objects.with_file_name("bare");
+        make_bare(&bare, &located.object_format)?;
+        Ok(Self {
             root,
-            git_dir,
-            repo_objects,
+            git_dir: located.git_dir.clone(),
+            common_dir: located.common_dir.clone(),
+            repo_objects: located.objects.clone(),
             objects,
-            scrub: scrubbed_env(),
-        }
+            bare,
+            drivers: Arc::new(Mutex::new(Drivers::default())),
+        })
     }
 
-    fn command(&self, call: &Call<'_>) -> Command {
-        let mut cmd = Command::new("git");
-        for k in &self.scrub {
-            cmd.env_remove(k);
+    /// The `-c` settings that switch off the repository's filter drivers, read again when a
+    /// config file changed.
+    fn driver_overrides(&self) -> Result<Vec<String>, SnapshotError> {
+        let mut d = self
+            .drivers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if d.known && d.files.iter().all(|(p, s)| stamp(p) == *s) {
+            return Ok(d.overrides.clone());
         }
+        let mut places = config_places(&self.common_dir, &self.git_dir);
+        let stamps_before: Vec<_> = places.iter().map(|p| stamp(p)).collect();
+        let args = ["config", "-z", "--list", "--show-scope", "--show-origin"];
+        let out = gitcmd::command()
+            .args(args)
+            .current_dir(&self.root)
+            .env("GIT_DIR", &self.git_dir)
+            .env("GIT_WORK_TREE", &self.root)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|source| SnapshotError::Spawn {
+                command: args.join(" "),
+                root: self.root.clone(),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(SnapshotError::Git {
+                command: args.join(" "),
+                root: self.root.clone(),
+                code: out.status.code(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+        let overrides = gitcmd::driver_overrides(&out.stdout).map_err(|source| {
+            SnapshotError::UnsafeConfig {
+                root: self.root.clone(),
+                source,
+            }
+        })?;
+        let mut files: Vec<(PathBuf, Option<Stamp>)> =
+            places.drain(..).zip(stamps_before).collect();
+        for origin in out.stdout.split(|&b| b == 0).skip(1).step_by(3) {
+            if let Some(f) = origin.strip_prefix(b"file:") {
+                use std::os::unix::ffi::OsStrExt;
+                let p = self.root.join(OsStr::from_bytes(f));
+                if !files.iter().any(|(q, _)| *q == p) {
+                    let s = stamp(&p);
+                    files.push((p, s));
+                }
+            }
+        }
+        *d = Drivers {
+            files,
+            overrides: overrides.clone(),
+            known: true,
+        };
+        Ok(overrides)
+    }
+
+    fn command(&self, call: &Call<'_>) -> Result<Command, SnapshotError> {
+        let mut cmd = gitcmd::command();
         for c in CONFIG {
+            cmd.arg("-c").arg(c);
+        }
+        for c in self.driver_overrides()? {
             cmd.arg("-c").arg(c);
         }
         // `check-ignore` refuses literal pathspecs; its callers pass no path that starts
@@ -197,16 +262,22 @@ impl Git {
         if call.args.first().is_none_or(|a| *a != "check-ignore") {
             cmd.env("GIT_LITERAL_PATHSPECS", "1");
         }
+        if call.odb == Odb::Bare {
+            for c in BARE_CONFIG {
+                cmd.arg("-c").arg(c);
+            }
+            cmd.current_dir(&self.bare)
+                .env("GIT_DIR", &self.bare)
+                .env("GIT_ATTR_NOSYSTEM", "1");
+        } else {
+            cmd.current_dir(&self.root)
+                .env("GIT_DIR", &self.git_dir)
+                .env("GIT_WORK_TREE", &self.root);
+        }
         cmd.args(call.args)
-            .current_dir(&self.root)
-            .env("GIT_DIR", &self.git_dir)
-            .env("GIT_WORK_TREE", &self.root)
             .env("GIT_INDEX_FILE", call.index)
             .env("GIT_OBJECT_DIRECTORY", &self.objects)
             .env("GIT_NO_REPLACE_OBJECTS", "1")
-            .env("GIT_OPTIONAL_LOCKS", "0")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_ADVICE", "0")
             .stdin(if call.stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -216,9 +287,11 @@ impl Git {
             .stderr(Stdio::piped());
         match call.odb {
             Odb::Private => cmd.env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES"),
-            Odb::WithRepo => cmd.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &self.repo_objects),
+            Odb::WithRepo | Odb::Bare => {
+                cmd.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &self.repo_objects)
+            }
         };
-        cmd
+        Ok(cmd)
     }
 
     fn describe(call: &Call<'_>) -> String {
@@ -227,7 +300,7 @@ impl Git {
     }
 
     fn spawn(&self, call: &Call<'_>) -> Result<Child, SnapshotError> {
-        self.command(call)
+        self.command(call)?
             .spawn()
             .map_err(|source| SnapshotError::Spawn {
                 command: Self::describe(call),
@@ -258,7 +331,7 @@ impl Git {
             source,
         };
         let mut child = self
-            .command(call)
+            .command(call)?
             .stdin(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -353,6 +426,39 @@ impl Drop for Long {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Create (or bring up to date) the private bare repository at `dir`: a `HEAD`, an empty
+/// `refs`, and a config saying it is bare and which hash its objects use (its objects are
+/// always given with `GIT_OBJECT_DIRECTORY`).
+fn make_bare(dir: &Path, object_format: &str) -> Result<(), SnapshotError> {
+    use super::error::io_err as io;
+    let refs = dir.join("refs");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&refs)
+        .map_err(io(&refs, "create"))?;
+    let config = if object_format == "sha1" {
+        "[core]\n\trepositoryformatversion = 0\n\tbare = true\n".to_owned()
+    } else {
+        format!(
+            "[core]\n\trepositoryformatversion = 1\n\tbare = true\n[extensions]\n\tobjectformat = {object_format}\n"
+        )
+    };
+    for (name, text) in [
+        ("HEAD", "ref: refs/heads/cxd\n"),
+        ("config", config.as_str()),
+    ] {
+        let path = dir.join(name);
+        if std::fs::read(&path).ok().as_deref() == Some(text.as_bytes()) {
+            continue;
+        }
+        let tmp = dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, text).map_err(io(&tmp, "write"))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path, "replace"))?;
+    }
+    Ok(())
 }
 
 /// Read one NUL-terminated field (without the NUL); `None` at end of input.

@@ -33,6 +33,8 @@ pub struct FileHunks {
     pub new_path: Option<String>,
     /// The runs of changed lines, in order.
     pub blocks: Vec<Block>,
+    /// git showed no lines (`Binary files … differ`): which lines changed is unknown.
+    pub binary: bool,
 }
 
 /// Where a range of lines went.
@@ -85,6 +87,18 @@ fn header_path(text: &str, prefix: Option<&str>) -> Option<String> {
         Some(p) => unquoted.strip_prefix(p).map(str::to_owned),
         None => Some(unquoted),
     }
+}
+
+/// The path of a `diff --git a/P b/P` line whose two sides name the same file (quoted or not);
+/// None when they differ (a rename, said by the `rename` lines) or the line is not understood.
+fn same_path(names: &str) -> Option<String> {
+    names
+        .match_indices(' ')
+        .map(|(i, _)| (&names[..i], &names[i + 1..]))
+        .find_map(|(a, b)| {
+            let a = header_path(a, Some("a/"))?;
+            (Some(&a) == header_path(b, Some("b/")).as_ref()).then_some(a)
+        })
 }
 
 /// Undo git's C-style quoting (`\"`, `\\`, `\t`, `\n`, octal bytes).
@@ -170,12 +184,20 @@ impl DiffHunks {
         let mut files: Vec<FileHunks> = Vec::new();
         let mut cursor: Option<Cursor> = None;
         for line in unified.lines() {
-            if line.starts_with("diff --git ") {
+            if let Some(names) = line.strip_prefix("diff --git ") {
                 if let (Some(c), Some(f)) = (cursor.as_mut(), files.last_mut()) {
                     c.flush(&mut f.blocks);
                 }
                 cursor = None;
-                files.push(FileHunks::default());
+                // A file without `---`/`+++` lines (binary, or only its mode changed) is
+                // known by this line alone; the lines below correct it where they come.
+                let path = same_path(names);
+                files.push(FileHunks {
+                    old_path: path.clone(),
+                    new_path: path,
+                    blocks: Vec::new(),
+                    binary: false,
+                });
                 continue;
             }
             let Some(file) = files.last_mut() else {
@@ -231,6 +253,12 @@ impl DiffHunks {
                 file.old_path = header_path(p, Some("a/"));
             } else if let Some(p) = line.strip_prefix("+++ ") {
                 file.new_path = header_path(p, Some("b/"));
+            } else if line.starts_with("Binary files ") || line == "GIT binary patch" {
+                file.binary = true;
+            } else if line.starts_with("new file mode ") {
+                file.old_path = None;
+            } else if line.starts_with("deleted file mode ") {
+                file.new_path = None;
             } else if let Some(p) = line.strip_prefix("rename from ") {
                 file.old_path = header_path(p, None);
             } else if let Some(p) = line.strip_prefix("rename to ") {
@@ -362,13 +390,16 @@ impl DiffHunks {
 
     /// Whether the change added or removed a line within `start..=end` of `file` (new
     /// numbering, path after the change): "did this diff touch lines X..Y of file F?". A
-    /// removal between two lines of the range counts; an added or deleted file counts whole.
+    /// removal between two lines of the range counts; an added or deleted file counts whole,
+    /// and so does a changed file without hunks (binary, or only its mode changed): which of
+    /// its lines changed is unknown. A rename without hunks changed no line.
     #[must_use]
     pub fn touches(&self, file: &str, start: u64, end: u64) -> bool {
         let Some(f) = self.by_new.get(file).map(|&i| &self.files[i]) else {
             return false;
         };
-        if f.old_path.is_none() {
+        let renamed = f.old_path != f.new_path;
+        if f.old_path.is_none() || f.binary || (f.blocks.is_empty() && !renamed) {
             return true;
         }
         if start == 0 {
@@ -537,5 +568,35 @@ diff --git a/new.txt b/new.txt\nnew file mode 100644\n--- /dev/null\n+++ b/new.t
             let _ = d.follow("a", 1, u64::MAX - 1);
             let _ = d.touches("b", 0, u64::MAX);
         }
+    }
+
+    #[test]
+    fn a_changed_file_without_hunks_counts_whole() {
+        let d = DiffHunks::parse(
+            "diff --git a/img.bin b/img.bin\nindex 1..2 100644\n\
+             Binary files a/img.bin and b/img.bin differ\n\
+             diff --git \"a/sp ace b/x\" \"b/sp ace b/x\"\nold mode 100644\nnew mode 100755\n\
+             diff --git a/new.bin b/new.bin\nnew file mode 100644\nindex 0..3\n\
+             Binary files /dev/null and b/new.bin differ\n\
+             diff --git a/gone.bin b/gone.bin\ndeleted file mode 100644\n\
+             Binary files a/gone.bin and /dev/null differ\n\
+             diff --git a/old.bin b/moved.bin\nsimilarity index 90%\nrename from old.bin\n\
+             rename to moved.bin\nindex 1..2 100644\nBinary files a/old.bin and b/moved.bin differ\n",
+        );
+        for f in ["img.bin", "sp ace b/x", "new.bin", "moved.bin"] {
+            assert!(d.touches(f, 7, 9), "{f}");
+            assert!(d.touches(f, 0, 0), "{f}");
+        }
+        assert!(!d.touches("gone.bin", 1, 1));
+        assert_eq!(d.files()[2].old_path, None);
+        assert_eq!(d.files()[3].new_path, None);
+        assert!(!d.touches("other", 1, 1));
+    }
+
+    #[test]
+    fn the_header_of_a_renamed_file_names_no_path() {
+        assert_eq!(same_path("a/x b/y"), None);
+        assert_eq!(same_path("a/x b/x"), Some("x".into()));
+        assert_eq!(same_path("a/a b/a b/a b/a"), Some("a b/a".into()));
     }
 }

@@ -153,7 +153,7 @@ impl Snapshotter {
             .mode(0o700)
             .create(&objects)
             .map_err(io_err(&objects, "create"))?;
-        let git = Git::new(canonical, located.git_dir, located.objects, objects);
+        let git = Git::new(canonical, &located, objects)?;
         let index = dir.join("index");
         let empty = git.run(&Call {
             args: &[
@@ -290,6 +290,14 @@ impl Snapshotter {
             odb: Odb::WithRepo,
             stdin: None,
             ok_codes: &[],
+        }
+    }
+
+    /// A read-only call in the private bare repository (see [`Odb::Bare`]).
+    fn bare_reader<'a>(&'a self, args: &'a [&'a OsStr]) -> Call<'a> {
+        Call {
+            odb: Odb::Bare,
+            ..self.reader(args)
         }
     }
 

@@ -108,18 +108,10 @@ impl GitDirs {
 /// `git ls-files -c -i --exclude-standard`. Empty when git cannot say (it is logged).
 pub(super) fn tracked_but_ignored(root: &Path) -> Vec<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
-    let mut cmd = std::process::Command::new("git");
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("GIT_") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
-        .args(["-c", "core.quotepath=off", "-c", "core.fsmonitor=false"])
+    let out = crate::gitcmd::command()
+        .args(["-c", "core.quotepath=off"])
         .args(["ls-files", "-z", "-c", "-i", "--exclude-standard"])
         .current_dir(root)
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .stdin(std::process::Stdio::null())
         .output();
     match out {
         Ok(out) if out.status.success() => out

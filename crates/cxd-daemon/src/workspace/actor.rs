@@ -179,7 +179,9 @@ pub(super) struct Actor {
     pub(super) opening: Option<Opening>,
     /// Codex's isolation overrides, read beside the look at the tree for the review that may
     /// follow it (off the path from the settle to codex's start).
-    pub(super) isolation_ahead: Option<tokio::task::JoinHandle<Vec<String>>>,
+    pub(super) isolation_ahead: Option<
+        tokio::task::JoinHandle<Result<Vec<String>, crate::codex::isolation::IsolationError>>,
+    >,
     /// Models the repository's `.cxd.toml` named that the provider refused: reviews use the
     /// user's own model instead (a repository must not make every review fail).
     pub(super) refused_models: std::collections::BTreeSet<String>,

@@ -198,7 +198,8 @@ impl Actor {
             disputes: &disputes,
         });
         let isolation = match self.isolation_ahead.take() {
-            Some(ahead) => ahead.await.ok(),
+            // An error is met again, and reported, when the run reads the files itself.
+            Some(ahead) => ahead.await.ok().and_then(Result::ok),
             None => None,
         };
         let (thread, brief) = self.thread_for_run(&config).await;
@@ -318,13 +319,17 @@ impl Actor {
         let outcome = match result {
             Ok(r) => r,
             Err(e) => {
-                tracing::error!(root = %self.root().display(), error = %e, "review could not be recorded");
+                tracing::error!(root = %self.root().display(), error = %e, "the review did not run or could not be recorded");
                 let answer = Response::Error(ErrorReply {
                     kind: ErrorKind::Internal,
                     message: e.to_string(),
                 });
+                let why = match &e {
+                    JobError::Isolation(e) => e.to_string(),
+                    e => format!("the review could not be recorded: {e}"),
+                };
                 return Recorded {
-                    ending: Ending::Failed(format!("the review could not be recorded: {e}")),
+                    ending: Ending::Failed(why),
                     answers: running
                         .waiters
                         .into_iter()

@@ -5,7 +5,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 
@@ -162,7 +162,7 @@ fn write_hook(hook: &Path, text: &str) -> anyhow::Result<()> {
 
 /// The repository's hooks directory (honours core.hooksPath and linked worktrees).
 fn hooks_dir(path: &Path) -> anyhow::Result<PathBuf> {
-    let out = Command::new("git")
+    let out = cxd_daemon::gitcmd::command_reading_hooks_path()
         // No `--path-format=absolute` (git 2.31+): a relative answer is relative to `path`.
         .args(["rev-parse", "--git-path", "hooks"])
         .current_dir(path)

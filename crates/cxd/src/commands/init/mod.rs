@@ -7,7 +7,7 @@ mod settings;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -199,10 +199,9 @@ fn project_dir(path: Option<&Path>) -> anyhow::Result<PathBuf> {
         );
         return Ok(dir);
     }
-    let top = Command::new("git")
+    let top = cxd_daemon::gitcmd::command()
         .args(["rev-parse", "--show-toplevel"])
         .current_dir(&dir)
-        .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
         .ok()
