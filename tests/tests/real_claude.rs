@@ -343,7 +343,7 @@ fn real_claude_code_runs_the_hooks_the_stop_gate_blocks_once_then_lets_it_finish
     assert_eq!(ws["last_review"]["verdict"], "approve", "{ws}");
     assert_eq!(ws["open_findings"]["high"], 0, "{ws}");
 
-    // The hook input carried what cxd reads (DESIGN §10).
+    // The hook input carried what cxd reads (ARCHITECTURE.md, "Claude Code hooks").
     let inputs = recorded_hook_inputs(&env);
     let post = inputs
         .iter()

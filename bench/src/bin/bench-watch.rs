@@ -1,4 +1,5 @@
-//! Watching a big repository with the real release `cxd` and the fake codex (DESIGN §11):
+//! Watching a big repository with the real release `cxd` and the fake codex (the targets:
+//! ARCHITECTURE.md, "Targets"):
 //! `cxd watch` → fully watched, OS watches, RSS, write → codex started beyond `quiet_ms`, idle
 //! CPU, and how many reviews a checkout, a write burst and writes into ignored directories
 //! cause. Run through `bench/run watch [--files N --dirs D ...]`.
@@ -542,7 +543,10 @@ fn main() {
     let burst_counts: Vec<String> = bursts.iter().map(|b| b.0.to_string()).collect();
     let ms = |t: f64| t * 1000.0 / hz as f64;
     println!();
-    println!("{:<58} {:>26}   target (DESIGN §11)", "figure", "measured");
+    println!(
+        "{:<58} {:>26}   target (ARCHITECTURE.md)",
+        "figure", "measured"
+    );
     let row = |f: &str, m: String, t: &str| println!("{f:<58} {m:>26}   {t}");
     row(
         &format!("`cxd watch` → fully watched (median of {})", a.runs),

@@ -139,7 +139,8 @@ words! {
 }
 
 words! {
-    /// Where a workspace is in its state machine (DESIGN §2), as status and the gate report it.
+    /// Where a workspace is in its cycle, as status and the gate report it (ARCHITECTURE.md,
+    /// "The workspace's states").
     WorkspaceState("workspace state") {
         /// Nothing pending.
         Idle = "idle",

@@ -1,4 +1,5 @@
-//! The one shape Codex answers in (DESIGN §6), its strict JSON schema, and parsing it.
+//! The one shape Codex answers in (ARCHITECTURE.md, "The answer"), its strict JSON schema,
+//! and parsing it.
 
 use cxd_proto::domain::{Ruling, Severity, Verdict};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,5 @@
-//! The exact codex command lines (DESIGN §3): a new read-only thread, or a resume of ours.
+//! The exact codex command lines (ARCHITECTURE.md, "Talking to codex"): a new read-only
+//! thread, or a resume of ours.
 
 use std::ffi::OsString;
 use std::path::Path;

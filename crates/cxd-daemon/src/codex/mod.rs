@@ -5,7 +5,7 @@
 //! session files to adopt a thread (`sessions`), and keeping the user's hooks, notify program
 //! and MCP servers out of a review (`isolation`), and when a spent usage limit resets (`quota`).
 //!
-//! Facts about codex this module must respect (DESIGN §3):
+//! Facts about codex this module must respect (ARCHITECTURE.md, "Talking to codex"):
 //! - A first review is `codex exec --json -s read-only ... -C ROOT -`; a later one is
 //!   `codex exec resume THREAD_ID ... -c sandbox_mode="read-only" -`, run in ROOT: `resume`
 //!   rejects `-s` and `-C` and keeps neither sandbox nor model, so both are pinned every time.

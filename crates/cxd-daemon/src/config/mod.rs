@@ -14,7 +14,7 @@ pub mod trust;
 
 pub use repo::{REPO_FILE, RepoConfig};
 
-/// The whole configuration, with DESIGN's defaults.
+/// The whole configuration; an unset key takes its default (see the README's Configuration).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {

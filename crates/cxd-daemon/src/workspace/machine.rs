@@ -1,6 +1,7 @@
-//! When a workspace reviews, as pure logic: DESIGN §2's states and every rule that moves
-//! between them, with no I/O, no channels and no store, so the rules are unit-tested on
-//! virtual time. The actor (`actor.rs`) feeds it what happened and carries out what it says.
+//! When a workspace reviews, as pure logic: its states (ARCHITECTURE.md, "The workspace's
+//! states") and every rule that moves between them, with no I/O, no channels and no store,
+//! so the rules are unit-tested on virtual time. The actor (`actor.rs`) feeds it what
+//! happened and carries out what it says.
 //!
 //! The rules, in one place:
 //! - an edit burst settles after a quiet period (capped by a maximum wait) and then yields at

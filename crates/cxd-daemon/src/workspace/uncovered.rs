@@ -1,8 +1,8 @@
 //! HEAD moves to trees no review covered. A checkout, reset, merge or cherry-pick moves the
-//! baseline and costs no review (DESIGN §5), but what it brought in is code no review saw when
-//! the tree it landed on is not one a review covered (`hash-object` + `commit-tree` + `reset
-//! --hard` write any tree at all). So such a move is remembered with the last reviewed
-//! snapshot before it, and:
+//! baseline and costs no review (ARCHITECTURE.md, "HEAD moves"), but what it brought in is
+//! code no review saw when the tree it landed on is not one a review covered (`hash-object` +
+//! `commit-tree` + `reset --hard` write any tree at all). So such a move is remembered with
+//! the last reviewed snapshot before it, and:
 //! - a look that must be honest (the gate, `cxd approve`, `cxd review`, the stop hook) diffs
 //!   from that snapshot, so the gate is not "up to date" and a review covers what came in;
 //! - while an agent session is known (its post-tool-use hook reported an edit), a settled burst
