@@ -314,7 +314,9 @@ fn no_program_the_repository_config_names_runs() {
     for args in [
         &["add", "--", "y.late"][..],
         &["add", "--", "src/a.rs"][..],
-        &["commit", "-q", "--allow-empty", "-m", "plain"][..],
+        // The hook alone (a commit may stop earlier, at a filter that is no real filter
+        // process, whenever git has to look at a file's content to refresh the index).
+        &["hook", "run", "pre-commit"][..],
     ] {
         let _ = Command::new("git")
             .args(args)
