@@ -7,57 +7,15 @@
 //! multi-megabyte long-line property, which runs fewer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-// A counting global allocator (below) is the only way to see the largest single allocation
-// the splitter makes; it forwards everything to the system allocator unchanged.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use cxd_daemon::codex::jsonl::{Activity, LineSplitter, MAX_LINE, Transcript, Usage};
+use cxd_peak_alloc::PeakAlloc;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 // ---- the largest allocation made on this thread ----------------------------------------
 
-struct PeakAlloc;
-
-thread_local! {
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(size: usize) {
-    let _ = PEAK.try_with(|p| {
-        if size > p.get() {
-            p.set(size);
-        }
-    });
-}
-
-// SAFETY: every call is forwarded to `System` with the caller's own arguments; the only
-// addition is recording a size in a const-initialised thread-local `Cell` (no allocation).
-unsafe impl GlobalAlloc for PeakAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+// The counting allocator: the only way to see the largest single allocation the splitter makes.
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
 
@@ -232,10 +190,10 @@ fn transcript() -> impl Strategy<Value = (Vec<u8>, Vec<Value>)> {
 
 #[test]
 fn the_allocation_probe_sees_allocations() {
-    PEAK.with(|p| p.set(0));
+    cxd_peak_alloc::reset();
     let v = vec![1u8; 100_000];
     assert_eq!(v.len(), 100_000);
-    assert!(PEAK.with(Cell::get) >= 100_000);
+    assert!(cxd_peak_alloc::peak() >= 100_000);
 }
 
 proptest! {
@@ -317,9 +275,9 @@ proptest! {
         bytes in long_stream(),
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
     ) {
-        PEAK.with(|p| p.set(0));
+        cxd_peak_alloc::reset();
         let got = read(&chunks(&bytes, &cuts));
-        let peak = PEAK.with(Cell::get);
+        let peak = cxd_peak_alloc::peak();
         let (lens, skipped) = model(&bytes);
         prop_assert_eq!(&got.line_lens, &lens);
         prop_assert_eq!(got.skipped, skipped);

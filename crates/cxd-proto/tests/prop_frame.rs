@@ -4,15 +4,11 @@
 //! The case count is proptest's default (256; `PROPTEST_CASES` overrides it).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-// A counting global allocator (below) is the only way to see the largest single allocation
-// the decoder makes; it forwards everything to the system allocator unchanged.
-#![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
+use cxd_peak_alloc::{PeakAlloc, peak_of};
 use cxd_proto::domain::{
     Author, ErrorClass, FindingStatus, GateScope, Ruling, Severity, Trigger, Verdict,
     WorkspaceState,
@@ -25,54 +21,9 @@ use proptest::prelude::*;
 
 // ---- the largest allocation made on this thread ----------------------------------------
 
-struct PeakAlloc;
-
-thread_local! {
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(size: usize) {
-    // `try_with`: the allocator may run while this thread's locals are being torn down.
-    let _ = PEAK.try_with(|p| {
-        if size > p.get() {
-            p.set(size);
-        }
-    });
-}
-
-// SAFETY: every call is forwarded to `System` with the caller's own arguments; the only
-// addition is recording a size in a const-initialised thread-local `Cell` (no allocation).
-unsafe impl GlobalAlloc for PeakAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+// The counting allocator: the only way to see the largest single allocation the decoder makes.
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
-
-/// Run `f` and return its result with the largest single allocation it made on this thread.
-fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    PEAK.with(|p| p.set(0));
-    let out = f();
-    (out, PEAK.with(Cell::get))
-}
 
 // ---- readers ----------------------------------------------------------------------------
 

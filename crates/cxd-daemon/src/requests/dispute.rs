@@ -9,8 +9,8 @@ use cxd_proto::limits::check_dispute_reason;
 use cxd_proto::status::Finding;
 use cxd_proto::{ErrorKind, Response};
 
-use super::{Handler, error, internal};
-use crate::store::findings::{self, NewDispute, Refusal};
+use super::{Handler, error};
+use crate::store::findings::{self, NewDispute};
 
 /// Longest agent session id accepted (Claude Code's are UUIDs).
 const MAX_SESSION: usize = 200;
@@ -56,25 +56,15 @@ pub(super) async fn answer(h: &Handler, asked: Asked) -> Response {
         reason: reason.trim().to_owned(),
     };
     let at = crate::clock::now_rfc3339();
-    let result = h
-        .store
-        .call(move |c| {
-            if !findings::belongs(c, ws.id, row_id)? {
-                return Ok(Err(Refusal::NoSuchFinding(row_id)));
-            }
-            findings::dispute(c, row_id, &new, &at)
-        })
-        .await;
+    let result = super::finding::change_own(h, ws.id, row_id, move |c| {
+        findings::dispute(c, row_id, &new, &at)
+    })
+    .await;
     let changed = match result {
-        Ok(Ok(changed)) => changed,
-        Ok(Err(refusal)) => return error(ErrorKind::Usage, refusal.to_string()),
-        Err(e) => return internal(e),
+        Ok(changed) => changed,
+        Err(answer) => return *answer,
     };
     let row = &changed.row;
-    // Its workspace (if still watched) re-reads its open findings: the next prompt carries it.
-    if let Ok(w) = h.registry.lookup_id(row.workspace_id).await {
-        w.refresh().await;
-    }
     h.ctx.emit(
         "dispute",
         changed.root.clone(),

@@ -4,14 +4,12 @@ use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use cxd_proto::Request;
 use cxd_proto::paths::Paths;
-use cxd_proto::{Request, Response};
 
 use super::abs_path;
-use super::progress::until_answer;
-use super::review::finish;
+use super::review::run_and_show;
 use crate::cli::PlanArgs;
-use crate::client::Client;
 use crate::exit::{Failure, UNREACHABLE, USAGE};
 
 /// Plans larger than this are refused (a plan is prose, not a code dump).
@@ -20,25 +18,14 @@ pub const MAX_PLAN: u64 = 1024 * 1024;
 pub fn run(paths: &Paths, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let text = read_plan(args)?;
     let path = abs_path(args.path.as_deref())?;
-    let mut client = Client::connect(paths)?;
-    client.send(&Request::Plan {
+    let request = Request::Plan {
         path,
         text,
         wait: args.wait,
-    })?;
-    if args.wait {
-        client.set_timeout(None)?;
-    }
-    match until_answer(&mut client, args.json)? {
-        Response::ReviewDone(done) => finish(&done, args.json),
-        Response::ReviewStarted { root } => {
-            let message = format!(
-                "plan validation started in {} — `cxd status` shows its progress",
-                root.display()
-            );
-            super::review::no_result(Some(&root), &message, args.json)
-        }
-        other => {
+    };
+    match run_and_show(paths, &request, args.wait, args.json, "plan validation")? {
+        Ok(code) => Ok(code),
+        Err(other) => {
             Err(Failure::new(UNREACHABLE, format!("unexpected reply to plan: {other:?}")).into())
         }
     }

@@ -34,27 +34,43 @@ pub fn run(paths: &Paths, args: &ReviewArgs) -> anyhow::Result<ExitCode> {
             wait: args.wait,
         },
     };
-    let mut client = Client::connect(paths)?;
-    client.send(&request)?;
-    if args.wait {
-        // A review may take as long as review.timeout_s: wait without a read timeout.
-        client.set_timeout(None)?;
-    }
-    match until_answer(&mut client, args.json)? {
-        Response::ReviewDone(done) => finish(&done, args.json),
-        Response::ReviewStarted { root } => {
-            let message = format!(
-                "review started in {} — `cxd status` shows its progress",
-                root.display()
-            );
-            no_result(Some(&root), &message, args.json)
-        }
-        Response::Ok { message } => no_result(None, &message, args.json),
-        other => Err(Failure::new(
+    match run_and_show(paths, &request, args.wait, args.json, "review")? {
+        Ok(code) => Ok(code),
+        Err(Response::Ok { message }) => no_result(None, &message, args.json),
+        Err(other) => Err(Failure::new(
             UNREACHABLE,
             format!("unexpected reply to review: {other:?}"),
         )
         .into()),
+    }
+}
+
+/// Send a request that starts a run (a review or a plan validation: `what`) and show its
+/// answer: with `wait` the run's progress and result, else that it started. Any other answer
+/// comes back for the caller to judge.
+pub fn run_and_show(
+    paths: &Paths,
+    request: &Request,
+    wait: bool,
+    json: bool,
+    what: &str,
+) -> anyhow::Result<Result<ExitCode, Response>> {
+    let mut client = Client::connect(paths)?;
+    client.send(request)?;
+    if wait {
+        // A run may take as long as review.timeout_s: wait without a read timeout.
+        client.set_timeout(None)?;
+    }
+    match until_answer(&mut client, json)? {
+        Response::ReviewDone(done) => finish(&done, json).map(Ok),
+        Response::ReviewStarted { root } => {
+            let message = format!(
+                "{what} started in {} — `cxd status` shows its progress",
+                root.display()
+            );
+            no_result(Some(&root), &message, json).map(Ok)
+        }
+        other => Ok(Err(other)),
     }
 }
 
