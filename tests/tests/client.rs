@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use cxd_e2e::{Daemon, SETTLE_FAST, TestEnv, answer, finding, git, wait_for};
+use cxd_e2e::{Daemon, FindingJson, SETTLE_FAST, TestEnv, answer, finding, git, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
@@ -16,12 +16,7 @@ const T: Duration = Duration::from_secs(30);
 /// A watched repository whose first review opened one high finding, F1 ("leak").
 fn with_a_high_finding() -> (TestEnv, std::path::PathBuf, Daemon) {
     let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
-    env.script_codex(&json!([answer(vec![
-        finding("leak")
-            .severity("high")
-            .file("README")
-            .confidence(0.5)
-    ])]));
+    env.script_codex(&json!([answer(vec![readme("leak", "high")])]));
     let d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "changed\n").unwrap();
@@ -41,18 +36,20 @@ fn gate(env: &TestEnv, repo: &Path, extra: &[&str]) -> (i32, Value) {
     (code, report)
 }
 
+/// A finding on line 1 of the README, of this severity, half sure (what these tests open).
+fn readme(title: &str, severity: &str) -> FindingJson {
+    finding(title)
+        .severity(severity)
+        .file("README")
+        .confidence(0.5)
+}
+
 #[test]
 fn the_gate_says_no_until_reviewed_and_clean() {
     let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     env.script_codex(&json!([answer(vec![
-        finding("leak")
-            .severity("high")
-            .file("README")
-            .confidence(0.5),
-        finding("nit")
-            .severity("low")
-            .file("README")
-            .confidence(0.5)
+        readme("leak", "high"),
+        readme("nit", "low")
     ])]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -219,12 +216,7 @@ fn status_reads_a_dismissal_or_reopen_at_once() {
 #[test]
 fn the_log_records_who_did_what() {
     let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
-    env.script_codex(&json!([answer(vec![
-        finding("leak")
-            .severity("high")
-            .file("README")
-            .confidence(0.5)
-    ])]));
+    env.script_codex(&json!([answer(vec![readme("leak", "high")])]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "changed\n").unwrap();
@@ -356,12 +348,7 @@ fn colour_only_on_request_and_never_with_no_color() {
 #[test]
 fn the_git_hook_runs_the_gate_and_keeps_the_users_hook() {
     let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
-    env.script_codex(&json!([answer(vec![
-        finding("leak")
-            .severity("high")
-            .file("README")
-            .confidence(0.5)
-    ])]));
+    env.script_codex(&json!([answer(vec![readme("leak", "high")])]));
     let hook = repo.join(".git/hooks/pre-commit");
     std::fs::write(
         &hook,
@@ -434,11 +421,7 @@ fn the_git_hook_runs_the_gate_and_keeps_the_users_hook() {
 fn status_names_the_three_most_severe_open_findings_per_workspace() {
     let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     let at = |title: &str, severity: &str, file: &str, line: i64| {
-        finding(title)
-            .severity(severity)
-            .file(file)
-            .line(line)
-            .confidence(0.5)
+        readme(title, severity).file(file).line(line)
     };
     env.script_codex(&json!([answer(vec![
         at("a style nit", "low", "README", 1),
