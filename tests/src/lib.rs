@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod codex_answer;
 pub mod json_snapshot;
+
+pub use codex_answer::{AnswerJson, FindingJson, answer, finding};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -464,11 +467,27 @@ impl TestEnv {
             .collect()
     }
 
+    /// A fresh environment with this config and an empty committed repository "repo" in it.
+    pub fn with_repo(config: &str) -> (TestEnv, PathBuf) {
+        let env = TestEnv::new();
+        env.write_config(config);
+        let repo = init_repo(env.dir.path(), "repo");
+        (env, repo)
+    }
+
     /// A fast settle so tests run quickly.
     pub fn fast_settle(&self) {
         self.write_config("[settle]\nquiet_ms = 300\nmax_wait_ms = 3000\n");
     }
 }
+
+/// Config: an edit settles 200 ms after the last write, 2 s at the most.
+pub const SETTLE_FAST: &str = "[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n";
+/// Config: an edit never settles within a test (it waits for a hook or a command).
+pub const SETTLE_NEVER: &str = "[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n";
+/// Config: a fast settle, and the stop hook waits up to 60 s for a review.
+pub const SETTLE_FAST_STOP_WAIT: &str =
+    "[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n[gate]\nstop_wait_s = 60\n";
 
 /// OS inotify watches a process holds (Linux), from /proc/PID/fdinfo; 0 without /proc.
 pub fn inotify_watches(pid: i32) -> usize {

@@ -8,21 +8,11 @@
 
 use std::path::Path;
 
-use cxd_e2e::{TestEnv, git, init_repo};
+use cxd_e2e::{SETTLE_NEVER, TestEnv, answer, finding, git, init_repo};
 use serde_json::{Value, json};
 
 fn original() -> String {
     (1..=20).map(|i| format!("let a{i} = {i};\n")).collect()
-}
-
-fn finding(file: &str, line: u32, title: &str) -> Value {
-    json!({"severity": "high", "category": "bug", "file": file, "line_start": line,
-           "line_end": line, "title": title, "body": "b", "recommendation": "r", "confidence": 0.9})
-}
-
-fn answer(findings: Vec<Value>) -> Value {
-    json!({"answer": {"verdict": "changes_requested", "summary": "s", "findings": findings,
-                      "fixed_finding_ids": []}})
 }
 
 fn agent_write(env: &TestEnv, repo: &Path, file: &str, content: &[u8], session: &str) {
@@ -47,18 +37,16 @@ fn stop(env: &TestEnv, repo: &Path, session: &str) -> Value {
 
 fn setup(script: &Value) -> TestEnv {
     let env = TestEnv::new();
-    env.write_config("[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n");
+    env.write_config(SETTLE_NEVER);
     env.script_codex(script);
     env
 }
 
 #[test]
 fn no_attribute_or_config_hides_a_text_change_from_the_reviewer() {
-    let env = setup(&json!([answer(vec![finding(
-        "src/a.rs",
-        5,
-        "five may fail"
-    )])]));
+    let env = setup(&json!([answer(vec![
+        finding("five may fail").file("src/a.rs").line(5)
+    ])]));
     let repo = init_repo(env.dir.path(), "repo");
     std::fs::create_dir(repo.join("src")).unwrap();
     for f in [
@@ -121,7 +109,9 @@ fn no_attribute_or_config_hides_a_text_change_from_the_reviewer() {
 
 #[test]
 fn a_binary_file_changed_counts_whole_for_the_stop_hook() {
-    let env = setup(&json!([answer(vec![finding("data.bin", 3, "bad table")])]));
+    let env = setup(&json!([answer(vec![
+        finding("bad table").file("data.bin").line(3)
+    ])]));
     let repo = init_repo(env.dir.path(), "repo");
     std::fs::write(repo.join("data.bin"), b"\0\x01\x02 table\nrow\nrow\n").unwrap();
     git(&repo, &["add", "-A"]);

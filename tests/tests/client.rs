@@ -8,27 +8,15 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use cxd_e2e::{Daemon, TestEnv, git, init_repo, wait_for};
+use cxd_e2e::{Daemon, FindingJson, SETTLE_FAST, TestEnv, answer, finding, git, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
 
-fn setup() -> (TestEnv, std::path::PathBuf) {
-    let env = TestEnv::new();
-    env.write_config("[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n");
-    let repo = init_repo(env.dir.path(), "repo");
-    (env, repo)
-}
-
-fn finding(title: &str, severity: &str) -> Value {
-    json!({"severity": severity, "category": "bug", "file": "README", "line_start": 1, "line_end": 1,
-           "title": title, "body": "b", "recommendation": "r", "confidence": 0.5})
-}
-
 /// A watched repository whose first review opened one high finding, F1 ("leak").
 fn with_a_high_finding() -> (TestEnv, std::path::PathBuf, Daemon) {
-    let (env, repo) = setup();
-    env.script_codex(&json!([changes(vec![finding("leak", "high")])]));
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
+    env.script_codex(&json!([answer(vec![readme("leak", "high")])]));
     let d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "changed\n").unwrap();
@@ -36,10 +24,6 @@ fn with_a_high_finding() -> (TestEnv, std::path::PathBuf, Daemon) {
         (env.workspace()["open_findings"]["high"] == 1).then_some(())
     });
     (env, repo, d)
-}
-
-fn changes(findings: Vec<Value>) -> Value {
-    json!({"answer": {"verdict": "changes_requested", "summary": "s", "findings": findings, "fixed_finding_ids": []}})
 }
 
 fn gate(env: &TestEnv, repo: &Path, extra: &[&str]) -> (i32, Value) {
@@ -52,12 +36,20 @@ fn gate(env: &TestEnv, repo: &Path, extra: &[&str]) -> (i32, Value) {
     (code, report)
 }
 
+/// A finding on line 1 of the README, of this severity, half sure (what these tests open).
+fn readme(title: &str, severity: &str) -> FindingJson {
+    finding(title)
+        .severity(severity)
+        .file("README")
+        .confidence(0.5)
+}
+
 #[test]
 fn the_gate_says_no_until_reviewed_and_clean() {
-    let (env, repo) = setup();
-    env.script_codex(&json!([changes(vec![
-        finding("leak", "high"),
-        finding("nit", "low")
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
+    env.script_codex(&json!([answer(vec![
+        readme("leak", "high"),
+        readme("nit", "low")
     ])]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -124,7 +116,7 @@ fn the_gate_says_no_until_reviewed_and_clean() {
 
 #[test]
 fn a_halted_workspace_fails_the_gate() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     env.script_codex(&json!([{"mode": "fail_quota"}]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -143,7 +135,7 @@ fn a_halted_workspace_fails_the_gate() {
 
 #[test]
 fn approval_goes_stale_after_an_edit() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     assert!(env.workspace()["approval"].is_null());
@@ -223,8 +215,8 @@ fn status_reads_a_dismissal_or_reopen_at_once() {
 
 #[test]
 fn the_log_records_who_did_what() {
-    let (env, repo) = setup();
-    env.script_codex(&json!([changes(vec![finding("leak", "high")])]));
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
+    env.script_codex(&json!([answer(vec![readme("leak", "high")])]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("README"), "changed\n").unwrap();
@@ -269,7 +261,7 @@ fn the_log_records_who_did_what() {
 
 #[test]
 fn events_stream_a_review_in_order() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     let mut child = env
@@ -355,8 +347,8 @@ fn colour_only_on_request_and_never_with_no_color() {
 
 #[test]
 fn the_git_hook_runs_the_gate_and_keeps_the_users_hook() {
-    let (env, repo) = setup();
-    env.script_codex(&json!([changes(vec![finding("leak", "high")])]));
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
+    env.script_codex(&json!([answer(vec![readme("leak", "high")])]));
     let hook = repo.join(".git/hooks/pre-commit");
     std::fs::write(
         &hook,
@@ -427,15 +419,11 @@ fn the_git_hook_runs_the_gate_and_keeps_the_users_hook() {
 
 #[test]
 fn status_names_the_three_most_severe_open_findings_per_workspace() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     let at = |title: &str, severity: &str, file: &str, line: i64| {
-        let mut f = finding(title, severity);
-        f["file"] = json!(file);
-        f["line_start"] = json!(line);
-        f["line_end"] = json!(line);
-        f
+        readme(title, severity).file(file).line(line)
     };
-    env.script_codex(&json!([changes(vec![
+    env.script_codex(&json!([answer(vec![
         at("a style nit", "low", "README", 1),
         at("an off-by-one", "medium", "README", 2),
         at("the token leaks", "critical", "README", 3),

@@ -7,32 +7,10 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, init_repo};
+use cxd_e2e::{SETTLE_FAST_STOP_WAIT, TestEnv, answer, finding};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
-
-fn setup() -> (TestEnv, std::path::PathBuf) {
-    let env = TestEnv::new();
-    env.write_config("[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n[gate]\nstop_wait_s = 60\n");
-    let repo = init_repo(env.dir.path(), "repo");
-    (env, repo)
-}
-
-fn finding(title: &str) -> Value {
-    json!({"severity": "high", "category": "bug", "file": "src.rs", "line_start": 1, "line_end": 1,
-           "title": title, "body": "b", "recommendation": "check the bound", "confidence": 0.9})
-}
-
-fn answer(findings: Vec<Value>, rulings: Value) -> Value {
-    let verdict = if findings.is_empty() {
-        "approve"
-    } else {
-        "changes_requested"
-    };
-    json!({"answer": {"verdict": verdict, "summary": "s", "findings": findings,
-                      "fixed_finding_ids": [], "rulings": rulings}})
-}
 
 fn findings_json(env: &TestEnv, repo: &Path) -> Value {
     serde_json::from_str(&env.ok(&["findings", repo.to_str().unwrap(), "--all", "--json"])).unwrap()
@@ -60,18 +38,19 @@ fn prompt(env: &TestEnv, n: usize) -> String {
 
 #[test]
 fn a_dispute_reaches_the_next_prompt_and_a_withdraw_closes_the_finding() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST_STOP_WAIT);
     env.script_codex(&json!([
-        answer(vec![finding("overflow"), finding("race")], json!([])),
-        answer(
-            vec![],
-            json!([
-                {"id": "F1", "ruling": "withdraw", "reply": "right: the caller checks the length"},
-                // Not disputed, and not a finding at all: ignored, with a warning.
-                {"id": "F2", "ruling": "withdraw", "reply": "sneaky"},
-                {"id": "F77", "ruling": "uphold", "reply": "who?"}
-            ])
-        ),
+        answer(vec![
+            finding("overflow").recommendation("check the bound"),
+            finding("race").recommendation("check the bound")
+        ])
+        .rulings(json!([])),
+        answer(vec![]).rulings(json!([
+            {"id": "F1", "ruling": "withdraw", "reply": "right: the caller checks the length"},
+            // Not disputed, and not a finding at all: ignored, with a warning.
+            {"id": "F2", "ruling": "withdraw", "reply": "sneaky"},
+            {"id": "F77", "ruling": "uphold", "reply": "who?"}
+        ])),
     ]));
     let d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -146,11 +125,13 @@ fn a_dispute_reaches_the_next_prompt_and_a_withdraw_closes_the_finding() {
 
 #[test]
 fn an_upheld_dispute_stays_open_with_the_reply_in_findings_and_the_stop_hook() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST_STOP_WAIT);
     env.script_codex(&json!([
-        answer(vec![finding("overflow")], json!([])),
-        answer(
-            vec![finding("overflow again")],
+        answer(vec![finding("overflow").recommendation("check the bound")]).rulings(json!([])),
+        answer(vec![
+            finding("overflow again").recommendation("check the bound")
+        ])
+        .rulings(
             json!([{"id": "F1", "ruling": "uphold", "reply": "still overflows at 2^31\nreally"}])
         ),
     ]));
@@ -223,11 +204,12 @@ fn an_upheld_dispute_stays_open_with_the_reply_in_findings_and_the_stop_hook() {
 
 #[test]
 fn disputing_an_unknown_or_closed_finding_or_with_a_5k_reason_is_refused() {
-    let (env, repo) = setup();
-    env.script_codex(&json!([answer(
-        vec![finding("overflow"), finding("race")],
-        json!([])
-    )]));
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST_STOP_WAIT);
+    env.script_codex(&json!([answer(vec![
+        finding("overflow").recommendation("check the bound"),
+        finding("race").recommendation("check the bound")
+    ])
+    .rulings(json!([]))]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("src.rs"), "fn f() {}\n").unwrap();
@@ -306,13 +288,10 @@ fn disputing_an_unknown_or_closed_finding_or_with_a_5k_reason_is_refused() {
 
 #[test]
 fn a_ruling_outside_withdraw_and_uphold_fails_the_answer_and_closes_nothing() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST_STOP_WAIT);
     env.script_codex(&json!([
-        answer(vec![finding("overflow")], json!([])),
-        answer(
-            vec![],
-            json!([{"id": "F1", "ruling": "dismiss", "reply": "r"}])
-        ),
+        answer(vec![finding("overflow").recommendation("check the bound")]).rulings(json!([])),
+        answer(vec![]).rulings(json!([{"id": "F1", "ruling": "dismiss", "reply": "r"}])),
     ]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);

@@ -7,29 +7,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, init_repo, wait_for};
+use cxd_e2e::{SETTLE_FAST_STOP_WAIT, TestEnv, answer, finding, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
-
-fn setup(extra: &str) -> (TestEnv, std::path::PathBuf) {
-    let env = TestEnv::new();
-    env.write_config(&format!(
-        "[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n[gate]\nstop_wait_s = 60\n{extra}"
-    ));
-    let repo = init_repo(env.dir.path(), "repo");
-    (env, repo)
-}
-
-fn finding(title: &str, category: &str, line: u32) -> Value {
-    json!({"severity": "high", "category": category, "file": "src.rs", "line_start": line, "line_end": line,
-           "title": title, "body": "b", "recommendation": "do it right", "confidence": 0.9})
-}
-
-fn answer(findings: Vec<Value>, fixed: Value, rulings: Value) -> Value {
-    json!({"answer": {"verdict": "changes_requested", "summary": "s", "findings": findings,
-                      "fixed_finding_ids": fixed, "rulings": rulings}})
-}
 
 fn stop(env: &TestEnv, repo: &Path, active: bool) -> Value {
     let event = json!({"session_id": "sess-1", "transcript_path": "/tmp/t.jsonl", "cwd": repo,
@@ -65,14 +46,22 @@ fn needs_you(env: &TestEnv) -> Value {
 
 #[test]
 fn an_upheld_dispute_escalates_once_and_a_dismissal_answers_it() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST_STOP_WAIT);
     env.script_codex(&json!([
-        answer(vec![finding("overflow", "bug", 1)], json!([]), json!([])),
-        answer(
-            vec![finding("overflow again", "bug", 1)],
-            json!([]),
-            json!([{"id": "F1", "ruling": "uphold", "reply": "still overflows"}])
-        ),
+        answer(vec![
+            finding("overflow")
+                .category("bug")
+                .line(1)
+                .recommendation("do it right")
+        ])
+        .rulings(json!([])),
+        answer(vec![
+            finding("overflow again")
+                .category("bug")
+                .line(1)
+                .recommendation("do it right")
+        ])
+        .rulings(json!([{"id": "F1", "ruling": "uphold", "reply": "still overflows"}])),
     ]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -146,16 +135,14 @@ fn an_upheld_dispute_escalates_once_and_a_dismissal_answers_it() {
 
 #[test]
 fn an_architecture_finding_escalates_at_once_and_an_approval_answers_it() {
-    let (env, repo) = setup("");
-    env.script_codex(&json!([answer(
-        vec![finding(
-            "the cache belongs in the store layer",
-            "architecture",
-            1
-        )],
-        json!([]),
-        json!([])
-    )]));
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST_STOP_WAIT);
+    env.script_codex(&json!([answer(vec![
+        finding("the cache belongs in the store layer")
+            .category("architecture")
+            .line(1)
+            .recommendation("do it right")
+    ])
+    .rulings(json!([]))]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::write(repo.join("src.rs"), "fn f() {}\n").unwrap();
@@ -170,16 +157,32 @@ fn an_architecture_finding_escalates_at_once_and_an_approval_answers_it() {
 
 #[test]
 fn a_plateau_escalates_and_status_shows_the_rounds() {
-    let (env, repo) = setup("max_rounds = 10\n");
+    let (env, repo) = TestEnv::with_repo(&format!("{SETTLE_FAST_STOP_WAIT}max_rounds = 10\n"));
     // Each review fixes the last finding and opens a new one in its place.
     env.script_codex(&json!([
-        answer(vec![finding("a", "bug", 1)], json!([]), json!([])),
-        answer(vec![finding("b", "edge-case", 2)], json!(["F1"]), json!([])),
-        answer(
-            vec![finding("c", "performance", 3)],
-            json!(["F2"]),
-            json!([])
-        ),
+        answer(vec![
+            finding("a")
+                .category("bug")
+                .line(1)
+                .recommendation("do it right")
+        ])
+        .rulings(json!([])),
+        answer(vec![
+            finding("b")
+                .category("edge-case")
+                .line(2)
+                .recommendation("do it right")
+        ])
+        .fixed(&["F1"])
+        .rulings(json!([])),
+        answer(vec![
+            finding("c")
+                .category("performance")
+                .line(3)
+                .recommendation("do it right")
+        ])
+        .fixed(&["F2"])
+        .rulings(json!([])),
     ]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -243,9 +246,9 @@ fn a_plateau_escalates_and_status_shows_the_rounds() {
 
 #[test]
 fn infrastructure_trouble_still_fails_open_while_an_escalation_stands() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST_STOP_WAIT);
     env.script_codex(&json!([
-        answer(vec![finding("layering", "architecture", 1)], json!([]), json!([])),
+        answer(vec![finding("layering").category("architecture").line(1).recommendation("do it right")]).rulings(json!([])),
         {"mode": "fail_quota"},
     ]));
     let _d = env.start_daemon();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, fixtures, init_repo};
+use cxd_e2e::{TestEnv, answer, finding, fixtures, init_repo};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
@@ -100,17 +100,6 @@ fn validate(schema: &Path, log: &Value, dir: &Path) -> Result<(), String> {
     }
 }
 
-fn finding(title: &str, severity: &str, file: &str, lines: (i64, i64)) -> Value {
-    json!({"severity": severity, "category": "bug", "file": file, "line_start": lines.0,
-           "line_end": lines.1, "title": title, "body": "what and why",
-           "recommendation": "the fix", "confidence": 0.9})
-}
-
-fn answer(verdict: &str, findings: Vec<Value>, fixed: &[&str]) -> Value {
-    json!({"answer": {"verdict": verdict, "summary": "s", "findings": findings,
-                      "fixed_finding_ids": fixed}})
-}
-
 #[test]
 fn findings_export_as_valid_sarif_and_rdjsonl() {
     let schema = sarif_schema();
@@ -119,16 +108,28 @@ fn findings_export_as_valid_sarif_and_rdjsonl() {
     let repo = init_repo(env.dir.path(), "repo");
     let repo_s = repo.to_str().unwrap();
     env.script_codex(&json!([
-        answer(
-            "changes_requested",
-            vec![
-                finding("off by one", "high", "README", (2, 3)),
-                finding("the plan misses a migration", "medium", "", (0, 0)),
-                finding("typo", "info", "README", (0, 0)),
-            ],
-            &[]
-        ),
-        answer("approve", vec![], &["F1"]),
+        answer(vec![
+            finding("off by one")
+                .severity("high")
+                .file("README")
+                .lines(2, 3)
+                .body("what and why")
+                .recommendation("the fix"),
+            finding("the plan misses a migration")
+                .severity("medium")
+                .file("")
+                .lines(0, 0)
+                .body("what and why")
+                .recommendation("the fix"),
+            finding("typo")
+                .severity("info")
+                .file("README")
+                .lines(0, 0)
+                .body("what and why")
+                .recommendation("the fix"),
+        ])
+        .verdict("changes_requested"),
+        answer(vec![]).verdict("approve").fixed(&["F1"]),
     ]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo_s]);

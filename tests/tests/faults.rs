@@ -5,21 +5,14 @@
 
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, init_repo, is_socket, wait_for};
+use cxd_e2e::{SETTLE_FAST, TestEnv, is_socket, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
 
-fn setup() -> (TestEnv, std::path::PathBuf) {
-    let env = TestEnv::new();
-    env.write_config("[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n");
-    let repo = init_repo(env.dir.path(), "repo");
-    (env, repo)
-}
-
 #[test]
 fn a_removed_socket_is_recreated() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     let d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     std::fs::remove_file(env.socket()).unwrap();
@@ -44,7 +37,7 @@ fn a_removed_socket_is_recreated() {
 
 #[test]
 fn codex_killed_by_a_signal_halts_with_the_reason() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     env.script_codex(&json!([{"mode": "hang"}]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -70,7 +63,7 @@ fn codex_killed_by_a_signal_halts_with_the_reason() {
 
 #[test]
 fn a_workspace_deleted_during_a_review_goes_missing() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     env.script_codex(&json!([{"mode": "slow", "seconds": 20, "answer": {"verdict": "approve", "summary": "s", "findings": [], "fixed_finding_ids": []}}]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -97,7 +90,7 @@ fn a_workspace_deleted_during_a_review_goes_missing() {
 
 #[test]
 fn another_user_cannot_connect() {
-    let (env, _repo) = setup();
+    let (env, _repo) = TestEnv::with_repo(SETTLE_FAST);
     let _d = env.start_daemon();
     // The socket's directory is private to its owner.
     let dir = env.socket().parent().unwrap().to_path_buf();

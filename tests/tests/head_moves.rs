@@ -9,17 +9,10 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, git, init_repo};
+use cxd_e2e::{SETTLE_FAST_STOP_WAIT, TestEnv, git};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
-
-fn setup() -> (TestEnv, std::path::PathBuf) {
-    let env = TestEnv::new();
-    env.write_config("[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n[gate]\nstop_wait_s = 60\n");
-    let repo = init_repo(env.dir.path(), "repo");
-    (env, repo)
-}
 
 fn stdout_json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
@@ -97,7 +90,7 @@ fn plumbing_commit(repo: &Path, file: &str, text: &str) -> String {
 
 #[test]
 fn a_plumbing_commit_reset_into_an_agents_session_is_reviewed_before_it_stops() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST_STOP_WAIT);
     env.script_codex(&json!([approve(), blocking("evil.sh")]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -117,7 +110,7 @@ fn a_plumbing_commit_reset_into_an_agents_session_is_reviewed_before_it_stops() 
 
 #[test]
 fn the_gate_never_calls_a_moved_head_on_an_unreviewed_tree_up_to_date() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST_STOP_WAIT);
     env.script_codex(&json!([approve(), blocking("other.txt")]));
     let d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -185,7 +178,7 @@ fn the_gate_never_calls_a_moved_head_on_an_unreviewed_tree_up_to_date() {
 
 #[test]
 fn a_cherry_pick_a_merge_and_a_file_checked_out_from_a_branch_are_reviewed_in_a_session() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST_STOP_WAIT);
     env.script_codex(&json!([approve(), approve(), approve(), approve()]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);

@@ -7,19 +7,10 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cxd_e2e::{TestEnv, init_repo, wait_for};
+use cxd_e2e::{SETTLE_FAST, TestEnv, answer, finding, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
-
-fn setup(extra: &str) -> (TestEnv, std::path::PathBuf) {
-    let env = TestEnv::new();
-    env.write_config(&format!(
-        "[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n{extra}"
-    ));
-    let repo = init_repo(env.dir.path(), "repo");
-    (env, repo)
-}
 
 fn hook(env: &TestEnv, event: &str, input: &Value) -> Output {
     env.hook(event, input)
@@ -51,15 +42,12 @@ fn stop_event(repo: &Path, session: &str, active: bool) -> Value {
            "stop_hook_active": active, "last_assistant_message": "Done."})
 }
 
-fn finding(title: &str) -> Value {
-    json!({"severity": "high", "category": "bug", "file": "src.rs", "line_start": 3, "line_end": 3,
-           "title": title, "body": "b", "recommendation": "check the bound", "confidence": 0.9})
-}
-
 #[test]
 fn post_tool_use_attributes_the_edit_and_passes_findings_on_once() {
-    let (env, repo) = setup("");
-    env.script_codex(&json!([{"answer": {"verdict": "changes_requested", "summary": "s", "findings": [finding("overflow")], "fixed_finding_ids": []}}]));
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
+    env.script_codex(&json!([answer([finding("overflow")
+        .line(3)
+        .recommendation("check the bound")])]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     let started = Instant::now();
@@ -123,7 +111,7 @@ fn post_tool_use_attributes_the_edit_and_passes_findings_on_once() {
 
 #[test]
 fn hooks_stay_out_of_the_way() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     // No daemon: the edit hook is silent.
     let out = hook(
         &env,
@@ -172,8 +160,12 @@ fn hooks_stay_out_of_the_way() {
 
 #[test]
 fn the_stop_hook_blocks_then_fails_open_past_max_rounds() {
-    let (env, repo) = setup("[gate]\nmax_rounds = 2\nstop_wait_s = 60\n");
-    env.script_codex(&json!([{"answer": {"verdict": "changes_requested", "summary": "s", "findings": [finding("overflow")], "fixed_finding_ids": []}}]));
+    let (env, repo) = TestEnv::with_repo(&format!(
+        "{SETTLE_FAST}[gate]\nmax_rounds = 2\nstop_wait_s = 60\n"
+    ));
+    env.script_codex(&json!([answer([finding("overflow")
+        .line(3)
+        .recommendation("check the bound")])]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     // An edit not yet reviewed: the stop hook reviews it, then blocks.
@@ -235,7 +227,7 @@ fn the_stop_hook_blocks_then_fails_open_past_max_rounds() {
 
 #[test]
 fn the_stop_hook_names_the_approving_review_and_fails_open_on_codex_failure() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     env.script_codex(&json!([{"answer": {"verdict": "approve", "summary": "fine", "findings": [], "fixed_finding_ids": []}}, {"mode": "fail_quota"}]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -257,7 +249,7 @@ fn the_stop_hook_names_the_approving_review_and_fails_open_on_codex_failure() {
 
 #[test]
 fn a_plan_is_denied_then_allowed_after_a_revision_on_the_same_thread() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     let concern = json!({"severity": "high", "category": "edge-case", "file": "", "line_start": 0, "line_end": 0,
         "title": "no plan for an empty input", "body": "b", "recommendation": "say what happens on empty input", "confidence": 0.8});
     env.script_codex(&json!([
@@ -322,10 +314,11 @@ fn a_plan_is_denied_then_allowed_after_a_revision_on_the_same_thread() {
 
 #[test]
 fn cxd_plan_from_a_file_or_stdin() {
-    let (env, repo) = setup("");
-    env.script_codex(&json!([
-        {"answer": {"verdict": "changes_requested", "summary": "gap", "findings": [finding("gap")], "fixed_finding_ids": []}},
-    ]));
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
+    env.script_codex(&json!([answer([finding("gap")
+        .line(3)
+        .recommendation("check the bound")])
+    .summary("gap"),]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     let plan = env.dir.path().join("PLAN.md");
@@ -362,7 +355,7 @@ fn cxd_plan_from_a_file_or_stdin() {
 
 #[test]
 fn watch_auto_watches_the_repo_an_agent_edits() {
-    let (env, repo) = setup("[watch]\nauto = true\n");
+    let (env, repo) = TestEnv::with_repo(&format!("{SETTLE_FAST}[watch]\nauto = true\n"));
     let _d = env.start_daemon();
     let out = hook(
         &env,

@@ -6,27 +6,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, init_repo, wait_for};
+use cxd_e2e::{FindingJson, TestEnv, answer, finding, init_repo, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
-
-/// A finding about `src/greet.rs` as Codex reports it.
-fn finding(title: &str, lines: (u32, u32)) -> Value {
-    json!({"severity": "high", "category": "style", "file": "src/greet.rs", "line_start": lines.0,
-           "line_end": lines.1, "title": title, "body": "the text cannot be translated",
-           "recommendation": "load it from the catalogue", "confidence": 0.8})
-}
-
-fn answer(findings: Vec<Value>, fixed: &[&str], still_open: &[&str]) -> Value {
-    let verdict = if findings.is_empty() {
-        "approve"
-    } else {
-        "changes_requested"
-    };
-    json!({"answer": {"verdict": verdict, "summary": "s", "findings": findings,
-                      "fixed_finding_ids": fixed, "still_open_ids": still_open}})
-}
 
 /// `src/greet.rs` with `above` lines before the greeting.
 fn greet(above: usize) -> String {
@@ -95,20 +78,23 @@ impl Ws {
 
 /// The same problem reported three times, reworded, its lines shifted by edits above it, is
 /// one open finding seen three times.
+/// The finding these tests repeat: at `lines` of src/greet.rs, titled `title`.
+fn hardcoded(title: &str, lines: (i64, i64)) -> FindingJson {
+    finding(title)
+        .category("style")
+        .file("src/greet.rs")
+        .lines(lines.0, lines.1)
+        .body("the text cannot be translated")
+        .recommendation("load it from the catalogue")
+        .confidence(0.8)
+}
+
 #[test]
 fn a_repeat_offender_gives_one_finding_seen_three_times() {
     let ws = Ws::new(&json!([
-        answer(
-            vec![finding("Greeting text is hardcoded", (2, 2))],
-            &[],
-            &[]
-        ),
-        answer(vec![finding("Hard-coded greeting text", (4, 4))], &[], &[]),
-        answer(
-            vec![finding("The greeting string is hardcoded", (5, 5))],
-            &[],
-            &["F1"]
-        ),
+        answer(vec![hardcoded("Greeting text is hardcoded", (2, 2))]).still_open(&[]),
+        answer(vec![hardcoded("Hard-coded greeting text", (4, 4))]).still_open(&[]),
+        answer(vec![hardcoded("The greeting string is hardcoded", (5, 5))]).still_open(&["F1"]),
     ]));
     ws.edit_and_review(&greet(0));
     ws.edit_and_review(&greet(2));
@@ -147,22 +133,10 @@ fn a_repeat_offender_gives_one_finding_seen_three_times() {
 fn without_inline_hunks_the_fingerprint_still_recognises_a_moved_finding() {
     let ws = Ws::with_config(
         &json!([
-            answer(
-                vec![finding("Greeting text is hardcoded", (2, 2))],
-                &[],
-                &[]
-            ),
-            answer(
-                vec![finding("Hard-coded greeting text", (122, 122))],
-                &[],
-                &[]
-            ),
+            answer(vec![hardcoded("Greeting text is hardcoded", (2, 2))]).still_open(&[]),
+            answer(vec![hardcoded("Hard-coded greeting text", (122, 122))]).still_open(&[]),
             // Another problem on other lines of the same file stays another finding.
-            answer(
-                vec![finding("Greeting text is hardcoded", (1, 1))],
-                &[],
-                &[]
-            ),
+            answer(vec![hardcoded("Greeting text is hardcoded", (1, 1))]).still_open(&[]),
         ]),
         "[review]\nmax_diff_bytes = 1024\n",
     );
@@ -189,12 +163,8 @@ fn without_inline_hunks_the_fingerprint_still_recognises_a_moved_finding() {
 #[test]
 fn a_dismissed_finding_reported_again_stays_dismissed() {
     let ws = Ws::new(&json!([
-        answer(
-            vec![finding("Greeting text is hardcoded", (2, 2))],
-            &[],
-            &[]
-        ),
-        answer(vec![finding("Hardcoded greeting", (3, 3))], &[], &[]),
+        answer(vec![hardcoded("Greeting text is hardcoded", (2, 2))]).still_open(&[]),
+        answer(vec![hardcoded("Hardcoded greeting", (3, 3))]).still_open(&[]),
     ]));
     ws.edit_and_review(&greet(0));
     ws.env.ok(&[
@@ -223,17 +193,9 @@ fn a_dismissed_finding_reported_again_stays_dismissed() {
 #[test]
 fn a_resolved_finding_reported_again_reopens() {
     let ws = Ws::new(&json!([
-        answer(
-            vec![finding("Greeting text is hardcoded", (2, 2))],
-            &[],
-            &[]
-        ),
-        answer(vec![], &["F1"], &[]),
-        answer(
-            vec![finding("greeting is hard coded text", (3, 3))],
-            &[],
-            &[]
-        ),
+        answer(vec![hardcoded("Greeting text is hardcoded", (2, 2))]).still_open(&[]),
+        answer(vec![]).fixed(&["F1"]).still_open(&[]),
+        answer(vec![hardcoded("greeting is hard coded text", (3, 3))]).still_open(&[]),
     ]));
     ws.edit_and_review(&greet(0));
     let fixed = ws.edit_and_review(&format!("{}\n", greet(0)));
@@ -260,14 +222,10 @@ fn a_resolved_finding_reported_again_reopens() {
 #[test]
 fn lines_follow_edits_and_deleted_lines_make_a_finding_outdated() {
     let ws = Ws::new(&json!([
-        answer(
-            vec![finding("Greeting text is hardcoded", (2, 2))],
-            &[],
-            &[]
-        ),
-        answer(vec![], &[], &[]),
-        answer(vec![], &[], &[]),
-        answer(vec![], &[], &["F1"]),
+        answer(vec![hardcoded("Greeting text is hardcoded", (2, 2))]).still_open(&[]),
+        answer(vec![]).still_open(&[]),
+        answer(vec![]).still_open(&[]),
+        answer(vec![]).still_open(&["F1"]),
     ]));
     ws.edit_and_review(&greet(0));
     ws.edit_and_review(&greet(3));
@@ -305,11 +263,11 @@ fn lines_follow_edits_and_deleted_lines_make_a_finding_outdated() {
 /// `still_open_ids` naming unknown ids is ignored with a warning: no crash, no lost finding.
 #[test]
 fn unknown_still_open_ids_are_ignored_with_a_warning() {
-    let ws = Ws::new(&json!([answer(
-        vec![finding("Greeting text is hardcoded", (2, 2))],
-        &[],
-        &["F99", "not an id", "F0", ""]
-    )]));
+    let ws = Ws::new(&json!([answer(vec![hardcoded(
+        "Greeting text is hardcoded",
+        (2, 2)
+    )])
+    .still_open(&["F99", "not an id", "F0", ""])]));
     let done = ws.edit_and_review(&greet(0));
     assert_eq!(done["review"]["verdict"], "changes_requested", "{done}");
     assert_eq!(ws.findings().len(), 1);

@@ -7,16 +7,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, argv, init_repo};
+use cxd_e2e::{SETTLE_NEVER, TestEnv, argv};
 
 const T: Duration = Duration::from_secs(30);
-
-fn setup() -> (TestEnv, PathBuf) {
-    let env = TestEnv::new();
-    env.write_config("[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n");
-    let repo = init_repo(env.dir.path(), "repo");
-    (env, repo)
-}
 
 fn codex_config(env: &TestEnv) -> PathBuf {
     let dir = env.home.join(".codex");
@@ -26,7 +19,7 @@ fn codex_config(env: &TestEnv) -> PathBuf {
 
 #[test]
 fn a_server_after_64_kib_of_padding_is_turned_off() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_NEVER);
     let pad: String = (0..4000)
         .map(|i| format!("# padding line {i:>20}\n"))
         .collect();
@@ -60,7 +53,7 @@ fn a_server_after_64_kib_of_padding_is_turned_off() {
 
 #[test]
 fn an_unreadable_codex_config_halts_the_workspace_naming_it() {
-    let (env, repo) = setup();
+    let (env, repo) = TestEnv::with_repo(SETTLE_NEVER);
     let file = codex_config(&env);
     // Past any size cxd reads: a sparse file, the server name at its very end.
     let f = std::fs::File::create(&file).unwrap();

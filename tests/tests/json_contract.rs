@@ -18,32 +18,10 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use cxd_e2e::json_snapshot::{assert_json_snapshot, normalise};
-use cxd_e2e::{Daemon, TestEnv, git, init_repo, wait_for};
+use cxd_e2e::{Daemon, TestEnv, answer, finding, git, init_repo, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
-
-/// A finding as codex answers it, every field with a value.
-fn finding(
-    severity: &str,
-    category: &str,
-    file: &str,
-    lines: (u32, u32),
-    title: &str,
-    confidence: f64,
-) -> Value {
-    json!({"severity": severity, "category": category, "file": file, "line_start": lines.0,
-           "line_end": lines.1, "title": title, "body": format!("why: {title}"),
-           "recommendation": format!("fix: {title}"), "confidence": confidence})
-}
-
-/// A scripted codex turn with fixed token usage (so token counts are literal in snapshots).
-fn step(verdict: &str, summary: &str, findings: Vec<Value>, fixed: &[&str], tokens: u64) -> Value {
-    json!({"answer": {"verdict": verdict, "summary": summary, "findings": findings,
-                      "fixed_finding_ids": fixed},
-           "usage": {"input_tokens": tokens, "cached_input_tokens": tokens / 4,
-                     "output_tokens": tokens / 10}})
-}
 
 /// A workspace watched by a running daemon; reviews run only when a test asks for one.
 struct Ws {
@@ -129,46 +107,79 @@ struct Story {
 /// plan validation and its approved revision, and an approval.
 fn story() -> Story {
     let ws = Ws::new();
-    let plan_finding = finding(
-        "medium",
-        "architecture",
-        "",
-        (0, 0),
-        "the plan has no rollback",
-        0.6,
-    );
+    let plan_finding = finding("the plan has no rollback")
+        .severity("medium")
+        .category("architecture")
+        .file("")
+        .lines(0, 0)
+        .body("why: the plan has no rollback")
+        .recommendation("fix: the plan has no rollback")
+        .confidence(0.6);
     ws.env.script_codex(&json!([
-        step(
-            "changes_requested",
-            "five problems",
-            vec![
-                finding(
-                    "critical",
-                    "security",
-                    "src/lib.rs",
-                    (2, 3),
-                    "query built from input",
-                    0.95
-                ),
-                finding("high", "bug", "src/lib.rs", (5, 5), "off by one", 0.9),
-                finding("medium", "edge-case", "README", (1, 1), "empty input", 0.7),
-                finding("low", "style", "src/lib.rs", (7, 7), "unclear name", 0.5),
-                finding("info", "test", "", (0, 0), "no test covers this", 0.4),
-            ],
-            &[],
-            1000,
-        ),
-        step("approve", "two fixed", vec![], &["F1", "F2"], 2000),
-        step(
-            "changes_requested",
-            "the plan needs a rollback",
-            vec![plan_finding],
-            &[],
-            400
-        ),
-        step("approve", "the plan is sound now", vec![], &["F6"], 350),
+        answer(vec![
+            finding("query built from input")
+                .severity("critical")
+                .category("security")
+                .file("src/lib.rs")
+                .lines(2, 3)
+                .body("why: query built from input")
+                .recommendation("fix: query built from input")
+                .confidence(0.95),
+            finding("off by one")
+                .severity("high")
+                .category("bug")
+                .file("src/lib.rs")
+                .lines(5, 5)
+                .body("why: off by one")
+                .recommendation("fix: off by one")
+                .confidence(0.9),
+            finding("empty input")
+                .severity("medium")
+                .category("edge-case")
+                .file("README")
+                .lines(1, 1)
+                .body("why: empty input")
+                .recommendation("fix: empty input")
+                .confidence(0.7),
+            finding("unclear name")
+                .severity("low")
+                .category("style")
+                .file("src/lib.rs")
+                .lines(7, 7)
+                .body("why: unclear name")
+                .recommendation("fix: unclear name")
+                .confidence(0.5),
+            finding("no test covers this")
+                .severity("info")
+                .category("test")
+                .file("")
+                .lines(0, 0)
+                .body("why: no test covers this")
+                .recommendation("fix: no test covers this")
+                .confidence(0.4),
+        ])
+        .verdict("changes_requested")
+        .summary("five problems")
+        .usage(1000, 250, 100),
+        answer(vec![])
+            .verdict("approve")
+            .summary("two fixed")
+            .fixed(&["F1", "F2"])
+            .usage(2000, 500, 200),
+        answer(vec![plan_finding])
+            .verdict("changes_requested")
+            .summary("the plan needs a rollback")
+            .usage(400, 100, 40),
+        answer(vec![])
+            .verdict("approve")
+            .summary("the plan is sound now")
+            .fixed(&["F6"])
+            .usage(350, 87, 35),
         // For `gate --wait` (gate_json_pass_and_fail).
-        step("approve", "nothing new", vec![], &[], 300),
+        answer(vec![])
+            .verdict("approve")
+            .summary("nothing new")
+            .usage(300, 75, 30),
     ]));
 
     ws.edit(&[
@@ -335,8 +346,10 @@ fn review_wait_json_failed_and_status_halted() {
 #[test]
 fn review_and_plan_json_without_a_result_still_print_json() {
     let ws = Ws::new();
-    ws.env
-        .script_codex(&json!([step("approve", "fine", vec![], &[], 10)]));
+    ws.env.script_codex(&json!([answer(vec![])
+        .verdict("approve")
+        .summary("fine")
+        .usage(10, 2, 1)]));
     // Nothing changed: nothing to review, said in JSON.
     let nothing = ws.json(&["review", ws.r(), "--wait", "--json"], 0);
     ws.snapshot("review_nothing_to_review", &nothing);
@@ -366,13 +379,19 @@ fn status_and_list_json_with_no_workspace() {
 #[test]
 fn events_json() {
     let mut ws = Ws::new();
-    ws.env.script_codex(&json!([step(
-        "changes_requested",
-        "one problem",
-        vec![finding("high", "bug", "README", (2, 2), "typo", 0.8)],
-        &[],
-        500
-    )]));
+    ws.env.script_codex(&json!([answer(vec![
+        finding("typo")
+            .severity("high")
+            .category("bug")
+            .file("README")
+            .lines(2, 2)
+            .body("why: typo")
+            .recommendation("fix: typo")
+            .confidence(0.8)
+    ])
+    .verdict("changes_requested")
+    .summary("one problem")
+    .usage(500, 125, 50)]));
     let mut child = ws
         .env
         .cmd(&["events", "--json"])
@@ -450,16 +469,27 @@ fn export_sarif_and_rdjsonl() {
 fn dispute_json_and_rulings_in_findings_json() {
     let ws = Ws::new();
     ws.env.script_codex(&json!([
-        step(
-            "changes_requested",
-            "two problems",
-            vec![
-                finding("high", "bug", "src/lib.rs", (2, 2), "off by one", 0.9),
-                finding("medium", "edge-case", "README", (1, 1), "empty input", 0.7),
-            ],
-            &[],
-            500,
-        ),
+        answer(vec![
+            finding("off by one")
+                .severity("high")
+                .category("bug")
+                .file("src/lib.rs")
+                .lines(2, 2)
+                .body("why: off by one")
+                .recommendation("fix: off by one")
+                .confidence(0.9),
+            finding("empty input")
+                .severity("medium")
+                .category("edge-case")
+                .file("README")
+                .lines(1, 1)
+                .body("why: empty input")
+                .recommendation("fix: empty input")
+                .confidence(0.7),
+        ])
+        .verdict("changes_requested")
+        .summary("two problems")
+        .usage(500, 125, 50),
         {"answer": {"verdict": "approve", "summary": "ruled", "findings": [], "fixed_finding_ids": [],
                     "rulings": [{"id": "F1", "ruling": "uphold", "reply": "the loop still reads one past the end"},
                                 {"id": "F2", "ruling": "withdraw", "reply": "the caller rejects empty input"}]},

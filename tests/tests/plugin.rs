@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, init_repo};
+use cxd_e2e::{TestEnv, answer, finding, init_repo};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
@@ -35,16 +35,6 @@ fn read_json(path: &Path) -> Value {
 fn session_start(repo: &Path, session: &str) -> Value {
     json!({"session_id": session, "transcript_path": "/tmp/t.jsonl", "cwd": repo,
            "hook_event_name": "SessionStart", "source": "startup"})
-}
-
-fn finding(severity: &str, title: &str) -> Value {
-    json!({"severity": severity, "category": "bug", "file": "calc.rs", "line_start": 1, "line_end": 1,
-           "title": title, "body": "b", "recommendation": "use checked_add", "confidence": 0.9})
-}
-
-fn changes(findings: Vec<Value>) -> Value {
-    json!({"answer": {"verdict": "changes_requested", "summary": "s", "findings": findings,
-                      "fixed_finding_ids": []}})
 }
 
 /// The `additionalContext` of a SessionStart hook's output.
@@ -88,10 +78,12 @@ fn session_start_starts_the_daemon_watches_the_repository_and_says_nothing_is_op
 fn session_start_hands_claude_the_open_findings_and_the_edit_hook_does_not_repeat_them() {
     let env = TestEnv::new();
     env.write_config("[settle]\nquiet_ms = 60000\nmax_wait_ms = 120000\n");
-    env.script_codex(&json!([changes(vec![finding(
-        "high",
-        "add overflows on large inputs"
-    )])]));
+    env.script_codex(&json!([answer(vec![
+        finding("add overflows on large inputs")
+            .severity("high")
+            .file("calc.rs")
+            .recommendation("use checked_add")
+    ])]));
     let repo = init_repo(env.dir.path(), "repo");
     let _daemon = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -156,13 +148,32 @@ fn the_monitor_prints_one_line_per_new_blocking_finding_of_its_workspace_and_not
         "[settle]\nquiet_ms = 60000\nmax_wait_ms = 120000\n[gate]\nblock_on = \"high\"\n",
     );
     env.script_codex(&json!([
-        changes(vec![finding("high", "already open before the monitor")]),
-        changes(vec![
-            finding("high", "already open before the monitor"),
-            finding("critical", "new \u{1b}]0;pwned\u{7} critical one"),
-            finding("low", "a low one does not block"),
+        answer(vec![
+            finding("already open before the monitor")
+                .severity("high")
+                .file("calc.rs")
+                .recommendation("use checked_add")
         ]),
-        changes(vec![finding("high", "in the other repository")]),
+        answer(vec![
+            finding("already open before the monitor")
+                .severity("high")
+                .file("calc.rs")
+                .recommendation("use checked_add"),
+            finding("new \u{1b}]0;pwned\u{7} critical one")
+                .severity("critical")
+                .file("calc.rs")
+                .recommendation("use checked_add"),
+            finding("a low one does not block")
+                .severity("low")
+                .file("calc.rs")
+                .recommendation("use checked_add"),
+        ]),
+        answer(vec![
+            finding("in the other repository")
+                .severity("high")
+                .file("calc.rs")
+                .recommendation("use checked_add")
+        ]),
     ]));
     let repo = init_repo(env.dir.path(), "repo");
     let other = init_repo(env.dir.path(), "other");
@@ -223,10 +234,12 @@ fn the_monitor_prints_one_line_per_new_blocking_finding_of_its_workspace_and_not
 fn the_monitor_waits_for_a_daemon_and_a_watch_that_come_after_it() {
     let env = TestEnv::new();
     env.write_config("[settle]\nquiet_ms = 60000\nmax_wait_ms = 120000\n");
-    env.script_codex(&json!([changes(vec![finding(
-        "high",
-        "found after the monitor started"
-    )])]));
+    env.script_codex(&json!([answer(vec![
+        finding("found after the monitor started")
+            .severity("high")
+            .file("calc.rs")
+            .recommendation("use checked_add")
+    ])]));
     let repo = init_repo(env.dir.path(), "repo");
     // Started before the session's daemon, as a plugin monitor may be.
     let mut monitor = env

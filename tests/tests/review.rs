@@ -5,28 +5,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cxd_e2e::{TestEnv, argv, init_repo, wait_for};
+use cxd_e2e::{SETTLE_FAST, TestEnv, answer, argv, finding, init_repo, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
-
-fn finding(title: &str, severity: &str) -> Value {
-    json!({"severity": severity, "category": "bug", "file": "README", "line_start": 2, "line_end": 2,
-           "title": title, "body": "what and why", "recommendation": "the fix", "confidence": 0.9})
-}
-
-fn answer(verdict: &str, findings: Vec<Value>, fixed: &[&str]) -> Value {
-    json!({"answer": {"verdict": verdict, "summary": format!("{verdict} summary"), "findings": findings, "fixed_finding_ids": fixed}})
-}
-
-fn setup(config_extra: &str) -> (TestEnv, std::path::PathBuf) {
-    let env = TestEnv::new();
-    env.write_config(&format!(
-        "[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n{config_extra}"
-    ));
-    let repo = init_repo(env.dir.path(), "repo");
-    (env, repo)
-}
 
 fn edit(repo: &Path, text: &str) {
     std::fs::write(repo.join("README"), text).unwrap();
@@ -34,9 +16,9 @@ fn edit(repo: &Path, text: &str) {
 
 #[test]
 fn an_edit_is_reviewed_on_a_new_read_only_thread() {
-    let (env, repo) = setup(
-        "[review]\nmodel = \"m-test\"\neffort = \"high\"\nextra_args = [\"--skip-git-repo-check\"]\n",
-    );
+    let (env, repo) = TestEnv::with_repo(&format!(
+        "{SETTLE_FAST}[review]\nmodel = \"m-test\"\neffort = \"high\"\nextra_args = [\"--skip-git-repo-check\"]\n"
+    ));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "hello\nworld\n");
@@ -102,14 +84,28 @@ fn an_edit_is_reviewed_on_a_new_read_only_thread() {
 
 #[test]
 fn findings_open_then_resolve_and_later_reviews_resume_the_thread() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     env.script_codex(&json!([
-        answer(
-            "changes_requested",
-            vec![finding("off by one", "high"), finding("nit", "low")],
-            &[]
-        ),
-        answer("approve", vec![], &["F1"]),
+        answer(vec![
+            finding("off by one")
+                .severity("high")
+                .file("README")
+                .line(2)
+                .body("what and why")
+                .recommendation("the fix"),
+            finding("nit")
+                .severity("low")
+                .file("README")
+                .line(2)
+                .body("what and why")
+                .recommendation("the fix")
+        ])
+        .verdict("changes_requested")
+        .summary("changes_requested summary"),
+        answer(vec![])
+            .verdict("approve")
+            .summary("approve summary")
+            .fixed(&["F1"]),
     ]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -193,7 +189,7 @@ fn findings_open_then_resolve_and_later_reviews_resume_the_thread() {
 
 #[test]
 fn a_restart_between_reviews_still_resumes_the_thread() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     let mut d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
@@ -214,8 +210,8 @@ fn a_restart_between_reviews_still_resumes_the_thread() {
 
 #[test]
 fn a_usage_limit_halts_without_retrying_until_asked() {
-    let (env, repo) = setup("");
-    env.script_codex(&json!([{"mode": "fail_quota"}, answer("approve", vec![], &[])]));
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
+    env.script_codex(&json!([{"mode": "fail_quota"}, answer(vec![]).verdict("approve").summary("approve summary")]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
@@ -251,9 +247,9 @@ fn a_usage_limit_halts_without_retrying_until_asked() {
 
 #[test]
 fn review_wait_exit_codes() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     env.script_codex(&json!([
-        answer("changes_requested", vec![finding("bad", "high")], &[]),
+        answer(vec![finding("bad").severity("high").file("README").line(2).body("what and why").recommendation("the fix")]).verdict("changes_requested").summary("changes_requested summary"),
         {"mode": "fail_auth"},
     ]));
     let _d = env.start_daemon();
@@ -292,7 +288,7 @@ fn review_wait_exit_codes() {
 
 #[test]
 fn a_hung_codex_is_killed_at_the_timeout_with_its_children() {
-    let (env, repo) = setup("[review]\ntimeout_s = 2\n");
+    let (env, repo) = TestEnv::with_repo(&format!("{SETTLE_FAST}[review]\ntimeout_s = 2\n"));
     env.script_codex(&json!([{"mode": "hang"}]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -312,7 +308,7 @@ fn a_hung_codex_is_killed_at_the_timeout_with_its_children() {
 
 #[test]
 fn garbage_plain_text_and_empty_answers() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     env.script_codex(&json!([
         {"mode": "garbage"},
         {"mode": "plain_text"},
@@ -353,7 +349,9 @@ fn garbage_plain_text_and_empty_answers() {
 
 #[test]
 fn a_missing_codex_says_how_to_install_it() {
-    let (env, repo) = setup("[review]\ncodex_bin = \"/nonexistent/codex\"\n");
+    let (env, repo) = TestEnv::with_repo(&format!(
+        "{SETTLE_FAST}[review]\ncodex_bin = \"/nonexistent/codex\"\n"
+    ));
     let mut d = {
         // Only the config names codex here.
         let log = std::fs::File::create(env.dir.path().join("d.log")).unwrap();
@@ -383,7 +381,7 @@ fn a_missing_codex_says_how_to_install_it() {
 
 #[test]
 fn edits_during_a_review_give_exactly_one_follow_up() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     env.script_codex(&json!([{"mode": "slow", "seconds": 3, "answer": {"verdict": "approve", "summary": "s", "findings": [], "fixed_finding_ids": []}}]));
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
@@ -417,7 +415,7 @@ fn edits_during_a_review_give_exactly_one_follow_up() {
 
 #[test]
 fn two_workspaces_share_the_concurrency_cap() {
-    let (env, repo) = setup("[review]\nmax_concurrent = 1\n");
+    let (env, repo) = TestEnv::with_repo(&format!("{SETTLE_FAST}[review]\nmax_concurrent = 1\n"));
     let other = init_repo(env.dir.path(), "other");
     let slow = json!({"mode": "slow", "seconds": 1.5, "answer": {"verdict": "approve", "summary": "s", "findings": [], "fixed_finding_ids": []}});
     env.script_codex(&json!([slow.clone(), slow]));
@@ -449,7 +447,7 @@ fn two_workspaces_share_the_concurrency_cap() {
 
 #[test]
 fn a_forgotten_thread_is_replaced_once() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
@@ -483,7 +481,7 @@ fn a_forgotten_thread_is_replaced_once() {
 
 #[test]
 fn pause_records_edits_and_unpause_reviews_them() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     assert!(
@@ -514,7 +512,7 @@ fn pause_records_edits_and_unpause_reviews_them() {
 fn a_review_cut_short_is_interrupted_and_runs_again_after_restart() {
     let slow = json!({"mode": "slow", "seconds": 30, "answer": {"verdict": "approve", "summary": "s", "findings": [], "fixed_finding_ids": []}});
     for sig in [libc::SIGTERM, libc::SIGKILL] {
-        let (env, repo) = setup("");
+        let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
         env.script_codex(&json!([slow.clone()]));
         let mut d = env.start_daemon();
         env.ok(&["watch", repo.to_str().unwrap()]);
@@ -553,7 +551,8 @@ fn a_review_cut_short_is_interrupted_and_runs_again_after_restart() {
 
 #[test]
 fn a_repositorys_cxd_toml_overrides_the_user_config() {
-    let (env, repo) = setup("[review]\nmodel = \"user-model\"\n");
+    let (env, repo) =
+        TestEnv::with_repo(&format!("{SETTLE_FAST}[review]\nmodel = \"user-model\"\n"));
     std::fs::write(
         repo.join(".cxd.toml"),
         "[review]\nmodel = \"repo-model\"\neffort = \"low\"\n",
@@ -591,7 +590,7 @@ fn a_repositorys_cxd_toml_overrides_the_user_config() {
 
 #[test]
 fn on_a_terminal_progress_is_one_updating_line() {
-    let (env, repo) = setup("");
+    let (env, repo) = TestEnv::with_repo(SETTLE_FAST);
     let _d = env.start_daemon();
     env.ok(&["watch", repo.to_str().unwrap()]);
     edit(&repo, "one\n");
@@ -611,7 +610,7 @@ fn on_a_terminal_progress_is_one_updating_line() {
 
 #[test]
 fn sighup_raises_the_concurrency_cap() {
-    let (env, repo) = setup("[review]\nmax_concurrent = 1\n");
+    let (env, repo) = TestEnv::with_repo(&format!("{SETTLE_FAST}[review]\nmax_concurrent = 1\n"));
     let other = init_repo(env.dir.path(), "other");
     let slow = json!({"mode": "slow", "seconds": 2, "answer": {"verdict": "approve", "summary": "s", "findings": [], "fixed_finding_ids": []}});
     env.script_codex(&json!([slow.clone(), slow]));

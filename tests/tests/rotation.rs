@@ -6,16 +6,10 @@
 
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, argv, init_repo};
+use cxd_e2e::{TestEnv, answer, argv, finding, init_repo};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
-
-fn answer(verdict: &str, summary: &str, findings: Value, fixed: &[&str], input: u64) -> Value {
-    json!({"answer": {"verdict": verdict, "summary": summary, "findings": findings,
-                      "fixed_finding_ids": fixed},
-           "usage": {"input_tokens": input, "cached_input_tokens": 0, "output_tokens": 10}})
-}
 
 #[test]
 fn a_thread_past_its_size_is_replaced_by_a_new_one_that_resolves_the_old_findings() {
@@ -23,24 +17,21 @@ fn a_thread_past_its_size_is_replaced_by_a_new_one_that_resolves_the_old_finding
     env.write_config(
         "[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n[review]\nmax_thread_input_tokens = 1000\n",
     );
-    let bug = json!([{"severity": "high", "category": "bug", "file": "README", "line_start": 1,
-        "line_end": 1, "title": "greeting lost", "body": "b", "recommendation": "r", "confidence": 0.9}]);
+    let bug = vec![finding("greeting lost").file("README")];
     env.script_codex(&json!([
-        answer(
-            "changes_requested",
-            "The greeting went missing.",
-            bug,
-            &[],
-            600
-        ),
-        answer(
-            "changes_requested",
-            "Still missing the greeting.",
-            json!([]),
-            &[],
-            1200
-        ),
-        answer("approve", "Greeting restored.", json!([]), &["F1"], 700),
+        answer(bug)
+            .verdict("changes_requested")
+            .summary("The greeting went missing.")
+            .usage(600, 0, 10),
+        answer(vec![])
+            .verdict("changes_requested")
+            .summary("Still missing the greeting.")
+            .usage(1200, 0, 10),
+        answer(vec![])
+            .verdict("approve")
+            .summary("Greeting restored.")
+            .fixed(&["F1"])
+            .usage(700, 0, 10),
     ]));
     let repo = init_repo(env.dir.path(), "repo");
     let r = repo.to_str().unwrap();

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use cxd_e2e::{Daemon, TestEnv, init_repo};
+use cxd_e2e::{Daemon, SETTLE_NEVER, TestEnv, answer, finding};
 use serde_json::{Value, json};
 
 /// `src/a.rs` as committed: 20 numbered lines.
@@ -21,25 +21,11 @@ fn edited() -> String {
     original().replace("let a5 = 5;", "let a5 = five();")
 }
 
-fn finding(file: &str, line: u32, title: &str) -> Value {
-    json!({"severity": "high", "category": "bug", "file": file, "line_start": line,
-           "line_end": line, "title": title, "body": "b", "recommendation": "r", "confidence": 0.9})
-}
-
-fn answer(findings: Vec<Value>) -> Value {
-    json!({"answer": {"verdict": "changes_requested", "summary": "s", "findings": findings,
-                      "fixed_finding_ids": []}})
-}
-
 /// A repository holding `src/a.rs` and `src/b.rs`, watched; reviews run only when asked (the
 /// stop hook asks). `user` is appended to the user's config.
 fn setup(script: &Value, user: &str) -> (TestEnv, PathBuf, Daemon) {
-    let env = TestEnv::new();
-    env.write_config(&format!(
-        "[settle]\nquiet_ms = 600000\nmax_wait_ms = 600000\n{user}"
-    ));
+    let (env, repo) = TestEnv::with_repo(&format!("{SETTLE_NEVER}{user}"));
     env.script_codex(script);
-    let repo = init_repo(env.dir.path(), "repo");
     std::fs::create_dir(repo.join("src")).unwrap();
     std::fs::write(repo.join("src/a.rs"), original()).unwrap();
     std::fs::write(repo.join("src/b.rs"), original()).unwrap();
@@ -82,8 +68,8 @@ fn gate(env: &TestEnv, repo: &Path, extra: &[&str]) -> (Output, Value) {
 #[test]
 fn a_finding_on_untouched_code_does_not_block_the_stop_hook_but_is_listed() {
     let script = json!([answer(vec![
-        finding("src/b.rs", 3, "untouched file"),
-        finding("src/a.rs", 15, "untouched lines"),
+        finding("untouched file").file("src/b.rs").line(3),
+        finding("untouched lines").file("src/a.rs").line(15),
     ])]);
     let (env, repo, _d) = setup(&script, "");
     agent_write(&env, &repo, "src/a.rs", &edited(), "s1");
@@ -125,8 +111,8 @@ fn a_finding_on_untouched_code_does_not_block_the_stop_hook_but_is_listed() {
 #[test]
 fn a_finding_on_the_changed_lines_blocks_and_the_rest_are_listed_apart() {
     let script = json!([answer(vec![
-        finding("src/a.rs", 5, "five may fail"),
-        finding("src/b.rs", 3, "untouched file"),
+        finding("five may fail").file("src/a.rs").line(5),
+        finding("untouched file").file("src/b.rs").line(3),
     ])]);
     let (env, repo, _d) = setup(&script, "");
     agent_write(&env, &repo, "src/a.rs", &edited(), "s1");
@@ -155,7 +141,7 @@ fn a_finding_on_the_changed_lines_blocks_and_the_rest_are_listed_apart() {
 #[test]
 fn a_change_reviewed_before_the_session_began_is_not_its_change() {
     let script = json!([
-        answer(vec![finding("src/a.rs", 5, "five may fail")]),
+        answer(vec![finding("five may fail").file("src/a.rs").line(5)]),
         {"answer": {"verdict": "approve", "summary": "s", "findings": [], "fixed_finding_ids": []}},
     ]);
     let (env, repo, _d) = setup(&script, "");
@@ -183,7 +169,9 @@ fn a_change_reviewed_before_the_session_began_is_not_its_change() {
 
 #[test]
 fn gate_scope_all_blocks_on_everything_and_a_repository_cannot_narrow_it_untrusted() {
-    let script = json!([answer(vec![finding("src/b.rs", 3, "untouched file")])]);
+    let script = json!([answer(vec![
+        finding("untouched file").file("src/b.rs").line(3)
+    ])]);
     let (env, repo, _d) = setup(&script, "[gate]\nscope = \"all\"\n");
     std::fs::write(repo.join(".cxd.toml"), "[gate]\nscope = \"change\"\n").unwrap();
     agent_write(&env, &repo, "src/a.rs", &edited(), "s1");

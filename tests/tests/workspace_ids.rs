@@ -10,19 +10,12 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cxd_e2e::{TestEnv, init_repo, wait_for};
+use cxd_e2e::{TestEnv, answer, finding, init_repo, wait_for};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(30);
 const SECRET: &str = "b-secret-title";
 const REASON: &str = "INJECTED-REASON from workspace a";
-
-fn answer(title: &str) -> Value {
-    json!({"answer": {"verdict": "changes_requested", "summary": "s", "findings": [
-        {"severity": "high", "category": "bug", "file": "src.rs", "line_start": 1, "line_end": 1,
-         "title": title, "body": "b", "recommendation": "r", "confidence": 0.9}],
-        "fixed_finding_ids": [], "rulings": []}})
-}
 
 fn findings(env: &TestEnv, repo: &Path) -> Vec<Value> {
     let out = env.ok(&["findings", repo.to_str().unwrap(), "--all", "--json"]);
@@ -111,7 +104,7 @@ fn mcp_dispute(env: &TestEnv, dir: &Path, id: &str) -> Value {
 fn a_finding_id_acts_only_on_the_callers_workspace() {
     let env = TestEnv::new();
     env.write_config("[settle]\nquiet_ms = 200\nmax_wait_ms = 2000\n");
-    env.script_codex(&json!([answer(SECRET), answer("a-title"), {"mode": "approve"}]));
+    env.script_codex(&json!([answer([finding(SECRET)]).rulings(json!([])), answer([finding("a-title")]).rulings(json!([])), {"mode": "approve"}]));
     let a = init_repo(env.dir.path(), "a");
     let b = init_repo(env.dir.path(), "b");
     let _d = env.start_daemon();

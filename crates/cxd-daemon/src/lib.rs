@@ -29,6 +29,8 @@ pub mod socket;
 pub mod socket_watch;
 pub mod state_dir;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod watch;
 pub mod workspace;
 

@@ -158,16 +158,12 @@ pub fn schema() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn finding() -> serde_json::Value {
-        serde_json::json!({"severity": "high", "category": "bug", "file": "src/a.rs", "line_start": 3,
-            "line_end": 4, "title": "off by one", "body": "b", "recommendation": "r", "confidence": 0.8})
-    }
+    use crate::test_support::finding;
 
     #[test]
     fn parses_a_full_answer() {
         let text = serde_json::json!({"verdict": "changes_requested", "summary": "s",
-            "findings": [finding()], "fixed_finding_ids": ["F1"], "still_open_ids": ["F2", "nonsense"]})
+            "findings": [finding("off by one").file("src/a.rs").lines(3, 4).confidence(0.8).json()], "fixed_finding_ids": ["F1"], "still_open_ids": ["F2", "nonsense"]})
         .to_string();
         let a = Answer::parse(&text).unwrap();
         assert_eq!(a.still_open_ids, ["F2", "nonsense"]);
@@ -187,7 +183,11 @@ mod tests {
             )
             .is_err()
         );
-        let mut f = finding();
+        let mut f = finding("off by one")
+            .file("src/a.rs")
+            .lines(3, 4)
+            .confidence(0.8)
+            .json();
         f["severity"] = "severe".into();
         let text = serde_json::json!({"verdict": "approve", "summary": "s", "findings": [f], "fixed_finding_ids": []});
         let e = Answer::parse(&text.to_string()).unwrap_err().0;
@@ -200,7 +200,11 @@ mod tests {
             let text = serde_json::json!({"verdict": verdict, "summary": "s", "findings": [], "fixed_finding_ids": []});
             assert!(Answer::parse(&text.to_string()).is_err(), "{verdict}");
         }
-        let mut f = finding();
+        let mut f = finding("off by one")
+            .file("src/a.rs")
+            .lines(3, 4)
+            .confidence(0.8)
+            .json();
         f["confidence"] = 3.into();
         let text = serde_json::json!({"verdict": "approve", "summary": "s", "findings": [f], "fixed_finding_ids": []});
         assert!(Answer::parse(&text.to_string()).is_err());

@@ -373,26 +373,20 @@ pub(super) fn last_lines(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn finding(file: &str, lines: (i64, i64), text: &str) -> Finding {
-        Finding {
-            severity: cxd_proto::domain::Severity::High,
-            category: "bug".into(),
-            file: file.into(),
-            line_start: lines.0,
-            line_end: lines.1,
-            title: text.into(),
-            body: text.into(),
-            recommendation: text.into(),
-            confidence: 0.5,
-        }
-    }
+    use crate::test_support::finding;
 
     #[test]
     fn recorded_findings_are_capped_and_stay_inside_the_repository() {
         let root = Path::new("/work/repo");
         let huge = "é".repeat(50_000);
-        let f = recorded(&finding("src/a.rs", (3, 9), &huge), root);
+        let f = recorded(
+            &finding(&huge)
+                .file("src/a.rs")
+                .lines(3, 9)
+                .body(&huge)
+                .recommendation(&huge),
+            root,
+        );
         assert!(f.title.len() <= limits::MAX_TITLE && f.title.ends_with(limits::TRUNCATED));
         assert!(f.body.len() <= limits::MAX_BODY && f.body.ends_with(limits::TRUNCATED));
         assert!(f.recommendation.len() <= limits::MAX_RECOMMENDATION);
@@ -401,22 +395,54 @@ mod tests {
             ("src/a.rs", 3, 9)
         );
 
-        let f = recorded(&finding("../../etc/passwd", (1, 2), "t"), root);
+        let f = recorded(
+            &finding("t")
+                .file("../../etc/passwd")
+                .lines(1, 2)
+                .body("t")
+                .recommendation("t"),
+            root,
+        );
         assert_eq!((f.file.as_str(), f.line_start, f.line_end), ("", 0, 0));
         assert!(f.body.contains("../../etc/passwd"), "{}", f.body);
-        let f = recorded(&finding("/etc/passwd", (1, 2), "t"), root);
+        let f = recorded(
+            &finding("t")
+                .file("/etc/passwd")
+                .lines(1, 2)
+                .body("t")
+                .recommendation("t"),
+            root,
+        );
         assert_eq!(f.file, "");
         let f = recorded(
-            &finding("/work/repo/src/b.rs", (i64::MAX, i64::MAX), "t"),
+            &finding("t")
+                .file("/work/repo/src/b.rs")
+                .lines(i64::MAX, i64::MAX)
+                .body("t")
+                .recommendation("t"),
             root,
         );
         assert_eq!(
             (f.file.as_str(), f.line_start, f.line_end),
             ("src/b.rs", 0, 0)
         );
-        let f = recorded(&finding("src/c.rs", (7, i64::MAX), "t"), root);
+        let f = recorded(
+            &finding("t")
+                .file("src/c.rs")
+                .lines(7, i64::MAX)
+                .body("t")
+                .recommendation("t"),
+            root,
+        );
         assert_eq!((f.line_start, f.line_end), (7, 7));
-        let f = recorded(&finding("", (5, 6), "t"), root);
+        let f = recorded(
+            &finding("t")
+                .file("")
+                .lines(5, 6)
+                .body("t")
+                .recommendation("t"),
+            root,
+        );
         assert_eq!((f.line_start, f.line_end), (0, 0));
     }
 }

@@ -134,25 +134,11 @@ pub fn review_result(
 mod tests {
     use std::path::Path;
 
-    use cxd_proto::domain::{FindingStatus, Severity, Trigger, Verdict};
+    use cxd_proto::domain::{FindingStatus, Trigger, Verdict};
 
     use super::*;
-    use crate::finding::Finding;
     use crate::store::reviews::NewReview;
-
-    fn finding(title: &str) -> Finding {
-        Finding {
-            severity: Severity::High,
-            category: "bug".into(),
-            file: "a.rs".into(),
-            line_start: 1,
-            line_end: 2,
-            title: title.into(),
-            body: "b".into(),
-            recommendation: "r".into(),
-            confidence: 0.5,
-        }
-    }
+    use crate::test_support::finding;
 
     /// A workspace with one open finding (from review 1) and a second review running.
     fn setup(dir: &Path) -> (Connection, i64, i64, i64) {

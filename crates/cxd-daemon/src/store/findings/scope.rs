@@ -137,19 +137,17 @@ mod tests {
     use crate::finding::Finding;
     use crate::snapshot::hunks::DiffHunks;
     use crate::store::findings::open_many;
+    use crate::test_support::finding;
 
-    fn finding(file: &str, start: i64, severity: Severity) -> Finding {
-        Finding {
-            severity,
-            category: "bug".into(),
-            file: file.into(),
-            line_start: start,
-            line_end: start,
-            title: format!("{file}:{start}"),
-            body: String::new(),
-            recommendation: String::new(),
-            confidence: 1.0,
-        }
+    /// A finding named by where it is, at one line of `file`, with no text and full confidence.
+    fn at(file: &str, start: i64, severity: Severity) -> Finding {
+        finding(&format!("{file}:{start}"))
+            .file(file)
+            .lines(start, start)
+            .severity(severity)
+            .body("")
+            .recommendation("")
+            .confidence(1.0)
     }
 
     /// `f.rs` lines 10-12 replaced.
@@ -167,12 +165,12 @@ mod tests {
             ws,
             3,
             &[
-                finding("f.rs", 11, Severity::High), // on the edit
-                finding("f.rs", 40, Severity::High), // same file, untouched lines
-                finding("g.rs", 11, Severity::High), // untouched file
-                finding("", 0, Severity::Critical),  // the whole change, reported now
-                finding("", 0, Severity::Critical),  // the whole change, from before
-                finding("f.rs", 12, Severity::Low),  // on the edit, below the threshold
+                at("f.rs", 11, Severity::High), // on the edit
+                at("f.rs", 40, Severity::High), // same file, untouched lines
+                at("g.rs", 11, Severity::High), // untouched file
+                at("", 0, Severity::Critical),  // the whole change, reported now
+                at("", 0, Severity::Critical),  // the whole change, from before
+                at("f.rs", 12, Severity::Low),  // on the edit, below the threshold
             ],
         )
         .unwrap();
@@ -220,8 +218,8 @@ mod tests {
             ws,
             1,
             &[
-                finding("f.rs", 900, Severity::High),
-                finding("g.rs", 1, Severity::High),
+                at("f.rs", 900, Severity::High),
+                at("g.rs", 1, Severity::High),
             ],
         )
         .unwrap();

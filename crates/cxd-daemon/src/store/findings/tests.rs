@@ -2,20 +2,7 @@
 //! entries, and words this build does not know.
 
 use super::*;
-
-fn finding(title: &str) -> Finding {
-    Finding {
-        severity: Severity::High,
-        category: "bug".into(),
-        file: "a.rs".into(),
-        line_start: 1,
-        line_end: 2,
-        title: title.into(),
-        body: "b".into(),
-        recommendation: "r".into(),
-        confidence: 0.5,
-    }
-}
+use crate::test_support::finding;
 
 #[test]
 fn lifecycle() {
