@@ -5,6 +5,7 @@
 
 pub mod codex_answer;
 pub mod json_snapshot;
+pub mod remote;
 
 pub use codex_answer::{AnswerJson, FindingJson, answer, finding};
 

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use cxd_e2e::remote::{commit, output_text as text, remote_main, with_remote};
 use cxd_e2e::{TestEnv, cxd_bin, git, init_repo};
 use serde_json::{Value, json};
 
@@ -31,14 +32,6 @@ fn without_cxd_on_path(env: &TestEnv, program: &str, dir: &Path, args: &[&str]) 
         .env("GIT_COMMITTER_NAME", "t")
         .env("GIT_COMMITTER_EMAIL", "t@example.invalid");
     cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A copy of the cxd binary under a directory whose name needs quoting in sh, to install
@@ -70,33 +63,18 @@ fn run_copy(env: &TestEnv, copy: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn with_remote(env: &TestEnv) -> (PathBuf, PathBuf) {
-    let repo = init_repo(env.dir.path(), "repo");
-    let remote = env.dir.path().join("remote.git");
-    git(
-        env.dir.path(),
-        &["init", "-q", "--bare", remote.to_str().unwrap()],
-    );
-    git(
-        &repo,
-        &["remote", "add", "origin", remote.to_str().unwrap()],
-    );
-    git(&repo, &["push", "-q", "origin", "main"]);
-    std::fs::write(repo.join("lib.txt"), "pushed\n").unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "lib"]);
+/// A repository with `origin` (a bare remote) and one commit, `lib.txt`, not pushed yet.
+fn with_unpushed_commit(env: &TestEnv) -> (PathBuf, PathBuf) {
+    let (repo, remote) = with_remote(env);
+    commit(&repo, "lib.txt", "pushed\n");
     (repo, remote)
-}
-
-fn remote_main(remote: &Path) -> String {
-    git(remote, &["rev-parse", "main"]).trim().to_owned()
 }
 
 #[test]
 fn the_pre_push_hook_runs_the_installing_binary_without_cxd_on_path() {
     let env = TestEnv::new();
     env.fast_settle();
-    let (repo, remote) = with_remote(&env);
+    let (repo, remote) = with_unpushed_commit(&env);
     env.script_codex(&json!([{"answer": {"verdict": "approve", "summary": "fine",
         "findings": [], "fixed_finding_ids": []}}]));
     let _d = env.start_daemon();
@@ -119,7 +97,7 @@ fn the_pre_push_hook_runs_the_installing_binary_without_cxd_on_path() {
 #[test]
 fn a_pre_push_hook_whose_binary_is_gone_lets_the_push_through_in_one_line() {
     let env = TestEnv::new();
-    let (repo, remote) = with_remote(&env);
+    let (repo, remote) = with_unpushed_commit(&env);
     let copy = copied_binary(&env);
     let out = run_copy(
         &env,

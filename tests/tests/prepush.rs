@@ -4,81 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
-use cxd_e2e::{TestEnv, cxd_bin, git, init_repo};
+use cxd_e2e::remote::{
+    commit, git_as_user, output_text as text, pushed_bug_answer as blocking_answer, remote_main,
+    with_remote,
+};
+use cxd_e2e::{TestEnv, git};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(30);
-
-/// `git ARGS` in `dir` as a user would run it, with cxd on PATH and this test's environment
-/// (so the hook reaches this test's daemon).
-fn git_as_user(env: &TestEnv, dir: &Path, args: &[&str]) -> Output {
-    let bin_dir = cxd_bin().parent().unwrap().to_path_buf();
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    )
-    .unwrap();
-    let mut cmd = Command::new("git");
-    for (k, v) in env.cmd(&[]).get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    cmd.args(args)
-        .current_dir(dir)
-        .env("PATH", path)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-        .output()
-        .unwrap()
-}
-
-/// A repository whose `origin` is a bare repository holding `main` as it is now.
-fn with_remote(env: &TestEnv) -> (PathBuf, PathBuf) {
-    let repo = init_repo(env.dir.path(), "repo");
-    let remote = env.dir.path().join("remote.git");
-    git(
-        env.dir.path(),
-        &["init", "-q", "--bare", remote.to_str().unwrap()],
-    );
-    git(
-        &repo,
-        &["remote", "add", "origin", remote.to_str().unwrap()],
-    );
-    git(&repo, &["push", "-q", "origin", "main"]);
-    (repo, remote)
-}
-
-fn commit(repo: &Path, file: &str, text: &str) {
-    std::fs::write(repo.join(file), text).unwrap();
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", file]);
-}
-
-fn blocking_answer() -> serde_json::Value {
-    json!({"answer": {"verdict": "changes_requested", "summary": "s",
-        "findings": [{"severity": "high", "category": "bug", "file": "lib.txt", "line_start": 1,
-        "line_end": 1, "title": "pushed bug", "body": "b", "recommendation": "r",
-        "confidence": 0.9}], "fixed_finding_ids": [], "still_open_ids": [], "rulings": []}})
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn remote_main(remote: &Path) -> String {
-    git(remote, &["rev-parse", "main"]).trim().to_owned()
-}
 
 #[test]
 fn a_blocking_finding_refuses_the_push_until_dismissed_and_reviews_run_once() {

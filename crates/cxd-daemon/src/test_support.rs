@@ -1,5 +1,5 @@
 //! What the unit tests share: one builder for a finding, as the store keeps it and as Codex
-//! reports it in JSON.
+//! reports it in JSON; a migrated store holding one workspace.
 
 use cxd_proto::domain::Severity;
 
@@ -56,4 +56,19 @@ impl Finding {
     pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
+}
+
+/// A fresh, migrated store in a temporary directory (kept alive by the returned guard) with
+/// one workspace: id 1, root `/r`.
+pub(crate) fn store_with_workspace() -> (tempfile::TempDir, rusqlite::Connection) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    crate::store::migrations::migrate(&mut conn, &path).unwrap();
+    conn.execute(
+        "INSERT INTO workspaces (id, root, added_at) VALUES (1, '/r', 't')",
+        [],
+    )
+    .unwrap();
+    (dir, conn)
 }

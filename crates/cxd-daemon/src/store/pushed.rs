@@ -90,15 +90,7 @@ mod tests {
     /// A store with reviews 1..=5 (3 of committed history, the rest of the work tree) and
     /// findings given as (status, first, last).
     fn store(findings: &[(&str, i64, i64)]) -> (tempfile::TempDir, Connection) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite");
-        let mut conn = Connection::open(&path).unwrap();
-        crate::store::migrations::migrate(&mut conn, &path).unwrap();
-        conn.execute(
-            "INSERT INTO workspaces (id, root, added_at) VALUES (1, '/r', 't')",
-            [],
-        )
-        .unwrap();
+        let (dir, conn) = crate::test_support::store_with_workspace();
         for id in 1..=5 {
             let trigger = if id == 3 { "range" } else { "edit" };
             conn.execute(

@@ -92,15 +92,7 @@ mod tests {
 
     #[test]
     fn a_covered_tree_is_found_and_others_are_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite");
-        let mut conn = Connection::open(&path).unwrap();
-        crate::store::migrations::migrate(&mut conn, &path).unwrap();
-        conn.execute(
-            "INSERT INTO workspaces (id, root, added_at) VALUES (1, '/r', 't')",
-            [],
-        )
-        .unwrap();
+        let (_dir, conn) = crate::test_support::store_with_workspace();
         let (a, b) = ("a".repeat(40), "b".repeat(40));
         add(&conn, 1, 7, std::slice::from_ref(&a)).unwrap();
         add(&conn, 1, 7, std::slice::from_ref(&a)).unwrap();
@@ -120,15 +112,7 @@ mod tests {
 
     #[test]
     fn the_newest_review_is_zero_without_reviews() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite");
-        let mut conn = Connection::open(&path).unwrap();
-        crate::store::migrations::migrate(&mut conn, &path).unwrap();
-        conn.execute(
-            "INSERT INTO workspaces (id, root, added_at) VALUES (1, '/r', 't')",
-            [],
-        )
-        .unwrap();
+        let (_dir, conn) = crate::test_support::store_with_workspace();
         assert_eq!(newest_review(&conn, 1).unwrap(), 0);
         for id in [3, 5] {
             conn.execute(
