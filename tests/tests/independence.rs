@@ -153,6 +153,16 @@ fn the_agent_cannot_dismiss_approve_trust_adopt_pause_unwatch_or_stop() {
         assert_eq!(e.len(), 1, "{kind}");
         assert_eq!(e[0]["by"], "human", "{kind}: {e:?}");
     }
+    // What the agent may do is logged as the agent's.
+    let out = as_agent(&env, &["unpause", r]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e = env.log_kind("unpause");
+    assert_eq!(e[0]["by"], "agent", "{e:?}");
+    assert_eq!(e[0]["session"], SESSION);
     env.ok(&["unwatch", r]);
     assert_eq!(env.log_kind("unwatch")[0]["by"], "human");
 }

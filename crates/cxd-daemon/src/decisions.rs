@@ -45,6 +45,17 @@ pub fn decision(request: &Request) -> Option<&'static str> {
     Some(name)
 }
 
+/// Whether the audit entry of `request` names who made it, so its caller must be attributed:
+/// the user's decisions, and what the agent may do that the log records as someone's (a
+/// dispute, an unpause, a reopen).
+pub fn attributed(request: &Request) -> bool {
+    decision(request).is_some()
+        || matches!(
+            request,
+            Request::Dispute { .. } | Request::Unpause { .. } | Request::Reopen { .. }
+        )
+}
+
 /// The refusal an agent gets for `decision`: what it may do instead.
 pub fn refusal(decision: &str) -> String {
     format!(
@@ -137,6 +148,15 @@ mod tests {
         for r in &open {
             assert_eq!(decision(r), None, "{r:?}");
         }
+        // Every decision is attributed, and so is what the agent may do that the log records
+        // as someone's; a status is not.
+        assert!(decisions.iter().all(attributed));
+        let (logged, plain): (Vec<_>, Vec<_>) = open.iter().partition(|r| attributed(r));
+        assert_eq!(logged.len(), 3, "unpause, reopen, dispute: {logged:?}");
+        assert!(plain.iter().all(|r| !matches!(
+            r,
+            Request::Unpause { .. } | Request::Reopen { .. } | Request::Dispute { .. }
+        )));
     }
 
     #[test]

@@ -222,11 +222,8 @@ async fn serve(
                 return written;
             }
             other => {
-                // Attributed only where it matters: a user's decision, or a dispute (whose
-                // author the audit trail and the next prompt name).
-                let attributed = crate::decisions::decision(&other).is_some()
-                    || matches!(other, Request::Dispute { .. });
-                let who = if attributed {
+                // Attributed only where it matters: where the audit trail names who did it.
+                let who = if crate::decisions::attributed(&other) {
                     caller
                         .get_or_insert_with(|| crate::caller::of_pid(peer_pid))
                         .clone()
